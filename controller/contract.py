@@ -1,0 +1,145 @@
+"""Names shared by the Pulumi program, the controller and the operator CLI.
+
+Everything here is a contract between code that runs in different places: the
+deploy (Pulumi) writes these names and records, the controller Lambda and the
+operator CLI read them. Pure data, no AWS calls.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Custom metrics. The route functions emit Requests/AppErrors/UpstreamLatency
+# (EMF, high resolution); the controller emits CanaryWeight. The alarms and the
+# dashboard read them with exactly one dimension: route.
+METRIC_NAMESPACE = "Strangler"
+ROUTE_DIMENSION = "route"
+METRIC_REQUESTS = "Requests"
+METRIC_APP_ERRORS = "AppErrors"
+METRIC_UPSTREAM_LATENCY = "UpstreamLatency"
+METRIC_CANARY_WEIGHT = "CanaryWeight"
+
+# Environment of the controller Lambda.
+ENV_STACK = "STRANGLER_STACK"
+ENV_REGISTRY_PATH = "STRANGLER_REGISTRY_PATH"
+
+# Environment of every route function.
+ENV_ROUTE_NAME = "ROUTE_NAME"
+ENV_HEALTH_CHECK_PATH = "HEALTH_CHECK_PATH"
+
+
+def registry_path(stack: str) -> str:
+    """SSM path under which the deploy writes the stack's registry."""
+    return f"/strangler/{stack}"
+
+
+def stack_parameter_name(stack: str) -> str:
+    """SSM parameter holding the :class:`StackRecord` of ``stack``."""
+    return f"{registry_path(stack)}/stack"
+
+
+def route_parameter_name(stack: str, route: str) -> str:
+    """SSM parameter holding the :class:`RouteRecord` of one route.
+
+    One parameter per route keeps each value far below the 4 KB limit of a
+    standard SSM parameter, however many routes a stack has.
+    """
+    return f"{registry_path(stack)}/routes/{route}"
+
+
+@dataclass(frozen=True)
+class StagePlanRecord:
+    """One stage: the Lambda share in percent (0.1 steps) and its bake time."""
+
+    weight: float
+    bake_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """The canary plan of a route, as the deploy resolved it from the config."""
+
+    stages: tuple[StagePlanRecord, ...]
+    stages_per_run: int = 0
+    min_requests: int = 0
+
+    def to_input(self) -> dict[str, Any]:
+        """The ``plan`` object of a state machine execution input (camelCase)."""
+        return {
+            "stages": [{"weight": s.weight, "bakeSeconds": s.bake_seconds} for s in self.stages],
+            "stagesPerRun": self.stages_per_run,
+            "minRequests": self.min_requests,
+        }
+
+    @staticmethod
+    def from_input(data: dict[str, Any]) -> PlanRecord:
+        """Inverse of :meth:`to_input`."""
+        return PlanRecord(
+            stages=tuple(
+                StagePlanRecord(
+                    weight=float(s["weight"]), bake_seconds=int(s.get("bakeSeconds", 0))
+                )
+                for s in data["stages"]
+            ),
+            stages_per_run=int(data.get("stagesPerRun", 0)),
+            min_requests=int(data.get("minRequests", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class RouteRecord:
+    """Everything the controller and the CLI need to know about one route."""
+
+    route: str
+    listener_arn: str
+    rule_arn: str
+    ecs_target_group_arn: str
+    lambda_target_group_arn: str
+    function_name: str
+    composite_alarm_name: str
+    composite_alarm_arn: str
+    alarm_names: tuple[str, ...]
+    plan: PlanRecord
+    schedule_name: str | None = None
+    schedule: str | None = None
+    timezone: str | None = None
+
+    def to_json(self) -> str:
+        """Serialise for the SSM parameter (stable key order)."""
+        data = asdict(self)
+        data["plan"] = self.plan.to_input()
+        return json.dumps(data, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> RouteRecord:
+        """Parse what :meth:`to_json` wrote."""
+        data = json.loads(text)
+        data["plan"] = PlanRecord.from_input(data["plan"])
+        data["alarm_names"] = tuple(data["alarm_names"])
+        return RouteRecord(**data)
+
+
+@dataclass(frozen=True)
+class StackRecord:
+    """Stack-wide resources of the controller."""
+
+    stack: str
+    table_name: str
+    state_machine_arn: str
+    topic_arn: str
+    controller_function_name: str
+    dashboard_name: str
+    routes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> str:
+        """Serialise for the SSM parameter (stable key order)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> StackRecord:
+        """Parse what :meth:`to_json` wrote."""
+        data = json.loads(text)
+        data["routes"] = tuple(data["routes"])
+        return StackRecord(**data)
