@@ -1,0 +1,337 @@
+"""The canary state machine of a stack, generated as an Amazon States Language dict.
+
+One state machine serves every route of a stack: the route, who started the
+run and the stage plan come in the execution input, so adding a route never
+changes the definition. Execution input::
+
+    {"route": "map-tile", "trigger": "schedule" | "operator" | ..., "actor": "...",
+     "plan": PlanRecord.to_input()}
+
+Flow (every transition is explicit; the names below are the state names)::
+
+    Begin ──outcome──> BeginOutcome ─run──> Shift ──> ShiftOutcome ─baking──> Bake ──> Check
+                          └─noop──> NotStarted (Succeed)   │ └─complete──> Finish      │
+                                                       drift──> PausedOnDrift          v
+    CheckOutcome <─────────────────────────────────────────────────────────────── (result)
+       ├─next────> Shift                (one more stage in this run)
+       ├─pause───> PausedUntilNextRun   (stagesPerRun reached; the next run resumes)
+       ├─finish──> Finish ──> Promoted
+       ├─drift───> PausedOnDrift        (the weights were changed by hand)
+       └─fail────> CheckFailed ──> Rollback ──> RolledBack (Fail)
+
+    Any task error (after its retries) ──Catch──> Rollback; a failed Rollback ──> RollbackFailed.
+
+Every task invokes the controller Lambda through the ``lambda:invoke``
+integration. Its payload is the execution input plus ``action`` and the
+execution's own ARN (``$$.Execution.Id``), so the controller knows which run
+holds the route's lock and never stops the execution it is running in.
+
+The controller answers every task with the same four keys (see
+:data:`TASK_RESULT_KEYS`); ``ResultSelector`` picks them out of the Lambda
+response's ``Payload``, so a missing key fails the task loudly
+(``States.Runtime``) instead of sending the run down a wrong branch.
+
+Pure module: no boto3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = [
+    "LAMBDA_TRANSIENT_ERRORS",
+    "TASK_RESULT_KEYS",
+    "TRANSIENT_ERROR",
+    "Outcome",
+    "RetryPolicy",
+    "build_definition",
+]
+
+# Name of the error the controller handler raises for throttling and other
+# transient failures (Lambda reports an unhandled exception's class name as the
+# error name Step Functions matches in Retry/Catch).
+TRANSIENT_ERROR: Final = "TransientError"
+
+# Errors of the Lambda service itself, as the Step Functions documentation
+# recommends retrying them for every lambda:invoke task ("Handle transient
+# Lambda service exceptions", AWS Step Functions developer guide).
+LAMBDA_TRANSIENT_ERRORS: Final = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+# Keys of the dict the controller returns for every task (ResultSelector reads them).
+TASK_RESULT_KEYS: Final = ("outcome", "status", "stage", "reason")
+
+_LAMBDA_INVOKE: Final = "arn:aws:states:::lambda:invoke"
+
+
+class Outcome:
+    """The ``outcome`` values the controller returns, per task (the Choice states test them)."""
+
+    RUN: Final = "run"
+    """begin: the lock is taken, run the stages."""
+    NOOP: Final = "noop"
+    """begin: the start was refused (promoted, rolled back, locked); recorded, nothing changed."""
+    BAKING: Final = "baking"
+    """shift: the stage's weights are written and verified; bake for ``stage.bakeSeconds``."""
+    COMPLETE: Final = "complete"
+    """shift: every stage has passed already; go straight to Finish."""
+    DRIFT: Final = "drift"
+    """shift/check: the live weights differ from the last written ones; paused, run ends."""
+    NEXT: Final = "next"
+    """check: stage passed, run the next stage in this run."""
+    PAUSE: Final = "pause"
+    """check: stage passed and ``stagesPerRun`` reached; the route is paused until the next run."""
+    FINISH: Final = "finish"
+    """check: the last stage passed."""
+    FAIL: Final = "fail"
+    """check: an alarm, or too few requests during the bake; roll back."""
+    PROMOTED: Final = "promoted"
+    """finish: the route is promoted."""
+    ROLLED_BACK: Final = "rolled_back"
+    """rollback: all traffic is on ECS."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff of the task retries on throttling and transient errors.
+
+    With the defaults a task is tried 1 + 4 times over about 2+4+8+16 s (each
+    wait drawn uniformly below its ceiling by the FULL jitter, so parallel
+    routes do not retry in lockstep against the same throttled API).
+    """
+
+    interval_seconds: int = 2
+    backoff_rate: float = 2.0
+    max_attempts: int = 4
+    max_delay_seconds: int = 30
+    # Rollback is the failback path: it gets more attempts before giving up.
+    rollback_max_attempts: int = 8
+
+
+def build_definition(
+    controller_function_arn: str, *, retry: RetryPolicy | None = None
+) -> dict[str, Any]:
+    """The ASL definition of the stack's canary state machine (see the module docstring)."""
+    policy = retry or RetryPolicy()
+    fn = controller_function_arn
+    states: dict[str, Any] = {
+        "Begin": _task(
+            fn,
+            "begin",
+            comment="Take the route's lock; a refused start is recorded and ends the run.",
+            result_path="$.begin",
+            next_state="BeginOutcome",
+            policy=policy,
+        ),
+        "BeginOutcome": _choice(
+            "$.begin.outcome",
+            {Outcome.RUN: "Shift", Outcome.NOOP: "NotStarted"},
+        ),
+        "NotStarted": {
+            "Type": "Succeed",
+            "Comment": "The start was refused (promoted, rolled back or locked); see the history.",
+        },
+        "Shift": _task(
+            fn,
+            "shift",
+            comment="Check for drift, write the next stage's weights, read them back.",
+            result_path="$.shift",
+            next_state="ShiftOutcome",
+            policy=policy,
+        ),
+        "ShiftOutcome": _choice(
+            "$.shift.outcome",
+            {
+                Outcome.BAKING: "Bake",
+                Outcome.COMPLETE: "Finish",
+                Outcome.DRIFT: "PausedOnDrift",
+            },
+        ),
+        "Bake": {
+            "Type": "Wait",
+            "Comment": "Let the stage take traffic; the bake time comes from the plan.",
+            "SecondsPath": "$.shift.stage.bakeSeconds",
+            "Next": "Check",
+        },
+        "Check": _task(
+            fn,
+            "check",
+            comment="Alarms, drift and the request count of the bake decide the stage.",
+            result_path="$.check",
+            next_state="CheckOutcome",
+            policy=policy,
+            extra={"stage.$": "$.shift.stage"},
+        ),
+        "CheckOutcome": _choice(
+            "$.check.outcome",
+            {
+                Outcome.NEXT: "Shift",
+                Outcome.PAUSE: "PausedUntilNextRun",
+                Outcome.FINISH: "Finish",
+                Outcome.DRIFT: "PausedOnDrift",
+                Outcome.FAIL: "CheckFailed",
+            },
+        ),
+        "CheckFailed": {
+            "Type": "Pass",
+            "Comment": "Describe the failed check the way a Catch describes an error.",
+            "Parameters": {"Error": "CheckFailed", "Cause.$": "$.check.reason"},
+            "ResultPath": "$.failure",
+            "Next": "Rollback",
+        },
+        "PausedUntilNextRun": {
+            "Type": "Succeed",
+            "Comment": "stagesPerRun reached: the route is paused; the next run resumes.",
+        },
+        "PausedOnDrift": {
+            "Type": "Succeed",
+            "Comment": "The weights were changed by hand: the route is paused, weights untouched.",
+        },
+        "Finish": _task(
+            fn,
+            "finish",
+            comment="Every stage passed: mark the route promoted and release the lock.",
+            result_path="$.finish",
+            next_state="Promoted",
+            policy=policy,
+        ),
+        "Promoted": {"Type": "Succeed", "Comment": "All stages passed."},
+        "Rollback": _task(
+            fn,
+            "rollback",
+            comment="All traffic back to ECS first, then the state, then notify.",
+            result_path="$.rollback",
+            next_state="RolledBack",
+            policy=policy,
+            extra={"failure.$": "$.failure"},
+            rollback=True,
+        ),
+        "UnexpectedOutcome": {
+            "Type": "Pass",
+            "Comment": "The controller answered with an outcome this definition does not know.",
+            "Parameters": {
+                "Error": "UnexpectedOutcome",
+                "Cause": "the controller returned an unknown outcome; rolling back to be safe",
+            },
+            "ResultPath": "$.failure",
+            "Next": "Rollback",
+        },
+        "RolledBack": {
+            "Type": "Fail",
+            "Error": "RolledBack",
+            "Cause": (
+                "The run was rolled back: all traffic is on ECS. The route's history says "
+                "why (python -m controller history --route ROUTE)."
+            ),
+        },
+        "RollbackFailed": {
+            "Type": "Fail",
+            "Error": "RollbackFailed",
+            "Cause": (
+                "The rollback task failed after its retries: the weights may still send "
+                "traffic to Lambda. Run python -m controller rollback --route ROUTE now."
+            ),
+        },
+    }
+    return {
+        "Comment": (
+            "Strangler canary: moves a route's traffic from ECS to Lambda in verified "
+            "stages and rolls back to ECS on any failure."
+        ),
+        "StartAt": "Begin",
+        "States": states,
+    }
+
+
+def _payload(action: str, extra: dict[str, Any] | None) -> dict[str, Any]:
+    """The controller's event: the execution input, the action and the execution's ARN."""
+    payload: dict[str, Any] = {
+        "action": action,
+        "route.$": "$.route",
+        "trigger.$": "$.trigger",
+        "actor.$": "$.actor",
+        "plan.$": "$.plan",
+        # The context object's Execution.Id is the execution ARN.
+        "executionArn.$": "$$.Execution.Id",
+    }
+    if extra:
+        payload.update(extra)
+    return payload
+
+
+def _retriers(policy: RetryPolicy, *, rollback: bool) -> list[dict[str, Any]]:
+    """Retry throttling and transient errors only; a failed check or refusal is final."""
+    retriers: list[dict[str, Any]] = [
+        {
+            "ErrorEquals": [TRANSIENT_ERROR, *LAMBDA_TRANSIENT_ERRORS],
+            "IntervalSeconds": policy.interval_seconds,
+            "BackoffRate": policy.backoff_rate,
+            "MaxAttempts": policy.rollback_max_attempts if rollback else policy.max_attempts,
+            "MaxDelaySeconds": policy.max_delay_seconds,
+            "JitterStrategy": "FULL",
+        }
+    ]
+    if rollback:
+        # Rollback is idempotent and its first write is the weights: repeating it
+        # on any error is safe, and giving up is the worst outcome.
+        retriers.append(
+            {
+                "ErrorEquals": ["States.ALL"],
+                "IntervalSeconds": policy.interval_seconds,
+                "BackoffRate": policy.backoff_rate,
+                "MaxAttempts": 2,
+                "MaxDelaySeconds": policy.max_delay_seconds,
+                "JitterStrategy": "FULL",
+            }
+        )
+    return retriers
+
+
+def _task(
+    function_arn: str,
+    action: str,
+    *,
+    comment: str,
+    result_path: str,
+    next_state: str,
+    policy: RetryPolicy,
+    extra: dict[str, Any] | None = None,
+    rollback: bool = False,
+) -> dict[str, Any]:
+    """One controller task with its Retry and its Catch."""
+    catch_target = "RollbackFailed" if rollback else "Rollback"
+    return {
+        "Type": "Task",
+        "Comment": comment,
+        "Resource": _LAMBDA_INVOKE,
+        "Parameters": {"FunctionName": function_arn, "Payload": _payload(action, extra)},
+        "ResultSelector": {f"{key}.$": f"$.Payload.{key}" for key in TASK_RESULT_KEYS},
+        "ResultPath": result_path,
+        "Retry": _retriers(policy, rollback=rollback),
+        "Catch": [
+            {
+                "ErrorEquals": ["States.ALL"],
+                # Keep the input (route, plan, ...) and add the error beside it.
+                "ResultPath": "$.failure",
+                "Next": catch_target,
+            }
+        ],
+        "Next": next_state,
+    }
+
+
+def _choice(variable: str, branches: dict[str, str]) -> dict[str, Any]:
+    """A Choice on one outcome; an unexpected outcome is a bug and rolls back."""
+    return {
+        "Type": "Choice",
+        "Choices": [
+            {"Variable": variable, "StringEquals": value, "Next": target}
+            for value, target in branches.items()
+        ],
+        "Default": "UnexpectedOutcome",
+    }
