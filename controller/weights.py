@@ -4,13 +4,14 @@ The route's listener rule forwards to two target groups, ECS and Lambda. The
 controller never removes either of them: both are always in the forward action
 and their weights always sum to :data:`TOTAL_WEIGHT`.
 
-Why 999 and not 1000: the ALB accepts a target group weight from 0 to 999
-("weight 0-999", Elastic Load Balancing, "Forward actions" in
-https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-action-types.html).
-A constant sum of 1000 would need ``lambda=1000, ecs=0`` at 100 %, which the ALB
-refuses. With a sum of 999 every percent from 0 to 100 fits, and one weight
-unit is 100/999 ~ 0.1001 %, just coarser than the 0.1 % steps of the config:
-two neighbouring percents can map to the same weight, which the plan
+Why 999 and not 1000: the ALB accepts a target group weight only in 0..999
+(Elastic Load Balancing API Reference, TargetGroupTuple: "Weight - The weight.
+The range is 0 to 999.",
+https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetGroupTuple.html).
+A constant sum of 1000 would need ``lambda=1000, ecs=0`` at 100 %, which the
+ALB refuses. With a sum of 999 every percent from 0 to 100 fits, and one
+weight unit is 100/999 ~ 0.1001 %, just coarser than the 0.1 % steps of the
+config: two neighbouring percents can map to the same weight, which the plan
 validation rejects (see :mod:`controller.plan`).
 
 All arithmetic is on integers (tenths of a percent), so nothing depends on
@@ -42,9 +43,10 @@ __all__ = [
     "validate_forward",
 ]
 
-# ALB limits of a forward action (Elastic Load Balancing, "Forward actions"):
-# each target group weight is 0-999, and one forward action holds at most 5
-# target groups. moto validates neither, so this module must.
+# ALB limits of a forward action. moto validates neither, so this module must.
+# - Weight: "The range is 0 to 999." (API Reference, TargetGroupTuple, URL above).
+# - "Target Groups per Action per Application Load Balancer: 5", not adjustable
+#   (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html).
 MIN_WEIGHT = 0
 MAX_WEIGHT = 999
 MAX_TARGET_GROUPS = 5
@@ -96,7 +98,7 @@ def _round_half_up_div(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Weights:
     """The weights of the ECS and the Lambda target group in the route's rule.
 
@@ -191,7 +193,8 @@ def validate_forward(target_group_weights: Sequence[int]) -> None:
 
     Raises :class:`WeightError` naming the limit that is broken: at least one
     and at most :data:`MAX_TARGET_GROUPS` target groups, each weight an integer
-    in 0..999, not all zero. moto accepts all of these, the ALB does not.
+    in 0..999 (ALB limits that moto does not enforce), and not all zero (our
+    own rule: such a rule would have nowhere to send requests).
     """
     count = len(target_group_weights)
     if count == 0:
@@ -217,7 +220,8 @@ def validate_forward(target_group_weights: Sequence[int]) -> None:
                 limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
             )
     if sum(target_group_weights) == 0:
-        # Every target group at 0 leaves nowhere to send the requests.
+        # Our own rule, not an ALB quota: every target group at 0 leaves the
+        # rule nowhere to send its requests, and the controller never means that.
         raise WeightError(
             "all target group weights are 0: the rule would have nowhere to send requests",
             limit="weights summing to more than 0",
