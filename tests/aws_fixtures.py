@@ -48,6 +48,11 @@ def moto_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
         yield ClientFactory(AwsSettings(region=REGION))
 
 
+def _service_event_name(client: Any) -> str:
+    """The service part of botocore event names, e.g. ``elastic-load-balancing``."""
+    return str(client.meta.service_model.service_id.hyphenize())
+
+
 class CallCounter:
     """Counts the API calls a real boto3 client makes (botocore ``before-call`` hook).
 
@@ -55,9 +60,9 @@ class CallCounter:
     client, so a call refused by our own validation never counts.
     """
 
-    def __init__(self, client: Any, service_event_name: str) -> None:
+    def __init__(self, client: Any) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        client.meta.events.register(f"before-call.{service_event_name}", self._record)
+        client.meta.events.register(f"before-call.{_service_event_name(client)}", self._record)
 
     def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         self.calls.append((model.name, params))
@@ -65,6 +70,58 @@ class CallCounter:
     def count(self, operation: str) -> int:
         """How many calls of ``operation`` (e.g. ``"ModifyRule"``) were made."""
         return sum(1 for name, _ in self.calls if name == operation)
+
+
+class ErrorInjector:
+    """Makes the next ``times`` calls of one operation fail with an AWS error response.
+
+    A ``before-call`` handler that returns a response short-circuits the HTTP
+    send: botocore then parses it exactly like an error from AWS and raises
+    its real ``ClientError`` (the client, its parsing and our adapter code are
+    all real; only the answer is made up). botocore's retry handler runs after
+    the HTTP send, so an injected error is not retried: one call, one error.
+    Register it after any :class:`CallCounter` so the counter still sees the call.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        operation: str,
+        code: str,
+        *,
+        status: int = 400,
+        message: str = "injected",
+        times: int = 1,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.remaining = times
+        self._code = code
+        self._status = status
+        self._message = message
+        self._extra = extra or {}
+        client.meta.events.register(
+            f"before-call.{_service_event_name(client)}.{operation}", self._answer
+        )
+
+    def _answer(self, **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        if self.remaining <= 0:
+            return None
+        self.remaining -= 1
+        http = _FakeHttpResponse(self._status)
+        parsed = {
+            "Error": {"Code": self._code, "Message": self._message},
+            "ResponseMetadata": {"HTTPStatusCode": self._status},
+            **self._extra,
+        }
+        return http, parsed
+
+
+@dataclass
+class _FakeHttpResponse:
+    """The two attributes botocore reads from the HTTP response of a short-circuited call."""
+
+    status_code: int
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
