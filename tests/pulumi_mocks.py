@@ -288,7 +288,8 @@ def run_program_full(
 
     Relative paths are resolved against the project root. ``config_overrides``
     replaces single keys (full names such as ``"strangler:routes"``). Any
-    exception the program raises (e.g. a ConfigError) propagates.
+    exception the program raises propagates, with the resources declared
+    before it attached as ``recorded_resources``.
     """
     path = Path(stack_yaml_path)
     if not path.is_absolute():
@@ -307,7 +308,12 @@ def run_program_full(
         outputs = dict(getattr(root, "outputs", {}) or {})
         return pulumi.Output.from_input(outputs).apply(exported.update)
 
-    pulumi.runtime.test(body)()
+    try:
+        pulumi.runtime.test(body)()
+    except BaseException as err:
+        # What was declared before the failure (for "nothing was declared" checks).
+        err.recorded_resources = list(monitor.recorded)  # type: ignore[attr-defined]
+        raise
     return ProgramRun(resources=list(monitor.recorded), outputs=exported, stack=stack)
 
 

@@ -1,0 +1,51 @@
+"""The stack's alert topic: every alarm and the controller notify it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components import naming
+
+
+@dataclass
+class AlertTopicArgs:
+    """Inputs of :class:`AlertTopic`."""
+
+    stack_name: str
+    emails: tuple[str, ...] = field(default_factory=tuple)
+
+
+class AlertTopic(pulumi.ComponentResource):
+    """An SNS topic with one email subscription per address."""
+
+    topic_arn: pulumi.Output[str]
+    topic_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AlertTopicArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        duplicates = sorted({e for e in args.emails if args.emails.count(e) > 1})
+        if duplicates:
+            raise ValueError(f"alertEmails: duplicate addresses {duplicates}")
+        super().__init__("strangler:alerts:AlertTopic", name, None, opts)
+        topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=naming.topic_name(args.stack_name),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Email subscriptions stay "pending confirmation" until the recipient
+        # clicks the link AWS sends; until then nothing is delivered to them.
+        for index, email in enumerate(args.emails):
+            aws.sns.TopicSubscription(
+                f"{name}-email-{index}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.topic_arn = topic.arn
+        self.topic_name = topic.name
+        self.register_outputs({"topic_arn": self.topic_arn, "topic_name": self.topic_name})

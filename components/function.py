@@ -1,0 +1,180 @@
+"""The route's Lambda function: role, log group, function.
+
+One function per API, each with its own reserved concurrency: requests above
+the cap are throttled (the ALB answers 502) instead of piling up on the
+upstream, so a flood on one API cannot congest the backends.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import naming
+from components.config import (
+    ENV_POWERTOOLS_METRICS_NAMESPACE,
+    ENV_POWERTOOLS_SERVICE_NAME,
+    RouteConfig,
+    StackConfig,
+)
+from controller.contract import ENV_HEALTH_CHECK_PATH, ENV_ROUTE_NAME, METRIC_NAMESPACE
+
+LAMBDA_ASSUME_ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def function_environment(route: RouteConfig) -> dict[str, str]:
+    """The function's environment: the config's variables plus the program's own.
+
+    The program's keys are reserved (config validation refuses them), so the
+    config cannot point the function at another route's metrics.
+    """
+    env = dict(route.function.environment)
+    env.update(
+        {
+            ENV_ROUTE_NAME: route.name,
+            ENV_HEALTH_CHECK_PATH: route.health_check.path,
+            ENV_POWERTOOLS_SERVICE_NAME: route.name,
+            ENV_POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
+        }
+    )
+    return env
+
+
+@dataclass
+class RouteFunctionArgs:
+    """Inputs of :class:`RouteFunction`."""
+
+    route: RouteConfig
+    stack: StackConfig
+    stack_name: str
+
+
+class RouteFunction(pulumi.ComponentResource):
+    """Lambda function of one route, with its own role and log group."""
+
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: RouteFunctionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        route, stack = args.route, args.stack
+        fn = route.function
+        if not fn.source_path.is_dir():
+            raise ValueError(
+                f"routes[{route.index}].function.source: {fn.source_path} is not a folder"
+            )
+        super().__init__("strangler:function:RouteFunction", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        function_name = naming.function_name(args.stack_name, route.name)
+
+        # Created before the function so that Lambda does not create it itself
+        # (without retention) on the first invocation.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=naming.log_group_name(args.stack_name, route.name),
+            retention_in_days=stack.log_retention_days,
+            opts=child,
+        )
+
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY,
+            description=f"Strangler route {route.name}: its function only",
+            opts=child,
+        )
+        # Least privilege instead of AWSLambdaBasicExecutionRole: write to this
+        # function's own log group only (the group exists, so no CreateLogGroup),
+        # and send X-Ray segments for active tracing.
+        policy_document = log_group.arn.apply(
+            lambda arn: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "OwnLogGroup",
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": f"{arn}:*",
+                        },
+                        {
+                            # X-Ray accepts no resource-level scope for these.
+                            "Sid": "XRayWrite",
+                            "Effect": "Allow",
+                            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                            "Resource": "*",
+                        },
+                    ],
+                }
+            )
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-policy", role=role.id, policy=policy_document, opts=child
+        )
+        permissions: list[pulumi.Resource] = [role_policy]
+        vpc_config: aws.lambda_.FunctionVpcConfigArgs | None = None
+        if stack.vpc is not None:
+            # ENI management for a function in a VPC; the managed policy is the
+            # documented minimum (ec2:CreateNetworkInterface etc. take no
+            # resource-level scope).
+            permissions.append(
+                aws.iam.RolePolicyAttachment(
+                    f"{name}-vpc-access",
+                    role=role.name,
+                    policy_arn=f"arn:{stack.partition}:iam::aws:policy/service-role/"
+                    "AWSLambdaVPCAccessExecutionRole",
+                    opts=child,
+                )
+            )
+            vpc_config = aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=list(stack.vpc.subnet_ids),
+                security_group_ids=list(stack.vpc.security_group_ids),
+            )
+
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            role=role.arn,
+            runtime=fn.runtime,
+            handler=fn.handler,
+            architectures=[fn.architecture],
+            code=pulumi.FileArchive(str(fn.source_path)),
+            memory_size=fn.memory_mb,
+            timeout=fn.timeout_seconds,
+            reserved_concurrent_executions=fn.reserved_concurrency,
+            layers=[fn.powertools_layer_arn],
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=function_environment(route)),
+            vpc_config=vpc_config,
+            description=f"Strangler route {route.name} ({', '.join(route.match.path_patterns)})",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *permissions]),
+        )
+
+        self.function_name = function.name
+        self.function_arn = function.arn
+        self.role_arn = role.arn
+        self.log_group_name = log_group.name
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "function_arn": self.function_arn,
+                "role_arn": self.role_arn,
+                "log_group_name": self.log_group_name,
+            }
+        )

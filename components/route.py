@@ -1,0 +1,104 @@
+"""One route carved off the monolith: function, traffic path and alarms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.alarms import RouteAlarms, RouteAlarmsArgs
+from components.config import RouteConfig, StackConfig
+from components.function import RouteFunction, RouteFunctionArgs
+from components.traffic import RouteTraffic, RouteTrafficArgs
+
+
+@dataclass
+class StranglerRouteArgs:
+    """Inputs of :class:`StranglerRoute`.
+
+    ``stack_name`` is the Pulumi stack (``pulumi.get_stack()``); it goes into
+    every physical name so that two stacks in one account never collide.
+    """
+
+    route: RouteConfig
+    stack: StackConfig
+    stack_name: str
+    topic_arn: pulumi.Input[str]
+
+
+class StranglerRoute(pulumi.ComponentResource):
+    """Everything one route needs, with the names the controller relies on."""
+
+    name: str
+    config: RouteConfig
+    rule_arn: pulumi.Output[str]
+    lambda_target_group_arn: pulumi.Output[str]
+    ecs_target_group_arn: pulumi.Output[str]
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    composite_alarm_name: pulumi.Output[str]
+    composite_alarm_arn: pulumi.Output[str]
+    alarm_names: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: StranglerRouteArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        route = args.route
+        if name != route.name:
+            raise ValueError(f"component name {name!r} must be the route name {route.name!r}")
+        if args.stack_name == "":
+            raise ValueError("stack_name must not be empty")
+        super().__init__("strangler:route:StranglerRoute", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        function = RouteFunction(
+            f"{name}-fn",
+            RouteFunctionArgs(route=route, stack=args.stack, stack_name=args.stack_name),
+            opts=child,
+        )
+        traffic = RouteTraffic(
+            f"{name}-traffic",
+            RouteTrafficArgs(
+                route=route,
+                stack=args.stack,
+                stack_name=args.stack_name,
+                function_name=function.function_name,
+                function_arn=function.function_arn,
+            ),
+            opts=child,
+        )
+        alarms = RouteAlarms(
+            f"{name}-alarms",
+            RouteAlarmsArgs(
+                route=route,
+                stack=args.stack,
+                stack_name=args.stack_name,
+                function_name=function.function_name,
+                target_group_arn_suffix=traffic.lambda_target_group_arn_suffix,
+                topic_arn=args.topic_arn,
+            ),
+            opts=child,
+        )
+
+        self.name = route.name
+        self.config = route
+        self.rule_arn = traffic.rule_arn
+        self.lambda_target_group_arn = traffic.lambda_target_group_arn
+        self.ecs_target_group_arn = pulumi.Output.from_input(route.ecs_target_group_arn)
+        self.function_name = function.function_name
+        self.function_arn = function.function_arn
+        self.composite_alarm_name = alarms.composite_alarm_name
+        self.composite_alarm_arn = alarms.composite_alarm_arn
+        self.alarm_names = alarms.alarm_names
+        self.register_outputs(
+            {
+                "rule_arn": self.rule_arn,
+                "lambda_target_group_arn": self.lambda_target_group_arn,
+                "ecs_target_group_arn": self.ecs_target_group_arn,
+                "function_name": self.function_name,
+                "function_arn": self.function_arn,
+                "composite_alarm_name": self.composite_alarm_name,
+                "composite_alarm_arn": self.composite_alarm_arn,
+                "alarm_names": self.alarm_names,
+            }
+        )

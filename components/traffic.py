@@ -1,0 +1,175 @@
+"""The route's traffic path: Lambda target group and the weighted listener rule.
+
+The rule forwards to the existing ECS target group and to the new Lambda
+target group. Pulumi creates it with all traffic on ECS and then never touches
+the weights again: the controller owns them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import naming
+from components.config import TOTAL_WEIGHT, RouteConfig, StackConfig
+
+#: The ALB weights on create: everything on ECS. The pair always sums to
+#: TOTAL_WEIGHT (999): weights are integers 0..999 per target group ("The
+#: weight. The range is 0 to 999.", ELB TargetGroupTuple), so a constant sum of
+#: 1000 could not express 100 % on one side.
+INITIAL_ECS_WEIGHT = TOTAL_WEIGHT
+INITIAL_LAMBDA_WEIGHT = 0
+
+#: Index of each target group inside the forward action. The controller and the
+#: ignore list below rely on this order.
+ECS_TARGET_GROUP_INDEX = 0
+LAMBDA_TARGET_GROUP_INDEX = 1
+
+#: The rule's property paths that the controller owns. Exactly the two weights,
+#: not the whole action: a change of a condition, the priority or a target
+#: group ARN must still be applied by `pulumi up`, but `pulumi up` must never
+#: undo a weight the controller wrote. Pulumi property paths use the provider's
+#: (camelCase) names.
+IGNORED_WEIGHT_PATHS = (
+    f"actions[0].forward.targetGroups[{ECS_TARGET_GROUP_INDEX}].weight",
+    f"actions[0].forward.targetGroups[{LAMBDA_TARGET_GROUP_INDEX}].weight",
+)
+
+
+def rule_conditions(route: RouteConfig) -> list[aws.lb.ListenerRuleConditionArgs]:
+    """One condition block per kind; the values of a block are ORed, blocks ANDed."""
+    match = route.match
+    conditions: list[aws.lb.ListenerRuleConditionArgs] = []
+    if match.path_patterns:
+        conditions.append(
+            aws.lb.ListenerRuleConditionArgs(
+                path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(
+                    values=list(match.path_patterns)
+                )
+            )
+        )
+    if match.host_headers:
+        conditions.append(
+            aws.lb.ListenerRuleConditionArgs(
+                host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(
+                    values=list(match.host_headers)
+                )
+            )
+        )
+    if match.http_methods:
+        conditions.append(
+            aws.lb.ListenerRuleConditionArgs(
+                http_request_method=aws.lb.ListenerRuleConditionHttpRequestMethodArgs(
+                    values=list(match.http_methods)
+                )
+            )
+        )
+    return conditions
+
+
+@dataclass
+class RouteTrafficArgs:
+    """Inputs of :class:`RouteTraffic`."""
+
+    route: RouteConfig
+    stack: StackConfig
+    stack_name: str
+    function_name: pulumi.Input[str]
+    function_arn: pulumi.Input[str]
+
+
+class RouteTraffic(pulumi.ComponentResource):
+    """Lambda target group, invoke permission, attachment and the weighted rule."""
+
+    lambda_target_group_arn: pulumi.Output[str]
+    lambda_target_group_arn_suffix: pulumi.Output[str]
+    rule_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: RouteTrafficArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        route, stack = args.route, args.stack
+        if not route.match.condition_values:
+            raise ValueError(f"routes[{route.index}].match: the rule needs a condition")
+        super().__init__("strangler:traffic:RouteTraffic", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        hc = route.health_check
+
+        # Health checks of a lambda target group are off by default ("If the
+        # target type is lambda, health checks are disabled by default"); the
+        # HealthyHostCount alarm needs them, so they are always on here.
+        target_group = aws.lb.TargetGroup(
+            f"{name}-tg",
+            name=naming.target_group_name(args.stack_name, route.name),
+            target_type="lambda",
+            # The function gets and returns multi-value headers and query
+            # strings (attribute lambda.multi_value_headers.enabled).
+            lambda_multi_value_headers_enabled=True,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                path=hc.path,
+                interval=hc.interval_seconds,
+                timeout=hc.timeout_seconds,
+                healthy_threshold=hc.healthy_threshold,
+                unhealthy_threshold=hc.unhealthy_threshold,
+                matcher=hc.matcher,
+            ),
+            tags={"strangler:route": route.name},
+            opts=child,
+        )
+
+        # ELB invokes the function directly; the permission is scoped to this
+        # target group (aws:SourceArn) and account, against the confused deputy.
+        permission = aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=args.function_name,
+            principal="elasticloadbalancing.amazonaws.com",
+            source_arn=target_group.arn,
+            source_account=stack.account_id,
+            opts=child,
+        )
+        # Registering the target makes ELB test the invoke permission, so the
+        # attachment waits for it.
+        aws.lb.TargetGroupAttachment(
+            f"{name}-attachment",
+            target_group_arn=target_group.arn,
+            target_id=args.function_arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+
+        target_groups = [
+            aws.lb.ListenerRuleActionForwardTargetGroupArgs(
+                arn=route.ecs_target_group_arn, weight=INITIAL_ECS_WEIGHT
+            ),
+            aws.lb.ListenerRuleActionForwardTargetGroupArgs(
+                arn=target_group.arn, weight=INITIAL_LAMBDA_WEIGHT
+            ),
+        ]
+        rule = aws.lb.ListenerRule(
+            f"{name}-rule",
+            listener_arn=stack.listener_arn,
+            priority=route.priority,
+            actions=[
+                aws.lb.ListenerRuleActionArgs(
+                    type="forward",
+                    forward=aws.lb.ListenerRuleActionForwardArgs(target_groups=target_groups),
+                )
+            ],
+            conditions=rule_conditions(route),
+            tags={"strangler:route": route.name},
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(IGNORED_WEIGHT_PATHS)),
+        )
+
+        self.lambda_target_group_arn = target_group.arn
+        self.lambda_target_group_arn_suffix = target_group.arn_suffix
+        self.rule_arn = rule.arn
+        self.register_outputs(
+            {
+                "lambda_target_group_arn": self.lambda_target_group_arn,
+                "lambda_target_group_arn_suffix": self.lambda_target_group_arn_suffix,
+                "rule_arn": self.rule_arn,
+            }
+        )
