@@ -1,0 +1,274 @@
+"""Map delivery proxy: an ALB target-group Lambda that forwards map requests.
+
+The ALB sends map requests here instead of to the monolith on ECS; this
+function forwards each one to the map delivery service (`UPSTREAM_URL`) and
+hands the answer back to the ALB. Pure logic lives in `proxy_core`, the HTTP
+client in `proxy_upstream`; this module holds the Powertools singletons, the
+connection pool and the handler.
+
+Run time: the folder is zipped as it is (handler `app.handler`) and its root
+is on sys.path, hence the top-level imports below. Powertools (and
+aws-xray-sdk) come from the Powertools layer; urllib3 from the runtime (see
+`proxy_upstream`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+# Tracer is built with auto_patch=False: patch_all() would import and patch
+# botocore, requests, sqlite3 and more, none of which this function uses, at
+# a cold-start cost. The one call worth tracing, the upstream call, gets its
+# own subsegment through capture_method below. In Lambda the X-Ray SDK uses its
+# local sampler (the service already decided sampling), so importing it costs
+# about 0.1 s here; outside Lambda it builds a botocore X-Ray client for
+# centralized sampling, which is where the "up to 0.6 s" figure comes from.
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
+from proxy_config import ProxyConfig, load_config
+from proxy_constants import (
+    MAX_UPSTREAM_BODY_BYTES,
+    METRIC_APP_ERRORS,
+    METRIC_REQUESTS,
+    METRIC_UPSTREAM_LATENCY,
+    METRICS_NAMESPACE,
+    ROUTE_DIMENSION,
+)
+from proxy_core import (
+    ProxyRequest,
+    UpstreamTimeouts,
+    build_alb_response,
+    compute_timeouts,
+    ensure_fits_alb_limit,
+    filter_request_headers,
+    filter_response_headers,
+    map_upstream_status,
+    parse_alb_event,
+    simple_response,
+    status_for_failure,
+    trace_id_of,
+    uses_multi_value_headers,
+)
+from proxy_exceptions import (
+    MalformedEventError,
+    ResponseTooLargeError,
+    UpstreamBodyTooLargeError,
+    UpstreamError,
+)
+from proxy_upstream import UpstreamClient, UpstreamResponse
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "map-proxy"
+
+logger = Logger(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME, auto_patch=False)
+# service="" on purpose. Metrics adds a `service` dimension whenever its
+# service is truthy, and falls back to POWERTOOLS_SERVICE_NAME when it is None
+# (Powertools 3.x, cloudwatch_emf serialize_metric_set). The alarms match the
+# exact dimension set {route}: an extra `service` dimension would make a
+# different metric and leave every alarm without data. An explicit empty
+# string is a falsy choice that the environment cannot override.
+metrics = Metrics(namespace=METRICS_NAMESPACE, service="")
+
+_HIGH_RESOLUTION = MetricResolution.High
+
+
+@dataclass(frozen=True, slots=True)
+class _Runtime:
+    """What init builds once per execution environment."""
+
+    config: ProxyConfig
+    upstream: UpstreamClient
+
+
+_runtime: _Runtime | None = None
+
+
+def configure(upstream_url: str | None = None) -> ProxyConfig:
+    """Resolve the configuration and (re)build the upstream connection pool.
+
+    Runs once at init with the environment. Calling it again replaces the
+    pool (tests point it at their own server this way) and resets the metric
+    dimensions to exactly {route}.
+
+    Args:
+        upstream_url: overrides `UPSTREAM_URL`; every other setting is read
+            from the environment.
+
+    Raises:
+        ConfigError: a setting is missing or invalid (fails the init, which
+            the Lambda `Errors` alarm sees).
+    """
+    global _runtime
+    config = load_config(upstream_url=upstream_url)
+    previous = _runtime
+    _runtime = _Runtime(config=config, upstream=UpstreamClient(config.upstream_url))
+    if previous is not None:
+        previous.upstream.close()
+
+    metrics.clear_default_dimensions()
+    metrics.clear_metrics()
+    metrics.set_default_dimensions(**{ROUTE_DIMENSION: config.route_name})
+    logger.append_keys(route=config.route_name)
+    return config
+
+
+def _current() -> _Runtime:
+    if _runtime is None:  # only if configure() was never called
+        raise RuntimeError("map proxy is not configured")
+    return _runtime
+
+
+def _count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1, resolution=_HIGH_RESOLUTION)
+
+
+@tracer.capture_method(capture_response=False)
+def _call_upstream(
+    client: UpstreamClient, request: ProxyRequest, timeouts: UpstreamTimeouts
+) -> UpstreamResponse:
+    """Forward the request; its own X-Ray subsegment times the upstream."""
+    return client.fetch(
+        request.method,
+        request.target,
+        filter_request_headers(request.headers),
+        request.body,
+        timeouts,
+        MAX_UPSTREAM_BODY_BYTES,
+    )
+
+
+def _error(status: int, multi: bool) -> dict[str, Any]:
+    return simple_response(status, f"{HTTPStatus(status).phrase}\n", multi_value_headers=multi)
+
+
+def _proxy_response(
+    request: ProxyRequest, runtime: _Runtime, context: LambdaContext
+) -> dict[str, Any]:
+    multi = request.multi_value_headers
+    config = runtime.config
+    remaining_ms = context.get_remaining_time_in_millis()
+    timeouts = compute_timeouts(remaining_ms, config.timeout_margin_ms, config.connect_timeout_ms)
+    if timeouts is None:
+        logger.error(
+            "No time left for the upstream call",
+            extra={"remaining_ms": remaining_ms, "margin_ms": config.timeout_margin_ms},
+        )
+        return _error(HTTPStatus.GATEWAY_TIMEOUT, multi)
+
+    try:
+        upstream = _call_upstream(runtime.upstream, request, timeouts)
+    except UpstreamBodyTooLargeError as err:
+        logger.error(
+            "Upstream body too large for an ALB response",
+            extra={"size_bytes": err.size_bytes, "limit_bytes": err.limit_bytes},
+        )
+        return _error(HTTPStatus.BAD_GATEWAY, multi)
+    except UpstreamError as err:
+        status = status_for_failure(err.failure)
+        logger.error(
+            "Upstream call failed",
+            extra={"failure": err.failure.value, "detail": str(err), "status": status},
+        )
+        return _error(status, multi)
+
+    metrics.add_metric(
+        name=METRIC_UPSTREAM_LATENCY,
+        unit=MetricUnit.Milliseconds,
+        value=upstream.latency_ms,
+        resolution=_HIGH_RESOLUTION,
+    )
+    status = map_upstream_status(upstream.status)
+    if status != upstream.status:
+        logger.error(
+            "Upstream answered with an error",
+            extra={"upstream_status": upstream.status, "status": status},
+        )
+        return _error(status, multi)
+
+    response = build_alb_response(
+        status,
+        filter_response_headers(upstream.headers),
+        upstream.body,
+        multi_value_headers=multi,
+    )
+    try:
+        ensure_fits_alb_limit(response)
+    except ResponseTooLargeError as err:
+        logger.error(
+            "Response too large for the ALB",
+            extra={"size_bytes": err.size_bytes, "limit_bytes": err.limit_bytes},
+        )
+        return _error(HTTPStatus.BAD_GATEWAY, multi)
+    return response
+
+
+def _proxy(request: ProxyRequest, runtime: _Runtime, context: LambdaContext) -> dict[str, Any]:
+    """Proxy one request and publish its metrics (one EMF line)."""
+    _count(METRIC_REQUESTS)
+    try:
+        response = _proxy_response(request, runtime, context)
+        if response["statusCode"] >= 500:
+            _count(METRIC_APP_ERRORS)
+        tracer.put_annotation(key="status", value=response["statusCode"])
+        return response
+    finally:
+        metrics.flush_metrics()
+
+
+def _handle(event: Any, context: LambdaContext, multi: bool) -> dict[str, Any]:
+    runtime = _current()
+    try:
+        request = parse_alb_event(event)
+    except MalformedEventError as err:
+        logger.warning("Rejected a malformed event", extra={"reason": str(err)})
+        return _error(HTTPStatus.BAD_REQUEST, multi)
+
+    if request.path == runtime.config.health_check_path:
+        # The target group's health check: answered here, no upstream call
+        # and no metric, so that a sick upstream does not take the Lambda
+        # target out of service (the alarms watch the upstream instead).
+        body = "" if request.method == "HEAD" else "OK\n"
+        return simple_response(HTTPStatus.OK, body, multi_value_headers=multi)
+
+    if request.method not in runtime.config.allowed_methods:
+        logger.info("Rejected a method", extra={"method": request.method})
+        return simple_response(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            "Method Not Allowed\n",
+            multi_value_headers=multi,
+            extra_headers={"Allow": runtime.config.allow_header},
+        )
+
+    return _proxy(request, runtime, context)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point for ALB target-group events.
+
+    Always returns an ALB response in the shape of the request (`headers` or
+    `multiValueHeaders`); no exception escapes, because the ALB would turn it
+    into a bare 502 without a log line or metric from this function.
+    """
+    multi = uses_multi_value_headers(event)
+    logger.set_correlation_id(trace_id_of(event))
+    try:
+        return _handle(event, context, multi)
+    except Exception:
+        logger.exception("Unhandled error while proxying")
+        try:
+            _count(METRIC_APP_ERRORS)
+            metrics.flush_metrics()
+        except Exception:
+            logger.exception("Could not publish the AppErrors metric")
+        return _error(HTTPStatus.INTERNAL_SERVER_ERROR, multi)
+
+
+configure()
