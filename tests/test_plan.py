@@ -151,7 +151,8 @@ def test_stages_this_run_respects_stages_per_run() -> None:
 @given(valid_records())
 def test_runs_cover_every_stage_once_in_order(rec: PlanRecord) -> None:
     plan = StagePlan.from_record(rec)
-    start, seen = 0, []
+    start = 0
+    seen: list[int] = []
     while start < plan.total:
         run = plan.stages_this_run(start)
         assert run, "a run must make progress"
