@@ -140,7 +140,7 @@ class UnknownRoute(StranglerError, KeyError):
     def __init__(self, route: str, known: Sequence[str] = ()) -> None:
         self.known = tuple(sorted(known))
         listed = ", ".join(self.known) if self.known else "(none)"
-        super().__init__(f"unknown route {route!r}; known routes: {listed}", route=route)
+        super().__init__(f"unknown route, not in the registry; known routes: {listed}", route=route)
 
     # KeyError.__str__ would quote the whole message; keep the plain rendering.
     def __str__(self) -> str:
