@@ -26,6 +26,7 @@ from controller.contract import (
     PlanRecord,
     StagePlanRecord,
 )
+from controller.weights import TOTAL_WEIGHT, Weights
 
 # --- limits, each from the AWS documentation --------------------------------
 
@@ -44,9 +45,6 @@ MIN_HC_THRESHOLD, MAX_HC_THRESHOLD = 2, 10
 # AWS defaults for a lambda target group: interval 35 s, timeout 30 s.
 DEFAULT_HC_INTERVAL = 35
 DEFAULT_HC_TIMEOUT = 30
-# ALB weights per target group are integers 0..999; the (ecs, lambda) pair of a
-# route always sums to this (a constant 1000 would need weight 1000 at 100 %).
-TOTAL_WEIGHT = 999
 # CloudWatch Logs PutRetentionPolicy: the only accepted retention values.
 LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -280,12 +278,10 @@ def load_balancer_dimension(listener_arn: str) -> str:
 def lambda_weight(percent: float) -> int:
     """ALB weight of the Lambda target group for a Lambda share in percent.
 
-    round_half_up(percent * 999 / 100), the same arithmetic as the
-    controller's weights module, so that config validation sees the weights
-    the controller will write.
+    The controller's own arithmetic (round_half_up(percent * 999 / 100)), so
+    that validation sees exactly the weights the controller will write.
     """
-    exact = Decimal(str(percent)) * TOTAL_WEIGHT / 100
-    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return Weights.from_percent(percent).lambda_
 
 
 def default_powertools_layer_arn(

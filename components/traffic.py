@@ -13,14 +13,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.config import TOTAL_WEIGHT, RouteConfig, StackConfig
+from components.config import RouteConfig, StackConfig
+from controller.weights import ALL_ECS, validate_forward
 
-#: The ALB weights on create: everything on ECS. The pair always sums to
-#: TOTAL_WEIGHT (999): weights are integers 0..999 per target group ("The
+#: The ALB weights on create: everything on ECS (999 / 0). The pair always sums
+#: to TOTAL_WEIGHT (999): weights are integers 0..999 per target group ("The
 #: weight. The range is 0 to 999.", ELB TargetGroupTuple), so a constant sum of
 #: 1000 could not express 100 % on one side.
-INITIAL_ECS_WEIGHT = TOTAL_WEIGHT
-INITIAL_LAMBDA_WEIGHT = 0
+INITIAL_ECS_WEIGHT = ALL_ECS.ecs
+INITIAL_LAMBDA_WEIGHT = ALL_ECS.lambda_
 
 #: Index of each target group inside the forward action. The controller and the
 #: ignore list below rely on this order.
@@ -93,6 +94,8 @@ class RouteTraffic(pulumi.ComponentResource):
         route, stack = args.route, args.stack
         if not route.match.condition_values:
             raise ValueError(f"routes[{route.index}].match: the rule needs a condition")
+        # At most 5 target groups per forward action, each weight 0..999.
+        validate_forward([INITIAL_ECS_WEIGHT, INITIAL_LAMBDA_WEIGHT])
         super().__init__("strangler:traffic:RouteTraffic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         hc = route.health_check

@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.config import (
-    TOTAL_WEIGHT,
     ConfigError,
     StackConfig,
     default_health_check_path,
@@ -20,6 +19,7 @@ from components.config import (
     load_balancer_dimension,
     parse_stack_config,
 )
+from controller.weights import TOTAL_WEIGHT
 
 REGION = "ap-northeast-1"
 LISTENER = (

@@ -1,0 +1,513 @@
+"""The Pulumi program under mocks: what it declares for the example stacks.
+
+Runs the real ``__main__.py`` for ``Pulumi.prod.yaml`` (and a 3-route stack)
+and asserts on the inputs the provider would receive (camelCase names).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from components import naming
+from components.alarms import composite_rule
+from components.config import parse_stack_config
+from components.route import StranglerRoute, StranglerRouteArgs
+from tests.pulumi_mocks import (
+    PROJECT_ROOT,
+    ProgramRun,
+    RecordedResource,
+    by_name,
+    by_type,
+    children_of,
+    install_mocks,
+    load_stack_config,
+    run_program,
+    run_program_full,
+)
+
+PROD = PROJECT_ROOT / "Pulumi.prod.yaml"
+THREE = PROJECT_ROOT / "tests" / "stacks" / "Pulumi.three.yaml"
+ECS_TG = (
+    "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/map-ecs/6d0ecf831eec9f09"
+)
+LOAD_BALANCER = "app/common-api/50dc6c495c0c9188"
+
+RULE = "aws:lb/listenerRule:ListenerRule"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
+PERMISSION = "aws:lambda/permission:Permission"
+FUNCTION = "aws:lambda/function:Function"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+
+WEIGHT_PATHS = [
+    "actions[0].forward.targetGroups[0].weight",
+    "actions[0].forward.targetGroups[1].weight",
+]
+
+
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    return run_program_full(PROD)
+
+
+@pytest.fixture(scope="module")
+def three() -> ProgramRun:
+    return run_program_full(THREE)
+
+
+def one(run: ProgramRun, typ: str) -> RecordedResource:
+    found = by_type(run.resources, typ)
+    assert len(found) == 1, f"expected one {typ}, got {[r.name for r in found]}"
+    return found[0]
+
+
+def resolve(data: Any, path: str) -> Any:
+    """Follow a Pulumi property path such as ``actions[0].forward.targetGroups[1].weight``."""
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        data = data[int(part[1:-1])] if part.startswith("[") else data[part]
+    return data
+
+
+def alarm(run: ProgramRun, kind: str, route: str = "map-tile") -> RecordedResource:
+    name = f"strangler-{run.stack}-{route}-{kind}"
+    matches = [r for r in by_type(run.resources, ALARM) if r.inputs.get("name") == name]
+    assert len(matches) == 1, f"alarm {name}: {len(matches)} found"
+    return matches[0]
+
+
+# --- the listener rule -----------------------------------------------------------------
+
+
+def test_rule_forwards_all_traffic_to_ecs_on_create(prod: ProgramRun) -> None:
+    rule = one(prod, RULE)
+    lambda_tg = one(prod, TARGET_GROUP)
+    (action,) = rule.inputs["actions"]
+    assert action["type"] == "forward"
+    groups = action["forward"]["targetGroups"]
+    assert [g["arn"] for g in groups] == [ECS_TG, lambda_tg.outputs["arn"]]
+    assert [g["weight"] for g in groups] == [999, 0], "ECS 999 / Lambda 0 on create"
+    assert sum(g["weight"] for g in groups) == 999
+
+
+def test_rule_ignores_exactly_the_weight_paths(prod: ProgramRun) -> None:
+    rule = one(prod, RULE)
+    assert rule.ignore_changes == WEIGHT_PATHS
+    # Each ignored path addresses a weight in the provider's input shape, so
+    # the engine keeps the controller's weights and diffs everything else.
+    for path in rule.ignore_changes:
+        assert isinstance(resolve(rule.inputs, path), int | float), path
+    assert not any(path in ("actions", "actions[0]") for path in rule.ignore_changes)
+
+
+def test_rule_conditions_priority_and_listener(prod: ProgramRun) -> None:
+    rule = one(prod, RULE)
+    assert rule.inputs["listenerArn"].endswith(
+        "listener/app/common-api/50dc6c495c0c9188/f2f7dc8efc522ab2"
+    )
+    assert rule.inputs["priority"] == 100
+    assert rule.inputs["conditions"] == [
+        {"pathPattern": {"values": ["/map/v1/tile/*"]}},
+        {"httpRequestMethod": {"values": ["GET", "HEAD"]}},
+    ]
+
+
+# --- the Lambda target group --------------------------------------------------------
+
+
+def test_lambda_target_group_has_health_checks_on(prod: ProgramRun) -> None:
+    tg = one(prod, TARGET_GROUP)
+    assert tg.inputs["targetType"] == "lambda"
+    assert tg.inputs["lambdaMultiValueHeadersEnabled"] is True
+    hc = tg.inputs["healthCheck"]
+    assert hc["enabled"] is True, "lambda target groups have health checks off by default"
+    assert hc["path"] == "/map/v1/tile/health"
+    assert hc["interval"] > one(prod, FUNCTION).inputs["timeout"]
+    assert hc["timeout"] < hc["interval"]
+    assert hc["matcher"] == "200"
+    assert tg.inputs["name"] == "sl-prod-map-tile"
+
+
+def test_permission_is_scoped_to_the_target_group(prod: ProgramRun) -> None:
+    permission = one(prod, PERMISSION)
+    tg = one(prod, TARGET_GROUP)
+    assert permission.inputs["principal"] == "elasticloadbalancing.amazonaws.com"
+    assert permission.inputs["action"] == "lambda:InvokeFunction"
+    assert permission.inputs["sourceArn"] == tg.outputs["arn"]
+    assert permission.inputs["sourceAccount"] == "123456789012"
+    assert permission.inputs["function"] == "strangler-prod-map-tile"
+
+
+def test_attachment_registers_the_function_after_the_permission(prod: ProgramRun) -> None:
+    attachment = one(prod, ATTACHMENT)
+    assert attachment.inputs["targetGroupArn"] == one(prod, TARGET_GROUP).outputs["arn"]
+    assert attachment.inputs["targetId"] == one(prod, FUNCTION).outputs["arn"]
+    assert one(prod, PERMISSION).name in attachment.depends_on
+
+
+# --- the function -------------------------------------------------------------------
+
+
+def test_function_settings(prod: ProgramRun) -> None:
+    fn = one(prod, FUNCTION)
+    assert fn.inputs["name"] == "strangler-prod-map-tile"
+    assert fn.inputs["reservedConcurrentExecutions"] == 200
+    assert fn.inputs["tracingConfig"] == {"mode": "Active"}
+    assert fn.inputs["runtime"] == "python3.12"
+    assert fn.inputs["handler"] == "app.handler"
+    assert fn.inputs["memorySize"] == 512
+    assert fn.inputs["timeout"] == 10
+    assert fn.inputs["architectures"] == ["x86_64"]
+    (layer,) = fn.inputs["layers"]
+    assert re.fullmatch(
+        r"arn:aws:lambda:ap-northeast-1:017000801446:layer:"
+        r"AWSLambdaPowertoolsPythonV3-python312-x86_64:\d+",
+        layer,
+    ), layer
+    assert fn.inputs["vpcConfig"] == {
+        "subnetIds": ["subnet-0a1b2c3d4e5f60718", "subnet-0b2c3d4e5f6071829"],
+        "securityGroupIds": ["sg-0c3d4e5f60718293a"],
+    }
+
+
+def test_function_environment(prod: ProgramRun) -> None:
+    env = one(prod, FUNCTION).inputs["environment"]["variables"]
+    assert env == {
+        "UPSTREAM_URL": "http://internal-map-delivery.example.local",
+        "ROUTE_NAME": "map-tile",
+        "HEALTH_CHECK_PATH": "/map/v1/tile/health",
+        "POWERTOOLS_SERVICE_NAME": "map-tile",
+        "POWERTOOLS_METRICS_NAMESPACE": "Strangler",
+    }
+
+
+def test_function_code_is_the_source_folder(prod: ProgramRun) -> None:
+    code = one(prod, FUNCTION).inputs["code"]
+    assert isinstance(code, pulumi.FileArchive)
+    assert Path(code.path) == PROJECT_ROOT / "functions" / "map_proxy"
+
+
+def test_log_group_exists_before_the_function_with_retention(prod: ProgramRun) -> None:
+    logs = one(prod, LOG_GROUP)
+    assert logs.inputs["name"] == "/aws/lambda/strangler-prod-map-tile"
+    assert logs.inputs["retentionInDays"] == 30
+    assert logs.name in one(prod, FUNCTION).depends_on
+
+
+def test_role_policy_is_least_privilege(prod: ProgramRun) -> None:
+    trust = json.loads(one(prod, ROLE).inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    policy = json.loads(one(prod, ROLE_POLICY).inputs["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    log_group_arn = one(prod, LOG_GROUP).outputs["arn"]
+    assert statements["OwnLogGroup"]["Resource"] == f"{log_group_arn}:*"
+    assert statements["OwnLogGroup"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statements["XRayWrite"]["Action"] == [
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    ]
+    assert all("*" not in action for s in policy["Statement"] for action in s["Action"])
+
+
+def test_vpc_access_only_with_a_vpc(prod: ProgramRun, three: ProgramRun) -> None:
+    attachment = one(prod, POLICY_ATTACHMENT)
+    assert attachment.inputs["policyArn"] == (
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+    )
+    assert attachment.name in one(prod, FUNCTION).depends_on
+    assert by_type(three.resources, POLICY_ATTACHMENT) == []
+    assert all("vpcConfig" not in fn.inputs for fn in by_type(three.resources, FUNCTION))
+
+
+# --- alarms -----------------------------------------------------------------------------
+
+
+def test_every_alarm_notifies_the_topic_and_chooses_missing_data(prod: ProgramRun) -> None:
+    topic_arn = one(prod, TOPIC).outputs["arn"]
+    alarms = by_type(prod.resources, ALARM)
+    assert sorted(a.inputs["name"] for a in alarms) == sorted(
+        f"strangler-prod-map-tile-{kind}" for kind in naming.ALARM_KINDS
+    )
+    for a in alarms:
+        assert a.inputs["alarmActions"] == [topic_arn], a.name
+        assert a.inputs["treatMissingData"] in ("notBreaching", "breaching"), a.name
+
+
+def test_lambda_alarm_dimensions(prod: ProgramRun) -> None:
+    errors = alarm(prod, "errors")
+    queries = {q["id"]: q for q in errors.inputs["metricQueries"]}
+    assert queries["rate"]["expression"] == "100 * FILL(failures, 0) / total"
+    assert queries["rate"]["returnData"] is True
+    for query_id, metric_name in (("failures", "Errors"), ("total", "Invocations")):
+        metric = queries[query_id]["metric"]
+        assert metric["namespace"] == "AWS/Lambda"
+        assert metric["metricName"] == metric_name
+        assert metric["dimensions"] == {"FunctionName": "strangler-prod-map-tile"}
+        assert metric["stat"] == "Sum"
+        assert metric["period"] == 60
+    assert errors.inputs["threshold"] == 1
+    assert errors.inputs["treatMissingData"] == "notBreaching"
+
+    throttles = alarm(prod, "throttles")
+    assert throttles.inputs["namespace"] == "AWS/Lambda"
+    assert throttles.inputs["metricName"] == "Throttles"
+    assert throttles.inputs["dimensions"] == {"FunctionName": "strangler-prod-map-tile"}
+    assert throttles.inputs["threshold"] == 1
+    assert throttles.inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_app_error_alarm_is_high_resolution_on_the_route_dimension(prod: ProgramRun) -> None:
+    app = alarm(prod, "app-errors")
+    queries = {q["id"]: q for q in app.inputs["metricQueries"]}
+    for query_id, metric_name in (("failures", "AppErrors"), ("total", "Requests")):
+        metric = queries[query_id]["metric"]
+        assert metric["namespace"] == "Strangler"
+        assert metric["metricName"] == metric_name
+        assert metric["dimensions"] == {"route": "map-tile"}
+        assert metric["period"] == 10
+    assert app.inputs["evaluationPeriods"] * 10 <= 60
+    assert app.inputs["treatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize(
+    ("kind", "metric_name", "statistic"),
+    [
+        ("target-5xx", "HTTPCode_Target_5XX_Count", "Sum"),
+        ("lambda-user-errors", "LambdaUserError", "Sum"),
+        ("healthy-hosts", "HealthyHostCount", "Minimum"),
+    ],
+)
+def test_alb_alarm_dimensions(
+    prod: ProgramRun, kind: str, metric_name: str, statistic: str
+) -> None:
+    a = alarm(prod, kind)
+    assert a.inputs["namespace"] == "AWS/ApplicationELB"
+    assert a.inputs["metricName"] == metric_name
+    assert a.inputs["statistic"] == statistic
+    assert a.inputs["dimensions"] == {
+        "TargetGroup": one(prod, TARGET_GROUP).outputs["arnSuffix"],
+        "LoadBalancer": LOAD_BALANCER,
+    }
+
+
+def test_healthy_host_alarm_treats_a_missing_signal_as_unhealthy(prod: ProgramRun) -> None:
+    a = alarm(prod, "healthy-hosts")
+    assert a.inputs["comparisonOperator"] == "LessThanThreshold"
+    assert a.inputs["threshold"] == 1
+    assert a.inputs["treatMissingData"] == "breaching"
+
+
+def test_p99_latency_alarm(prod: ProgramRun) -> None:
+    a = alarm(prod, "p99-latency")
+    assert a.inputs["metricName"] == "TargetResponseTime"
+    assert a.inputs["extendedStatistic"] == "p99"
+    assert "statistic" not in a.inputs
+    assert a.inputs["threshold"] == 2.0, "2000 ms, in seconds"
+    assert a.inputs["dimensions"]["LoadBalancer"] == LOAD_BALANCER
+
+
+def test_composite_alarm_ors_every_child(prod: ProgramRun) -> None:
+    composite = one(prod, COMPOSITE)
+    topic_arn = one(prod, TOPIC).outputs["arn"]
+    children = [f"strangler-prod-map-tile-{kind}" for kind in naming.ALARM_KINDS]
+    assert composite.inputs["alarmName"] == "strangler-prod-map-tile-composite"
+    assert composite.inputs["alarmRule"] == " OR ".join(f'ALARM("{c}")' for c in children)
+    assert composite.inputs["alarmActions"] == [topic_arn]
+    assert composite.inputs["okActions"] == [topic_arn]
+    alarm_resources = {a.name for a in by_type(prod.resources, ALARM)}
+    assert alarm_resources <= set(composite.depends_on)
+
+
+def test_composite_rule_syntax() -> None:
+    assert composite_rule(["a", "b"]) == 'ALARM("a") OR ALARM("b")'
+
+
+# --- alerts, outputs, structure ------------------------------------------------------
+
+
+def test_topic_and_email_subscriptions(prod: ProgramRun) -> None:
+    assert one(prod, TOPIC).inputs["name"] == "strangler-prod-alerts"
+    subscription = one(prod, SUBSCRIPTION)
+    assert subscription.inputs["protocol"] == "email"
+    assert subscription.inputs["endpoint"] == "ops@example.com"
+    assert subscription.inputs["topic"] == one(prod, TOPIC).outputs["arn"]
+
+
+def test_stack_outputs_per_route(prod: ProgramRun) -> None:
+    outputs = prod.outputs["routes"]["map-tile"]
+    assert outputs == {
+        "ruleArn": one(prod, RULE).outputs["arn"],
+        "lambdaTargetGroupArn": one(prod, TARGET_GROUP).outputs["arn"],
+        "ecsTargetGroupArn": ECS_TG,
+        "functionName": "strangler-prod-map-tile",
+        "compositeAlarmName": "strangler-prod-map-tile-composite",
+        "topicArn": one(prod, TOPIC).outputs["arn"],
+    }
+    assert prod.outputs["topicArn"] == one(prod, TOPIC).outputs["arn"]
+
+
+def test_components_parent_their_children_and_register_outputs(prod: ProgramRun) -> None:
+    components = [r for r in prod.resources if not r.custom]
+    assert {c.type for c in components} >= {
+        "strangler:route:StranglerRoute",
+        "strangler:function:RouteFunction",
+        "strangler:traffic:RouteTraffic",
+        "strangler:alarms:RouteAlarms",
+        "strangler:alerts:AlertTopic",
+    }
+    component_names = {c.name for c in components}
+    for resource in prod.resources:
+        if resource.custom:
+            assert resource.parent in component_names, f"{resource.name} has no component parent"
+        if resource.parent:
+            assert resource.name.startswith(f"{resource.parent}-"), resource.name
+    for component in components:
+        assert component.registered_outputs, f"{component.name} registers no outputs"
+    route_children = {c.type for c in children_of(prod.resources, "map-tile")}
+    assert route_children == {
+        "strangler:function:RouteFunction",
+        "strangler:traffic:RouteTraffic",
+        "strangler:alarms:RouteAlarms",
+    }
+
+
+# --- three routes ---------------------------------------------------------------------
+
+
+def test_three_routes_declare_three_of_everything(three: ProgramRun) -> None:
+    for typ in (RULE, TARGET_GROUP, ATTACHMENT, PERMISSION, FUNCTION, LOG_GROUP, ROLE,
+                ROLE_POLICY, COMPOSITE):  # fmt: skip
+        assert len(by_type(three.resources, typ)) == 3, typ
+    assert len(by_type(three.resources, ALARM)) == 3 * len(naming.ALARM_KINDS)
+    assert len(by_type(three.resources, TOPIC)) == 1
+    assert len(by_type(three.resources, SUBSCRIPTION)) == 2
+    assert sorted(three.outputs["routes"]) == ["map-poi", "map-tile", "route-search"]
+
+
+def test_three_routes_share_no_names(three: ProgramRun) -> None:
+    urns = [r.urn for r in three.resources]
+    assert len(urns) == len(set(urns))
+    physical = [
+        r.inputs.get("name") or r.inputs.get("alarmName")
+        for r in three.resources
+        if r.type in (TARGET_GROUP, FUNCTION, LOG_GROUP, ALARM, COMPOSITE)
+    ]
+    assert None not in physical
+    assert len(physical) == len(set(physical)), physical
+    priorities = [r.inputs["priority"] for r in by_type(three.resources, RULE)]
+    assert sorted(priorities) == [100, 110, 120]
+    assert len({r.inputs["sourceArn"] for r in by_type(three.resources, PERMISSION)}) == 3
+
+
+def test_three_routes_use_their_own_settings(three: ProgramRun) -> None:
+    poi = by_name(three.resources, "map-poi-fn-function")
+    assert poi.inputs["architectures"] == ["arm64"]
+    assert poi.inputs["layers"][0].split(":")[6].endswith("python312-arm64")
+    search_tg = by_name(three.resources, "route-search-traffic-tg")
+    assert search_tg.inputs["healthCheck"]["path"] == "/route/ping"
+    assert search_tg.inputs["healthCheck"]["interval"] == 90
+    search_rule = by_name(three.resources, "route-search-traffic-rule")
+    assert search_rule.inputs["conditions"] == [
+        {"pathPattern": {"values": ["/route/*"]}},
+        {"hostHeader": {"values": ["search.example.com"]}},
+    ]
+    latency = alarm(three, "p99-latency", route="map-poi")
+    assert latency.inputs["threshold"] == 0.8
+
+
+# --- bad config: nothing is declared --------------------------------------------------
+
+
+def test_bad_config_fails_before_any_resource() -> None:
+    routes = load_stack_config(PROD)["strangler:routes"]
+    routes[0]["function"]["reservedConcurency"] = routes[0]["function"].pop("reservedConcurrency")
+    routes[0]["priority"] = 0
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(PROD, config_overrides={"strangler:routes": routes})
+    message = str(caught.value)
+    assert (
+        "routes[0].function.reservedConcurency: unknown key (did you mean reservedConcurrency?)"
+        in message
+    )
+    assert "routes[0].priority: 0 is below the minimum 1" in message
+    assert caught.value.recorded_resources == []  # type: ignore[attr-defined]
+
+
+def test_unknown_top_level_key_in_the_namespace_is_reported() -> None:
+    with pytest.raises(
+        pulumi.RunError, match=r"alertEmail: unknown key \(did you mean alertEmails\?\)"
+    ):
+        run_program(PROD, config_overrides={"strangler:alertEmail": ["x@example.com"]})
+
+
+def test_missing_listener_is_reported_with_the_other_problems() -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(
+            PROD, config_overrides={"strangler:listenerArn": "", "strangler:logRetentionDays": 10}
+        )
+    assert "listenerArn: must be a non-empty string" in str(caught.value)
+    assert "logRetentionDays: 10 is not a CloudWatch Logs retention value" in str(caught.value)
+
+
+# --- the route component on its own -----------------------------------------------------
+
+
+def test_route_component_exposes_the_names_the_controller_uses() -> None:
+    raw = load_stack_config(PROD)
+    config = parse_stack_config(
+        {key.split(":", 1)[1]: value for key, value in raw.items() if key.startswith("strangler:")},
+        region="ap-northeast-1",
+        project_root=PROJECT_ROOT,
+    )
+    monitor = install_mocks(stack="unit", config=raw)
+
+    @pulumi.runtime.test
+    def check() -> pulumi.Output[Any]:
+        route = StranglerRoute(
+            "map-tile",
+            StranglerRouteArgs(
+                route=config.routes[0],
+                stack=config,
+                stack_name="unit",
+                topic_arn="arn:aws:sns:ap-northeast-1:123456789012:t",
+            ),
+        )
+        assert route.name == "map-tile"
+        assert route.config is config.routes[0]
+
+        def verify(values: list[Any]) -> None:
+            rule_arn, lambda_tg, ecs_tg, fn_name, fn_arn, composite, composite_arn, names = values
+            assert ":listener-rule/app/common-api/" in rule_arn
+            assert ":targetgroup/sl-unit-map-tile/" in lambda_tg
+            assert ecs_tg == ECS_TG
+            assert fn_name == "strangler-unit-map-tile"
+            assert fn_arn.endswith(":function:strangler-unit-map-tile")
+            assert composite == "strangler-unit-map-tile-composite"
+            assert composite_arn.endswith(":alarm:strangler-unit-map-tile-composite")
+            assert names == [f"strangler-unit-map-tile-{k}" for k in naming.ALARM_KINDS]
+
+        return pulumi.Output.all(
+            route.rule_arn,
+            route.lambda_target_group_arn,
+            route.ecs_target_group_arn,
+            route.function_name,
+            route.function_arn,
+            route.composite_alarm_name,
+            route.composite_alarm_arn,
+            route.alarm_names,
+        ).apply(verify)
+
+    check()
+    assert len(by_type(monitor.recorded, FUNCTION)) == 1
