@@ -34,6 +34,9 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    # The ALB fixture needs a VPC and subnets; moto's EC2 otherwise loads its
+    # catalogue of default AMIs on first use, about a second per test.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 @contextmanager
@@ -99,12 +102,14 @@ class ErrorInjector:
         self._status = status
         self._message = message
         self._extra = extra or {}
-        client.meta.events.register(
-            f"before-call.{_service_event_name(client)}.{operation}", self._answer
-        )
+        self._operation = operation
+        # Registered on the service-wide event, like CallCounter: botocore runs
+        # handlers of a more specific event name first, which would hide the
+        # call from a counter registered earlier.
+        client.meta.events.register(f"before-call.{_service_event_name(client)}", self._answer)
 
-    def _answer(self, **_: Any) -> tuple[Any, dict[str, Any]] | None:
-        if self.remaining <= 0:
+    def _answer(self, model: Any, **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        if model.name != self._operation or self.remaining <= 0:
             return None
         self.remaining -= 1
         http = _FakeHttpResponse(self._status)
