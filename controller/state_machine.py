@@ -17,9 +17,12 @@ Flow (every transition is explicit; the names below are the state names)::
        ├─pause───> PausedUntilNextRun   (stagesPerRun reached; the next run resumes)
        ├─finish──> Finish ──> Promoted
        ├─drift───> PausedOnDrift        (the weights were changed by hand)
-       └─fail────> CheckFailed ──> Rollback ──> RolledBack (Fail)
+       ├─fail────> CheckFailed ──> Rollback ──> RolledBack (Fail)
+       └─superseded──> Superseded (Succeed; also from ShiftOutcome and FinishOutcome)
 
     Any task error (after its retries) ──Catch──> Rollback; a failed Rollback ──> RollbackFailed.
+    "superseded": the execution lost the route's lock to an operator or a rollback
+    meanwhile; it ends without writing anything.
 
 Every task invokes the controller Lambda through the ``lambda:invoke``
 integration. Its payload is the execution input plus ``action`` and the
@@ -94,6 +97,10 @@ class Outcome:
     """finish: the route is promoted."""
     ROLLED_BACK: Final = "rolled_back"
     """rollback: all traffic is on ECS."""
+    SUPERSEDED: Final = "superseded"
+    """shift/check/finish: this execution no longer holds the route's lock (an operator
+    paused, promoted or rolled back, or the lock was taken over); it changes nothing
+    and ends."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,7 @@ def build_definition(
                 Outcome.BAKING: "Bake",
                 Outcome.COMPLETE: "Finish",
                 Outcome.DRIFT: "PausedOnDrift",
+                Outcome.SUPERSEDED: "Superseded",
             },
         ),
         "Bake": {
@@ -175,6 +183,7 @@ def build_definition(
                 Outcome.FINISH: "Finish",
                 Outcome.DRIFT: "PausedOnDrift",
                 Outcome.FAIL: "CheckFailed",
+                Outcome.SUPERSEDED: "Superseded",
             },
         ),
         "CheckFailed": {
@@ -197,10 +206,21 @@ def build_definition(
             "finish",
             comment="Every stage passed: mark the route promoted and release the lock.",
             result_path="$.finish",
-            next_state="Promoted",
+            next_state="FinishOutcome",
             policy=policy,
         ),
+        "FinishOutcome": _choice(
+            "$.finish.outcome",
+            {Outcome.PROMOTED: "Promoted", Outcome.SUPERSEDED: "Superseded"},
+        ),
         "Promoted": {"Type": "Succeed", "Comment": "All stages passed."},
+        "Superseded": {
+            "Type": "Succeed",
+            "Comment": (
+                "This run no longer holds the route (paused, promoted or rolled back by "
+                "someone else meanwhile): it stops without touching anything."
+            ),
+        },
         "Rollback": _task(
             fn,
             "rollback",

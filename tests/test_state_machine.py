@@ -165,9 +165,25 @@ def test_check_outcomes_route_the_run(definition: dict[str, Any]) -> None:
         Outcome.FINISH: "Finish",
         Outcome.DRIFT: "PausedOnDrift",
         Outcome.FAIL: "CheckFailed",
+        Outcome.SUPERSEDED: "Superseded",
     }
     assert choice["Default"] == "UnexpectedOutcome"
     assert definition["States"]["CheckFailed"]["Next"] == "Rollback"
+
+
+def test_shift_and_finish_outcomes_route_the_run(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    shift = {c["StringEquals"]: c["Next"] for c in states["ShiftOutcome"]["Choices"]}
+    assert shift == {
+        Outcome.BAKING: "Bake",
+        Outcome.COMPLETE: "Finish",
+        Outcome.DRIFT: "PausedOnDrift",
+        Outcome.SUPERSEDED: "Superseded",
+    }
+    finish = {c["StringEquals"]: c["Next"] for c in states["FinishOutcome"]["Choices"]}
+    assert finish == {Outcome.PROMOTED: "Promoted", Outcome.SUPERSEDED: "Superseded"}
+    assert states["Superseded"]["Type"] == "Succeed"
+    assert states["UnexpectedOutcome"]["Next"] == "Rollback"
 
 
 def test_refused_start_succeeds_without_touching_anything(definition: dict[str, Any]) -> None:
