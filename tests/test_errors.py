@@ -104,8 +104,8 @@ def test_transition_refused_carries_reason_and_hint() -> None:
 
 def test_unknown_route_lists_the_known_routes() -> None:
     error = UnknownRoute("map-tiles", known=["search", "map-tile"])
-    assert (
-        str(error) == "route map-tiles: unknown route 'map-tiles'; known routes: map-tile, search"
+    assert str(error) == (
+        "route map-tiles: unknown route, not in the registry; known routes: map-tile, search"
     )
     assert str(UnknownRoute("x")).endswith("known routes: (none)")
     assert isinstance(error, KeyError)
