@@ -38,8 +38,10 @@ ALB_NAMESPACE = "AWS/ApplicationELB"
 #: Standard-resolution AWS metrics arrive once a minute.
 STANDARD_PERIOD = 60
 #: The route function emits its metrics at high resolution (1 s storage), so
-#: the application error alarm can evaluate every 10 s (a high-resolution
-#: alarm: periods of 10 or 30 s need metrics stored at 1 s resolution).
+#: the application error alarm can evaluate every 10 s. PutMetricAlarm: "Valid
+#: values are 10, 20, 30, and any multiple of 60"; 10/20/30 only for metrics
+#: stored with StorageResolution 1, and they make a (pricier) high-resolution
+#: alarm. In a metric-math alarm the period sits on each metric query.
 HIGH_RESOLUTION_PERIOD = 10
 
 # "M out of N": one bad minute out of three is enough to act on; a single

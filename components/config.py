@@ -32,13 +32,14 @@ from controller.weights import TOTAL_WEIGHT, Weights
 
 # ELB quotas: "Condition values per rule: 5" (not adjustable).
 MAX_CONDITION_VALUES = 5
-# CreateRule: Priority "Valid Range: Minimum value of 1. Maximum value of 50000."
+# ELB API RulePriorityPair.Priority: "Valid Range: Minimum value of 1. Maximum value of 50000."
 MIN_PRIORITY, MAX_PRIORITY = 1, 50000
 # Lambda quotas: function timeout 900 seconds (15 minutes); memory 128 MB - 10,240 MB.
 MAX_TIMEOUT_SECONDS = 900
 MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
 # Target group health checks: interval 5-300 s, timeout 2-120 s, thresholds 2-10.
-# For a lambda target group the interval must exceed the function's timeout.
+# For a lambda target group the interval "needs to be greater than the timeout
+# of the underlying lambda" (provider docs of TargetGroup.health_check.interval).
 MIN_HC_INTERVAL, MAX_HC_INTERVAL = 5, 300
 MIN_HC_TIMEOUT, MAX_HC_TIMEOUT = 2, 120
 MIN_HC_THRESHOLD, MAX_HC_THRESHOLD = 2, 10
