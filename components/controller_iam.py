@@ -1,0 +1,394 @@
+"""IAM documents of the canary controller, as pure functions of resolved ARNs.
+
+Every document is built from plain strings, so tests assert the exact JSON a
+role gets and lint it with parliament. The component calls these inside
+``Output.all(...).apply``; nothing here knows about Pulumi or boto3.
+
+Least privilege: each role gets only the actions its principal calls, on the
+stack's own resources. ``"*"`` appears only where the action has no resource
+type in the AWS Service Authorization Reference (SAR), or where the API refuses
+a narrower scope; every such statement says which.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from controller.contract import METRIC_NAMESPACE
+
+POLICY_VERSION = "2012-10-17"
+
+# IAM quota: "Role policy size cannot exceed 10,240 characters" (aggregate of the
+# inline policies of one role; IAM does not count white space). Each role here
+# has exactly one inline policy, so a stack with very many routes fails with
+# this message at deploy time instead of an opaque LimitExceeded.
+MAX_INLINE_ROLE_POLICY_CHARS = 10_240
+
+# The Service Authorization Reference names the ARN format each action accepts.
+# elasticloadbalancing:ModifyRule takes "listener-rule/app/..." (the rule, not
+# the listener); states:StopExecution / DescribeExecution take "execution:...".
+_LISTENER_RULE_ARN = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:\d{12}:"
+    r"listener-rule/app/[A-Za-z0-9-]{1,32}/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$"
+)
+_STATE_MACHINE_ARN = re.compile(
+    r"^(?P<prefix>arn:aws(?:-[a-z]+)*:states:[a-z0-9-]+:\d{12}):stateMachine:(?P<name>[^:]+)$"
+)
+_LOG_GROUP_ARN = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:logs:[a-z0-9-]+:\d{12}:log-group:[^:*]+(?::\*)?$"
+)
+
+
+class PolicyError(ValueError):
+    """An ARN does not have the shape an action needs, or a document is too big."""
+
+
+@dataclass(frozen=True)
+class ControllerPolicyInputs:
+    """Resolved ARNs the controller Lambda's role is scoped to."""
+
+    stack: str
+    partition: str
+    region: str
+    account: str
+    log_group_arn: str
+    rule_arns: tuple[str, ...]
+    table_arn: str
+    state_machine_arn: str
+    topic_arn: str
+    dlq_arn: str
+
+
+# --- ARN helpers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArnScope:
+    """Partition, region and account of the stack, as read from one of its ARNs."""
+
+    partition: str
+    region: str
+    account: str
+
+    @staticmethod
+    def of(arn: str) -> ArnScope:
+        """The scope of a regional ARN (``arn:<partition>:<service>:<region>:<account>:...``).
+
+        Every resource of a stack is created by the same provider, so any of their
+        ARNs tells where the others live; reading it from one avoids a lookup.
+        """
+        parts = arn.split(":", 5)
+        if len(parts) < 6 or parts[0] != "arn" or not parts[3] or not parts[4].isdigit():
+            raise PolicyError(f"{arn!r} is not a regional ARN with an account id")
+        return ArnScope(partition=parts[1], region=parts[3], account=parts[4])
+
+    def alarm_arn(self, alarm_name: str) -> str:
+        """The ARN of a CloudWatch alarm of this account and region."""
+        return f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{alarm_name}"
+
+
+def listener_rule_arn(arn: str, route: str | None = None) -> str:
+    """Return ``arn`` if it is an ALB listener-rule ARN, else raise :class:`PolicyError`.
+
+    ``elasticloadbalancing:ModifyRule`` is authorized on the rule's own ARN
+    (``listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>``, SAR resource
+    type ``listener-rule/app``); a listener ARN there would silently grant
+    nothing and the first shift would fail with AccessDenied.
+    """
+    if not _LISTENER_RULE_ARN.match(arn):
+        where = f"route {route!r}: " if route else ""
+        raise PolicyError(
+            f"{where}{arn!r} is not an ALB listener-rule ARN "
+            "(arn:aws:elasticloadbalancing:<region>:<account>:listener-rule/app/<lb>/<id>/"
+            "<listener-id>/<rule-id>), which elasticloadbalancing:ModifyRule needs"
+        )
+    return arn
+
+
+def state_machine_arn(partition: str, region: str, account: str, name: str) -> str:
+    """The ARN Step Functions gives a state machine called ``name``.
+
+    Built from the explicit name, so the controller's policy can name the state
+    machine without depending on it (the state machine depends on the
+    controller function, whose role this policy is).
+    """
+    return f"arn:{partition}:states:{region}:{account}:stateMachine:{name}"
+
+
+def execution_arn_pattern(state_machine: str) -> str:
+    """Every execution of one state machine: ``...:execution:<name>:*``.
+
+    StopExecution and DescribeExecution are authorized on execution ARNs (SAR
+    resource type ``execution``), not on the state machine's ARN.
+    """
+    match = _STATE_MACHINE_ARN.match(state_machine)
+    if not match:
+        raise PolicyError(f"{state_machine!r} is not a Step Functions state machine ARN")
+    return f"{match['prefix']}:execution:{match['name']}:*"
+
+
+def log_streams_arn(log_group_arn: str) -> str:
+    """All log streams of one log group: ``...:log-group:<name>:log-stream:*``.
+
+    logs:CreateLogStream and logs:PutLogEvents are authorized on the SAR resource
+    type ``log-stream``. Accepts the group ARN with or without a trailing ``:*``
+    (the provider's ``arn`` attribute has none; DescribeLogGroups' has one).
+    """
+    if not _LOG_GROUP_ARN.match(log_group_arn):
+        raise PolicyError(f"{log_group_arn!r} is not a CloudWatch Logs log group ARN")
+    base = log_group_arn.removesuffix(":*")
+    return f"{base}:log-stream:*"
+
+
+def registry_parameter_arns(partition: str, region: str, account: str, stack: str) -> list[str]:
+    """The stack's registry path and everything below it, as SSM parameter ARNs.
+
+    A parameter ARN drops the name's leading slash (``parameter/strangler/...``).
+    GetParametersByPath is authorized on the path itself, GetParameter on each
+    parameter, so both the path and ``path/*`` are listed; nothing outside
+    ``/strangler/<stack>`` is readable.
+    """
+    base = f"arn:{partition}:ssm:{region}:{account}:parameter/strangler/{stack}"
+    return [base, f"{base}/*"]
+
+
+# --- documents -----------------------------------------------------------------
+
+
+def _document(statements: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": POLICY_VERSION, "Statement": list(statements)}
+
+
+def assume_role_policy(service: str, source_account: str | None = None) -> dict[str, Any]:
+    """Trust policy letting one AWS service principal assume a role.
+
+    With ``source_account``, the service may assume the role only on behalf of
+    resources in that account (``aws:SourceAccount``), the confused-deputy guard
+    the Step Functions and EventBridge Scheduler guides recommend.
+    """
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if source_account is not None:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return _document([statement])
+
+
+def controller_policy(inputs: ControllerPolicyInputs) -> dict[str, Any]:
+    """The controller Lambda's permissions: exactly what controller/aws_*.py call."""
+    if not inputs.rule_arns:
+        raise PolicyError(f"stack {inputs.stack!r}: the controller needs at least one rule ARN")
+    rules = sorted({listener_rule_arn(arn) for arn in inputs.rule_arns})
+    return _document(
+        [
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": log_streams_arn(inputs.log_group_arn),
+            },
+            {
+                "Sid": "ShiftRouteWeights",
+                "Effect": "Allow",
+                "Action": "elasticloadbalancing:ModifyRule",
+                "Resource": rules,
+            },
+            {
+                # SAR: elasticloadbalancing:DescribeRules has no resource type, so
+                # "*" is the only accepted Resource.
+                "Sid": "ReadRouteWeights",
+                "Effect": "Allow",
+                "Action": "elasticloadbalancing:DescribeRules",
+                "Resource": "*",
+            },
+            {
+                # SAR: cloudwatch:GetMetricData has no resource type. DescribeAlarms
+                # lists the "alarm" type, but the CloudWatch API Reference
+                # (DescribeAlarms) says composite alarms are returned only when the
+                # permission is scoped to "*", and the controller reads the
+                # route's composite alarm.
+                "Sid": "ReadAlarmsAndMetrics",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+                "Resource": "*",
+            },
+            {
+                # SAR: cloudwatch:PutMetricData has no resource type; the
+                # cloudwatch:namespace condition key limits it to our namespace.
+                "Sid": "PublishCanaryWeight",
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+            },
+            {
+                # ConditionCheckItem/PutItem/UpdateItem cover TransactWriteItems:
+                # a transaction is authorized action by action.
+                "Sid": "RouteStateAndHistory",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:ConditionCheckItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Query",
+                    "dynamodb:UpdateItem",
+                ],
+                "Resource": inputs.table_arn,
+            },
+            {
+                "Sid": "StartAndListRuns",
+                "Effect": "Allow",
+                "Action": ["states:ListExecutions", "states:StartExecution"],
+                "Resource": inputs.state_machine_arn,
+            },
+            {
+                "Sid": "StopAndDescribeRuns",
+                "Effect": "Allow",
+                "Action": ["states:DescribeExecution", "states:StopExecution"],
+                "Resource": execution_arn_pattern(inputs.state_machine_arn),
+            },
+            {
+                "Sid": "Notify",
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": inputs.topic_arn,
+            },
+            {
+                "Sid": "ReadRegistry",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:GetParametersByPath"],
+                "Resource": registry_parameter_arns(
+                    inputs.partition, inputs.region, inputs.account, inputs.stack
+                ),
+            },
+            {
+                # Lambda sends an asynchronous event (the alarm's failback) that
+                # failed all its retries to the on-failure destination with the
+                # function's own role.
+                "Sid": "FailedEventsToDeadLetterQueue",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": inputs.dlq_arn,
+            },
+            {
+                # SAR: xray:PutTraceSegments and xray:PutTelemetryRecords have no
+                # resource type (active tracing).
+                "Sid": "Tracing",
+                "Effect": "Allow",
+                "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+                "Resource": "*",
+            },
+        ]
+    )
+
+
+def state_machine_policy(controller_function_arn: str) -> dict[str, Any]:
+    """The state machine's permissions: invoke the controller, log, trace."""
+    return _document(
+        [
+            {
+                "Sid": "InvokeController",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": controller_function_arn,
+            },
+            {
+                # Step Functions Developer Guide, "IAM policies for logging to
+                # CloudWatch Logs": these log-delivery actions have no resource
+                # type in the SAR, so the guide's policy (and this one) uses "*".
+                "Sid": "DeliverExecutionLogs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeResourcePolicies",
+                    "logs:GetLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:UpdateLogDelivery",
+                ],
+                "Resource": "*",
+            },
+            {
+                # SAR: none of these X-Ray actions has a resource type; they are the
+                # four the Step Functions guide lists for X-Ray tracing.
+                "Sid": "Tracing",
+                "Effect": "Allow",
+                "Action": [
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                    "xray:PutTelemetryRecords",
+                    "xray:PutTraceSegments",
+                ],
+                "Resource": "*",
+            },
+        ]
+    )
+
+
+def scheduler_policy(state_machine: str, dlq_arn: str) -> dict[str, Any]:
+    """The schedules' role: start the stack's state machine, dead-letter failures.
+
+    EventBridge Scheduler sends a failed invocation to the schedule's DLQ with
+    the schedule's execution role (Scheduler User Guide, "Configuring a
+    schedule's dead-letter queue").
+    """
+    return _document(
+        [
+            {
+                "Sid": "StartCanaryRun",
+                "Effect": "Allow",
+                "Action": "states:StartExecution",
+                "Resource": state_machine,
+            },
+            {
+                "Sid": "FailedStartsToDeadLetterQueue",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": dlq_arn,
+            },
+        ]
+    )
+
+
+def dead_letter_queue_policy(queue_arn: str, event_rule_arns: Sequence[str]) -> dict[str, Any]:
+    """The DLQ's resource policy: EventBridge may send, only for the stack's rules.
+
+    EventBridge delivers to a rule target's DLQ as ``events.amazonaws.com``; the
+    ``aws:SourceArn`` condition keeps other rules (any account's) out (EventBridge
+    User Guide, "Granting permissions to the dead-letter queue").
+    """
+    if not event_rule_arns:
+        raise PolicyError(f"{queue_arn}: the dead-letter queue policy needs at least one rule")
+    return _document(
+        [
+            {
+                "Sid": "FailbackDeliveriesFromStackRules",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": sorted(set(event_rule_arns))}},
+            }
+        ]
+    )
+
+
+def render_policy(document: dict[str, Any], *, role: str = "") -> str:
+    """Serialise a document for an inline role policy, refusing one over the IAM limit."""
+    text = json.dumps(document, sort_keys=True)
+    compact = json.dumps(document, separators=(",", ":"))
+    if len(compact) > MAX_INLINE_ROLE_POLICY_CHARS:
+        raise PolicyError(
+            f"inline policy of role {role or '?'} is {len(compact)} characters; IAM allows "
+            f"{MAX_INLINE_ROLE_POLICY_CHARS} per role (too many routes in one stack?)"
+        )
+    return text
