@@ -1,14 +1,24 @@
 """The life cycle of a route, as explicit pure transitions in one place.
 
 ```
-idle ──begin──> progressing ──all stages passed, finish──> promoted
-                  │   ^  │
-             pause│   │  │ stagesPerRun reached
-                  v   │  v
-                 paused ─┘ (resume, or the next scheduled run)
-any ──alarm / operator / failed check──> rolled_back ──operator resume──> idle
-progressing ──drift──> paused (weights left as the human set them)
+idle ──begin──> progressing ──last check passed, finish──> promoted
+ ^  ^               │  │  │
+ │  │         pause │  │  │ check passed, stagesPerRun reached
+ │  │   (operator)  v  │  v
+ │  └──resume─── paused  paused(stagesPerRun) ──begin (next run)──> progressing
+ │                  ^  │
+ │            drift └──┘ (weights left as the human set them)
+ └──resume (stage 0)── rolled_back <──rollback / failed check── any
 ```
+
+Decisions the architecture leaves open:
+- Resume of a paused route goes to ``idle`` (stage kept), not straight to
+  ``progressing``: ``progressing`` means "a run holds the lock", so the next
+  run (scheduled, or started by the operator) takes it from there.
+- A pause by ``stagesPerRun`` needs no operator: the next run begins from the
+  stored stage. A pause by drift or by an operator waits for ``resume``.
+- Promote (skip the bake) leaves the route ``idle`` at the next stage; the
+  caller stops the running execution, because a Wait cannot be cut short.
 
 Every transition is a function ``f(state, *, ..., actor, now) -> Transition``.
 It never mutates its input. It either returns a :class:`Transition` (the new
