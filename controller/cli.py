@@ -594,7 +594,9 @@ def confirm_promote(options: Options, view: RouteStatusView, io: Io) -> None:
 def _default_reason(options: Options) -> str:
     if options.reason:
         return options.reason
-    return f"{options.command} by {options.actor}"
+    # The actor is recorded next to the reason; the default only says what was done.
+    suffix = " --full" if options.full else ""
+    return f"operator {options.command}{suffix}"
 
 
 def run_action(options: Options, backend: Backend, io: Io, style: Style) -> int:
