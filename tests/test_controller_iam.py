@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -389,3 +391,80 @@ def test_parliament_would_catch_a_listener_arn_for_modify_rule():
     assert ("RESOURCE_MISMATCH", "elasticloadbalancing:ModifyRule", "listener-rule/app") in (
         findings(document)
     )
+
+
+# --- the policy against the code ------------------------------------------------------------
+
+# boto3 client -> IAM service prefix, for the services the controller Lambda uses.
+IAM_PREFIX = {
+    "elbv2": "elasticloadbalancing",
+    "cloudwatch": "cloudwatch",
+    "dynamodb": "dynamodb",
+    "stepfunctions": "states",
+    "sns": "sns",
+    "ssm": "ssm",
+}
+# DynamoDB authorizes a transaction item by item (SAR has no TransactWriteItems action).
+TRANSACT_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+# The modules that run inside the controller Lambda and call AWS (the CLI runs
+# with the operator's own credentials and is not covered by this role).
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_AWS_MODULES = sorted([*ROOT.glob("controller/aws_*.py"), ROOT / "controller/registry.py"])
+
+
+def operations_called(source: str) -> set[str]:
+    """IAM actions of the boto3 operations a module calls (``.op(`` or ``get_paginator("op")``)."""
+    import boto3
+
+    session = boto3.session.Session(region_name=REGION)
+    actions: set[str] = set()
+    for service, prefix in IAM_PREFIX.items():
+        mapping = session.client(service).meta.method_to_api_mapping
+        for method, operation in mapping.items():
+            if re.search(rf"\.{method}\(|get_paginator\(\s*\"{method}\"", source):
+                if operation == "TransactWriteItems":
+                    actions |= {
+                        action
+                        for key, action in TRANSACT_ITEM_ACTIONS.items()
+                        if re.search(rf"[{{,]\s*\"{key}\"\s*:", source)
+                    }
+                else:
+                    actions.add(f"{prefix}:{operation}")
+    return actions
+
+
+def allowed_actions(document: dict) -> set[str]:
+    actions: set[str] = set()
+    for statement in document["Statement"]:
+        listed = statement["Action"]
+        actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+def test_the_controller_policy_allows_every_aws_call_the_lambda_makes():
+    """A new boto3 call in controller/aws_*.py must come with its IAM action."""
+    assert LAMBDA_AWS_MODULES, "no controller AWS modules found"
+    allowed = allowed_actions(controller_policy(inputs()))
+    for module in LAMBDA_AWS_MODULES:
+        missing = operations_called(module.read_text()) - allowed
+        assert not missing, f"{module.relative_to(ROOT)} calls {sorted(missing)}"
+
+
+def test_the_code_scan_finds_calls():
+    """The scan above is live: it sees operations, paginators and transaction items."""
+    source = """
+        self._ssm.get_parameter(Name=name)
+        paginator = client.get_paginator("describe_alarms")
+        self._dynamodb.transact_write_items(TransactItems=[{"Put": a}, {"ConditionCheck": b}])
+    """
+    assert operations_called(source) == {
+        "ssm:GetParameter",
+        "cloudwatch:DescribeAlarms",
+        "dynamodb:PutItem",
+        "dynamodb:ConditionCheckItem",
+    }
