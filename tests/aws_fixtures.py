@@ -7,6 +7,7 @@ fake credentials from the environment (never a real profile).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,22 +58,36 @@ def _service_event_name(client: Any) -> str:
 
 
 class CallCounter:
-    """Counts the API calls a real boto3 client makes (botocore ``before-call`` hook).
+    """Counts the API calls a real boto3 client makes, with their API parameters.
 
-    The hook sees the call after parameter validation and before it leaves the
-    client, so a call refused by our own validation never counts.
+    A call counts on botocore's ``before-call`` event: after parameter
+    validation, just before the request would be sent. So a call refused by
+    our own validation never counts. The parameters are the caller's API
+    parameters (``RuleArn=...``), captured on ``before-parameter-build``,
+    not the wire format (which differs per protocol).
     """
 
     def __init__(self, client: Any) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        client.meta.events.register(f"before-call.{_service_event_name(client)}", self._record)
+        self._pending: dict[str, Any] = {}
+        service = _service_event_name(client)
+        client.meta.events.register(f"before-parameter-build.{service}", self._capture)
+        client.meta.events.register(f"before-call.{service}", self._record)
 
-    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        self.calls.append((model.name, params))
+    def _capture(self, params: dict[str, Any], **_: Any) -> None:
+        self._pending = copy.deepcopy(params)
+
+    def _record(self, model: Any, **_: Any) -> None:
+        self.calls.append((model.name, self._pending))
+        self._pending = {}
 
     def count(self, operation: str) -> int:
         """How many calls of ``operation`` (e.g. ``"ModifyRule"``) were made."""
         return sum(1 for name, _ in self.calls if name == operation)
+
+    def params(self, operation: str) -> list[dict[str, Any]]:
+        """The API parameters of every call of ``operation``, in order."""
+        return [params for name, params in self.calls if name == operation]
 
 
 class ErrorInjector:
