@@ -67,9 +67,10 @@ SERVICE_NAME = "strangler-controller"
 
 # The controller answers Step Functions tasks and alarm events. Its AWS clients
 # time out after 2 s (connect) / 5 s (read) with 3 attempts
-# (controller/aws_clients.py), so a healthy rollback takes about a second and a
-# sick one fails well within 30 s; Lambda then retries the alarm event and
-# Step Functions retries the task. A longer timeout would only delay that.
+# (controller/aws_clients.py): a healthy rollback takes about a second, and 30 s
+# leaves its first write (ModifyRule) room for all its retries. Past that,
+# Lambda retries the alarm event and Step Functions the task; a longer timeout
+# would only delay those retries.
 DEFAULT_TIMEOUT_SECONDS = 30
 # More memory is more CPU: a cold start (boto3 + Powertools imports) is on the
 # failback path.
