@@ -85,3 +85,19 @@ class StackConfigError(RehearsalError):
     Invalid config values are reported by the program's own validation
     (``components.config.ConfigError``), which the CLI prints as is.
     """
+
+
+class ConfigRejected(RehearsalError):
+    """The program's config validation refused the stack config.
+
+    ``messages`` holds every problem, each naming its key path, exactly as
+    ``components.config.ConfigError.messages`` reported them.
+    """
+
+    def __init__(self, messages: list[str]) -> None:
+        count = len(messages)
+        super().__init__(
+            f"invalid stack config ({count} problem{'s' if count != 1 else ''}): "
+            + "; ".join(messages)
+        )
+        self.messages = messages

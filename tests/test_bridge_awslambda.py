@@ -57,9 +57,10 @@ def function_inputs(role: str, **extra):
         "role": role,
         "handler": "app.handler",
         "runtime": "python3.12",
-        "memorySize": 512,
-        "timeout": 10,
-        "reservedConcurrentExecutions": 200,
+        # Numbers arrive as floats from Pulumi's wire format.
+        "memorySize": 512.0,
+        "timeout": 10.0,
+        "reservedConcurrentExecutions": 200.0,
         "environment": {"variables": {"ROUTE_NAME": "map-tile"}},
         "tracingConfig": {"mode": "Active"},
         "layers": [POWERTOOLS_LAYER],
@@ -155,3 +156,25 @@ def test_permission_for_the_load_balancer(bridge):
     assert statement["Sid"] == created.id
     assert statement["Principal"] == {"Service": "elasticloadbalancing.amazonaws.com"}
     assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == group_arn
+
+
+def test_event_invoke_config_with_a_failure_destination(bridge):
+    function = bridge.create(FUNCTION, "fn", function_inputs(role_arn(bridge)))
+    queue_arn = f"arn:aws:sqs:{REGION}:123456789012:dlq"
+    created = bridge.create(
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+        "fn-async",
+        {
+            "functionName": function.id,
+            "maximumRetryAttempts": 2,
+            "maximumEventAgeInSeconds": 3600,
+            "destinationConfig": {"onFailure": {"destination": queue_arn}},
+        },
+    )
+    assert created.id == function.id
+    config = bridge.context.client("lambda").get_function_event_invoke_config(
+        FunctionName=function.id
+    )
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 3600
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn

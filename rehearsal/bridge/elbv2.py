@@ -119,7 +119,7 @@ def create_target_group(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]
         TargetType=target_type,
         Protocol=None if is_lambda else inputs.get("protocol"),
         ProtocolVersion=None if is_lambda else inputs.get("protocolVersion"),
-        Port=None if is_lambda else inputs.get("port"),
+        Port=None if is_lambda or inputs.get("port") is None else int(inputs["port"]),
         VpcId=None if is_lambda else inputs.get("vpcId"),
         IpAddressType=inputs.get("ipAddressType"),
         **_health_check(inputs),

@@ -50,7 +50,9 @@ def create_role(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Cre
         AssumeRolePolicyDocument=document,
         Path=inputs.get("path"),
         Description=inputs.get("description"),
-        MaxSessionDuration=inputs.get("maxSessionDuration"),
+        MaxSessionDuration=int(inputs["maxSessionDuration"])
+        if inputs.get("maxSessionDuration")
+        else None,
         PermissionsBoundary=inputs.get("permissionsBoundary"),
     )
     for policy in inputs.get("inlinePolicies") or []:

@@ -79,7 +79,12 @@ def create_state_machine(ctx: BridgeContext, name: str, inputs: Mapping[str, Any
             for key, value in (
                 ("type", encryption.get("type")),
                 ("kmsKeyId", encryption.get("kmsKeyId")),
-                ("kmsDataKeyReusePeriodSeconds", encryption.get("kmsDataKeyReusePeriodSeconds")),
+                (
+                    "kmsDataKeyReusePeriodSeconds",
+                    int(encryption["kmsDataKeyReusePeriodSeconds"])
+                    if encryption.get("kmsDataKeyReusePeriodSeconds")
+                    else None,
+                ),
             )
             if value is not None
         }

@@ -1,0 +1,135 @@
+"""``python -m rehearsal``: the local AWS twin of a Strangler stack.
+
+Commands (a public contract, see issue 5):
+
+- ``plan [--stack prod] [--json]``: offline preview of every declared resource;
+- ``run ...``: the canary rehearsal (not implemented yet);
+- ``serve [--stack prod] [--port 4566]``: the stack on a local moto server.
+
+Exit codes: 0 done; 1 harness error (the twin could not do its job);
+2 bad stack config (every problem printed, one per line, on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
+from rehearsal.plan import build_plan
+from rehearsal.serve import DEFAULT_PORT, serve
+from rehearsal.stack_files import stack_name_of
+
+DEFAULT_STACK = "prod"
+# The repository root: where Pulumi.yaml and __main__.py live.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+EXIT_OK = 0
+EXIT_HARNESS = 1
+EXIT_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m rehearsal``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m rehearsal",
+        description="Local AWS twin of a Strangler stack: the real Pulumi program, "
+        "applied to moto.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--stack", help=f"stack name: reads Pulumi.<stack>.yaml (default: {DEFAULT_STACK})"
+    )
+    common.add_argument(
+        "--project-dir",
+        type=Path,
+        default=PROJECT_DIR,
+        help="the Pulumi project (default: this repository)",
+    )
+    common.add_argument(
+        "--stack-file",
+        type=Path,
+        help="read the config from this file instead of <project-dir>/Pulumi.<stack>.yaml",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan = commands.add_parser(
+        "plan", parents=[common], help="list every resource the program declares (offline)"
+    )
+    plan.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+    run = commands.add_parser(
+        "run", parents=[common], help="rehearse the canary end to end (not implemented yet)"
+    )
+    run.add_argument("--route", help="only this route (default: every route)")
+    run.add_argument("--fail-at-stage", type=int, metavar="N", help="alarm during stage N")
+    run.add_argument("--drift-at-stage", type=int, metavar="N", help="drift during stage N")
+    run.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    run.add_argument("--chart", type=Path, metavar="PATH", help="write a PNG chart")
+
+    serve_parser = commands.add_parser(
+        "serve", parents=[common], help="apply the stack to a moto server and keep it up"
+    )
+    serve_parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port on 127.0.0.1 (default: {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    return parser
+
+
+def _stack(args: argparse.Namespace) -> str:
+    if args.stack:
+        return str(args.stack)
+    if args.stack_file is not None:
+        return stack_name_of(args.stack_file) or DEFAULT_STACK
+    return DEFAULT_STACK
+
+
+def _plan(args: argparse.Namespace, out: TextIO) -> int:
+    plan = build_plan(_stack(args), args.project_dir, stack_file=args.stack_file)
+    if args.json:
+        json.dump(plan.to_json(), out, indent=2, sort_keys=False)
+        out.write("\n")
+    else:
+        out.write(plan.to_text() + "\n")
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run one command; returns the exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "plan":
+            return _plan(args, out)
+        if args.command == "serve":
+            serve(
+                _stack(args),
+                args.project_dir,
+                port=args.port,
+                stack_file=args.stack_file,
+                out=out,
+            )
+            return EXIT_OK
+        print("rehearsal run: not implemented yet (use plan or serve)", file=err)
+        return EXIT_HARNESS
+    except ConfigRejected as error:
+        print(f"invalid config for stack {_stack(args)}:", file=err)
+        for message in error.messages:
+            print(message, file=err)
+        return EXIT_CONFIG
+    except StackConfigError as error:
+        print(str(error), file=err)
+        return EXIT_CONFIG
+    except RehearsalError as error:
+        print(f"rehearsal failed: {error}", file=err)
+        return EXIT_HARNESS

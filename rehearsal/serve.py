@@ -1,0 +1,91 @@
+"""``serve``: the stack applied to a moto server on 127.0.0.1, kept up until Ctrl-C.
+
+Other processes (the operator CLI, boto3, the AWS CLI) can then use the
+emulated stack through ``--endpoint-url``.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from rehearsal import emulator as emulators
+from rehearsal.apply import effective_config
+from rehearsal.stack_files import stack_region
+from rehearsal.twin import Twin, build_twin
+
+DEFAULT_PORT = 4566
+# Used only when the stack sets no aws:region (the program then rejects it).
+FALLBACK_REGION = "us-east-1"
+
+
+def describe(twin: Twin, stack: str) -> list[str]:
+    """The lines ``serve`` prints once the twin is up."""
+    emulator = twin.emulator
+    endpoint = emulator.endpoint_url or "(in-process)"
+    routes = ", ".join(twin.route_names) or "(none)"
+    return [
+        f"Strangler twin of stack {stack} is up: {endpoint} (region {emulator.region})",
+        f"routes: {routes}",
+        f"resources: {len(twin.applied.custom_resources)} AWS resources in the emulator",
+        f"listener: {twin.brownfield.listener_arn}",
+        "try it (the emulator accepts any credentials):",
+        "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        f"  python -m controller status --stack {stack} --region {emulator.region} "
+        f"--endpoint-url {endpoint}",
+        "Ctrl-C to stop.",
+    ]
+
+
+def serve(
+    stack: str,
+    project_dir: Path,
+    *,
+    port: int = DEFAULT_PORT,
+    stack_file: Path | None = None,
+    out: TextIO,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[Twin], None] | None = None,
+) -> None:
+    """Start the server, build the twin, print where it is, wait for ``stop`` or a signal.
+
+    ``stop`` and ``on_ready`` let a caller (a test) run it in a thread.
+    """
+    stop = stop or threading.Event()
+    region = stack_region(effective_config(project_dir, stack, None, stack_file))
+    with emulators.server(region or FALLBACK_REGION, port=port) as emulator:
+        twin = build_twin(stack, project_dir, emulator, stack_file=stack_file)
+        for line in describe(twin, stack):
+            print(line, file=out, flush=True)
+        if on_ready is not None:
+            on_ready(twin)
+        restore = _stop_on_sigterm(stop)
+        try:
+            # Event.wait without a timeout cannot be interrupted by Ctrl-C
+            # on every platform; a short timeout keeps KeyboardInterrupt live.
+            while not stop.wait(timeout=0.5):
+                pass
+        except KeyboardInterrupt:
+            print("stopping", file=out, flush=True)
+        finally:
+            restore()
+
+
+def _stop_on_sigterm(stop: threading.Event) -> Callable[[], None]:
+    """Make SIGTERM stop the server cleanly (main thread only); returns an undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
