@@ -59,6 +59,23 @@ class Answerer(Protocol):
         ...
 
 
+def reveal_secrets(value: Any) -> Any:
+    """``value`` with Pulumi's secret wrappers replaced by the values they hold.
+
+    pulumi-aws marks some inputs secret itself (``aws.ssm.Parameter`` wraps
+    ``value`` in ``Output.secret``); the mock monitor hands them over as
+    ``{<sig key>: <secret sig>, "value": ...}``. AWS receives the plain value,
+    and so must moto.
+    """
+    if isinstance(value, Mapping):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return reveal_secrets(value.get("value"))
+        return {key: reveal_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [reveal_secrets(item) for item in value]
+    return value
+
+
 class TwinMocks(Mocks):
     """Pulumi mocks that hand custom resources and invokes to an answerer.
 
@@ -74,12 +91,12 @@ class TwinMocks(Mocks):
         """Create a custom resource through the answerer; echo anything else."""
         if not args.custom or args.typ.startswith(PROVIDER_TYPE_PREFIX):
             return "", dict(args.inputs)
-        created = self.answerer.create(args.typ, args.name, args.inputs)
+        created = self.answerer.create(args.typ, args.name, reveal_secrets(args.inputs))
         return created.id, created.outputs
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         """Answer a provider function call."""
-        return self.answerer.invoke(args.token, args.args), None
+        return self.answerer.invoke(args.token, reveal_secrets(args.args)), None
 
 
 def _name_from_urn(urn: str) -> str:
@@ -132,7 +149,7 @@ class TwinMonitor(MockMonitor):
                     custom=bool(request.custom),
                     parent=parent,
                     parent_type=parent_type,
-                    inputs=rpc.deserialize_properties(request.object),
+                    inputs=reveal_secrets(rpc.deserialize_properties(request.object)),
                     dependencies=sorted(request.dependencies),
                     ignore_changes=list(request.ignoreChanges),
                     id=registration.id or None,
