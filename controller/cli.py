@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -34,6 +35,7 @@ from controller.cli_format import (
     Style,
     action_payload,
     colour_enabled,
+    error_view,
     history_payload,
     percent_pair,
     render_action,
@@ -54,6 +56,7 @@ from controller.errors import (
     WeightError,
 )
 from controller.lifecycle import HistoryEntry
+from controller.service import RollbackIncomplete
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -101,8 +104,8 @@ class Backend(Protocol):
         """One route; :class:`~controller.errors.UnknownRoute` lists the known ones."""
         ...
 
-    def status(self, routes: Sequence[RouteRecord], now: datetime) -> list[RouteStatusView]:
-        """The live status of each route."""
+    def route_status(self, route: RouteRecord, now: datetime) -> RouteStatusView:
+        """The live status of one route."""
         ...
 
     def history(self, route: RouteRecord, limit: int) -> list[HistoryEntry]:
@@ -117,8 +120,8 @@ class Backend(Protocol):
         """Stop the execution and keep the weights."""
         ...
 
-    def resume(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        """Continue from the stored stage, or clear a rolled-back route."""
+    def resume(self, route: RouteRecord, reason: str, actor: str, accept_live: bool) -> ActionView:
+        """Make a paused route runnable from its stored stage, or clear a rolled-back one."""
         ...
 
     def rollback(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
@@ -148,6 +151,7 @@ class Options:
     reason: str | None = None
     full: bool = False
     yes: bool = False
+    accept_live: bool = False
 
 
 @dataclass
@@ -330,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("--route", required=True, help="route name, as in the stack config")
     resume.add_argument("--reason", help="recorded in the history")
+    resume.add_argument(
+        "--accept-live",
+        action="store_true",
+        help="after a drift: adopt the rule's live weights as the controller's baseline "
+        "(recorded in the history) instead of restoring them by hand first",
+    )
 
     rollback = command(
         "rollback",
@@ -389,6 +399,7 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> Options:
         reason=getattr(args, "reason", None),
         full=getattr(args, "full", False),
         yes=getattr(args, "yes", False),
+        accept_live=getattr(args, "accept_live", False),
     )
 
 
@@ -414,15 +425,18 @@ class Failure:
         }
 
 
-def classify(error: BaseException) -> Failure:
-    """Map an error to the exit code contract, keeping the message that names the resource."""
+def classify(error: BaseException, action: str | None = None) -> Failure:
+    """Map an error to the exit code contract, keeping the message that names the resource.
+
+    ``action`` is the command that was run, used to word a refusal.
+    """
     if isinstance(error, CliError):
         kind = "usage" if error.exit_code == EXIT_USAGE else "refused"
         if error.exit_code == EXIT_AWS:
             kind = "aws"
         return Failure(error.exit_code, kind, error.message, error.hint)
     if isinstance(error, TransitionRefused):
-        return Failure(EXIT_REFUSED, "refused", _refusal_text(error), error.hint)
+        return Failure(EXIT_REFUSED, "refused", _refusal_text(error, action), error.hint)
     if isinstance(error, ConcurrentUpdate):
         return Failure(
             EXIT_REFUSED,
@@ -444,6 +458,14 @@ def classify(error: BaseException) -> Failure:
         return Failure(EXIT_USAGE, "config", str(error), "fix the stack config and deploy it again")
     if isinstance(error, AwsCallFailed):
         return Failure(EXIT_AWS, "aws", str(error), _aws_hint(error))
+    if isinstance(error, RollbackIncomplete):
+        return Failure(
+            EXIT_AWS,
+            "aws",
+            str(error),
+            "the traffic is on ECS; repeat the rollback to finish the remaining steps "
+            "(it is idempotent)",
+        )
     if isinstance(error, VerificationFailed):
         return Failure(
             EXIT_AWS,
@@ -457,12 +479,12 @@ def classify(error: BaseException) -> Failure:
     raise error
 
 
-def _refusal_text(error: TransitionRefused) -> str:
-    text = f"{error.transition or 'action'} refused: {error.reason}"
+def _refusal_text(error: TransitionRefused, action: str | None) -> str:
+    # The core names its own transition (start_run checks with "begin"); the
+    # operator typed a command, so the message uses the command's name.
+    text = f"{action or error.transition or 'action'} refused: {error.reason}"
     if error.route:
         text = f"route {error.route}: {text}"
-    if error.status:
-        text = f"{text} (status {error.status})"
     return text
 
 
@@ -480,12 +502,16 @@ def _looks_denied(error: AwsCallFailed) -> bool:
     return "AccessDenied" in str(code) or "AccessDenied" in str(error)
 
 
-def report_failure(failure: Failure, options: Options | None, io: Io) -> int:
-    """Print the failure (text on stderr; with --json also JSON on stdout); return its code."""
+def _write_failure(failure: Failure, io: Io) -> None:
     lines = [f"error: {failure.message}"]
     if failure.hint:
         lines.append(f"hint: {failure.hint}")
     io.stderr.write("\n".join(lines) + "\n")
+
+
+def report_failure(failure: Failure, options: Options | None, io: Io) -> int:
+    """Print the failure (text on stderr; with --json also JSON on stdout); return its code."""
+    _write_failure(failure, io)
     if options is not None and options.json:
         io.stdout.write(json.dumps(failure.payload()) + "\n")
     return failure.exit_code
@@ -500,26 +526,64 @@ def _selected_routes(backend: Backend, route: str | None) -> list[RouteRecord]:
     return backend.routes()
 
 
-def _status_frame(options: Options, backend: Backend, io: Io, style: Style) -> str:
+def gather_status(
+    backend: Backend, routes: Sequence[RouteRecord], now: datetime
+) -> tuple[list[RouteStatusView], list[Failure]]:
+    """The status of every route; one route's failure is shown in its row, never skips others."""
+    views: list[RouteStatusView] = []
+    failures: list[Failure] = []
+    for route in routes:
+        try:
+            views.append(backend.route_status(route, now))
+        except (StranglerError, CliError) as error:
+            failure = classify(error)
+            failures.append(failure)
+            views.append(error_view(route.route, failure.message))
+    return views, failures
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One rendering of ``status`` and the failures behind it (for the exit code)."""
+
+    text: str
+    failures: tuple[Failure, ...] = ()
+
+
+def _status_frame(options: Options, backend: Backend, io: Io, style: Style) -> Frame:
     """One rendering of ``status`` (text, or one JSON document)."""
     now = io.clock()
-    views = backend.status(_selected_routes(backend, options.route), now)
+    views, failures = gather_status(backend, _selected_routes(backend, options.route), now)
     if options.json:
         indent = None if options.watch else 2
-        return json.dumps([status_payload(v) for v in views], indent=indent)
-    header = f"stack {options.stack} ({backend.region}) at {now.strftime('%Y-%m-%d %H:%M:%S')}Z"
-    if options.watch:
-        header += f", every {options.interval:g}s, Ctrl-C to stop"
-    return render_status(views, now, style, header=header)
+        text = json.dumps([status_payload(v) for v in views], indent=indent)
+    else:
+        stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        header = f"stack {options.stack} ({backend.region}) at {stamp} UTC"
+        if options.watch:
+            header += f", every {options.interval:g}s, Ctrl-C to stop"
+        text = render_status(views, now, style, header=header)
+    return Frame(text, tuple(failures))
 
 
 def run_status(options: Options, backend: Backend, io: Io, style: Style) -> int:
-    """``status``: once, or with --watch until Ctrl-C (then exit 0)."""
+    """``status``: once, or with --watch until Ctrl-C (then exit 0).
+
+    When a route cannot be read, its row says why, the other routes are still
+    shown, and the exit code is that failure's (e.g. 3 for AWS).
+    """
     first = _status_frame(options, backend, io, style)
     if not options.watch:
-        io.stdout.write(first + "\n")
-        return EXIT_OK
-    return watch(lambda: _status_frame(options, backend, io, style), first, options, io)
+        io.stdout.write(first.text + "\n")
+        for failure in first.failures:
+            _write_failure(failure, io)
+        return first.failures[0].exit_code if first.failures else EXIT_OK
+    if first.failures and len(first.failures) == len(_selected_routes(backend, options.route)):
+        # Nothing readable at all: a watch would only repeat the error.
+        for failure in first.failures:
+            _write_failure(failure, io)
+        return first.failures[0].exit_code
+    return watch(lambda: _status_frame(options, backend, io, style).text, first.text, options, io)
 
 
 def watch(frame: Callable[[], str], first: str, options: Options, io: Io) -> int:
@@ -609,11 +673,11 @@ def run_action(options: Options, backend: Backend, io: Io, style: Style) -> int:
     elif options.command == "pause":
         view = backend.pause(route, reason, options.actor)
     elif options.command == "resume":
-        view = backend.resume(route, reason, options.actor)
+        view = backend.resume(route, reason, options.actor, options.accept_live)
     elif options.command == "rollback":
         view = backend.rollback(route, reason, options.actor)
     elif options.command == "promote":
-        confirm_promote(options, backend.status([route], io.clock())[0], io)
+        confirm_promote(options, backend.route_status(route, io.clock()), io)
         view = backend.promote(route, options.full, reason, options.actor)
     else:  # pragma: no cover - argparse only accepts the commands above
         raise CliError(f"unknown command {options.command!r}", EXIT_USAGE)
@@ -653,6 +717,11 @@ def main(
     """Run one command; returns the exit code (argparse itself exits 2 on bad usage)."""
     io = io or Io()
     options = parse_options(sys.argv[1:] if argv is None else argv, io.env)
+    # The service logs what it did on the way (a retried write, a failed
+    # notification); the operator sees warnings and errors on stderr.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s: %(message)s", stream=io.stderr
+    )
     style = Style(enabled=not options.json and colour_enabled(io.stdout_is_tty(), io.env))
     try:
         backend = backend_factory(options)
@@ -661,4 +730,5 @@ def main(
         io.stderr.write("interrupted\n")
         return 130
     except (StranglerError, CliError) as error:
-        return report_failure(classify(error), options, io)
+        action = options.command if options.command not in ("status", "history") else None
+        return report_failure(classify(error, action), options, io)

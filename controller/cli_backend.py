@@ -9,20 +9,22 @@ rollback, step for step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import NoRegionError, ProfileNotFound
 
+from controller import lifecycle
 from controller.aws_clients import AwsSettings, ClientFactory
 from controller.cli import EXIT_USAGE, CliError, Options
+from controller.cli_cron import CronError, next_run
 from controller.cli_format import ActionView, RouteStatusView
 from controller.contract import RouteRecord, StackRecord, stack_parameter_name
 from controller.errors import AwsCallFailed, StranglerError
-from controller.lifecycle import HistoryEntry
+from controller.lifecycle import HistoryEntry, RouteState, Status
 from controller.registry import SsmRegistry
+from controller.service import ActionResult, CanaryService, RouteStatus, aws_ports
 
 
 @dataclass
@@ -33,6 +35,7 @@ class AwsBackend:
     region: str
     factory: ClientFactory
     _registry: SsmRegistry | None = field(default=None, init=False, repr=False)
+    _service: CanaryService | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def connect(cls, options: Options) -> AwsBackend:
@@ -101,35 +104,109 @@ class AwsBackend:
         """One route; :class:`~controller.errors.UnknownRoute` lists the known ones."""
         return self.registry().route(name)
 
+    # --------------------------------------------------------------- service
+
+    def service(self) -> CanaryService:
+        """The controller's service on the boto3 adapters: the Lambda's code paths."""
+        if self._service is None:
+            self._service = CanaryService(aws_ports(self.factory, self.registry()))
+        return self._service
+
     # --------------------------------------------------------------- commands
 
-    def status(self, routes: Sequence[RouteRecord], now: datetime) -> list[RouteStatusView]:
-        """The live status of each route."""
-        raise _missing("status")
+    def route_status(self, route: RouteRecord, now: datetime) -> RouteStatusView:
+        """The live status of one route (service.status), plus its next scheduled run."""
+        status = self.service().status(route.route)
+        return status_view(status, route, now)
 
     def history(self, route: RouteRecord, limit: int) -> list[HistoryEntry]:
-        """The route's transitions, newest first."""
-        raise _missing("history")
+        """The route's transitions, newest first (service.history)."""
+        return self.service().history(route.route, limit)
 
     def start(self, route: RouteRecord, actor: str) -> ActionView:
-        """Start a run now (service.start_run)."""
-        raise _missing("start_run")
+        """Start a run now, with the checks of a scheduled start (service.start_run)."""
+        return action_view(self.service().start_run(route.route, actor=actor))
 
     def pause(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        """Pause (service.pause)."""
-        raise _missing("pause")
+        """Stop the execution and keep the weights (service.pause)."""
+        return action_view(self.service().pause(route.route, reason=reason, actor=actor))
 
-    def resume(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        """Resume (service.resume)."""
-        raise _missing("resume")
+    def resume(self, route: RouteRecord, reason: str, actor: str, accept_live: bool) -> ActionView:
+        """Make a paused or rolled-back route runnable again (service.resume)."""
+        return action_view(
+            self.service().resume(route.route, reason=reason, actor=actor, accept_live=accept_live)
+        )
 
     def rollback(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        """Rollback (service.rollback)."""
-        raise _missing("rollback")
+        """All traffic back to ECS now (service.rollback, the alarm's rollback)."""
+        return action_view(self.service().rollback(route.route, reason=reason, actor=actor))
 
     def promote(self, route: RouteRecord, full: bool, reason: str, actor: str) -> ActionView:
-        """Promote (service.promote)."""
-        raise _missing("promote")
+        """Skip the current bake, or go to 100 % with ``full`` (service.promote)."""
+        return action_view(
+            self.service().promote(route.route, reason=reason, actor=actor, full=full)
+        )
+
+
+def next_scheduled_run(
+    route: RouteRecord, status: Status, reason: str | None, now: datetime
+) -> tuple[datetime | None, str | None]:
+    """When the route's schedule next starts a run that will do something, and any problem.
+
+    A scheduled start on a route that waits for an operator (rolled back,
+    paused by drift or by an operator), is promoted or is already running is
+    a recorded no-op, so no time is shown for those.
+    """
+    if not route.schedule:
+        return None, None
+    state = RouteState(route=route.route, status=status, reason=reason)
+    if status in (Status.PROMOTED, Status.PROGRESSING) or lifecycle.needs_operator(state):
+        return None, None
+    try:
+        return next_run(route.schedule, route.timezone, now), None
+    except CronError as error:
+        return None, str(error)
+
+
+def status_view(status: RouteStatus, route: RouteRecord, now: datetime) -> RouteStatusView:
+    """The CLI's view of :class:`~controller.service.RouteStatus`, with the schedule added."""
+    next_run_at, schedule_error = next_scheduled_run(route, status.status, status.reason, now)
+    return RouteStatusView(
+        route=status.route,
+        status=status.status.value,
+        stage=status.stage,
+        stages=status.stages,
+        live=status.live,
+        last_written=status.last_written,
+        drift=status.drift,
+        alarm=status.alarm,
+        alarms_in_alarm=tuple(status.alarms_in_alarm),
+        execution=status.execution,
+        execution_running=status.execution_running,
+        next_stage_at=status.next_stage_at,
+        next_run_at=next_run_at,
+        schedule=route.schedule,
+        timezone=route.timezone,
+        schedule_error=schedule_error,
+        reason=status.reason,
+        updated_at=status.updated_at,
+    )
+
+
+def action_view(result: ActionResult) -> ActionView:
+    """The CLI's view of :class:`~controller.service.ActionResult`."""
+    return ActionView(
+        route=result.route,
+        action=result.action,
+        result=result.result,
+        status=result.status.value,
+        message=result.message,
+        stage=result.stage,
+        stages=result.stages,
+        weights=result.weights,
+        execution=result.execution,
+        extra={"stopped_execution": result.stopped_execution},
+    )
 
 
 def _is_parameter_not_found(error: BaseException) -> bool:
@@ -138,11 +215,3 @@ def _is_parameter_not_found(error: BaseException) -> bool:
     if isinstance(response, dict):
         return response.get("Error", {}).get("Code") == "ParameterNotFound"
     return "not found" in str(error)
-
-
-def _missing(operation: str) -> CliError:
-    return CliError(
-        f"this build of the controller has no service operation {operation!r} "
-        "(controller/service.py); the command is not available",
-        EXIT_USAGE,
-    )

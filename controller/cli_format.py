@@ -123,6 +123,11 @@ def _percent_text(weights: Weights | None) -> tuple[str, str]:
     return (f"{pair['ecs']:.1f}%", f"{pair['lambda']:.1f}%")
 
 
+def _alb_text(weights: Weights | None) -> str:
+    """Raw ALB weights as ``lambda/ecs`` (what the console shows next to the target groups)."""
+    return "-" if weights is None else f"{weights.lambda_}/{weights.ecs}"
+
+
 def execution_name(execution_arn: str | None) -> str | None:
     """The execution's name: the last segment of its ARN (what the console shows)."""
     if not execution_arn:
@@ -141,7 +146,7 @@ class RouteStatusView:
     status: str
     stage: int
     stages: int
-    live: Weights
+    live: Weights | None
     last_written: Weights | None
     drift: bool
     alarm: str
@@ -155,6 +160,23 @@ class RouteStatusView:
     schedule_error: str | None = None
     reason: str | None = None
     updated_at: datetime | None = None
+    error: str | None = None
+    """Set when the route could not be read; the other fields are then placeholders."""
+
+
+def error_view(route: str, message: str) -> RouteStatusView:
+    """The row of a route whose status could not be read (the others are still shown)."""
+    return RouteStatusView(
+        route=route,
+        status="unknown",
+        stage=0,
+        stages=0,
+        live=None,
+        last_written=None,
+        drift=False,
+        alarm="unknown",
+        error=message,
+    )
 
 
 def status_payload(view: RouteStatusView) -> dict[str, Any]:
@@ -165,7 +187,7 @@ def status_payload(view: RouteStatusView) -> dict[str, Any]:
         "stage": view.stage,
         "stages": view.stages,
         "weights": percent_pair(view.live),
-        "alb_weights": view.live.to_dict(),
+        "alb_weights": view.live.to_dict() if view.live is not None else None,
         "last_written": percent_pair(view.last_written),
         "drift": view.drift,
         "alarm": view.alarm,
@@ -178,6 +200,7 @@ def status_payload(view: RouteStatusView) -> dict[str, Any]:
         "timezone": view.timezone,
         "reason": view.reason,
         "updated_at": iso(view.updated_at),
+        "error": view.error,
     }
 
 
@@ -206,6 +229,10 @@ def render_status(
     rows = []
     notes: list[str] = []
     for view in views:
+        if view.error is not None:
+            rows.append([style(view.route, "bold"), style("error", "red"), "-", "-", "-", "-", "-"])
+            notes.append(style(f"! {view.route}: could not read the status: {view.error}", "red"))
+            continue
         ecs, lam = _percent_text(view.live)
         weights = f"{lam} / {ecs}"
         if view.drift:
@@ -227,7 +254,7 @@ def render_status(
             notes.append(
                 style(
                     f"! {view.route}: DRIFT: the rule has lambda {lam} / ecs {ecs} "
-                    f"(ALB weights {view.live.lambda_}/{view.live.ecs}), the controller last "
+                    f"(ALB weights {_alb_text(view.live)}), the controller last "
                     f"wrote lambda {expected_lambda} / ecs {expected_ecs}. Someone changed the "
                     "rule by hand; the next shift will pause the route. Roll back, or resume "
                     "once the change is understood.",
@@ -340,9 +367,9 @@ def action_payload(view: ActionView) -> dict[str, Any]:
 
 
 def render_action(view: ActionView, style: Style) -> str:
-    """One line: what happened, then the route's status."""
+    """One line: what happened and why, then where the route stands now."""
     status = style(view.status, STATUS_STYLE.get(view.status, "bold"))
-    parts = [f"{view.route}: {view.action} {view.result}: {view.message}", f"status {status}"]
+    parts = [f"{view.route}: {view.action} -> {view.result}: {view.message}", f"status {status}"]
     if view.stage is not None and view.stages is not None:
         parts.append(f"stage {view.stage}/{view.stages}")
     if view.weights is not None:
@@ -350,4 +377,7 @@ def render_action(view: ActionView, style: Style) -> str:
         parts.append(f"lambda {lam} / ecs {ecs}")
     if view.execution:
         parts.append(f"execution {execution_name(view.execution)}")
+    stopped = view.extra.get("stopped_execution")
+    if stopped:
+        parts.append(f"stopped execution {execution_name(str(stopped))}")
     return "; ".join(parts)

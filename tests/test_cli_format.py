@@ -205,6 +205,6 @@ def test_action_payload_and_line():
     }
     assert payload["weights"] == {"ecs": 100.0, "lambda": 0.0}
     assert render_action(action, Style(False)) == (
-        "map-tile: rollback done: all traffic on ECS; status rolled_back; stage 2/4; "
+        "map-tile: rollback -> done: all traffic on ECS; status rolled_back; stage 2/4; "
         "lambda 0.0% / ecs 100.0%"
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -70,10 +69,15 @@ class FakeBackend:
     region: str = "ap-northeast-1"
     known: tuple[str, ...] = ("map-style", "map-tile")
     status_errors: list[BaseException | None] = field(default_factory=list)
+    routes_errors: list[BaseException | None] = field(default_factory=list)
     action_error: BaseException | None = None
     calls: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
 
     def routes(self) -> list[RouteRecord]:
+        if self.routes_errors:
+            error = self.routes_errors.pop(0)
+            if error is not None:
+                raise error
         return [record(n) for n in self.known]
 
     def route(self, name: str) -> RouteRecord:
@@ -81,25 +85,22 @@ class FakeBackend:
             raise UnknownRoute(name, self.known)
         return record(name)
 
-    def status(self, routes: Sequence[RouteRecord], now: datetime) -> list[RouteStatusView]:
+    def route_status(self, route: RouteRecord, now: datetime) -> RouteStatusView:
         if self.status_errors:
             error = self.status_errors.pop(0)
             if error is not None:
                 raise error
-        return [
-            RouteStatusView(
-                route=r.route,
-                status="progressing",
-                stage=1,
-                stages=2,
-                live=Weights.from_percent(10.0),
-                last_written=Weights.from_percent(10.0),
-                drift=False,
-                alarm="OK",
-                next_stage_at=now + timedelta(seconds=30),
-            )
-            for r in routes
-        ]
+        return RouteStatusView(
+            route=route.route,
+            status="progressing",
+            stage=1,
+            stages=2,
+            live=Weights.from_percent(10.0),
+            last_written=Weights.from_percent(10.0),
+            drift=False,
+            alarm="OK",
+            next_stage_at=now + timedelta(seconds=30),
+        )
 
     def history(self, route: RouteRecord, limit: int) -> list[HistoryEntry]:
         self.calls.append(("history", (route.route, limit)))
@@ -118,8 +119,8 @@ class FakeBackend:
     def pause(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
         return self._act("pause", route.route, reason, actor)
 
-    def resume(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        return self._act("resume", route.route, reason, actor)
+    def resume(self, route: RouteRecord, reason: str, actor: str, accept_live: bool) -> ActionView:
+        return self._act("resume", route.route, reason, actor, accept_live)
 
     def rollback(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
         return self._act("rollback", route.route, reason, actor)
@@ -212,9 +213,8 @@ def test_classify_maps_each_error_to_its_exit_code():
     )
     failure = classify(refused)
     assert failure.exit_code == EXIT_REFUSED
-    assert failure.message == (
-        "route map-tile: begin refused: route is rolled_back (status rolled_back)"
-    )
+    assert failure.message == "route map-tile: begin refused: route is rolled_back"
+    assert classify(refused, "start").message.startswith("route map-tile: start refused")
     assert failure.hint == "run: python -m controller resume --route map-tile"
     assert classify(ConcurrentUpdate("lost", route="map-tile")).exit_code == EXIT_REFUSED
     assert classify(UnknownRoute("x", ["a", "b"])).exit_code == EXIT_USAGE
@@ -242,7 +242,7 @@ def test_refusal_prints_why_and_what_to_do_and_json_error():
     )
     result = run(["start", "--route", "map-tile", "--json"], backend)
     assert result.code == EXIT_REFUSED
-    assert "error: route map-tile: action refused: the route is locked" in result.stderr
+    assert "error: route map-tile: start refused: the route is locked" in result.stderr
     assert "hint: wait for it, or pause it" in result.stderr
     payload = json.loads(result.stdout)
     assert payload["exit_code"] == EXIT_REFUSED
@@ -327,7 +327,7 @@ def test_watch_redraws_in_place_on_a_terminal_and_exits_0_on_ctrl_c():
 
 def test_watch_without_a_terminal_prints_blocks_and_survives_a_blip():
     backend = FakeBackend(
-        status_errors=[None, AwsCallFailed("timeout", api_call="ssm:GetParameter"), None]
+        routes_errors=[None, AwsCallFailed("timeout", api_call="ssm:GetParameter"), None]
     )
     result = run(["status", "--watch"], backend, sleep=Interrupt(2))
     assert result.code == EXIT_OK
@@ -337,10 +337,30 @@ def test_watch_without_a_terminal_prints_blocks_and_survives_a_blip():
 
 
 def test_watch_exits_with_the_error_when_the_first_refresh_fails():
-    backend = FakeBackend(status_errors=[AwsCallFailed("refused", api_call="ssm:GetParameter")])
+    backend = FakeBackend(routes_errors=[AwsCallFailed("refused", api_call="ssm:GetParameter")])
     result = run(["status", "--watch"], backend, sleep=Interrupt(5))
     assert result.code == EXIT_AWS
     assert "ssm:GetParameter" in result.stderr
+
+
+def test_one_unreadable_route_does_not_hide_the_others():
+    denied = AwsCallFailed(
+        "AccessDenied: no", arn="arn:rule/map-style", api_call="elasticloadbalancing:DescribeRules"
+    )
+    result = run(["status"], FakeBackend(status_errors=[denied, None]))
+    assert result.code == EXIT_AWS
+    lines = result.stdout.splitlines()
+    assert lines[2].split()[:2] == ["map-style", "error"], lines
+    assert lines[3].split()[:2] == ["map-tile", "progressing"], lines
+    assert "! map-style: could not read the status: elasticloadbalancing:DescribeRules" in (
+        result.stdout
+    )
+    assert "error: elasticloadbalancing:DescribeRules: arn:rule/map-style" in result.stderr
+    assert "IAM" in result.stderr
+    as_json = run(["status", "--json"], FakeBackend(status_errors=[denied, None]))
+    payload = json.loads(as_json.stdout)
+    assert payload[0]["error"].startswith("elasticloadbalancing:DescribeRules")
+    assert payload[1]["error"] is None
 
 
 def test_watch_json_prints_one_document_per_line():
