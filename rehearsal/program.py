@@ -96,7 +96,8 @@ class TwinMocks(Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         """Answer a provider function call."""
-        return self.answerer.invoke(args.token, reveal_secrets(args.args)), None
+        # A list (not None) of check failures: the mock monitor iterates it.
+        return self.answerer.invoke(args.token, reveal_secrets(args.args)), []
 
 
 def _name_from_urn(urn: str) -> str:
