@@ -47,6 +47,8 @@ from controller.contract import (
     route_parameter_name,
     stack_parameter_name,
 )
+from controller.registry import SsmRegistry
+from controller.service import CanaryService, Ports, ServiceSettings, aws_ports
 from controller.state_machine import RetryPolicy, build_definition
 from controller.weights import Weights
 from rehearsal import moto_patches
@@ -124,6 +126,22 @@ class MotoStack:
     def route(self, name: str = "map-tile") -> RouteRecord:
         """The registry record of one route."""
         return self.routes[name]
+
+    def registry(self) -> SsmRegistry:
+        """A fresh reader of the stack's SSM registry (what the handler builds on cold start)."""
+        return SsmRegistry(self.client("ssm"), self.stack.stack, self.registry_path)
+
+    def ports(self) -> Ports:
+        """The controller's boto3 adapters on this stack (:func:`controller.service.aws_ports`)."""
+        return aws_ports(self.factory, self.registry())
+
+    def service(self, ports: Ports | None = None, **kwargs: Any) -> CanaryService:
+        """A :class:`CanaryService` on this stack, with quick read-back retries for tests."""
+        kwargs.setdefault(
+            "settings",
+            ServiceSettings(verify_interval_seconds=0.05, rollback_retry_interval_seconds=0.05),
+        )
+        return CanaryService(ports or self.ports(), **kwargs)
 
     # --- the rule ---------------------------------------------------------------
 

@@ -1,0 +1,1162 @@
+"""The controller's operations, shared by the Lambda handler and the operator CLI.
+
+A rollback from the CLI is the very same rollback as the one an alarm
+triggers: both call :meth:`CanaryService.rollback`. Every operation follows
+one pattern: read the state and the live rule, let the pure core
+(:mod:`controller.lifecycle`, :mod:`controller.plan`, :mod:`controller.weights`)
+decide, write only what changed, then read back and verify. A shift is done
+only when the read-back matches what was written (Argo Rollouts #3333: a
+ModifyRule that returned 200 is not proof).
+
+Operations of a run (called by the state machine's tasks, see
+:mod:`controller.state_machine`): :meth:`~CanaryService.begin`,
+:meth:`~CanaryService.shift`, :meth:`~CanaryService.check`,
+:meth:`~CanaryService.finish` and :meth:`~CanaryService.rollback`, each
+returning a :class:`TaskResult`. Operator operations:
+:meth:`~CanaryService.start_run`, :meth:`~CanaryService.pause`,
+:meth:`~CanaryService.resume`, :meth:`~CanaryService.promote`,
+:meth:`~CanaryService.rollback`, :meth:`~CanaryService.status`,
+:meth:`~CanaryService.history`. The failback fast path:
+:meth:`~CanaryService.handle_alarm`.
+
+AWS is reached only through the ports of :mod:`controller.ports`; this module
+never imports boto3 (:func:`aws_ports` imports the adapters when called).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from controller import lifecycle
+from controller.contract import PlanRecord, RouteRecord
+from controller.errors import (
+    AwsCallFailed,
+    ConcurrentUpdate,
+    PlanError,
+    StranglerError,
+    TransitionRefused,
+    VerificationFailed,
+)
+from controller.lifecycle import HistoryEntry, RouteState, Status, Transition
+from controller.plan import Stage, StagePlan
+from controller.ports import (
+    AlarmPort,
+    AlarmStatus,
+    ExecutionPort,
+    MetricsPort,
+    NotifyPort,
+    RegistryPort,
+    StatePort,
+    TrafficPort,
+)
+from controller.state_machine import Outcome
+from controller.weights import ALL_ECS, ALL_LAMBDA, Weights
+
+if TYPE_CHECKING:
+    from controller.aws_clients import ClientFactory
+
+__all__ = [
+    "STATE_MACHINE_ACTOR",
+    "ActionResult",
+    "CanaryService",
+    "Log",
+    "Ports",
+    "RollbackIncomplete",
+    "RouteStatus",
+    "RunContext",
+    "ServiceSettings",
+    "TaskResult",
+    "aws_ports",
+    "execution_name",
+    "is_transient",
+]
+
+# The actor of the history entries a run's tasks write after Begin (Begin
+# records who started the run: "schedule", "operator:alice", ...).
+STATE_MACHINE_ACTOR = "state-machine"
+
+# SNS limits a subject to 100 printable ASCII characters (SNS Publish API).
+_MAX_SUBJECT = 100
+# StopExecution's cause is at most 32768 characters; keep ours short and readable.
+_MAX_CAUSE = 1000
+# Step Functions execution names: 1-80 characters of letters, digits, - and _
+# (StartExecution API reference; other characters break CloudWatch logging).
+_MAX_EXECUTION_NAME = 80
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class Log(Protocol):
+    """The logging methods the service uses (std ``logging.Logger`` and Powertools' Logger)."""
+
+    def info(self, msg: str, *args: Any) -> None:
+        """Log at INFO."""
+        ...
+
+    def warning(self, msg: str, *args: Any) -> None:
+        """Log at WARNING."""
+        ...
+
+    def error(self, msg: str, *args: Any) -> None:
+        """Log at ERROR."""
+        ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Every port the service needs (boto3 adapters in real use, see :func:`aws_ports`)."""
+
+    registry: RegistryPort
+    traffic: TrafficPort
+    alarms: AlarmPort
+    metrics: MetricsPort
+    state: StatePort
+    executions: ExecutionPort
+    notify: NotifyPort
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Tunables of the read-back verification and the retries inside one call."""
+
+    # The ALB applies a ModifyRule at once in practice, but the control plane is
+    # eventually consistent: read back a few times before calling it a mismatch.
+    verify_reads: int = 3
+    verify_interval_seconds: float = 0.5
+    # Rollback is the failback path: it re-writes a few times before it gives up
+    # (on top of botocore's own retries of throttling).
+    rollback_write_attempts: int = 3
+    rollback_retry_interval_seconds: float = 0.5
+    # Conditional writes that lose a race reload and decide again this often.
+    save_attempts: int = 4
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a state machine task tells the service about its run."""
+
+    route: str
+    execution_arn: str
+    trigger: str
+    actor: str
+    plan: PlanRecord
+    stage_index: int | None = None
+    """Check only: the stage the Shift task moved to (detects a retried Check)."""
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """The answer to a state machine task; :meth:`to_payload` is what the Lambda returns."""
+
+    outcome: str
+    status: Status
+    stage: Stage | None = None
+    reason: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        """JSON for Step Functions: always the four keys of ``TASK_RESULT_KEYS``."""
+        stage = None
+        if self.stage is not None:
+            stage = {
+                "index": self.stage.index,
+                "weight": self.stage.weight_percent,
+                "bakeSeconds": self.stage.bake_seconds,
+            }
+        return {
+            "outcome": self.outcome,
+            "status": self.status.value,
+            "stage": stage,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """The outcome of an operator action or a rollback.
+
+    ``result`` is ``done`` (something changed), ``unchanged`` (nothing to do,
+    e.g. a repeated rollback) or ``started`` (an execution was started).
+    ``weights`` are the live weights read after the action.
+    """
+
+    route: str
+    action: str
+    result: str
+    status: Status
+    message: str
+    stage: int
+    stages: int
+    weights: Weights | None = None
+    execution: str | None = None
+    stopped_execution: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (for the handler's response and logs)."""
+        return {
+            "route": self.route,
+            "action": self.action,
+            "result": self.result,
+            "status": self.status.value,
+            "message": self.message,
+            "stage": self.stage,
+            "stages": self.stages,
+            "weights": self.weights.to_dict() if self.weights else None,
+            "execution": self.execution,
+            "stoppedExecution": self.stopped_execution,
+        }
+
+
+@dataclass(frozen=True)
+class RouteStatus:
+    """Everything the CLI's ``status`` shows about one route, read live."""
+
+    route: str
+    status: Status
+    stage: int
+    stages: int
+    live: Weights
+    last_written: Weights | None
+    drift: bool
+    alarm: str
+    alarms_in_alarm: tuple[str, ...]
+    execution: str | None
+    execution_running: bool
+    next_stage_at: datetime | None
+    reason: str | None
+    updated_at: datetime | None
+
+
+class RollbackIncomplete(StranglerError):
+    """The weights are back on ECS, but a later step (state, stop, notify, metric) failed.
+
+    Raised at the end of the rollback so EventBridge retries the event (or it
+    lands in the DLQ) and the state machine's Retry runs the rollback again;
+    the repeat finds the weights already at ECS and redoes only what failed.
+    """
+
+    def __init__(self, route: str, problems: Sequence[tuple[str, BaseException]]) -> None:
+        self.problems = tuple(problems)
+        listed = "; ".join(f"{step}: {error}" for step, error in self.problems)
+        super().__init__(
+            f"weights are at ECS, but the rollback is incomplete: {listed}", route=route
+        )
+
+
+class RouteFailures(StranglerError):
+    """One or more routes of a loop failed; every route was still attempted."""
+
+    def __init__(self, failures: Sequence[tuple[str, BaseException]]) -> None:
+        self.failures = tuple(failures)
+        listed = "; ".join(f"route {route}: {error}" for route, error in self.failures)
+        super().__init__(f"{len(self.failures)} route(s) failed: {listed}")
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when repeating the operation later may succeed (the state machine retries it).
+
+    Throttling and 5xx (``AwsCallFailed.transient``), a read-back that did not
+    match yet (the ALB converges), a conditional write that kept losing, and a
+    rollback whose later steps hit one of those.
+    """
+    if isinstance(error, VerificationFailed | ConcurrentUpdate):
+        return True
+    if isinstance(error, AwsCallFailed):
+        return bool(getattr(error, "transient", False))
+    if isinstance(error, RollbackIncomplete):
+        return any(is_transient(cause) for _, cause in error.problems)
+    return False
+
+
+def execution_name(route: str, trigger: str, now: datetime) -> str:
+    """A unique, valid Step Functions execution name: ``{route}-{trigger}-{time}-{random}``."""
+    suffix = f"-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    prefix = _NAME_UNSAFE.sub("-", f"{route}-{trigger}")
+    return prefix[: _MAX_EXECUTION_NAME - len(suffix)] + suffix
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CanaryService:
+    """The operations on a stack's routes; see the module docstring."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        *,
+        settings: ServiceSettings | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        log: Log | None = None,
+    ) -> None:
+        self._ports = ports
+        self._settings = settings or ServiceSettings()
+        self._clock = clock
+        self._sleep = sleep
+        self._log: Log = log or logging.getLogger(__name__)
+
+    @property
+    def ports(self) -> Ports:
+        """The ports this service calls."""
+        return self._ports
+
+    # ------------------------------------------------------------------ run tasks
+
+    def begin(self, run: RunContext) -> TaskResult:
+        """Take the route's lock for this execution, or record why not (a no-op).
+
+        Any refusal (promoted, rolled back, paused for an operator, locked by a
+        running execution, an invalid plan) is recorded in the history and
+        answered with ``noop``: the execution then ends successfully. A lock
+        whose holder is no longer running is taken over (``lock_stolen``).
+        """
+        self._ports.registry.route(run.route)  # an unknown route is an error, not a no-op
+        now = self._clock()
+        problem: str | None = None
+        stages_total = 0
+        try:
+            stages_total = StagePlan.from_record(run.plan, route=run.route).total
+        except PlanError as error:
+            problem = f"start skipped: {error.message}"
+
+        def decide(state: RouteState) -> Transition:
+            if problem is not None:
+                return lifecycle.noop(
+                    state, reason=problem, actor=run.actor, now=now, execution_arn=run.execution_arn
+                )
+            return lifecycle.begin_or_noop(
+                state,
+                execution_arn=run.execution_arn,
+                stages_total=stages_total,
+                holder_running=self._holder_running(state, run.execution_arn),
+                actor=run.actor,
+                now=now,
+            )
+
+        _, transition = self._commit(run.route, decide)
+        state = transition.state
+        if _holds(state, run.execution_arn):
+            self._log.info(
+                "route %s: run %s begins after %d of %d stages",
+                run.route,
+                run.execution_arn,
+                state.stage,
+                state.stages_total,
+            )
+            return TaskResult(Outcome.RUN, state.status, reason=state.reason)
+        reason = transition.entry.reason if transition.entry else state.reason
+        self._log.info("route %s: start of %s is a no-op: %s", run.route, run.execution_arn, reason)
+        return TaskResult(Outcome.NOOP, state.status, reason=reason)
+
+    def shift(self, run: RunContext) -> TaskResult:
+        """Move the route to its next stage: drift check, write, read back, record.
+
+        The stage comes from the stored state (stages passed so far), so a
+        run resumes where the last one stopped. A difference between the live
+        weights and the last written ones is a human's change: the route is
+        paused with reason drift and the weights are left as they are.
+        """
+        record = self._ports.registry.route(run.route)
+        plan = StagePlan.from_record(run.plan, route=run.route)
+        state = self._ports.state.load(run.route)
+        if not _holds(state, run.execution_arn):
+            return self._superseded(state, run, "shift")
+        stage = plan.next_stage(state.stage)
+        if stage is None:
+            return TaskResult(Outcome.COMPLETE, state.status, reason="all stages passed")
+        desired = stage.weights
+        live = self._ports.traffic.read_weights(record)
+        # A retried Shift may find its own earlier write already in place: the
+        # rule then holds exactly the stage's weights, which is no human change.
+        if live != desired and lifecycle.is_drift(state, live):
+            return self._drift(record, run, live)
+        if live != desired:
+            self._ports.traffic.write_weights(record, desired)
+            self._verify(record, desired)
+        now = self._clock()
+        try:
+            _, transition = self._commit(
+                run.route,
+                lambda s: lifecycle.record_shift(
+                    s,
+                    execution_arn=run.execution_arn,
+                    weights=desired,
+                    actor=STATE_MACHINE_ACTOR,
+                    now=now,
+                ),
+            )
+        except TransitionRefused:
+            # Someone (an alarm's rollback, an operator) took the route while we
+            # wrote: put back what the new state says the rule must hold.
+            self._restore_expected(record)
+            return self._superseded(self._ports.state.load(run.route), run, "shift")
+        self._ports.metrics.put_canary_weight(run.route, desired.lambda_percent)
+        self._log.info(
+            "route %s: stage %d of %d at %s verified; baking %d s",
+            run.route,
+            stage.number,
+            plan.total,
+            desired,
+            stage.bake_seconds,
+        )
+        return TaskResult(
+            Outcome.BAKING, transition.state.status, stage=stage, reason=transition.state.reason
+        )
+
+    def check(self, run: RunContext) -> TaskResult:
+        """Decide the stage after its bake: alarms, drift, then the request count.
+
+        Fails (and rolls back at once) when the composite alarm or any child
+        alarm is in ALARM, or when the stage baked (bake > 0) and the canary got
+        fewer than ``minRequests`` requests: no evidence is not a pass. Passes
+        otherwise; the outcome says whether the run goes on, pauses
+        (``stagesPerRun``) or finishes.
+        """
+        record = self._ports.registry.route(run.route)
+        plan = StagePlan.from_record(run.plan, route=run.route)
+        state = self._ports.state.load(run.route)
+        if run.stage_index is not None and state.stage > run.stage_index:
+            # A retried Check whose pass is already saved: answer as before.
+            return self._after_pass(state, run)
+        if not _holds(state, run.execution_arn):
+            return self._superseded(state, run, "check")
+        if state.stage >= state.stages_total:
+            return TaskResult(Outcome.FINISH, state.status, reason="all stages passed")
+        stage = plan.stage(state.stage)
+        alarm = self._ports.alarms.alarm_status(record)
+        if alarm.in_alarm:
+            return self._fail_check(
+                record, run, f"stage {stage.number} check failed: {alarm.describe()}"
+            )
+        live = self._ports.traffic.read_weights(record)
+        if lifecycle.is_drift(state, live):
+            return self._drift(record, run, live)
+        evidence = ""
+        if plan.min_requests > 0 and stage.bake_seconds > 0:
+            now = self._clock()
+            bake = timedelta(seconds=stage.bake_seconds)
+            started = state.stage_started_at or now - bake
+            # The window covers the bake at least (a Check runs after its Wait)
+            # and whatever arrived after the bake ended.
+            count = self._ports.metrics.request_count(run.route, started, max(now, started + bake))
+            if count < plan.min_requests:
+                return self._fail_check(
+                    record,
+                    run,
+                    f"stage {stage.number} check failed: {count} canary requests during the "
+                    f"{stage.bake_seconds} s bake, fewer than minRequests {plan.min_requests} "
+                    "(no evidence is not a pass)",
+                )
+            evidence = f", {count} requests"
+        now = self._clock()
+        _, transition = self._commit(
+            run.route,
+            lambda s: lifecycle.pass_check(
+                s,
+                execution_arn=run.execution_arn,
+                stages_per_run=plan.stages_per_run,
+                actor=STATE_MACHINE_ACTOR,
+                now=now,
+                reason=f"stage {stage.number} of {plan.total} passed: alarms OK{evidence}",
+            ),
+        )
+        result = self._after_pass(transition.state, run)
+        if result.outcome == Outcome.PAUSE:
+            self._notify(
+                record.route,
+                "paused until the next run",
+                event="pause",
+                state=transition.state,
+                actor=STATE_MACHINE_ACTOR,
+                weights=transition.state.last_written,
+            )
+        return result
+
+    def finish(self, run: RunContext) -> TaskResult:
+        """Every stage passed: the route is promoted and the lock released."""
+        record = self._ports.registry.route(run.route)
+        state = self._ports.state.load(run.route)
+        if state.status is Status.PROMOTED:
+            return TaskResult(Outcome.PROMOTED, state.status, reason=state.reason)
+        if not _holds(state, run.execution_arn):
+            return self._superseded(state, run, "finish")
+        now = self._clock()
+        _, transition = self._commit(
+            run.route,
+            lambda s: lifecycle.finish(
+                s, execution_arn=run.execution_arn, actor=STATE_MACHINE_ACTOR, now=now
+            ),
+        )
+        if transition.changed:
+            self._notify(
+                record.route,
+                "promoted: all traffic on Lambda",
+                event="finish",
+                state=transition.state,
+                actor=STATE_MACHINE_ACTOR,
+                weights=ALL_LAMBDA,
+            )
+        return TaskResult(Outcome.PROMOTED, transition.state.status, reason=transition.state.reason)
+
+    def rollback_task(self, run: RunContext, failure: str) -> TaskResult:
+        """The state machine's Rollback task: :meth:`rollback` with the failure as reason."""
+        result = self.rollback(
+            run.route,
+            reason=f"run failed: {failure}",
+            actor=STATE_MACHINE_ACTOR,
+            execution_arn=run.execution_arn,
+        )
+        return TaskResult(Outcome.ROLLED_BACK, result.status, reason=result.message)
+
+    # ------------------------------------------------------------------ failback
+
+    def rollback(
+        self,
+        route: str,
+        *,
+        reason: str,
+        actor: str,
+        execution_arn: str | None = None,
+    ) -> ActionResult:
+        """All traffic back to ECS, then the state, then stop the run, then notify.
+
+        Allowed from any state and idempotent: a repeat finds the weights at
+        ECS and the route rolled back, writes nothing, appends no history entry
+        and sends no notification. The weights go first, so the failback works
+        while DynamoDB or SNS fail; those failures are logged, notified when SNS
+        works, and re-raised at the end (:class:`RollbackIncomplete`).
+        ``execution_arn`` is the caller's own execution, which is never stopped.
+        """
+        record = self._ports.registry.route(route)
+        now = self._clock()
+        return self._rollback(
+            record,
+            reason=reason,
+            actor=actor,
+            caller_execution=execution_arn,
+            decide=lambda s: lifecycle.rollback(s, reason=reason, actor=actor, now=now),
+        )
+
+    def handle_alarm(
+        self, alarm_name: str, alarm_arn: str | None, state: str, reason: str
+    ) -> list[ActionResult]:
+        """A CloudWatch alarm changed state: roll back every route it belongs to on ALARM.
+
+        Other states change nothing. Every matching route is rolled back even
+        when an earlier one fails; the failures are raised together afterwards.
+        """
+        if state != "ALARM":
+            self._log.info("alarm %s is %s: nothing to do", alarm_name, state)
+            return []
+        records = self._ports.registry.routes()
+        matching = [r for r in records if _alarm_matches(r, alarm_name, alarm_arn)]
+        if not matching:
+            known = ", ".join(r.composite_alarm_name for r in records) or "(none)"
+            raise StranglerError(
+                f"alarm {alarm_name} ({alarm_arn or 'no ARN'}) belongs to no route of this "
+                f"stack; the routes' composite alarms are: {known}",
+                arn=alarm_arn,
+            )
+        results: list[ActionResult] = []
+        failures: list[tuple[str, BaseException]] = []
+        for record in matching:
+            try:
+                results.append(
+                    self.rollback(
+                        record.route,
+                        reason=f"alarm {alarm_name} in ALARM: {reason}".strip(),
+                        actor=f"alarm:{alarm_name}",
+                    )
+                )
+            except Exception as error:  # one route's failure must not skip the others
+                self._log.error(
+                    "route %s: rollback on alarm %s failed: %s", record.route, alarm_name, error
+                )
+                failures.append((record.route, error))
+        if failures:
+            if len(failures) == 1:
+                raise failures[0][1]
+            raise RouteFailures(failures) from failures[0][1]
+        return results
+
+    # ------------------------------------------------------------------ operator
+
+    def start_run(self, route: str, *, actor: str, trigger: str = "operator") -> ActionResult:
+        """Start a run now, after the same checks a scheduled start's Begin makes.
+
+        Refused (:class:`TransitionRefused`, nothing recorded) when the route is
+        promoted, rolled back, paused for an operator or locked by a running
+        execution. Begin in the new execution still takes the lock
+        conditionally: of two starts at once, one is refused there.
+        """
+        record = self._ports.registry.route(route)
+        plan = StagePlan.from_record(record.plan, route=route)
+        state = self._ports.state.load(route)
+        now = self._clock()
+        lifecycle.begin(  # raises TransitionRefused; the transition itself is Begin's job
+            state,
+            execution_arn="(about to start)",
+            stages_total=plan.total,
+            holder_running=self._holder_running(state, None),
+            actor=actor,
+            now=now,
+        )
+        payload = {
+            "route": route,
+            "trigger": trigger,
+            "actor": actor,
+            "plan": record.plan.to_input(),
+        }
+        arn = self._ports.executions.start(execution_name(route, trigger, now), payload)
+        self._log.info("route %s: run %s started by %s", route, arn, actor)
+        return ActionResult(
+            route=route,
+            action="start",
+            result="started",
+            status=state.status,
+            message=f"run started from stage {state.stage + 1} of {plan.total}",
+            stage=state.stage,
+            stages=plan.total,
+            weights=state.last_written,
+            execution=arn,
+        )
+
+    def pause(self, route: str, *, reason: str, actor: str) -> ActionResult:
+        """Stop the running execution and keep the weights; only an operator resumes."""
+        record = self._ports.registry.route(route)
+        now = self._clock()
+        before, transition = self._commit(
+            route, lambda s: lifecycle.pause(s, reason=reason, actor=actor, now=now)
+        )
+        stopped = None
+        if transition.changed and before.lock is not None:
+            stopped = self._stop(before.lock.execution_arn, f"paused by {actor}: {reason}")
+        if transition.changed:
+            self._notify(
+                route,
+                "paused",
+                event="pause",
+                state=transition.state,
+                actor=actor,
+                weights=transition.state.last_written,
+            )
+        return self._action(record, "pause", transition, stopped=stopped)
+
+    def resume(
+        self, route: str, *, reason: str, actor: str, accept_live: bool = False
+    ) -> ActionResult:
+        """Make a paused or rolled-back route idle again; the next run continues it.
+
+        ``accept_live`` adopts the live weights as the baseline after a drift
+        (the human's change becomes what the controller last wrote).
+        """
+        record = self._ports.registry.route(route)
+        live = self._ports.traffic.read_weights(record) if accept_live else None
+        now = self._clock()
+        _, transition = self._commit(
+            route,
+            lambda s: lifecycle.resume(s, reason=reason, actor=actor, now=now, accept_live=live),
+        )
+        if transition.changed:
+            self._notify(
+                route,
+                "resumed",
+                event="resume",
+                state=transition.state,
+                actor=actor,
+                weights=transition.state.last_written,
+            )
+        return self._action(record, "resume", transition)
+
+    def promote(self, route: str, *, reason: str, actor: str, full: bool = False) -> ActionResult:
+        """Skip the rest of the current bake, or (``full``) go straight to 100 % verified.
+
+        Both check the alarms first: a route in ALARM is never promoted.
+        Without ``full`` the current stage is marked passed, the running
+        execution is stopped (a Wait cannot be cut short) and a new run starts
+        from the next stage. Skipping the last stage is a full promote, because
+        only a verified write of 100 % may make a route promoted.
+        """
+        record = self._ports.registry.route(route)
+        alarm = self._ports.alarms.alarm_status(record)
+        if alarm.in_alarm:
+            raise TransitionRefused(
+                f"{alarm.describe()}",
+                f"wait for the alarms to clear, or roll back: python -m controller rollback "
+                f"--route {route}",
+                route=route,
+                transition="promote",
+            )
+        state = self._ports.state.load(route)
+        now = self._clock()
+        if full or (state.stages_total > 0 and state.stage == state.stages_total - 1):
+            return self._promote_full(record, reason=reason, actor=actor)
+        before, transition = self._commit(
+            route,
+            lambda s: lifecycle.promote(s, full=False, reason=reason, actor=actor, now=now),
+        )
+        stopped = None
+        if before.lock is not None:
+            stopped = self._stop(before.lock.execution_arn, f"promoted by {actor}: {reason}")
+        started = self.start_run(route, actor=actor, trigger="promote")
+        self._notify(
+            route,
+            f"stage {transition.state.stage} marked passed",
+            event="promote",
+            state=transition.state,
+            actor=actor,
+            weights=transition.state.last_written,
+        )
+        result = self._action(record, "promote", transition, stopped=stopped)
+        return ActionResult(
+            **{**result.__dict__, "result": "started", "execution": started.execution}
+        )
+
+    # ------------------------------------------------------------------ read only
+
+    def status(self, route: str) -> RouteStatus:
+        """The route's state, live weights, drift flag, alarms, execution and next stage time."""
+        record = self._ports.registry.route(route)
+        state = self._ports.state.load(route)
+        live = self._ports.traffic.read_weights(record)
+        alarm: AlarmStatus = self._ports.alarms.alarm_status(record)
+        execution = state.lock.execution_arn if state.lock else None
+        running = self._ports.executions.is_running(execution) if execution else False
+        next_stage_at = None
+        if state.status is Status.PROGRESSING and state.stage_started_at is not None:
+            plan = StagePlan.from_record(record.plan, route=route)
+            if state.stage < plan.total:
+                bake = plan.stage(state.stage).bake_seconds
+                next_stage_at = state.stage_started_at + timedelta(seconds=bake)
+        return RouteStatus(
+            route=route,
+            status=state.status,
+            stage=state.stage,
+            stages=state.stages_total or len(record.plan.stages),
+            live=live,
+            last_written=state.last_written,
+            drift=lifecycle.is_drift(state, live),
+            alarm=alarm.composite_state,
+            alarms_in_alarm=alarm.children_in_alarm,
+            execution=execution,
+            execution_running=running,
+            next_stage_at=next_stage_at,
+            reason=state.reason,
+            updated_at=state.updated_at,
+        )
+
+    def history(self, route: str, limit: int = 20) -> list[HistoryEntry]:
+        """The route's history, newest first."""
+        self._ports.registry.route(route)
+        return self._ports.state.history(route, limit)
+
+    # ------------------------------------------------------------------ internals
+
+    def _commit(
+        self, route: str, decide: Callable[[RouteState], Transition]
+    ) -> tuple[RouteState, Transition]:
+        """Load, decide, save when changed; a lost conditional write reloads and decides again.
+
+        Returns the state the decision was made on and the transition.
+        :class:`TransitionRefused` from ``decide`` propagates: nothing was saved.
+        """
+        attempts = self._settings.save_attempts
+        for attempt in range(1, attempts + 1):
+            before = self._ports.state.load(route)
+            transition = decide(before)
+            if not transition.changed:
+                return before, transition
+            try:
+                self._ports.state.save(before.version, transition)
+            except ConcurrentUpdate:
+                if attempt == attempts:
+                    raise
+                self._log.info("route %s: state changed concurrently; deciding again", route)
+                continue
+            return before, transition
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _holder_running(self, state: RouteState, me: str | None) -> bool:
+        """Whether the lock holder (other than ``me``) is a running execution."""
+        if state.lock is None or state.lock.execution_arn == me:
+            return False
+        return self._ports.executions.is_running(state.lock.execution_arn)
+
+    def _verify(self, record: RouteRecord, desired: Weights) -> Weights:
+        """Read the rule back until it holds ``desired``; :class:`VerificationFailed` otherwise."""
+        reads = max(1, self._settings.verify_reads)
+        live: Weights | None = None
+        for attempt in range(reads):
+            live = self._ports.traffic.read_weights(record)
+            if live == desired:
+                return live
+            if attempt + 1 < reads:
+                self._sleep(self._settings.verify_interval_seconds)
+        raise VerificationFailed(
+            f"the rule reads back {live} after ModifyRule, expected {desired}",
+            route=record.route,
+            arn=record.rule_arn,
+            api_call="elasticloadbalancing:DescribeRules",
+            expected=desired,
+            actual=live,
+        )
+
+    def _force_weights(self, record: RouteRecord, desired: Weights) -> Weights | None:
+        """Write and verify ``desired``, retrying a few times; returns the weights found first.
+
+        Used by the rollback: a failed read does not stop the write.
+        """
+        found: Weights | None = None
+        try:
+            found = self._ports.traffic.read_weights(record)
+        except StranglerError as error:
+            self._log.warning(
+                "route %s: reading the rule before rollback failed: %s", record.route, error
+            )
+        if found == desired:
+            return found
+        attempts = max(1, self._settings.rollback_write_attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                self._ports.traffic.write_weights(record, desired)
+                self._verify(record, desired)
+                return found
+            except StranglerError as error:
+                self._log.error(
+                    "route %s: writing %s failed (attempt %d of %d): %s",
+                    record.route,
+                    desired,
+                    attempt,
+                    attempts,
+                    error,
+                )
+                if attempt == attempts:
+                    raise
+                self._sleep(self._settings.rollback_retry_interval_seconds * attempt)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _rollback(
+        self,
+        record: RouteRecord,
+        *,
+        reason: str,
+        actor: str,
+        caller_execution: str | None,
+        decide: Callable[[RouteState], Transition],
+    ) -> ActionResult:
+        """The failback, in its fixed order; see :meth:`rollback`."""
+        route = record.route
+        # 1. Weights first: the only step that moves traffic.
+        try:
+            found = self._force_weights(record, ALL_ECS)
+        except StranglerError as error:
+            self._notify_failure(route, reason, actor, [("weights", error)])
+            raise
+        wrote = found != ALL_ECS
+        problems: list[tuple[str, BaseException]] = []
+        if wrote:
+            self._log.warning("route %s: rolled back to %s (%s)", route, ALL_ECS, reason)
+            try:
+                self._ports.metrics.put_canary_weight(route, 0.0)
+            except Exception as error:  # the metric must not stop the state update
+                self._log.error("route %s: CanaryWeight metric failed: %s", route, error)
+                problems.append(("metric", error))
+        # 2. The state (rolled_back, lock released), conditional like every write.
+        before: RouteState | None = None
+        transition: Transition | None = None
+        try:
+            before, transition = self._commit(route, decide)
+        except Exception as error:  # the weights are safe; report and re-raise below
+            self._log.error("route %s: recording the rollback failed: %s", route, error)
+            problems.append(("state", error))
+        # 3. Re-check the rule: a shift in flight may have written after step 1.
+        try:
+            self._force_weights(record, ALL_ECS)
+        except Exception as error:
+            problems.append(("weights re-check", error))
+        # 4. Stop the run that held the route (never the caller's own execution).
+        stopped: str | None = None
+        if transition is not None and transition.changed and before is not None:
+            holder = before.lock.execution_arn if before.lock else None
+            if holder is not None and holder != caller_execution:
+                try:
+                    stopped = self._stop(holder, f"rolled back: {reason}")
+                except Exception as error:
+                    self._log.error("route %s: stopping %s failed: %s", route, holder, error)
+                    problems.append(("stop execution", error))
+        # 5. Notify once: only when this call changed something, or something failed.
+        changed = wrote or (transition is not None and transition.changed)
+        if changed or problems:
+            state = transition.state if transition is not None else None
+            message = {
+                "route": route,
+                "event": "rollback",
+                "status": state.status.value if state else "unknown (state not recorded)",
+                "reason": reason,
+                "actor": actor,
+                "weights": _weights_dict(ALL_ECS),
+                "weightsWritten": wrote,
+                "stoppedExecution": stopped,
+                "problems": [f"{step}: {error}" for step, error in problems],
+            }
+            subject = "rolled back to ECS" + (" (incomplete)" if problems else "")
+            try:
+                self._ports.notify.notify(_subject(route, subject), message)
+            except Exception as error:
+                self._log.error("route %s: rollback notification failed: %s", route, error)
+                problems.append(("notify", error))
+        if problems:
+            raise RollbackIncomplete(route, problems) from problems[0][1]
+        assert transition is not None  # no problems means the state step succeeded
+        return self._action(
+            record,
+            "rollback",
+            transition,
+            stopped=stopped,
+            weights=ALL_ECS,
+            changed=changed,
+        )
+
+    def _fail_check(self, record: RouteRecord, run: RunContext, reason: str) -> TaskResult:
+        """A failed check rolls back right away (weights first); the Rollback task then no-ops."""
+        now = self._clock()
+        self._log.warning("route %s: %s", run.route, reason)
+        result = self._rollback(
+            record,
+            reason=reason,
+            actor=STATE_MACHINE_ACTOR,
+            caller_execution=run.execution_arn,
+            decide=lambda s: lifecycle.fail_check(
+                s,
+                execution_arn=run.execution_arn,
+                reason=reason,
+                actor=STATE_MACHINE_ACTOR,
+                now=now,
+            ),
+        )
+        return TaskResult(Outcome.FAIL, result.status, reason=reason)
+
+    def _drift(self, record: RouteRecord, run: RunContext, live: Weights) -> TaskResult:
+        """Pause the route with reason drift; the weights stay as the human set them."""
+        now = self._clock()
+        try:
+            _, transition = self._commit(
+                run.route,
+                lambda s: lifecycle.drift(s, live=live, actor=STATE_MACHINE_ACTOR, now=now),
+            )
+        except TransitionRefused:
+            # The route changed hands meanwhile (rolled back, paused): not our run any more.
+            return self._superseded(self._ports.state.load(run.route), run, "drift")
+        state = transition.state
+        self._log.warning("route %s: %s", run.route, state.reason)
+        if transition.changed:
+            self._notify(
+                run.route,
+                "paused: weights changed by hand",
+                event="drift",
+                state=state,
+                actor=STATE_MACHINE_ACTOR,
+                weights=live,
+                extra={
+                    "live": _weights_dict(live),
+                    "expected": _weights_dict(state.last_written),
+                    "action": "the run stopped; the weights were left as they are. Restore them, "
+                    "or resume with the live weights accepted",
+                },
+            )
+        return TaskResult(Outcome.DRIFT, state.status, reason=state.reason)
+
+    def _restore_expected(self, record: RouteRecord) -> None:
+        """After losing the route mid-shift: make the rule hold what the stored state says."""
+        state = self._ports.state.load(record.route)
+        expected = lifecycle.expected_weights(state) or ALL_ECS
+        self._log.warning(
+            "route %s: lost the route while shifting; restoring %s", record.route, expected
+        )
+        self._force_weights(record, expected)
+
+    def _after_pass(self, state: RouteState, run: RunContext) -> TaskResult:
+        """The outcome of a check that passed, from the saved state."""
+        if state.stage >= state.stages_total and state.status is Status.PROGRESSING:
+            return TaskResult(Outcome.FINISH, state.status, reason=state.reason)
+        if state.status is Status.PAUSED and lifecycle.is_run_pause(state):
+            return TaskResult(Outcome.PAUSE, state.status, reason=state.reason)
+        if _holds(state, run.execution_arn):
+            return TaskResult(Outcome.NEXT, state.status, reason=state.reason)
+        return self._superseded(state, run, "check")
+
+    def _superseded(self, state: RouteState, run: RunContext, task: str) -> TaskResult:
+        holder = state.lock.execution_arn if state.lock else "nobody"
+        reason = (
+            f"{task}: execution {run.execution_arn} no longer holds route {run.route} "
+            f"(status {state.status.value}, lock held by {holder}); nothing changed"
+        )
+        self._log.info(reason)
+        return TaskResult(Outcome.SUPERSEDED, state.status, reason=reason)
+
+    def _promote_full(self, record: RouteRecord, *, reason: str, actor: str) -> ActionResult:
+        """Write and verify 100 %, then record the promotion and stop the run."""
+        route = record.route
+        live = self._ports.traffic.read_weights(record)
+        if live != ALL_LAMBDA:
+            self._ports.traffic.write_weights(record, ALL_LAMBDA)
+            self._verify(record, ALL_LAMBDA)
+            self._ports.metrics.put_canary_weight(route, ALL_LAMBDA.lambda_percent)
+        now = self._clock()
+        before, transition = self._commit(
+            route, lambda s: lifecycle.promote(s, full=True, reason=reason, actor=actor, now=now)
+        )
+        stopped = None
+        if transition.changed and before.lock is not None:
+            stopped = self._stop(before.lock.execution_arn, f"promoted to 100 % by {actor}")
+        if transition.changed:
+            self._notify(
+                route,
+                "promoted to 100 %",
+                event="promote",
+                state=transition.state,
+                actor=actor,
+                weights=ALL_LAMBDA,
+            )
+        return self._action(record, "promote", transition, stopped=stopped, weights=ALL_LAMBDA)
+
+    def _stop(self, execution_arn: str, cause: str) -> str:
+        self._ports.executions.stop(execution_arn, cause[:_MAX_CAUSE])
+        self._log.info("stopped execution %s: %s", execution_arn, cause)
+        return execution_arn
+
+    def _notify(
+        self,
+        route: str,
+        what: str,
+        *,
+        event: str,
+        state: RouteState,
+        actor: str,
+        weights: Weights | None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        message: dict[str, Any] = {
+            "route": route,
+            "event": event,
+            "status": state.status.value,
+            "stage": state.stage,
+            "stages": state.stages_total,
+            "reason": state.reason,
+            "actor": actor,
+            "weights": _weights_dict(weights),
+        }
+        if extra:
+            message.update(extra)
+        self._ports.notify.notify(_subject(route, what), message)
+
+    def _notify_failure(
+        self, route: str, reason: str, actor: str, problems: list[tuple[str, BaseException]]
+    ) -> None:
+        """Best effort: tell the humans the rollback could not move the weights."""
+        try:
+            self._ports.notify.notify(
+                _subject(route, "ROLLBACK FAILED: weights not verified at ECS"),
+                {
+                    "route": route,
+                    "event": "rollback_failed",
+                    "reason": reason,
+                    "actor": actor,
+                    "problems": [f"{step}: {error}" for step, error in problems],
+                    "action": f"run: python -m controller rollback --route {route}",
+                },
+            )
+        except Exception as error:  # the original failure is re-raised by the caller
+            self._log.error("route %s: failure notification failed too: %s", route, error)
+
+    def _action(
+        self,
+        record: RouteRecord,
+        action: str,
+        transition: Transition,
+        *,
+        stopped: str | None = None,
+        weights: Weights | None = None,
+        changed: bool | None = None,
+    ) -> ActionResult:
+        state = transition.state
+        did_change = transition.changed if changed is None else changed
+        message = (transition.entry.reason if transition.entry else None) or (
+            f"nothing to do: route is {state.status.value}"
+        )
+        return ActionResult(
+            route=record.route,
+            action=action,
+            result="done" if did_change else "unchanged",
+            status=state.status,
+            message=message or "",
+            stage=state.stage,
+            stages=state.stages_total or len(record.plan.stages),
+            weights=weights or self._ports.traffic.read_weights(record),
+            stopped_execution=stopped,
+        )
+
+
+def _holds(state: RouteState, execution_arn: str) -> bool:
+    """True when ``execution_arn`` holds the lock of a progressing route."""
+    return (
+        state.status is Status.PROGRESSING
+        and state.lock is not None
+        and state.lock.execution_arn == execution_arn
+    )
+
+
+def _alarm_matches(record: RouteRecord, name: str, arn: str | None) -> bool:
+    return (
+        record.composite_alarm_name == name
+        or (arn is not None and record.composite_alarm_arn == arn)
+        or name in record.alarm_names
+    )
+
+
+def _weights_dict(weights: Weights | None) -> dict[str, Any] | None:
+    if weights is None:
+        return None
+    percent = weights.lambda_percent if weights.total else None
+    return {"ecs": weights.ecs, "lambda": weights.lambda_, "lambdaPercent": percent}
+
+
+def _subject(route: str, what: str) -> str:
+    subject = f"[strangler] {route}: {what}"
+    # SNS subjects: ASCII, no line breaks, at most 100 characters.
+    subject = subject.encode("ascii", "replace").decode("ascii").replace("\n", " ")
+    return subject[:_MAX_SUBJECT]
+
+
+def aws_ports(factory: ClientFactory, registry: RegistryPort) -> Ports:
+    """The boto3 adapters of every port, for the stack that ``registry`` describes.
+
+    Imports the adapters (and boto3) only when called, so importing this
+    module stays cheap and free of the AWS SDK.
+    """
+    from controller.aws_alarms import CloudWatchAlarms
+    from controller.aws_alb import AlbTraffic
+    from controller.aws_executions import StepFunctionsExecutions
+    from controller.aws_metrics import CloudWatchMetrics
+    from controller.aws_notify import SnsNotify
+    from controller.aws_state import DynamoState
+
+    stack = registry.stack()
+    return Ports(
+        registry=registry,
+        traffic=AlbTraffic(factory.client("elbv2")),
+        alarms=CloudWatchAlarms(factory.client("cloudwatch")),
+        metrics=CloudWatchMetrics(factory.client("cloudwatch")),
+        state=DynamoState(factory.client("dynamodb"), stack.table_name),
+        executions=StepFunctionsExecutions(
+            factory.client("stepfunctions"), stack.state_machine_arn
+        ),
+        notify=SnsNotify(factory.client("sns"), stack.topic_arn),
+    )
