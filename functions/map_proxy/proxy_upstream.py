@@ -178,12 +178,15 @@ def _read_capped(response: urllib3.BaseHTTPResponse, deadline: float, max_bytes:
     """Read the raw (still encoded) body, stopping right past `max_bytes`."""
     failed = True
     try:
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            raise UpstreamBodyTooLargeError(int(declared), max_bytes, exact=True)
+        header = response.headers.get("content-length")
+        declared = int(header) if header is not None and header.isdigit() else None
+        if declared is not None and declared > max_bytes:
+            raise UpstreamBodyTooLargeError(declared, max_bytes, exact=True)
         chunks: list[bytes] = []
         total = 0
-        while True:
+        # With a declared length, stop once it is reached instead of paying
+        # one more read (and deadline check) just to see the end of the body.
+        while declared is None or total < declared:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise UpstreamError(UpstreamFailure.TIMEOUT, "deadline passed while reading body")
