@@ -542,3 +542,25 @@ def test_configure_points_the_pool_at_another_upstream(app: ModuleType) -> None:
 
         assert invoke(app, tile_event())["statusCode"] == 200
         assert [seen.path for seen in other.state.snapshot()] == [PNG_PATH]
+
+
+def test_sampled_invocation_records_the_upstream_subsegment(
+    app: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The X-Ray SDK is disabled in tests, so the subsegment is a dummy; this
+    # runs the traced branch end to end (context manager and annotation).
+    monkeypatch.setattr(app, "_traced", lambda: True)
+
+    assert invoke(app, tile_event())["statusCode"] == 200
+    assert invoke(app, tile_event("/error"))["statusCode"] == 502
+
+
+def test_unsampled_trace_header_skips_the_x_ray_sdk(
+    app: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app.tracer, "disabled", False)
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5db31bde-f102927a851f3aaa17ebd23a;Sampled=0")
+    assert app._traced() is False
+
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5db31bde-f102927a851f3aaa17ebd23a;Sampled=1")
+    assert app._traced() is True
