@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from controller.errors import AwsCallFailed
 from controller.errors import is_transient as is_transient_code
@@ -142,7 +143,7 @@ def is_transient(error: BaseException) -> bool:
     # EndpointConnectionError / ConnectTimeoutError / SSLError derive from
     # botocore's ConnectionError; ReadTimeoutError / ConnectionClosedError from
     # HTTPClientError. botocore's standard retry mode retries the same two.
-    return isinstance(error, ConnectionError | HTTPClientError)
+    return isinstance(error, BotocoreConnectionError | HTTPClientError)
 
 
 def is_access_denied(error: BaseException) -> bool:
