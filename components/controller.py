@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_aws as aws
 
+from components.config import StackConfig, default_powertools_layer_arn
 from components.controller_dashboard import DashboardRoute, build_dashboard
 from components.controller_iam import (
     ArnScope,
@@ -303,6 +304,32 @@ class CanaryControllerArgs:
     reserved_concurrency: int | None = DEFAULT_RESERVED_CONCURRENCY
     source_dir: Path = CONTROLLER_SOURCE
     definition: Callable[[str], dict[str, Any]] = field(default=_default_definition)
+
+    @staticmethod
+    def for_stack(
+        stack: str,
+        config: StackConfig,
+        routes: Sequence[StackRouteLike],
+        topic_arn: pulumi.Input[str],
+    ) -> CanaryControllerArgs:
+        """The controller of a parsed stack config and its route components.
+
+        The Powertools layer is the stack's ``powertoolsLayerArn`` when set, else
+        the official public layer for the controller's runtime and architecture
+        in the stack's region (the routes' default too).
+        """
+        architecture = "x86_64"
+        layer = config.powertools_layer_arn or default_powertools_layer_arn(
+            config.region, RUNTIME, architecture, partition=config.partition
+        )
+        return CanaryControllerArgs(
+            stack=stack,
+            routes=[ControllerRoute.from_route(route, config.listener_arn) for route in routes],
+            topic_arn=topic_arn,
+            powertools_layer_arn=layer,
+            architecture=architecture,
+            log_retention_days=config.log_retention_days,
+        )
 
     def validate(self) -> None:
         """Raise :class:`ControllerConfigError` listing every problem."""

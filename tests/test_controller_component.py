@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pulumi
 import pytest
 
+from components.config import POWERTOOLS_LAYER_VERSION, StackConfig
 from components.controller import (
     CONTROLLER_SOURCE,
     TYPE_TOKEN,
@@ -849,3 +851,71 @@ def test_a_source_without_handler_is_refused(tmp_path):
     )
     with pytest.raises(ControllerConfigError, match=r"has no handler\.py"):
         args.validate()
+
+
+# --- from the stack config --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FakeCanary:
+    schedule: str | None
+    timezone: str | None
+    plan: PlanRecord
+
+    def plan_record(self) -> PlanRecord:
+        return self.plan
+
+
+@dataclass(frozen=True)
+class FakeRouteConfig:
+    canary: FakeCanary
+
+
+@dataclass(frozen=True)
+class FakeStackRoute:
+    """The attributes of a StranglerRoute the controller reads."""
+
+    name: str
+    config: FakeRouteConfig
+    rule_arn: str
+    ecs_target_group_arn: str = ECS_TG
+    lambda_target_group_arn: str = "tg"
+    function_name: str = "fn"
+    composite_alarm_name: str = "composite"
+    composite_alarm_arn: str = "composite-arn"
+    alarm_names: tuple[str, ...] = ("a",)
+
+
+def test_args_for_a_stack_config():
+    route = FakeStackRoute(
+        name="map-tile",
+        config=FakeRouteConfig(FakeCanary("rate(1 day)", "Asia/Tokyo", TILE_PLAN)),
+        rule_arn=rule_arn("9683b2d02a6cabee"),
+    )
+    config = StackConfig(region=REGION, listener_arn=LISTENER, routes=(), log_retention_days=90)
+    args = CanaryControllerArgs.for_stack("prod", config, [route], TOPIC)
+    assert args.powertools_layer_arn == (
+        f"arn:aws:lambda:{REGION}:017000801446:layer:"
+        f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{POWERTOOLS_LAYER_VERSION}"
+    )
+    assert (args.stack, args.topic_arn, args.log_retention_days) == ("prod", TOPIC, 90)
+    assert args.routes == [
+        ControllerRoute(
+            name="map-tile",
+            listener_arn=LISTENER,
+            plan=TILE_PLAN,
+            rule_arn=rule_arn("9683b2d02a6cabee"),
+            ecs_target_group_arn=ECS_TG,
+            lambda_target_group_arn="tg",
+            function_name="fn",
+            composite_alarm_name="composite",
+            composite_alarm_arn="composite-arn",
+            alarm_names=("a",),
+            schedule="rate(1 day)",
+            timezone="Asia/Tokyo",
+        )
+    ]
+    pinned = replace(config, powertools_layer_arn=LAYER.replace(":27", ":30"))
+    assert CanaryControllerArgs.for_stack("prod", pinned, [route], TOPIC).powertools_layer_arn == (
+        LAYER.replace(":27", ":30")
+    )
