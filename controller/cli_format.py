@@ -206,7 +206,8 @@ def status_payload(view: RouteStatusView) -> dict[str, Any]:
 
 def _next_text(view: RouteStatusView, now: datetime) -> str:
     if view.next_stage_at is not None:
-        label = f"stage {min(view.stage + 1, view.stages)}"
+        # ``stage`` counts the stages passed; the one baking now is stage + 1.
+        label = "next stage" if view.stage + 1 < view.stages else "finish"
         return f"{label} in {format_duration((view.next_stage_at - now).total_seconds())}"
     if view.next_run_at is not None:
         return f"run in {format_duration((view.next_run_at - now).total_seconds())}"

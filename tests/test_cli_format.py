@@ -74,7 +74,7 @@ def test_status_table_shows_stage_weights_execution_and_countdown():
         "ROUTE", "STATUS", "STAGE", "LAMBDA", "/", "ECS", "ALARM", "EXECUTION", "NEXT"
     ]  # fmt: skip
     assert row.split() == [
-        "map-tile", "progressing", "1/4", "10.0%", "/", "90.0%", "OK", "run-1", "stage", "2",
+        "map-tile", "progressing", "1/4", "10.0%", "/", "90.0%", "OK", "run-1", "next", "stage",
         "in", "4m12s",
     ]  # fmt: skip
 
@@ -96,6 +96,11 @@ def test_status_table_warns_about_drift_and_alarms():
     assert "! map-tile: DRIFT: the rule has lambda 50.1% / ecs 49.9%" in text
     assert "the controller last wrote lambda 10.0% / ecs 90.0%" in text
     assert "! map-tile: in ALARM: strangler-prod-map-tile-errors" in text
+
+
+def test_status_table_last_stage_counts_down_to_finish():
+    row = render_status([view(stage=3, stages=4)], NOW, Style(False)).splitlines()[1]
+    assert row.endswith("finish in 4m12s"), row
 
 
 def test_status_table_next_scheduled_run_or_raw_schedule():
