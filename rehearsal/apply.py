@@ -105,6 +105,7 @@ def apply_program(
     *,
     emulator: Emulator,
     stack_file: Path | None = None,
+    main_path: Path | None = None,
 ) -> AppliedStack:
     """Run the program for ``stack`` and create everything it declares in ``emulator``.
 
@@ -113,7 +114,8 @@ def apply_program(
     (rehearsal.brownfield). The emulator's region must be the stack's
     ``aws:region``. Raises ConfigRejected (bad config), BridgeError (a
     resource could not be created, or its type is not covered) or
-    RehearsalError. ``stack_file`` replaces ``Pulumi.<stack>.yaml``.
+    RehearsalError. ``stack_file`` replaces ``Pulumi.<stack>.yaml`` and
+    ``main_path`` the project's ``__main__.py`` (to rehearse a variant).
     """
     project_dir = project_dir.resolve()
     config = effective_config(project_dir, stack, config_overrides, stack_file)
@@ -129,6 +131,7 @@ def apply_program(
         project_dir=project_dir,
         config=config,
         answerer=bridge,
+        main_path=main_path,
     )
     return AppliedStack(
         stack=stack,

@@ -126,6 +126,7 @@ def build_plan(
     config_overrides: Mapping[str, Any] | None = None,
     *,
     stack_file: Path | None = None,
+    main_path: Path | None = None,
 ) -> Plan:
     """Run the program for ``stack`` with fabricated outputs and return its plan.
 
@@ -141,6 +142,7 @@ def build_plan(
         project_dir=project_dir,
         config=config,
         answerer=FabricatedAnswerer(region),
+        main_path=main_path,
     )
     return Plan(
         stack=stack,

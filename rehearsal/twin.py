@@ -40,11 +40,13 @@ def build_twin(
     config_overrides: Mapping[str, Any] | None = None,
     *,
     stack_file: Path | None = None,
+    main_path: Path | None = None,
 ) -> Twin:
     """Create the brownfield for ``stack`` in ``emulator``, then apply the program.
 
     ``config_overrides`` (full keys) are applied before the brownfield reads
-    the config, so a caller can rehearse a variant of the stack file.
+    the config, so a caller can rehearse a variant of the stack file;
+    ``stack_file`` and ``main_path`` replace the stack file and the program.
     """
     config = effective_config(project_dir, stack, config_overrides, stack_file)
     brownfield = create_brownfield(config, emulator)
