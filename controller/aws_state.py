@@ -279,6 +279,13 @@ def save_request(table: str, previous_version: int, transition: Transition) -> d
     if transition.entry is None:
         raise ValueError("a transition without a history entry has nothing to save")
     state = transition.state
+    if state.version <= previous_version:
+        # The version is the compare-and-swap token: a write that does not
+        # raise it would let the next writer that read the same version win too.
+        raise ValueError(
+            f"route {state.route}: new version {state.version} must be greater than "
+            f"the version it replaces ({previous_version})"
+        )
     state_put: dict[str, Any] = {
         "TableName": table,
         "Item": state_to_item(state),

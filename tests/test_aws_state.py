@@ -170,21 +170,20 @@ def test_two_writers_from_the_same_version_only_one_wins(store: DynamoState) -> 
     ]
 
 
-def test_history_is_append_only(store: DynamoState) -> None:
-    first = transition(1, at=T0)
-    store.save(0, first)
-    # Same version and instant -> same history key; the state condition holds
-    # (version 1 is stored), so only the history condition can refuse it.
-    rewrite = Transition(
-        state=first.state,
-        entry=replace(first.entry, reason="rewritten") if first.entry else None,
-        changed=True,
-    )
+def test_history_is_append_only(store: DynamoState, dynamodb: Any) -> None:
+    store.save(0, transition(1, at=T0))
+    second = transition(2, at=T0 + timedelta(seconds=5))
+    assert second.entry is not None
+    # An entry already sits at the key version 2 would use (planted by hand:
+    # the adapter itself never writes a history item outside a transaction).
+    planted = entry_to_item(ROUTE, 2, replace(second.entry, reason="already here"))
+    dynamodb.put_item(TableName=store.table_name, Item=planted)
 
     with pytest.raises(ConcurrentUpdate, match="append-only"):
-        store.save(1, rewrite)
+        store.save(1, second)
 
-    assert store.history(ROUTE, 10) == [first.entry], "the entry was not overwritten"
+    assert store.history(ROUTE, 10)[0].reason == "already here", "never overwritten"
+    assert store.load(ROUTE).version == 1, "the state write was cancelled with it"
 
 
 def test_history_is_newest_first_and_limited(store: DynamoState) -> None:
@@ -272,6 +271,16 @@ def test_save_request_conditions_and_token() -> None:
     assert 1 <= len(later["ClientRequestToken"]) <= 36
     assert save_request("t", 4, transition(5, at=T0)) == later, "a retry repeats its token"
     assert first["ClientRequestToken"] != later["ClientRequestToken"]
+
+
+def test_a_save_that_does_not_raise_the_version_is_refused(
+    store: DynamoState, dynamodb: Any
+) -> None:
+    save_chain(store, 2)
+    counter = CallCounter(dynamodb)
+    with pytest.raises(ValueError, match="must be greater"):
+        store.save(2, transition(2, at=T0 + timedelta(minutes=1)))
+    assert counter.calls == []
 
 
 # --- serialisation (pure) ------------------------------------------------------------
