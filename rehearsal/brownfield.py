@@ -24,8 +24,15 @@ LISTENER_KEY = "strangler:listenerArn"
 ROUTES_KEY = "strangler:routes"
 VPC_KEY = "strangler:vpc"
 
-_LISTENER_ARN = re.compile(r":listener/app/(?P<name>[A-Za-z0-9-]{1,32})/[0-9a-f]+/[0-9a-f]+$")
-_TARGET_GROUP_ARN = re.compile(r":targetgroup/(?P<name>[A-Za-z0-9-]{1,32})/[0-9a-f]+$")
+# Only well-formed values are replaced: a malformed one stays in the config
+# so that the program's validation reports it with its key path.
+_ELB_ARN = r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:"
+_LISTENER_ARN = re.compile(
+    _ELB_ARN + r"listener/app/(?P<name>[A-Za-z0-9-]{1,32})/[0-9a-f]+/[0-9a-f]+$"
+)
+_TARGET_GROUP_ARN = re.compile(_ELB_ARN + r"targetgroup/(?P<name>[A-Za-z0-9-]{1,32})/[0-9a-f]+$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]+$")
+_SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]+$")
 
 DEFAULT_LOAD_BALANCER = "monolith"
 VPC_CIDR = "10.0.0.0/16"
@@ -39,7 +46,8 @@ HTTP_PORT = 80
 class Brownfield:
     """What the brownfield created, and how the config maps onto it.
 
-    ``ecs_target_group_arns`` maps each route name to its ECS target group;
+    ``ecs_target_group_arns`` maps each route name (with a well-formed ECS
+    target group ARN in the config) to its ECS target group;
     ``replacements`` maps each config value (ARN or id) to the emulator's;
     ``config_overrides`` holds the full config keys to pass to
     ``apply_program``.
@@ -57,27 +65,27 @@ class Brownfield:
     config_overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def _string_list(value: Any) -> list[str]:
-    if isinstance(value, list | tuple):
-        return [str(item) for item in value if isinstance(item, str)]
-    return []
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
 
 
-def _load_balancer_name(listener_arn: Any) -> str:
-    if isinstance(listener_arn, str):
-        found = _LISTENER_ARN.search(listener_arn)
-        if found:
-            return found.group("name")
-    return DEFAULT_LOAD_BALANCER
+def _matching(pattern: re.Pattern[str], value: Any) -> re.Match[str] | None:
+    return pattern.match(value) if isinstance(value, str) else None
 
 
-def _target_group_name(arn: Any, route: str) -> str:
-    if isinstance(arn, str):
-        found = _TARGET_GROUP_ARN.search(arn)
-        if found:
-            return found.group("name")
-    # Target group names: at most 32 characters.
-    return f"{route}-ecs"[:32]
+def _replace_ids(
+    configured: list[Any], created: list[str], pattern: re.Pattern[str]
+) -> tuple[list[Any], dict[str, str]]:
+    """Positional replacement of the well-formed ids; malformed ones stay."""
+    replaced: list[Any] = []
+    mapping: dict[str, str] = {}
+    for original, new in zip(configured, created, strict=False):
+        if _matching(pattern, original):
+            replaced.append(new)
+            mapping[original] = new
+        else:
+            replaced.append(original)
+    return replaced, mapping
 
 
 def _network(
@@ -116,12 +124,14 @@ def create_brownfield(config: Mapping[str, Any], emulator: Emulator) -> Brownfie
     """
     elbv2 = emulator.client("elbv2")
     vpc = config.get(VPC_KEY) if isinstance(config.get(VPC_KEY), Mapping) else None
-    config_subnets = _string_list(vpc.get("subnetIds")) if vpc else []
-    config_groups = _string_list(vpc.get("securityGroupIds")) if vpc else []
+    config_subnets = _list(vpc.get("subnetIds")) if vpc else []
+    config_groups = _list(vpc.get("securityGroupIds")) if vpc else []
     vpc_id, subnet_ids, group_ids = _network(emulator, len(config_subnets), len(config_groups))
 
-    listener_arn_in_config = config.get(LISTENER_KEY)
-    balancer_name = _load_balancer_name(listener_arn_in_config)
+    configured_listener = _matching(_LISTENER_ARN, config.get(LISTENER_KEY))
+    balancer_name = (
+        configured_listener.group("name") if configured_listener else DEFAULT_LOAD_BALANCER
+    )
     balancer = elbv2.create_load_balancer(
         Name=balancer_name,
         Subnets=subnet_ids[:MIN_ALB_SUBNETS],
@@ -146,10 +156,12 @@ def create_brownfield(config: Mapping[str, Any], emulator: Emulator) -> Brownfie
     )["Listeners"][0]["ListenerArn"]
 
     replacements: dict[str, str] = {}
-    if isinstance(listener_arn_in_config, str):
-        replacements[listener_arn_in_config] = listener_arn
-    replacements.update(zip(config_subnets, subnet_ids, strict=False))
-    replacements.update(zip(config_groups, group_ids, strict=False))
+    if configured_listener:
+        replacements[configured_listener.string] = listener_arn
+    new_subnets, subnet_mapping = _replace_ids(config_subnets, subnet_ids, _SUBNET_ID)
+    new_groups, group_mapping = _replace_ids(config_groups, group_ids, _SECURITY_GROUP_ID)
+    replacements.update(subnet_mapping)
+    replacements.update(group_mapping)
 
     ecs_arns: dict[str, str] = {}
     routes = config.get(ROUTES_KEY)
@@ -160,35 +172,35 @@ def create_brownfield(config: Mapping[str, Any], emulator: Emulator) -> Brownfie
             if not isinstance(route, dict):
                 continue
             route_name = str(route.get("name") or f"route-{index}")
-            original = route.get("ecsTargetGroupArn")
-            if isinstance(original, str) and original in replacements:
+            original = _matching(_TARGET_GROUP_ARN, route.get("ecsTargetGroupArn"))
+            if original is None:
+                continue
+            if original.string in replacements:
                 # Two routes on one ECS target group share it, as in AWS.
-                arn = replacements[original]
+                arn = replacements[original.string]
             else:
                 arn = elbv2.create_target_group(
-                    Name=_target_group_name(original, route_name),
+                    Name=original.group("name"),
                     Protocol="HTTP",
                     Port=HTTP_PORT,
                     VpcId=vpc_id,
                     TargetType="ip",
                 )["TargetGroups"][0]["TargetGroupArn"]
-                if isinstance(original, str):
-                    replacements[original] = arn
+                replacements[original.string] = arn
             ecs_arns[route_name] = arn
-            if isinstance(original, str):
-                route["ecsTargetGroupArn"] = arn
+            route["ecsTargetGroupArn"] = arn
 
     overrides: dict[str, Any] = {}
-    if isinstance(listener_arn_in_config, str):
+    if configured_listener:
         overrides[LISTENER_KEY] = listener_arn
     if new_routes is not None:
         overrides[ROUTES_KEY] = new_routes
     if vpc is not None:
         new_vpc = dict(vpc)
         if config_subnets:
-            new_vpc["subnetIds"] = subnet_ids[: len(config_subnets)]
+            new_vpc["subnetIds"] = new_subnets
         if config_groups:
-            new_vpc["securityGroupIds"] = group_ids[: len(config_groups)]
+            new_vpc["securityGroupIds"] = new_groups
         overrides[VPC_KEY] = new_vpc
 
     return Brownfield(
