@@ -9,6 +9,7 @@ process such as ``python -m controller --endpoint-url``).
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import threading
 import urllib.request
@@ -128,6 +129,10 @@ def server(region: str, port: int = 0, host: str = "127.0.0.1") -> Iterator[Emul
     """
     moto_patches.install()
     previous_port = os.environ.get("MOTO_PORT")
+    # werkzeug logs every request at INFO; the twin's output is its own lines.
+    request_log = logging.getLogger("werkzeug")
+    previous_level = request_log.level
+    request_log.setLevel(logging.WARNING)
     # The threaded server lives in this process and reads the same global
     # config as mock_aws; patch it for the lifetime of the server only.
     with mock.patch.dict(default_user_config, dict(MOTO_CONFIG)):
@@ -141,6 +146,7 @@ def server(region: str, port: int = 0, host: str = "127.0.0.1") -> Iterator[Emul
             yield emulator
         finally:
             moto_server.stop()
+            request_log.setLevel(previous_level)
             if previous_port is None:
                 os.environ.pop("MOTO_PORT", None)
             else:

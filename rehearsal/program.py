@@ -21,10 +21,12 @@ checked against the recorded dependencies (:func:`check_creation_order`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 import sys
 import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,6 +225,25 @@ def _config_rejection(error: BaseException) -> ConfigRejected | None:
     return None
 
 
+def _ensure_event_loop() -> None:
+    """Give this thread an asyncio loop: the mock runtime awaits on the current one.
+
+    The main thread has one; a thread started by the caller (``serve`` in a
+    test, a worker of ``run``) does not.
+    """
+    try:
+        asyncio.get_running_loop()
+        return
+    except RuntimeError:
+        pass
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def _encode_config(config: Mapping[str, Any]) -> dict[str, str]:
     # The engine hands structured values to the program as JSON text.
     return {
@@ -249,6 +270,7 @@ def run_program(
     if not program.is_file():
         raise RehearsalError(f"no Pulumi program at {program}")
     with _RUN_LOCK:
+        _ensure_event_loop()
         mocks = TwinMocks(answerer)
         monitor = TwinMonitor(mocks)
         # A fresh root stack per run: set_mocks only creates one when none

@@ -47,18 +47,20 @@ def serve(
     *,
     port: int = DEFAULT_PORT,
     stack_file: Path | None = None,
+    main_path: Path | None = None,
     out: TextIO,
     stop: threading.Event | None = None,
     on_ready: Callable[[Twin], None] | None = None,
 ) -> None:
     """Start the server, build the twin, print where it is, wait for ``stop`` or a signal.
 
-    ``stop`` and ``on_ready`` let a caller (a test) run it in a thread.
+    ``stop`` and ``on_ready`` let a caller (a test) run it in a thread;
+    ``stack_file`` and ``main_path`` replace the stack file and the program.
     """
     stop = stop or threading.Event()
     region = stack_region(effective_config(project_dir, stack, None, stack_file))
     with emulators.server(region or FALLBACK_REGION, port=port) as emulator:
-        twin = build_twin(stack, project_dir, emulator, stack_file=stack_file)
+        twin = build_twin(stack, project_dir, emulator, stack_file=stack_file, main_path=main_path)
         for line in describe(twin, stack):
             print(line, file=out, flush=True)
         if on_ready is not None:

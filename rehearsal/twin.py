@@ -51,5 +51,12 @@ def build_twin(
     config = effective_config(project_dir, stack, config_overrides, stack_file)
     brownfield = create_brownfield(config, emulator)
     overrides = {**(config_overrides or {}), **brownfield.config_overrides}
-    applied = apply_program(stack, project_dir, overrides, emulator=emulator, stack_file=stack_file)
+    applied = apply_program(
+        stack,
+        project_dir,
+        overrides,
+        emulator=emulator,
+        stack_file=stack_file,
+        main_path=main_path,
+    )
     return Twin(applied=applied, brownfield=brownfield)
