@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import logging
 import os
 import sys
 import textwrap
@@ -717,11 +716,6 @@ def main(
     """Run one command; returns the exit code (argparse itself exits 2 on bad usage)."""
     io = io or Io()
     options = parse_options(sys.argv[1:] if argv is None else argv, io.env)
-    # The service logs what it did on the way (a retried write, a failed
-    # notification); the operator sees warnings and errors on stderr.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(levelname)s: %(message)s", stream=io.stderr
-    )
     style = Style(enabled=not options.json and colour_enabled(io.stdout_is_tty(), io.env))
     try:
         backend = backend_factory(options)
