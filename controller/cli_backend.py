@@ -45,14 +45,14 @@ class AwsBackend:
         )
         factory = ClientFactory(settings)
         try:
-            session = factory.session()
+            # Reading the region reads the profile too: both raise ProfileNotFound.
+            region = factory.session().region_name
         except ProfileNotFound as error:
             raise CliError(
                 f"AWS profile {options.profile!r} was not found in the shared config",
                 EXIT_USAGE,
                 "pass an existing --profile, or leave it out to use the default credentials",
             ) from error
-        region = session.region_name
         if not region:
             raise CliError(
                 "no AWS region is configured",

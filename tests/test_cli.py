@@ -210,6 +210,11 @@ def test_usage_errors_exit_2_before_any_aws_call():
     assert "--route" in ok(cli(None, "history", region=None), 2).stderr
     interval = ok(cli(None, "status", "--interval", "0", region=None), 2)
     assert "must be greater than 0" in interval.stderr
+    profile = ok(cli(None, "status", "--profile", "nope", region=None), 2)
+    assert "AWS profile 'nope' was not found" in profile.stderr
+    region = ok(cli(None, "status", region=None), 2)
+    assert "no AWS region is configured" in region.stderr
+    assert "--region" in region.stderr
 
 
 def test_missing_registry_and_unknown_route_exit_2(world: World):
