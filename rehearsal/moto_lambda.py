@@ -157,7 +157,21 @@ class LambdaRouter:
         self._account_id = account_id
         self._timeout_seconds = timeout_seconds
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
         self.invocations: list[Invocation] = []
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until no handler is running (e.g. before leaving ``mock_aws``).
+
+        A handler still running after the mock is gone would call real AWS.
+        Raises :class:`TimeoutError` naming how many are still running.
+        """
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
+                raise TimeoutError(
+                    f"{self._in_flight} Lambda handler call(s) still running after {timeout} s"
+                )
 
     def invocations_of(self, function: str) -> list[Invocation]:
         """The invocations of one function (name or ARN), oldest first."""
@@ -192,6 +206,8 @@ class LambdaRouter:
             timeout_seconds=self._timeout_seconds,
         )
         error_type: str | None = None
+        with self._lock:
+            self._in_flight += 1
         try:
             result = handler(event, context)
             payload = json.dumps(result).encode("utf-8")
@@ -207,8 +223,10 @@ class LambdaRouter:
                 }
             ).encode("utf-8")
         finally:
-            with self._lock:
+            with self._idle:
                 self.invocations.append(Invocation(key, event, error_type))
+                self._in_flight -= 1
+                self._idle.notify_all()
         return payload
 
 

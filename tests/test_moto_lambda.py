@@ -238,3 +238,28 @@ def test_fake_context_counts_down() -> None:
     assert 0 < context.get_remaining_time_in_millis() <= 1000
     assert context.log_group_name == "/aws/lambda/fn"
     assert moto_lambda.CHECKED_MOTO_VERSION == "5.2.5"
+
+
+def test_wait_idle_waits_for_running_handlers(aws: None) -> None:
+    import threading
+
+    create_function("slow")
+    release = threading.Event()
+
+    def handler(event: Any, context: Any) -> str:
+        release.wait(5)
+        return "done"
+
+    with route_lambda_invocations({"slow": handler}) as router:
+        client = boto3.client("lambda", region_name=REGION)
+        caller = threading.Thread(target=lambda: client.invoke(FunctionName="slow"))
+        caller.start()
+        deadline = time.monotonic() + 5
+        while router._in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(TimeoutError, match="1 Lambda handler call"):
+            router.wait_idle(timeout=0.1)
+        release.set()
+        router.wait_idle(timeout=5)
+        caller.join()
+    assert [i.function for i in router.invocations] == ["slow"]
