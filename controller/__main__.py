@@ -7,9 +7,10 @@ import logging
 from controller.cli import main
 
 if __name__ == "__main__":
-    # The service logs what it does on the way (a retried write, a failed
-    # notification): the operator sees its warnings and errors on stderr.
+    # The service logs what it does on the way. Its errors (a failed
+    # notification, a write retried after a failure) go to stderr; its
+    # warnings repeat what the command prints anyway.
     # Configured here, not in main(), so calling main() in-process leaves the
     # host's logging alone.
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s: %(message)s")
     raise SystemExit(main())
