@@ -161,6 +161,11 @@ def row(result: subprocess.CompletedProcess[str], route: str) -> list[str]:
 
 
 def in_progress(world: World, route: str) -> str:
+    """Start an execution and run its Begin and first Shift; returns the execution ARN."""
+    return in_progress_run(world, route).execution_arn
+
+
+def in_progress_run(world: World, route: str) -> RunContext:
     """Start an execution and run its Begin and first Shift (the tasks' service calls)."""
     stack = world.stack
     arn = str(
@@ -175,7 +180,7 @@ def in_progress(world: World, route: str) -> str:
     assert service.begin(run).outcome == Outcome.RUN
     service.shift(run)
     assert stack.live_weights(route) == Weights.from_percent(10.0)
-    return arn
+    return run
 
 
 def execution_status(world: World, arn: str) -> str:
@@ -398,9 +403,10 @@ def test_pause_resume_and_the_rolled_back_refusal(world: World):
 # ------------------------------------------------------------------ drift, alarms, schedule
 
 
-def test_drift_by_hand_is_flagged_in_table_and_json(world: World):
-    in_progress(world, "style")
-    world.stack.set_weights_by_hand(Weights(ecs=499, lambda_=500), route="style")
+def test_drift_by_hand_is_flagged_then_accepted_on_resume(world: World):
+    run = in_progress_run(world, "style")
+    by_hand = Weights(ecs=499, lambda_=500)
+    world.stack.set_weights_by_hand(by_hand, route="style")
 
     table = ok(cli(world, "status", "--stack", STACK))
     cells = row(table, "style")
@@ -417,6 +423,19 @@ def test_drift_by_hand_is_flagged_in_table_and_json(world: World):
     assert style["drift"] is True
     assert style["weights"] == {"ecs": 49.9, "lambda": 50.1}
     assert style["last_written"] == {"ecs": 90.0, "lambda": 10.0}
+
+    # The run's next Shift finds the drift and pauses the route, weights untouched.
+    assert world.stack.service().shift(run).outcome == Outcome.DRIFT
+    paused = row(ok(cli(world, "status", "--stack", STACK, "--route", "style")), "style")
+    assert paused[1:3] == ["paused", "0/3"], paused
+    resumed = ok(cli(world, "resume", "--stack", STACK, "--route", "style", "--accept-live"))
+    assert "status idle" in resumed.stdout
+    after = json.loads(
+        ok(cli(world, "status", "--stack", STACK, "--route", "style", "--json")).stdout
+    )[0]
+    assert after["drift"] is False, "the live weights are the new baseline"
+    assert after["last_written"] == after["weights"] == {"ecs": 49.9, "lambda": 50.1}
+    assert world.stack.live_weights("style") == by_hand, "the human's weights were kept"
 
 
 def test_alarm_children_schedule_and_promote_refused_in_alarm(world: World):
