@@ -1,0 +1,212 @@
+"""The controller Lambda: parse the event, call the service, answer.
+
+Invoked by the canary state machine's tasks, by the failback EventBridge rule
+(composite alarm to ALARM) and by operator automation; see
+:mod:`controller.events` for the shapes. Everything it does is in
+:mod:`controller.service`, the same code the operator CLI runs.
+
+The ports are built once per execution environment, on the first invocation,
+from the environment: ``STRANGLER_STACK`` names the stack and
+``STRANGLER_REGISTRY_PATH`` (default ``/strangler/{stack}``) the SSM registry
+the deploy wrote (see :mod:`controller.contract`).
+
+Errors: an invalid event raises :class:`~controller.events.InvalidEvent`
+before anything is read or written. Throttling and other transient failures
+are re-raised as :class:`TransientError`, the name the state machine's Retry
+matches (:data:`controller.state_machine.TRANSIENT_ERROR`); everything else is
+re-raised as is, so its class name is the error Step Functions' Catch sees and
+EventBridge retries the event (then sends it to the DLQ).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from controller.contract import ENV_REGISTRY_PATH, ENV_STACK, METRIC_NAMESPACE, ROUTE_DIMENSION
+from controller.events import (
+    AlarmStateChange,
+    ControllerEvent,
+    InvalidEvent,
+    OperatorEvent,
+    TaskEvent,
+    parse_event,
+)
+from controller.service import (
+    ActionResult,
+    CanaryService,
+    RunContext,
+    aws_ports,
+    is_transient,
+)
+from controller.state_machine import TRANSIENT_ERROR
+
+__all__ = [
+    "ConfigurationError",
+    "TransientError",
+    "dispatch",
+    "get_service",
+    "lambda_handler",
+    "logger",
+    "metrics",
+    "reset",
+    "set_service",
+    "tracer",
+]
+
+logger = Logger(service="strangler-controller")
+tracer = Tracer(service="strangler-controller")
+metrics = Metrics(namespace=METRIC_NAMESPACE)
+
+# Rollback requests handled (alarm, operator or the state machine's Rollback
+# task), per route: a dashboard line that shows how often routes fail back.
+METRIC_ROLLBACKS = "Rollbacks"
+
+
+class TransientError(Exception):
+    """Throttling or another failure that may pass: the state machine retries the task."""
+
+
+assert TransientError.__name__ == TRANSIENT_ERROR  # the state machine's Retry matches this name
+
+
+class ConfigurationError(Exception):
+    """The function's environment does not say which stack it controls."""
+
+
+_service: CanaryService | None = None
+
+
+def get_service(environ: Mapping[str, str] | None = None) -> CanaryService:
+    """The service of this execution environment, built on first use from the environment."""
+    global _service
+    if _service is None:
+        _service = _build_service(os.environ if environ is None else environ)
+    return _service
+
+
+def set_service(service: CanaryService | None) -> None:
+    """Use ``service`` for the next invocations (tests, the rehearsal); None rebuilds lazily."""
+    global _service
+    _service = service
+
+
+def reset() -> None:
+    """Forget the service (and with it the cached registry and clients)."""
+    set_service(None)
+
+
+def _build_service(environ: Mapping[str, str]) -> CanaryService:
+    # Imported here: boto3 and the adapters are only needed once, on the cold start.
+    from controller.aws_clients import AwsSettings, ClientFactory
+    from controller.contract import registry_path
+    from controller.registry import SsmRegistry
+
+    stack = environ.get(ENV_STACK, "").strip()
+    if not stack:
+        raise ConfigurationError(
+            f"environment variable {ENV_STACK} is not set: the controller cannot tell "
+            "which stack's registry to read"
+        )
+    path = environ.get(ENV_REGISTRY_PATH, "").strip() or registry_path(stack)
+    factory = ClientFactory(AwsSettings())
+    registry = SsmRegistry(factory.client("ssm"), stack, path)
+    return CanaryService(aws_ports(factory, registry), log=logger)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """The Lambda entry point; see the module docstring."""
+    try:
+        parsed = parse_event(event)
+    except InvalidEvent as error:
+        logger.error("rejected event: %s", error, extra={"problems": list(error.problems)})
+        raise
+    try:
+        return dispatch(parsed, get_service())
+    except Exception as error:
+        if is_transient(error):
+            logger.warning("transient failure, the caller retries: %s", error)
+            raise TransientError(f"{type(error).__name__}: {error}") from error
+        logger.exception("controller failed: %s", error)
+        raise
+
+
+def dispatch(event: ControllerEvent, service: CanaryService) -> dict[str, Any]:
+    """Call the service operation ``event`` asks for; returns a JSON-serialisable dict."""
+    if isinstance(event, TaskEvent):
+        return _task(event, service)
+    if isinstance(event, AlarmStateChange):
+        return _alarm(event, service)
+    return _operator(event, service)
+
+
+def _task(event: TaskEvent, service: CanaryService) -> dict[str, Any]:
+    logger.append_keys(route=event.route, execution=event.execution_arn, action=event.action)
+    run = RunContext(
+        route=event.route,
+        execution_arn=event.execution_arn,
+        trigger=event.trigger,
+        actor=event.actor,
+        plan=event.plan.to_record(),
+        stage_index=event.stage.index if event.stage else None,
+    )
+    if event.action == "begin":
+        result = service.begin(run)
+    elif event.action == "shift":
+        result = service.shift(run)
+    elif event.action == "check":
+        result = service.check(run)
+    elif event.action == "finish":
+        result = service.finish(run)
+    else:
+        failure = event.failure.describe() if event.failure else "no failure given"
+        result = service.rollback_task(run, failure)
+        _count_rollback(event.route)
+    payload = result.to_payload()
+    logger.info("task %s: %s", event.action, payload["outcome"], extra={"result": payload})
+    return payload
+
+
+def _alarm(event: AlarmStateChange, service: CanaryService) -> dict[str, Any]:
+    logger.append_keys(alarm=event.alarm_name, alarm_state=event.state)
+    results = service.handle_alarm(event.alarm_name, event.alarm_arn, event.state, event.reason)
+    for result in results:
+        _count_rollback(result.route)
+    return {
+        "handled": "alarm",
+        "alarm": event.alarm_name,
+        "state": event.state,
+        "results": [r.to_dict() for r in results],
+    }
+
+
+def _operator(event: OperatorEvent, service: CanaryService) -> dict[str, Any]:
+    logger.append_keys(route=event.route, command=event.command, actor=event.actor)
+    reason = event.reason or f"{event.command} requested by {event.actor}"
+    result: ActionResult
+    if event.command == "rollback":
+        result = service.rollback(event.route, reason=reason, actor=event.actor)
+        _count_rollback(event.route)
+    elif event.command == "pause":
+        result = service.pause(event.route, reason=reason, actor=event.actor)
+    elif event.command == "resume":
+        result = service.resume(event.route, reason=reason, actor=event.actor)
+    elif event.command == "promote":
+        result = service.promote(event.route, reason=reason, actor=event.actor, full=event.full)
+    else:
+        result = service.start_run(event.route, actor=event.actor)
+    logger.info("operator %s: %s", event.command, result.result, extra={"result": result.to_dict()})
+    return result.to_dict()
+
+
+def _count_rollback(route: str) -> None:
+    with_dimension = {ROUTE_DIMENSION: route}
+    metrics.add_dimensions(**with_dimension)
+    metrics.add_metric(name=METRIC_ROLLBACKS, unit=MetricUnit.Count, value=1)
