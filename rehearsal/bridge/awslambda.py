@@ -1,4 +1,11 @@
-"""Lambda: functions (code from the Pulumi archive) and resource-based permissions."""
+"""Lambda: functions (code from the Pulumi archive), permissions, async-invoke config.
+
+What moto stores but does not enforce, although it matters in AWS:
+reserved concurrency (no throttling: the Throttles alarm never sees data),
+the VPC config (subnets and security groups are not checked, no ENIs), and
+active tracing (no X-Ray). moto never runs the code either: the rehearsal
+routes invocations to the real handlers (rehearsal/moto_lambda.py).
+"""
 
 from __future__ import annotations
 

@@ -53,9 +53,6 @@ class BridgeContext:
 
     emulator: Emulator
     project_dir: Path
-    # Physical id of every resource created so far, by logical name (for
-    # translations that must find an earlier resource, e.g. a policy's role).
-    created: dict[str, Created] = field(default_factory=dict)
 
     @property
     def region(self) -> str:

@@ -3,6 +3,9 @@
 moto does not validate forward weights (0..999) nor the limit of 5 target
 groups per forward action; the controller's weight arithmetic owns those
 limits (controller/weights.py), so the bridge passes the values through.
+moto never runs health checks and routes no traffic: the health-check
+settings are stored for the describe calls, and the rehearsal picks targets
+by the rule's weights itself.
 """
 
 from __future__ import annotations

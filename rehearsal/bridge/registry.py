@@ -87,9 +87,7 @@ class Bridge:
                 token=token,
                 name=name,
             )
-        created = translation.create(self.context, name, inputs)
-        self.context.created[name] = created
-        return created
+        return translation.create(self.context, name, inputs)
 
     def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """Answer a provider function call (``aws:index/getRegion:getRegion`` ...)."""
