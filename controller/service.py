@@ -30,7 +30,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -715,9 +715,7 @@ class CanaryService:
             weights=transition.state.last_written,
         )
         result = self._action(record, "promote", transition, stopped=stopped)
-        return ActionResult(
-            **{**result.__dict__, "result": "started", "execution": started.execution}
-        )
+        return replace(result, result="started", execution=started.execution)
 
     # ------------------------------------------------------------------ read only
 
@@ -1096,7 +1094,7 @@ class CanaryService:
             action=action,
             result="done" if did_change else "unchanged",
             status=state.status,
-            message=message or "",
+            message=message,
             stage=state.stage,
             stages=state.stages_total or len(record.plan.stages),
             weights=weights or self._ports.traffic.read_weights(record),
