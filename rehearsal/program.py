@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import runpy
 import sys
 import threading
@@ -225,23 +226,44 @@ def _config_rejection(error: BaseException) -> ConfigRejected | None:
     return None
 
 
-def _ensure_event_loop() -> None:
+class _ReportedErrorFilter(logging.Filter):
+    """Drop asyncio's "exception was never retrieved" records of the twin's own errors.
+
+    When a registration fails, the SDK resolves that resource's URN, id and
+    outputs with the error, and nothing ever awaits them; asyncio logs each
+    one with a traceback when it is garbage collected. ``run_program`` has
+    already raised that error to its caller, so the copies are noise.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, RehearsalError) and "never retrieved" in record.getMessage())
+
+
+_REPORTED_ERROR_FILTER = _ReportedErrorFilter()
+
+
+def _ensure_event_loop() -> asyncio.AbstractEventLoop | None:
     """Give this thread an asyncio loop: the mock runtime awaits on the current one.
 
     The main thread has one; a thread started by the caller (``serve`` in a
-    test, a worker of ``run``) does not.
+    test, a worker of ``run``) does not. Returns the loop it created (for the
+    caller to close), or None when the thread already had one.
     """
     try:
         asyncio.get_running_loop()
-        return
+        return None
     except RuntimeError:
         pass
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             asyncio.get_event_loop()
+        return None
     except RuntimeError:
-        asyncio.set_event_loop(asyncio.new_event_loop())
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        return loop
 
 
 def _encode_config(config: Mapping[str, Any]) -> dict[str, str]:
@@ -270,7 +292,9 @@ def run_program(
     if not program.is_file():
         raise RehearsalError(f"no Pulumi program at {program}")
     with _RUN_LOCK:
-        _ensure_event_loop()
+        # Idempotent: a filter object is added to a logger only once.
+        logging.getLogger("asyncio").addFilter(_REPORTED_ERROR_FILTER)
+        created_loop = _ensure_event_loop()
         mocks = TwinMocks(answerer)
         monitor = TwinMonitor(mocks)
         # A fresh root stack per run: set_mocks only creates one when none
@@ -304,6 +328,9 @@ def run_program(
         finally:
             if added_path:
                 sys.path.remove(str(project_dir))
+            if created_loop is not None:
+                asyncio.set_event_loop(None)
+                created_loop.close()
         if monitor.errors:
             raise monitor.errors[0]
     records = list(monitor.records)
