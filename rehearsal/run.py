@@ -601,10 +601,10 @@ class _Rehearsal:
         problems = []
         for route in self.routes:
             state = self.state.load(route.name)
-            if state.status is not Status.IDLE:
+            if state.status is not Status.IDLE or state.stage != 0:
                 problems.append(
-                    f"route {route.name} is {state.status.value}, not idle: a rehearsal starts "
-                    "from a freshly deployed route"
+                    f"route {route.name} is {state.status.value} after {state.stage} stage(s): "
+                    "a rehearsal starts from a freshly deployed route (idle, stage 0)"
                 )
         if problems:
             raise RunConfigError(problems)
@@ -785,10 +785,20 @@ class _Rehearsal:
         elapsed = (datetime.now(UTC) - state.stage_started_at).total_seconds()
         return elapsed >= bake * fraction
 
+    @staticmethod
+    def _missed(route: _Route, state: RouteState, stage: int, injected: bool, flag: str) -> None:
+        """Refuse to report a run whose fault never happened (the stage passed too fast)."""
+        if not injected and state.stage >= stage:
+            raise RehearsalError(
+                f"route {route.name}: stage {stage} passed before the {flag} fault could be "
+                "injected; the machine is too busy for this bake, try a longer --bake-seconds"
+            )
+
     def _maybe_fail(self, route: _Route, state: RouteState) -> None:
         stage = route.fail_at
         if stage is None:
             return
+        self._missed(route, state, stage, route.fault_thread is not None, "--fail-at-stage")
         if not route.failing_started and self._baking(route, state, stage, UPSTREAM_FAILS_AT):
             route.failing_started = True
             route.upstream.set_failing(True)
@@ -890,7 +900,10 @@ class _Rehearsal:
 
     def _maybe_drift(self, route: _Route, state: RouteState) -> None:
         stage = route.drift_at
-        if stage is None or route.drifted or not self._baking(route, state, stage, DRIFT_AT):
+        if stage is None:
+            return
+        self._missed(route, state, stage, route.drifted, "--drift-at-stage")
+        if route.drifted or not self._baking(route, state, stage, DRIFT_AT):
             return
         route.drifted = True
         weights = faults.drift_weights(route.stage_weights(stage))

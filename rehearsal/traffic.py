@@ -79,8 +79,9 @@ class WeightedPicker:
     Smooth weighted round-robin (the algorithm of nginx's ``upstream``): each
     group earns its weight on every pick, the richest group is picked and pays
     the total. Over any run of n picks with constant weights, group i is
-    picked within one pick of ``n * w_i / sum(w)``; a group of weight 0 is
-    never picked. A random pick would do the same on average, but a rehearsal
+    picked ``n * w_i / sum(w)`` times give or take one pick per group (for
+    the two groups of a Strangler rule, give or take half a pick: the
+    rounding); a group of weight 0 is never picked. A random pick would do the same on average, but a rehearsal
     bakes for seconds: at a 1 % stage a random split gives the canary zero
     requests in a short bake often enough to fail the controller's
     minimum-requests check at random. The twin wants the same answer every run.
