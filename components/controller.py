@@ -60,9 +60,9 @@ from controller.contract import (
 TYPE_TOKEN = "strangler:controller:CanaryController"
 
 #: The ``controller/`` package folder, zipped as ``controller/`` so that the
-#: handler ``controller.handler.handler`` imports as in the repository.
+#: handler ``controller.handler.lambda_handler`` imports as in the repository.
 CONTROLLER_SOURCE = Path(__file__).resolve().parent.parent / "controller"
-HANDLER = "controller.handler.handler"
+HANDLER = "controller.handler.lambda_handler"
 RUNTIME = "python3.12"
 SERVICE_NAME = "strangler-controller"
 
@@ -428,6 +428,7 @@ def _dashboard_body(stack: str, routes: Sequence[ControllerRoute], values: list[
             controller_function_name=values[1],
             dlq_name=values[2],
             dlq_alarm_arn=values[3],
+            controller_service=SERVICE_NAME,
             routes=[
                 DashboardRoute(
                     name=route.name,

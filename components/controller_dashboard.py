@@ -22,6 +22,8 @@ from controller.contract import (
     ROUTE_DIMENSION,
 )
 
+# Counted by the controller handler per rolled-back route (controller/handler.py).
+METRIC_ROLLBACKS = "Rollbacks"
 ALB_NAMESPACE = "AWS/ApplicationELB"
 LAMBDA_NAMESPACE = "AWS/Lambda"
 SQS_NAMESPACE = "AWS/SQS"
@@ -124,7 +126,9 @@ def _header(text: str, y: int) -> dict[str, Any]:
     }
 
 
-def _route_widgets(route: DashboardRoute, region: str, y: int) -> list[dict[str, Any]]:
+def _route_widgets(
+    route: DashboardRoute, region: str, y: int, controller_service: str
+) -> list[dict[str, Any]]:
     lb = load_balancer_dimension(route.listener_arn)
     ecs_tg = target_group_dimension(route.ecs_target_group_arn)
     lambda_tg = target_group_dimension(route.lambda_target_group_arn)
@@ -190,8 +194,19 @@ def _route_widgets(route: DashboardRoute, region: str, y: int) -> list[dict[str,
             y=row2,
         ),
         _metric_widget(
-            f"{route.name}: throttles",
-            [[LAMBDA_NAMESPACE, "Throttles", *fn_dim, {"label": "throttles"}]],
+            f"{route.name}: throttles and rollbacks",
+            [
+                [LAMBDA_NAMESPACE, "Throttles", *fn_dim, {"label": "throttles"}],
+                # Emitted by the controller handler (EMF); Powertools adds "service".
+                [
+                    METRIC_NAMESPACE,
+                    METRIC_ROLLBACKS,
+                    *route_dim,
+                    "service",
+                    controller_service,
+                    {"label": "rollbacks"},
+                ],
+            ],
             region=region,
             x=WIDGET_WIDTH,
             y=row2,
@@ -208,8 +223,13 @@ def build_dashboard(
     controller_function_name: str,
     dlq_name: str,
     dlq_alarm_arn: str,
+    controller_service: str = "strangler-controller",
 ) -> dict[str, Any]:
-    """The dashboard body (``DashboardBody`` JSON as a dict) of one stack."""
+    """The dashboard body (``DashboardBody`` JSON as a dict) of one stack.
+
+    ``controller_service`` is the controller's ``POWERTOOLS_SERVICE_NAME``: its
+    EMF metrics carry it as the ``service`` dimension.
+    """
     widgets: list[dict[str, Any]] = [
         _header(f"# Strangler `{stack}`: controller", 0),
         _metric_widget(
@@ -235,6 +255,6 @@ def build_dashboard(
     ]
     y = HEADER_HEIGHT + WIDGET_HEIGHT
     for route in routes:
-        widgets.extend(_route_widgets(route, region, y))
+        widgets.extend(_route_widgets(route, region, y, controller_service))
         y += HEADER_HEIGHT + 2 * WIDGET_HEIGHT
     return {"widgets": widgets}

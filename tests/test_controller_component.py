@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from components.config import POWERTOOLS_LAYER_VERSION, StackConfig
 from components.controller import (
     CONTROLLER_SOURCE,
+    HANDLER,
     TYPE_TOKEN,
     CanaryController,
     CanaryControllerArgs,
@@ -225,7 +227,7 @@ def test_controller_function(declared, source_dir):
     inputs = function.inputs
     assert inputs["name"] == "strangler-prod-controller"
     assert inputs["runtime"] == "python3.12"
-    assert inputs["handler"] == "controller.handler.handler"
+    assert inputs["handler"] == HANDLER == "controller.handler.lambda_handler"
     assert inputs["layers"] == [LAYER]
     assert inputs["architectures"] == ["x86_64"]
     assert inputs["tracingConfig"] == {"mode": "Active"}
@@ -249,6 +251,12 @@ def test_controller_function(declared, source_dir):
     assert Path(code.assets["controller"].path) == source_dir
     # Its log group and permissions exist before it can run.
     assert {"canary-function-logs", "canary-function-policy"} <= set(function.depends_on)
+
+
+def test_the_handler_setting_names_the_real_entry_point():
+    """Lambda imports "<module>.<function>" from the zip root, which holds controller/."""
+    module, function = HANDLER.rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), function))
 
 
 def test_default_source_is_the_controller_package():
@@ -691,6 +699,7 @@ def test_dashboard_shows_each_route(declared):
             ],
             ["AWS/Lambda", "Errors", "FunctionName", f"strangler-prod-{route}"],
             ["AWS/Lambda", "Throttles", "FunctionName", f"strangler-prod-{route}"],
+            ["Strangler", "Rollbacks", "route", route, "service", "strangler-controller"],
             ["Strangler", "AppErrors", "route", route],
         ]
         for metric in expected:

@@ -114,14 +114,11 @@ def test_each_route_gets_weight_requests_latency_errors_throttles_alarms():
     ]
     throttles = widgets_titled(body, "map-tile: throttles")[0]["properties"]["metrics"]
     assert throttles == [
-        [
-            "AWS/Lambda",
-            "Throttles",
-            "FunctionName",
-            "strangler-prod-map-tile",
-            {"label": "throttles"},
-        ]
-    ]
+        ["AWS/Lambda", "Throttles", "FunctionName", "strangler-prod-map-tile",
+         {"label": "throttles"}],
+        ["Strangler", "Rollbacks", "route", "map-tile", "service", "strangler-controller",
+         {"label": "rollbacks"}],
+    ]  # fmt: skip
     alarms = widgets_titled(body, "map-tile: alarms")[0]
     assert alarms["type"] == "alarm"
     assert alarms["properties"]["alarms"] == list(route("map-tile").alarm_arns)
