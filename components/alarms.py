@@ -8,7 +8,8 @@ What is watched (the original design's table, plus the ALB's view):
   upstream returned an error, or a runtime error.
 - target-5xx: ALB HTTPCode_Target_5XX_Count; the function answered 5xx.
 - lambda-user-errors: ALB LambdaUserError; the ALB could not use the function.
-- healthy-hosts: ALB HealthyHostCount < 1; the health check fails.
+- healthy-hosts: ALB HealthyHostCount < 1 for longer than a new target takes
+  to turn healthy; the health check fails.
 - p99-latency: ALB TargetResponseTime p99; the function got slow.
 
 The ALB target-group metrics of a Lambda target group carry the dimensions
@@ -18,13 +19,14 @@ The ALB target-group metrics of a Lambda target group carry the dimensions
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.config import RouteConfig, StackConfig
+from components.config import HealthCheckConfig, RouteConfig, StackConfig
 from controller.contract import (
     METRIC_APP_ERRORS,
     METRIC_NAMESPACE,
@@ -56,11 +58,35 @@ HIGH_RESOLUTION_DATAPOINTS_TO_ALARM = 3
 #: gets no requests (Lambda sends Invocations/Errors only when non-zero), so
 #: missing data counts as "fine" for every traffic-driven alarm.
 NO_TRAFFIC_IS_FINE = "notBreaching"
-#: A missing health signal is not "fine": the ALB health-checks the Lambda
-#: target whatever its weight, so HealthyHostCount exists even without traffic.
-#: Its absence means the signal is lost (target deregistered, health checks
-#: off), and a canary must not proceed without evidence of health.
-MISSING_HEALTH_IS_BAD = "breaching"
+#: A missing health signal is neither fine nor a failure: HealthyHostCount is
+#: documented as "Reported if health checks are enabled", but the same ELB page
+#: also says "Elastic Load Balancing reports metrics to CloudWatch only when
+#: requests are flowing through the load balancer ... If there are no requests
+#: ... or no data for a metric, the metric is not reported" (ELB guide,
+#: "CloudWatch metrics for your Application Load Balancer"). Nothing documents
+#: that a weight-0 Lambda target group gets the metric regardless of traffic.
+#: "breaching" would then put the composite alarm in ALARM on a fresh deploy,
+#: and the controller rolls a route back on ALARM from any status, idle
+#: included: every new route would start rolled back and blocked. "missing"
+#: (CloudWatch: "If all data points in the alarm evaluation range are missing,
+#: the alarm transitions to INSUFFICIENT_DATA") leaves a lost signal out of the
+#: composite rule, which only ORs ALARM(...); a published 0 still alarms.
+MISSING_HEALTH_IS_UNKNOWN = "missing"
+
+
+def healthy_host_periods(health_check: HealthCheckConfig) -> int:
+    """One-minute periods HealthyHostCount must stay below 1 before the alarm fires.
+
+    A newly registered target is not healthy until it passes its first health
+    checks ("After your target is registered, it must pass one health check to
+    be considered healthy", ELB guide; older target groups wait for the healthy
+    threshold), so the count is 0 for up to ``interval * healthy_threshold``
+    seconds after every deploy that registers the function. The alarm waits
+    one period longer than that, so a fresh target never trips it while a
+    target that stays unhealthy still does.
+    """
+    warm_up_seconds = health_check.interval_seconds * health_check.healthy_threshold
+    return math.ceil(warm_up_seconds / STANDARD_PERIOD) + 1
 
 
 def composite_rule(alarm_names: list[str]) -> str:
@@ -101,6 +127,7 @@ class RouteAlarms(pulumi.ComponentResource):
             "LoadBalancer": stack.load_balancer_dimension,
         }
         route_dims: dict[str, pulumi.Input[str]] = {ROUTE_DIMENSION: route.name}
+        healthy_periods = healthy_host_periods(route.health_check)
 
         def alarm_name(kind: str) -> str:
             return naming.alarm_name(stack_name, route.name, kind)
@@ -264,9 +291,10 @@ class RouteAlarms(pulumi.ComponentResource):
                 period=STANDARD_PERIOD,
                 comparison_operator="LessThanThreshold",
                 threshold=1,
-                evaluation_periods=STANDARD_EVALUATION_PERIODS,
-                datapoints_to_alarm=STANDARD_DATAPOINTS_TO_ALARM,
-                treat_missing_data=MISSING_HEALTH_IS_BAD,
+                # Every period of the window must be bad: N out of N.
+                evaluation_periods=healthy_periods,
+                datapoints_to_alarm=healthy_periods,
+                treat_missing_data=MISSING_HEALTH_IS_UNKNOWN,
                 alarm_actions=actions,
                 opts=child,
             )

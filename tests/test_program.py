@@ -242,7 +242,12 @@ def test_every_alarm_notifies_the_topic_and_chooses_missing_data(prod: ProgramRu
     )
     for a in alarms:
         assert a.inputs["alarmActions"] == [topic_arn], a.name
-        assert a.inputs["treatMissingData"] in ("notBreaching", "breaching"), a.name
+    # No traffic is not an error; a lost health signal is neither fine nor a
+    # failure (see components.alarms.MISSING_HEALTH_IS_UNKNOWN).
+    assert {a.inputs["name"]: a.inputs["treatMissingData"] for a in alarms} == {
+        f"strangler-prod-map-tile-{kind}": "missing" if kind == "healthy-hosts" else "notBreaching"
+        for kind in naming.ALARM_KINDS
+    }
 
 
 def test_lambda_alarm_dimensions(prod: ProgramRun) -> None:
@@ -264,6 +269,8 @@ def test_lambda_alarm_dimensions(prod: ProgramRun) -> None:
     assert throttles.inputs["namespace"] == "AWS/Lambda"
     assert throttles.inputs["metricName"] == "Throttles"
     assert throttles.inputs["dimensions"] == {"FunctionName": "strangler-prod-map-tile"}
+    assert throttles.inputs["statistic"] == "Sum"
+    assert throttles.inputs["period"] == 60
     assert throttles.inputs["threshold"] == 1
     assert throttles.inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
@@ -276,46 +283,59 @@ def test_app_error_alarm_is_high_resolution_on_the_route_dimension(prod: Program
         assert metric["namespace"] == "Strangler"
         assert metric["metricName"] == metric_name
         assert metric["dimensions"] == {"route": "map-tile"}
+        assert metric["stat"] == "Sum"
         assert metric["period"] == 10
+    assert queries["rate"]["expression"] == "100 * FILL(failures, 0) / total"
+    assert app.inputs["threshold"] == 1
     assert app.inputs["evaluationPeriods"] * 10 <= 60
     assert app.inputs["treatMissingData"] == "notBreaching"
 
 
 @pytest.mark.parametrize(
-    ("kind", "metric_name", "statistic"),
+    ("kind", "metric_name", "statistic_key", "statistic"),
     [
-        ("target-5xx", "HTTPCode_Target_5XX_Count", "Sum"),
-        ("lambda-user-errors", "LambdaUserError", "Sum"),
-        ("healthy-hosts", "HealthyHostCount", "Minimum"),
+        ("target-5xx", "HTTPCode_Target_5XX_Count", "statistic", "Sum"),
+        ("lambda-user-errors", "LambdaUserError", "statistic", "Sum"),
+        ("healthy-hosts", "HealthyHostCount", "statistic", "Minimum"),
+        ("p99-latency", "TargetResponseTime", "extendedStatistic", "p99"),
     ],
 )
 def test_alb_alarm_dimensions(
-    prod: ProgramRun, kind: str, metric_name: str, statistic: str
+    prod: ProgramRun, kind: str, metric_name: str, statistic_key: str, statistic: str
 ) -> None:
     a = alarm(prod, kind)
     assert a.inputs["namespace"] == "AWS/ApplicationELB"
     assert a.inputs["metricName"] == metric_name
-    assert a.inputs["statistic"] == statistic
+    assert a.inputs[statistic_key] == statistic
+    other = "extendedStatistic" if statistic_key == "statistic" else "statistic"
+    assert other not in a.inputs, f"{kind}: statistic and extendedStatistic are exclusive"
+    assert a.inputs["period"] == 60
+    # A Lambda target group's metrics carry both dimensions; with only one the
+    # alarm would watch a metric that does not exist.
     assert a.inputs["dimensions"] == {
         "TargetGroup": one(prod, TARGET_GROUP).outputs["arnSuffix"],
         "LoadBalancer": LOAD_BALANCER,
     }
 
 
-def test_healthy_host_alarm_treats_a_missing_signal_as_unhealthy(prod: ProgramRun) -> None:
+def test_healthy_host_alarm_outlasts_the_health_check_warm_up(
+    prod: ProgramRun, three: ProgramRun
+) -> None:
     a = alarm(prod, "healthy-hosts")
     assert a.inputs["comparisonOperator"] == "LessThanThreshold"
     assert a.inputs["threshold"] == 1
-    assert a.inputs["treatMissingData"] == "breaching"
+    assert a.inputs["treatMissingData"] == "missing", "an absent metric must not roll back"
+    # Prod: interval 35 s x healthy threshold 2 = 70 s of warm-up -> 2 minutes + 1.
+    assert (a.inputs["evaluationPeriods"], a.inputs["datapointsToAlarm"]) == (3, 3)
+    # route-search: interval 90 s x 2 = 180 s -> 3 minutes + 1.
+    slow = alarm(three, "healthy-hosts", route="route-search")
+    assert (slow.inputs["evaluationPeriods"], slow.inputs["datapointsToAlarm"]) == (4, 4)
 
 
-def test_p99_latency_alarm(prod: ProgramRun) -> None:
+def test_p99_latency_alarm_threshold_is_in_seconds(prod: ProgramRun) -> None:
     a = alarm(prod, "p99-latency")
-    assert a.inputs["metricName"] == "TargetResponseTime"
-    assert a.inputs["extendedStatistic"] == "p99"
-    assert "statistic" not in a.inputs
     assert a.inputs["threshold"] == 2.0, "2000 ms, in seconds"
-    assert a.inputs["dimensions"]["LoadBalancer"] == LOAD_BALANCER
+    assert a.inputs["comparisonOperator"] == "GreaterThanThreshold"
 
 
 def test_composite_alarm_ors_every_child(prod: ProgramRun) -> None:
@@ -409,6 +429,11 @@ def test_three_routes_share_no_names(three: ProgramRun) -> None:
     priorities = [r.inputs["priority"] for r in by_type(three.resources, RULE)]
     assert sorted(priorities) == [100, 110, 120]
     assert len({r.inputs["sourceArn"] for r in by_type(three.resources, PERMISSION)}) == 3
+    for route in ("map-tile", "map-poi", "route-search"):
+        composite = by_name(three.resources, f"{route}-alarms-composite")
+        assert composite.inputs["alarmRule"] == composite_rule(
+            [f"strangler-three-{route}-{kind}" for kind in naming.ALARM_KINDS]
+        ), f"{route}: the composite must OR exactly its own route's alarms"
 
 
 def test_three_routes_use_their_own_settings(three: ProgramRun) -> None:
