@@ -207,7 +207,7 @@ def test_lambda_weight_rounds_half_up() -> None:
     assert lambda_weight(0.1) == 1
 
 
-# --- bad input: one test per case of the issue -------------------------------------
+# --- bad input: one test per kind of problem ---------------------------------------
 
 
 def test_missing_listener_arn(project: Path) -> None:
@@ -311,7 +311,7 @@ def test_stage_weights_must_increase(project: Path) -> None:
     ]
 
 
-def test_issue_example_message(project: Path) -> None:
+def test_key_path_names_route_stage_and_field(project: Path) -> None:
     raw = raw_config(route("map-tile", 100), route("map-poi", 101, canary=stages(10, 50, 40, 100)))
     assert problems(raw, project) == [
         "routes[1].canary.stages[2].weight: must be greater than the previous stage (50)"
