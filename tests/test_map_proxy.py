@@ -12,7 +12,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from map_proxy_upstream import (
+
+from tests.events import load_event
+from tests.map_proxy_upstream import (
     ALB_LIMIT,
     EXPIRES,
     JSON_TEXT,
@@ -26,8 +28,6 @@ from map_proxy_upstream import (
     load_app,
     log_lines,
 )
-
-from tests.events import load_event
 
 ROUTE = "tiles"
 TRACE_SINGLE = "Root=1-5db31bde-f102927a851f3aaa17ebd23a"
@@ -267,6 +267,15 @@ def test_upstream_500_becomes_502(app: ModuleType, capsys: pytest.CaptureFixture
     assert "upstream exploded" not in response["body"], "upstream error body must not leak"
     out = capsys.readouterr().out
     assert metric_names(out) == [{"Requests", "AppErrors", "UpstreamLatency"}]
+    [doc] = emf_lines(out)
+    [directive] = doc["_aws"]["CloudWatchMetrics"]
+    assert (directive["Namespace"], directive["Dimensions"], doc["route"]) == (
+        "Strangler",
+        [["route"]],
+        ROUTE,
+    )
+    assert {"Name": "AppErrors", "Unit": "Count", "StorageResolution": 1} in directive["Metrics"]
+    assert doc["AppErrors"] in ([1.0], 1.0)
     errors = [line for line in log_lines(out) if line["level"] == "ERROR"]
     assert errors and errors[0]["upstream_status"] == 500
     assert errors[0]["correlation_id"] == TRACE_SINGLE

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from map_proxy_upstream import load_function_module
 
+from controller import contract
 from tests.events import load_event
+from tests.map_proxy_upstream import load_function_module
 
 core = load_function_module("proxy_core")
 constants = load_function_module("proxy_constants")
@@ -323,6 +324,19 @@ def test_largest_binary_body_that_fits_the_alb_limit() -> None:
 
 
 # --- Configuration -------------------------------------------------------------------------
+
+
+def test_metric_and_environment_names_are_the_contract() -> None:
+    # The function folder ships on its own and cannot import controller.contract,
+    # which the alarms and the function's environment are built from. An alarm
+    # on any other name or dimension set watches a metric nobody publishes.
+    assert constants.METRICS_NAMESPACE == contract.METRIC_NAMESPACE
+    assert constants.ROUTE_DIMENSION == contract.ROUTE_DIMENSION
+    assert constants.METRIC_REQUESTS == contract.METRIC_REQUESTS
+    assert constants.METRIC_APP_ERRORS == contract.METRIC_APP_ERRORS
+    assert constants.METRIC_UPSTREAM_LATENCY == contract.METRIC_UPSTREAM_LATENCY
+    assert constants.ENV_ROUTE_NAME == contract.ENV_ROUTE_NAME
+    assert constants.ENV_HEALTH_CHECK_PATH == contract.ENV_HEALTH_CHECK_PATH
 
 
 def test_config_defaults() -> None:

@@ -77,6 +77,8 @@ tracer = Tracer(service=SERVICE_NAME, auto_patch=False)
 # string is a falsy choice that the environment cannot override.
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="")
 
+# StorageResolution 1: a high-resolution metric (1 s granularity). CloudWatch
+# accepts only 1 or 60; the application error alarm's 10 s period needs 1.
 _HIGH_RESOLUTION = MetricResolution.High
 
 

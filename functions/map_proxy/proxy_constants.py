@@ -16,9 +16,6 @@ ROUTE_DIMENSION: Final = "route"
 METRIC_REQUESTS: Final = "Requests"
 METRIC_APP_ERRORS: Final = "AppErrors"
 METRIC_UPSTREAM_LATENCY: Final = "UpstreamLatency"
-# StorageResolution 1 = high-resolution metric (1 s granularity). CloudWatch
-# accepts only 1 or 60 here; alarms on 10 s / 30 s periods need 1.
-METRIC_RESOLUTION_SECONDS: Final = 1
 
 # --- Environment variable names ----------------------------------------------
 ENV_UPSTREAM_URL: Final = "UPSTREAM_URL"
