@@ -819,7 +819,8 @@ class CanaryController(pulumi.ComponentResource):
                 type="String",
                 tier="Standard",
                 description=f"Strangler registry: route {route.name} of stack {stack}",
-                value=pulumi.Output.all(
+                # Not secret: `insecure_value` lets a preview show the registry's diff.
+                insecure_value=pulumi.Output.all(
                     route.rule_arn,
                     route.ecs_target_group_arn,
                     route.lambda_target_group_arn,
@@ -838,7 +839,7 @@ class CanaryController(pulumi.ComponentResource):
             type="String",
             tier="Standard",
             description=f"Strangler registry: stack {stack}",
-            value=pulumi.Output.all(
+            insecure_value=pulumi.Output.all(
                 core.table.name,
                 core.state_machine.arn,
                 core.topic_arn,

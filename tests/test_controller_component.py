@@ -155,17 +155,6 @@ def one(resources: list[RecordedResource], typ: str) -> RecordedResource:
     return found[0]
 
 
-# The Pulumi wire protocol's marker key of a secret value (pulumi/runtime/rpc.py).
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-
-
-def plain(value):
-    """A value the SDK marked secret arrives wrapped in its secret envelope."""
-    if isinstance(value, dict) and SECRET_SIG in value:
-        return value["value"]
-    return value
-
-
 def policy_of(resources: list[RecordedResource], name: str) -> dict:
     return json.loads(by_name(resources, name).inputs["policy"])
 
@@ -733,7 +722,7 @@ def test_registry_route_records(declared):
     assert tile.inputs["name"] == "/strangler/prod/routes/map-tile"
     assert tile.inputs["type"] == "String"
     assert tile.inputs["tier"] == "Standard"
-    assert RouteRecord.from_json(plain(tile.inputs["value"])) == RouteRecord(
+    assert RouteRecord.from_json(tile.inputs["insecureValue"]) == RouteRecord(
         route="map-tile",
         listener_arn=LISTENER,
         rule_arn=rule_arn("9683b2d02a6cabee"),
@@ -749,7 +738,7 @@ def test_registry_route_records(declared):
         timezone="Asia/Tokyo",
     )
     style = RouteRecord.from_json(
-        plain(by_name(declared, "canary-map-style-record").inputs["value"])
+        by_name(declared, "canary-map-style-record").inputs["insecureValue"]
     )
     assert (style.route, style.plan, style.schedule_name, style.schedule, style.timezone) == (
         "map-style",
@@ -764,7 +753,7 @@ def test_registry_route_records(declared):
 def test_registry_stack_record(declared):
     parameter = by_name(declared, "canary-stack-record")
     assert parameter.inputs["name"] == "/strangler/prod/stack"
-    assert StackRecord.from_json(plain(parameter.inputs["value"])) == StackRecord(
+    assert StackRecord.from_json(parameter.inputs["insecureValue"]) == StackRecord(
         stack="prod",
         table_name="strangler-prod-state",
         state_machine_arn=SM_ARN,
