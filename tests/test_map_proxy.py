@@ -16,6 +16,7 @@ import pytest
 from tests.events import load_event
 from tests.map_proxy_upstream import (
     ALB_LIMIT,
+    BIG_ETAG,
     EXPIRES,
     JSON_TEXT,
     LAST_MODIFIED,
@@ -363,6 +364,22 @@ def test_body_over_the_alb_limit_gives_502(
     assert error["size_bytes"] > ALB_LIMIT
     assert error["limit_bytes"] == ALB_LIMIT
     assert error["message"] == "Upstream body too large for an ALB response"
+
+
+@pytest.mark.parametrize("conditional", [False, True], ids=["head", "304"])
+def test_announced_size_without_content_is_not_held_against_the_limit(
+    app: ModuleType, conditional: bool
+) -> None:
+    # HEAD and 304 announce the size of the full body but carry none.
+    event = tile_event("/big", if_none_match=BIG_ETAG) if conditional else tile_event("/big")
+    if not conditional:
+        event["httpMethod"] = "HEAD"
+
+    response = invoke(app, event)
+
+    assert response["statusCode"] == (304 if conditional else 200)
+    assert (response["body"], response["isBase64Encoded"]) == ("", False)
+    assert response["headers"]["ETag"] == BIG_ETAG
 
 
 def test_body_that_only_base64_pushes_over_the_limit_gives_502(

@@ -41,6 +41,8 @@ from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Read size for urllib3 versions without `read1` (see _read_some).
 _FALLBACK_CHUNK_BYTES = 8 * 1024
+# Statuses whose response never carries content (RFC 9110, 15.3.5 and 15.4.5).
+_NO_CONTENT_STATUSES = frozenset({204, 304})
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,11 @@ class UpstreamClient:
             except (HTTPError, http.client.HTTPException, OSError) as err:
                 raise UpstreamError(UpstreamFailure.PROTOCOL, str(err)) from err
         assert response is not None  # the loop either breaks with one or raises
-        payload = _read_capped(response, deadline, max_body_bytes)
+        # A HEAD response or a 304 may announce, in Content-Length, the size a
+        # GET would get (RFC 9110, 8.6) while carrying no content: that size
+        # must not be held against the ALB limit.
+        has_content = method != "HEAD" and response.status not in _NO_CONTENT_STATUSES
+        payload = _read_capped(response, deadline, max_body_bytes, has_content=has_content)
         return UpstreamResponse(
             status=response.status,
             headers=list(response.headers.iteritems()),
@@ -174,12 +180,20 @@ def _read_some(response: urllib3.BaseHTTPResponse, amount: int) -> bytes:
     return response.read(min(amount, _FALLBACK_CHUNK_BYTES), decode_content=False)
 
 
-def _read_capped(response: urllib3.BaseHTTPResponse, deadline: float, max_bytes: int) -> bytes:
-    """Read the raw (still encoded) body, stopping right past `max_bytes`."""
+def _read_capped(
+    response: urllib3.BaseHTTPResponse, deadline: float, max_bytes: int, *, has_content: bool
+) -> bytes:
+    """Read the raw (still encoded) body, stopping right past `max_bytes`.
+
+    Without content (`has_content` false) nothing is read and the connection
+    goes back to the pool.
+    """
     failed = True
     try:
         header = response.headers.get("content-length")
         declared = int(header) if header is not None and header.isdigit() else None
+        if not has_content:
+            declared = 0
         if declared is not None and declared > max_bytes:
             raise UpstreamBodyTooLargeError(declared, max_bytes, exact=True)
         chunks: list[bytes] = []
