@@ -210,6 +210,10 @@ def test_role_policy_is_least_privilege(prod: ProgramRun) -> None:
     trust = json.loads(one(prod, ROLE).inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
     policy = json.loads(one(prod, ROLE_POLICY).inputs["policy"])
+    # The policy is a JSON string: mypy cannot check its keys, so spell them here.
+    assert policy["Version"] == "2012-10-17"
+    assert all(set(s) == {"Sid", "Effect", "Action", "Resource"} for s in policy["Statement"])
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
     statements = {s["Sid"]: s for s in policy["Statement"]}
     log_group_arn = one(prod, LOG_GROUP).outputs["arn"]
     assert statements["OwnLogGroup"]["Resource"] == f"{log_group_arn}:*"
