@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import socket
 import sys
@@ -570,15 +571,38 @@ def test_configure_points_the_pool_at_another_upstream(app: ModuleType) -> None:
         assert [seen.path for seen in other.state.snapshot()] == [PNG_PATH]
 
 
-def test_sampled_invocation_records_the_upstream_subsegment(
-    app: ModuleType, monkeypatch: pytest.MonkeyPatch
+class _RecordingSubsegments:
+    """Stands in for the X-Ray provider's `in_subsegment`: records names and annotations."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.annotations: list[tuple[str, Any]] = []
+
+    @contextlib.contextmanager
+    def in_subsegment(self, name: str) -> Iterator[_RecordingSubsegments]:
+        self.opened.append(name)
+        yield self
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        self.annotations.append((key, value))
+
+
+@pytest.mark.parametrize("sampled", [True, False], ids=["sampled", "unsampled"])
+def test_only_sampled_invocations_open_the_upstream_subsegment(
+    app: ModuleType, monkeypatch: pytest.MonkeyPatch, sampled: bool
 ) -> None:
-    # The X-Ray SDK is disabled in tests, so the subsegment is a dummy; this
-    # runs the traced branch end to end (context manager and annotation).
-    monkeypatch.setattr(app, "_traced", lambda: True)
+    recorder = _RecordingSubsegments()
+    monkeypatch.setattr(app.tracer.provider, "in_subsegment", recorder.in_subsegment)
+    monkeypatch.setattr(app, "_traced", lambda: sampled)
 
     assert invoke(app, tile_event())["statusCode"] == 200
     assert invoke(app, tile_event("/error"))["statusCode"] == 502
+
+    if sampled:
+        assert recorder.opened == ["## upstream", "## upstream"]
+        assert recorder.annotations == [("upstream_status", 200), ("upstream_status", 500)]
+    else:
+        assert (recorder.opened, recorder.annotations) == ([], [])
 
 
 def test_unsampled_trace_header_skips_the_x_ray_sdk(
