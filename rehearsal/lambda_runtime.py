@@ -247,38 +247,47 @@ class OutputRouter(io.TextIOBase):
         return True
 
 
+def _stdout_handlers(streams: tuple[object, ...]) -> list[logging.StreamHandler[Any]]:
+    """Every logging handler writing to one of ``streams`` or to an :class:`OutputRouter`."""
+    loggers = [logging.getLogger()] + [
+        item
+        for item in logging.Logger.manager.loggerDict.values()
+        if isinstance(item, logging.Logger)
+    ]
+    return [
+        handler
+        for logger in loggers
+        for handler in logger.handlers
+        if isinstance(handler, logging.StreamHandler)
+        and (handler.stream in streams or isinstance(handler.stream, OutputRouter))
+    ]
+
+
 @contextmanager
 def routed_stdout() -> Iterator[OutputRouter]:
     """Install an :class:`OutputRouter` as ``sys.stdout`` (and in logging's stdout handlers).
 
     A logging ``StreamHandler`` keeps the stream it was built with, so the
     handlers already writing to stdout (Powertools' Logger binds
-    ``sys.stdout`` when the module is imported) are pointed at the router too,
-    and restored afterwards.
+    ``sys.stdout`` when its module is imported) are pointed at the router
+    too. Afterwards every handler writing to the router, including those
+    built while it was installed, writes to the original stdout again.
     """
     original = sys.stdout
     router = OutputRouter(original)
-    redirected: list[logging.StreamHandler[Any]] = []
-    loggers = [logging.getLogger()] + [
-        item
-        for item in logging.Logger.manager.loggerDict.values()
-        if isinstance(item, logging.Logger)
-    ]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler) and handler.stream in (
-                original,
-                sys.__stdout__,
-            ):
-                handler.setStream(router)
-                redirected.append(handler)
+    previous: dict[int, Any] = {}
+    for handler in _stdout_handlers((original, sys.__stdout__)):
+        previous[id(handler)] = handler.stream
+        handler.setStream(router)
     sys.stdout = router
     try:
         yield router
     finally:
         sys.stdout = original
-        for handler in redirected:
-            handler.setStream(original)
+        for handler in _stdout_handlers((router,)):
+            if handler.stream is router:
+                stream = previous.get(id(handler), original)
+                handler.setStream(original if isinstance(stream, OutputRouter) else stream)
 
 
 # --- functions ---------------------------------------------------------------------

@@ -225,6 +225,27 @@ def test_routed_stdout_points_stdout_loggers_at_the_router_and_back():
         logger.removeHandler(handler)
 
 
+def test_a_logger_built_while_routed_is_routed_again_next_time():
+    logger = logging.getLogger("rehearsal-test-late")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        with routed_stdout() as first:
+            # Like the controller's Logger: its module is imported during a rehearsal.
+            handler = logging.StreamHandler(sys.stdout)
+            logger.addHandler(handler)
+            assert handler.stream is first
+        assert handler.stream is sys.stdout, "back on stdout after the first rehearsal"
+        captured: list[str] = []
+        with routed_stdout() as second:
+            assert handler.stream is second
+            with second.capture(captured.append):
+                logger.info("from the controller")
+        assert captured == ["from the controller"], "not leaked to the second run's stdout"
+    finally:
+        logger.handlers.clear()
+
+
 # --- in process, from the emulator -----------------------------------------------------
 
 
