@@ -13,6 +13,7 @@ import pulumi
 
 from components.alerts import AlertTopic, AlertTopicArgs
 from components.config import TOP_LEVEL_KEYS, ConfigError, StackConfig, parse_stack_config
+from components.controller import CanaryController, CanaryControllerArgs
 from components.route import StranglerRoute, StranglerRouteArgs
 
 NAMESPACE = "strangler"
@@ -96,3 +97,17 @@ routes = [
     for route in stack_config.routes
 ]
 export_outputs(routes, alerts)
+controller = CanaryController(
+    "controller",
+    CanaryControllerArgs.for_stack(stack_name, stack_config, routes, alerts.topic_arn),
+)
+pulumi.export(
+    "controller",
+    {
+        "stateMachineArn": controller.state_machine_arn,
+        "tableName": controller.table_name,
+        "dashboardName": controller.dashboard_name,
+        "dlqUrl": controller.dlq_url,
+        "registryPath": controller.registry_path,
+    },
+)

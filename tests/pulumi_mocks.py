@@ -103,16 +103,17 @@ class RecordingMocks(Mocks):
         outputs.update(self._computed(args.typ, args.name, args.inputs))
         return resource_id, outputs
 
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """Answer the few provider functions a program may invoke."""
         self.calls.append(args)
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}, None
+            return {"name": self.region, "region": self.region, "id": self.region}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:root"}, None
+            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:root"}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
-        return {}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        # The SDK iterates the check failures: an empty list, never None.
+        return {}, []
 
     def _computed(self, typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         region, account = self.region, self.account
@@ -350,3 +351,17 @@ def by_name(resources: Iterable[RecordedResource], name: str) -> RecordedResourc
 def children_of(resources: Iterable[RecordedResource], parent: str) -> list[RecordedResource]:
     """The resources whose parent is the resource with logical name ``parent``."""
     return [r for r in resources if r.parent == parent]
+
+
+def without_subtree(resources: Iterable[RecordedResource], root: str) -> list[RecordedResource]:
+    """The resources outside the component ``root`` (the component and all its descendants)."""
+    resources = list(resources)
+    excluded = {root}
+    grew = True
+    while grew:
+        grew = False
+        for resource in resources:
+            if resource.parent in excluded and resource.name not in excluded:
+                excluded.add(resource.name)
+                grew = True
+    return [r for r in resources if r.name not in excluded]

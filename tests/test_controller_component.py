@@ -27,7 +27,13 @@ from controller.contract import (
     StagePlanRecord,
 )
 from controller.state_machine import build_definition
-from tests.pulumi_mocks import RecordedResource, by_name, by_type, install_mocks
+from tests.pulumi_mocks import (
+    RecordedResource,
+    by_name,
+    by_type,
+    install_mocks,
+    run_program_full,
+)
 
 STACK = "prod"
 REGION = "ap-northeast-1"
@@ -917,3 +923,28 @@ def test_args_for_a_stack_config():
     assert CanaryControllerArgs.for_stack("prod", pinned, [route], TOPIC).powertools_layer_arn == (
         LAYER.replace(":27", ":30")
     )
+
+
+# --- in the program -------------------------------------------------------------------------
+
+
+def test_the_program_builds_the_controller_from_the_real_routes():
+    """Pulumi.prod.yaml: the registry and the policies carry the route components' outputs."""
+    run = run_program_full("Pulumi.prod.yaml")
+    rule = one(run.resources, "aws:lb/listenerRule:ListenerRule")
+    composite = one(run.resources, "aws:cloudwatch/compositeAlarm:CompositeAlarm")
+    record = RouteRecord.from_json(
+        by_name(run.resources, "controller-map-tile-record").inputs["insecureValue"]
+    )
+    assert record.rule_arn == rule.outputs["arn"]
+    assert record.composite_alarm_arn == composite.outputs["arn"]
+    assert record.schedule == "cron(0 10 ? * MON-FRI *)"
+    statements = {
+        s["Sid"]: s for s in policy_of(run.resources, "controller-function-policy")["Statement"]
+    }
+    assert statements["ShiftRouteWeights"]["Resource"] == [rule.outputs["arn"]]
+    pattern = json.loads(
+        by_name(run.resources, "controller-map-tile-failback-rule").inputs["eventPattern"]
+    )
+    assert pattern["resources"] == [composite.outputs["arn"]]
+    assert run.outputs["controller"]["registryPath"] == "/strangler/prod"

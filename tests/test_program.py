@@ -6,6 +6,7 @@ and asserts on the inputs the provider would receive (camelCase names).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -29,6 +30,7 @@ from tests.pulumi_mocks import (
     load_stack_config,
     run_program,
     run_program_full,
+    without_subtree,
 )
 
 PROD = PROJECT_ROOT / "Pulumi.prod.yaml"
@@ -58,14 +60,19 @@ WEIGHT_PATHS = [
 ]
 
 
+def route_resources_only(run: ProgramRun) -> ProgramRun:
+    """The run without the stack's controller, which tests/test_controller_component.py covers."""
+    return dataclasses.replace(run, resources=without_subtree(run.resources, "controller"))
+
+
 @pytest.fixture(scope="module")
 def prod() -> ProgramRun:
-    return run_program_full(PROD)
+    return route_resources_only(run_program_full(PROD))
 
 
 @pytest.fixture(scope="module")
 def three() -> ProgramRun:
-    return run_program_full(THREE)
+    return route_resources_only(run_program_full(THREE))
 
 
 def one(run: ProgramRun, typ: str) -> RecordedResource:
