@@ -33,6 +33,7 @@ from controller.registry import SsmRegistry
 from controller.weights import ALL_ECS, ALL_LAMBDA, Weights
 from rehearsal import faults
 from rehearsal.emulator import Emulator, in_process
+from rehearsal.errors import RehearsalError
 from rehearsal.plan import build_plan
 from rehearsal.run import (
     EVIDENCE_MARGIN,
@@ -324,6 +325,48 @@ class TestExampleStack:
             with pytest.raises(RunConfigError, match="map-tile is promoted after 4 stage"):
                 rehearse(emulator, RunOptions(stack=STACK), resources=resources)
         finally:
+            fresh_routes(emulator, STACK)
+
+    def test_a_lambda_target_group_without_its_function_is_a_harness_error(
+        self, prod: tuple[Emulator, int]
+    ):
+        emulator, resources = prod
+        fresh_routes(emulator, STACK)
+        record = SsmRegistry(emulator.client("ssm"), STACK, registry_path(STACK)).route(ROUTE)
+        elbv2 = emulator.client("elbv2")
+        targets = [
+            d["Target"]
+            for d in elbv2.describe_target_health(TargetGroupArn=record.lambda_target_group_arn)[
+                "TargetHealthDescriptions"
+            ]
+        ]
+        elbv2.deregister_targets(TargetGroupArn=record.lambda_target_group_arn, Targets=targets)
+        try:
+            with pytest.raises(RehearsalError, match="has 0 registered targets"):
+                rehearse(emulator, RunOptions(stack=STACK), resources=resources)
+        finally:
+            elbv2.register_targets(TargetGroupArn=record.lambda_target_group_arn, Targets=targets)
+
+    def test_an_alarm_no_rule_delivers_is_a_harness_error(self, prod: tuple[Emulator, int]):
+        emulator, resources = prod
+        fresh_routes(emulator, STACK)
+        events = emulator.client("events")
+        (rule,) = [
+            r for r in events.list_rules()["Rules"] if r["Name"].endswith(f"{ROUTE}-failback")
+        ]
+        targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        events.remove_targets(Rule=rule["Name"], Ids=[t["Id"] for t in targets])
+        events.delete_rule(Name=rule["Name"])
+        try:
+            with pytest.raises(RehearsalError, match="failback path is not wired"):
+                rehearse(
+                    emulator,
+                    RunOptions(stack=STACK, fail_at_stage=1, bake_seconds=1),
+                    resources=resources,
+                )
+        finally:
+            events.put_rule(Name=rule["Name"], EventPattern=rule["EventPattern"])
+            events.put_targets(Rule=rule["Name"], Targets=targets)
             fresh_routes(emulator, STACK)
 
 
