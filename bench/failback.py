@@ -60,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="prod", help="the stack (default prod)")
     parser.add_argument("--bake-seconds", type=int, default=2, help="bake per stage (default 2)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--program", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -69,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
         routes=(ROUTE,),
         fail_at_stage=args.stage,
         bake_seconds=args.bake_seconds,
-        main_path=args.program,
     )
     figures: list[float] = []
     started = time.monotonic()

@@ -106,7 +106,11 @@ WINDOW_SLACK_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class RunOptions:
-    """The options of ``python -m rehearsal run`` (see :func:`add_run_arguments`)."""
+    """The options of ``python -m rehearsal run`` (see :func:`add_run_arguments`).
+
+    ``main_path`` replaces the project's ``__main__.py`` (a variant of the
+    program, as ``serve`` allows).
+    """
 
     stack: str = DEFAULT_STACK
     project_dir: Path = PROJECT_DIR
@@ -122,7 +126,6 @@ class RunOptions:
     json: bool = False
     chart: Path | None = None
     moto_server: bool = False
-    quiet: bool = False
 
     def problems(self) -> list[str]:
         """What is wrong with the options on their own (before the stack is known)."""
@@ -405,8 +408,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run moto as a server on 127.0.0.1 (default: in-process)",
     )
-    if "main_path" not in existing:
-        parser.add_argument("--program", dest="main_path", type=Path, help=argparse.SUPPRESS)
 
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:

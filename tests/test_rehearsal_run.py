@@ -6,11 +6,6 @@ rehearses on it, with bakes of 1-2 s (every Wait of the state machine
 really sleeps). The failing scenario at stage 2 goes through the real command
 (:func:`main_run`: its own twin, ``--json`` and ``--chart``), and the 3-route
 stack runs on a moto server, so both emulator modes are covered.
-
-Until ``__main__.py`` declares the canary controller, the stacks are applied
-with a wrapper program that runs the real ``__main__.py`` unchanged and then
-declares the controller for its routes the way the program will; once the
-program declares it, the wrapper is not used.
 """
 
 from __future__ import annotations
@@ -34,7 +29,6 @@ from controller.weights import ALL_ECS, ALL_LAMBDA, Weights
 from rehearsal import faults
 from rehearsal.emulator import Emulator, in_process
 from rehearsal.errors import RehearsalError
-from rehearsal.plan import build_plan
 from rehearsal.run import (
     EVIDENCE_MARGIN,
     EXIT_CONFIG,
@@ -57,58 +51,19 @@ THREE = PROJECT / "tests" / "stacks" / "Pulumi.three.yaml"
 STACK = "prod"
 REGION = "ap-northeast-1"
 ROUTE = "map-tile"
-CONTROLLER_TYPE = "strangler:controller:CanaryController"
 # Issue 5: the failback must be below a second in the failing runs.
 FAILBACK_LIMIT_MS = 1000
 
-WRAPPER = '''
-"""The real program, then the canary controller for its routes (test scaffolding)."""
-import runpy
-
-from components.controller import CanaryController, CanaryControllerArgs, ControllerRoute
-
-program = runpy.run_path({main!r}, run_name="__main__")
-stack_config = program["stack_config"]
-CanaryController(
-    "controller",
-    CanaryControllerArgs(
-        stack=program["stack_name"],
-        routes=[
-            ControllerRoute.from_route(route, stack_config.listener_arn)
-            for route in program["routes"]
-        ],
-        topic_arn=program["alerts"].topic_arn,
-        powertools_layer_arn=stack_config.routes[0].function.powertools_layer_arn,
-        log_retention_days=stack_config.log_retention_days,
-    ),
-)
-'''
-
-
-def program_with_controller(tmp_dir: Path) -> Path | None:
-    """None when __main__.py declares the controller itself, else the wrapper's path."""
-    declared = {r.type for r in build_plan(STACK, PROJECT).resources}
-    if CONTROLLER_TYPE in declared:
-        return None
-    path = tmp_dir / "main_with_controller.py"
-    path.write_text(WRAPPER.format(main=str(PROJECT / "__main__.py")))
-    return path
-
-
-@pytest.fixture(scope="module")
-def main_path(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
-    return program_with_controller(tmp_path_factory.mktemp("program"))
-
 
 @pytest.fixture(scope="class")
-def prod(main_path: Path | None) -> Iterator[tuple[Emulator, int]]:
+def prod() -> Iterator[tuple[Emulator, int]]:
     """The example stack applied to an in-process emulator, and its resource count.
 
     Class scope: moto's backends are process-wide, so no other emulator may
     start (the real command's, below) while this one is up.
     """
     with in_process(REGION) as emulator:
-        twin = build_twin(STACK, PROJECT, emulator, main_path=main_path)
+        twin = build_twin(STACK, PROJECT, emulator)
         yield emulator, len(twin.applied.resources)
 
 
@@ -373,13 +328,9 @@ class TestExampleStack:
 # --- the real command ------------------------------------------------------------------
 
 
-def test_the_command_fails_stage_2_back_and_prints_one_json_document(
-    main_path: Path | None, tmp_path: Path
-):
+def test_the_command_fails_stage_2_back_and_prints_one_json_document(tmp_path: Path):
     chart = tmp_path / "chart.png"
     argv = ["--fail-at-stage", "2", "--json", "--chart", str(chart), "--bake-seconds", "2"]
-    if main_path is not None:
-        argv += ["--program", str(main_path)]
     out, err = io.StringIO(), io.StringIO()
     code = main_run(_args(*argv), out=out, err=err)
     assert code == EXIT_OK, err.getvalue()
@@ -405,12 +356,11 @@ def test_the_command_fails_stage_2_back_and_prints_one_json_document(
 # --- three routes at once ------------------------------------------------------------
 
 
-def test_three_routes_roll_at_once_with_independent_outcomes(main_path: Path | None):
+def test_three_routes_roll_at_once_with_independent_outcomes():
     report = run_rehearsal(
         RunOptions(
             stack="three",
             stack_file=THREE,
-            main_path=main_path,
             fail_at_stage=1,
             fail_routes=("map-poi",),
             bake_seconds=1,
