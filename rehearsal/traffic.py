@@ -81,10 +81,11 @@ class WeightedPicker:
     the total. Over any run of n picks with constant weights, group i is
     picked ``n * w_i / sum(w)`` times give or take one pick per group (for
     the two groups of a Strangler rule, give or take half a pick: the
-    rounding); a group of weight 0 is never picked. A random pick would do the same on average, but a rehearsal
-    bakes for seconds: at a 1 % stage a random split gives the canary zero
-    requests in a short bake often enough to fail the controller's
-    minimum-requests check at random. The twin wants the same answer every run.
+    rounding); a group of weight 0 is never picked. A random pick would do
+    the same on average, but a rehearsal bakes for seconds: at a 1 % stage a
+    random split gives the canary zero requests in a short bake often enough
+    to fail the controller's minimum-requests check at random. The twin wants
+    the same answer every run.
     """
 
     def __init__(self) -> None:
