@@ -29,8 +29,15 @@ typecheck: setup
 unit: setup
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS)
 
+# The README's first command: the local twin rehearses the example stack.
+# `make rehearsal ARGS="--fail-at-stage 2"` shows the failback.
+ARGS ?=
+CHART ?= rehearsal.png
+rehearsal: setup
+	$(PY) -m rehearsal run --stack prod --chart $(CHART) $(ARGS)
+
 # The README's test command.
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .hypothesis rehearsal.png

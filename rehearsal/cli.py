@@ -3,7 +3,8 @@
 Commands (a public contract, see issue 5):
 
 - ``plan [--stack prod] [--json]``: offline preview of every declared resource;
-- ``run ...``: the canary rehearsal (not implemented yet);
+- ``run [--stack prod] [--route NAME] [--fail-at-stage N] [--drift-at-stage N] [--json]
+  [--chart PATH]``: the canary rehearsal, end to end (see :mod:`rehearsal.run`);
 - ``serve [--stack prod] [--port 4566]``: the stack on a local moto server.
 
 Exit codes: 0 done; 1 harness error (the twin could not do its job);
@@ -21,6 +22,7 @@ from typing import TextIO
 
 from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.plan import build_plan
+from rehearsal.run import add_run_arguments, main_run
 from rehearsal.serve import DEFAULT_PORT, serve
 from rehearsal.stack_files import stack_name_of
 
@@ -63,13 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
     run = commands.add_parser(
-        "run", parents=[common], help="rehearse the canary end to end (not implemented yet)"
+        "run", parents=[common], help="rehearse the canary end to end on the emulator"
     )
-    run.add_argument("--route", help="only this route (default: every route)")
-    run.add_argument("--fail-at-stage", type=int, metavar="N", help="alarm during stage N")
-    run.add_argument("--drift-at-stage", type=int, metavar="N", help="drift during stage N")
-    run.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    run.add_argument("--chart", type=Path, metavar="PATH", help="write a PNG chart")
+    add_run_arguments(run)
 
     serve_parser = commands.add_parser(
         "serve", parents=[common], help="apply the stack to a moto server and keep it up"
@@ -120,8 +118,7 @@ def main(
                 out=out,
             )
             return EXIT_OK
-        print("rehearsal run: not implemented yet (use plan or serve)", file=err)
-        return EXIT_HARNESS
+        return main_run(args, out, err)
     except ConfigRejected as error:
         print(f"invalid config for stack {_stack(args)}:", file=err)
         for message in error.messages:
