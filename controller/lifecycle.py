@@ -521,13 +521,13 @@ def begin(
             f"{state.stage} stages already passed but the plan has only {stages_total}",
             "the plan shrank: promote, or roll back and resume to start over",
         )
-    where = "started" if state.stage == 0 else f"resumed after stage {state.stage}"
+    where = "started" if state.stage == 0 else f"resumed after {state.stage}"
     return _apply(
         state,
         event=Event.BEGIN,
         actor=actor,
         now=now,
-        entry_reason=f"run {where} of {stages_total}",
+        entry_reason=f"run {where} of {stages_total} stages",
         entry_weights=state.last_written,
         execution_arn=execution_arn,
         status=Status.PROGRESSING,

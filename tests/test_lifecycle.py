@@ -98,7 +98,7 @@ def test_begin_takes_the_lock_and_records_the_entry() -> None:
         to_status=Status.PROGRESSING,
         stage=0,
         weights=None,
-        reason="run started of 4",
+        reason="run started of 4 stages",
         execution_arn=RUN_A,
     )
 
@@ -283,7 +283,7 @@ def test_stages_per_run_pauses_and_the_next_run_resumes_from_the_stored_stage() 
     )
     assert t.state.status is Status.PROGRESSING
     assert t.state.stage == 1, "never from zero"
-    assert t.entry is not None and "resumed after stage 1" in (t.entry.reason or "")
+    assert t.entry is not None and "resumed after 1 of" in (t.entry.reason or "")
 
 
 def test_the_last_stage_finishes_even_when_stages_per_run_is_reached() -> None:
