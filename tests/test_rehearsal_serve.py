@@ -105,3 +105,54 @@ def test_operator_cli_status_works_against_it(served):
     )
     assert completed.returncode == 0, completed.stderr
     assert "map-tile" in json.dumps(json.loads(completed.stdout))
+
+
+def run_cli(twin: Twin, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``python -m controller`` against the served twin, as an operator would type it."""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "STRANGLER_ACTOR": "e2e",
+    }
+    common = ["--stack", "prod", "--region", twin.emulator.region]
+    common += ["--endpoint-url", str(twin.emulator.endpoint_url), "--json"]
+    return subprocess.run(
+        [sys.executable, "-m", "controller", *argv, *common],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_operator_cli_start_rollback_history_end_to_end(served):
+    """serve + status, start, rollback and history, through the real entry points."""
+    twin, _ = served
+    started = run_cli(twin, "start", "--route", "map-tile")
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["action"] == "start"
+
+    rolled = run_cli(twin, "rollback", "--route", "map-tile", "--reason", "e2e drill")
+    assert rolled.returncode == 0, rolled.stderr
+    assert json.loads(rolled.stdout)["status"] == "rolled_back"
+
+    status = run_cli(twin, "status", "--route", "map-tile")
+    assert status.returncode == 0, status.stderr
+    (row,) = json.loads(status.stdout)
+    assert (row["status"], row["weights"]) == ("rolled_back", {"ecs": 100.0, "lambda": 0.0})
+
+    history = run_cli(twin, "history", "--route", "map-tile")
+    assert history.returncode == 0, history.stderr
+    newest = json.loads(history.stdout)[0]
+    assert (newest["event"], newest["actor"], newest["to"]) == (
+        "rollback",
+        "operator:e2e",
+        "rolled_back",
+    )
+    assert newest["reason"] == "e2e drill"
+
+    refused = run_cli(twin, "start", "--route", "map-tile")
+    assert refused.returncode == 1, refused.stdout
