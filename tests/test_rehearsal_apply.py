@@ -23,7 +23,6 @@ from rehearsal.apply import AppliedStack, apply_program
 from rehearsal.brownfield import Brownfield, create_brownfield
 from rehearsal.emulator import Emulator, in_process
 from rehearsal.errors import RehearsalError
-from rehearsal.plan import build_plan
 from rehearsal.records import ResourceRecord
 from rehearsal.stack_files import load_stack_config
 
@@ -42,43 +41,9 @@ ALARM_KINDS = (
     "p99-latency",
 )
 
-WRAPPER = '''
-"""The real program, then the canary controller for its routes (test scaffolding)."""
-import runpy
-
-from components.controller import CanaryController, CanaryControllerArgs, ControllerRoute
-
-program = runpy.run_path({main!r}, run_name="__main__")
-stack_config = program["stack_config"]
-CanaryController(
-    "controller",
-    CanaryControllerArgs(
-        stack=program["stack_name"],
-        routes=[
-            ControllerRoute.from_route(route, stack_config.listener_arn)
-            for route in program["routes"]
-        ],
-        topic_arn=program["alerts"].topic_arn,
-        powertools_layer_arn=stack_config.routes[0].function.powertools_layer_arn,
-        log_retention_days=stack_config.log_retention_days,
-    ),
-)
-'''
-
-
-def program_with_controller(tmp_dir: Path) -> Path | None:
-    """None when __main__.py declares the controller itself, else the wrapper's path."""
-    declared = {r.type for r in build_plan(STACK, PROJECT).resources}
-    if CONTROLLER_TYPE in declared:
-        return None
-    path = tmp_dir / "main_with_controller.py"
-    path.write_text(WRAPPER.format(main=str(PROJECT / "__main__.py")))
-    return path
-
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory) -> tuple[AppliedStack, Brownfield]:
-    main_path = program_with_controller(tmp_path_factory.mktemp("program"))
+def deployed() -> tuple[AppliedStack, Brownfield]:
     with in_process(REGION) as emulator:
         brownfield = create_brownfield(load_stack_config(PROJECT, STACK), emulator)
         applied = apply_program(
@@ -86,7 +51,6 @@ def deployed(tmp_path_factory) -> tuple[AppliedStack, Brownfield]:
             PROJECT,
             brownfield.config_overrides,
             emulator=emulator,
-            main_path=main_path,
         )
         yield applied, brownfield
 

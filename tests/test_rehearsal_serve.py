@@ -15,15 +15,13 @@ import pytest
 
 from rehearsal.serve import serve
 from rehearsal.twin import Twin
-from tests.test_rehearsal_apply import program_with_controller
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served():
     """``serve`` in a thread on a free port; yields (twin, printed text)."""
-    main_path = program_with_controller(tmp_path_factory.mktemp("program"))
     stop = threading.Event()
     ready = threading.Event()
     twins: list[Twin] = []
@@ -40,7 +38,6 @@ def served(tmp_path_factory):
                 "prod",
                 PROJECT,
                 port=0,
-                main_path=main_path,
                 out=out,
                 stop=stop,
                 on_ready=on_ready,
