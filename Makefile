@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup test lint typecheck unit rehearsal bench clean
+.PHONY: setup test lint typecheck unit aws twin pytest rehearsal bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,25 @@ setup: $(VENV)/.installed node_modules/.installed
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: setup
 	$(VENV)/bin/mypy __main__.py components controller rehearsal functions/map_proxy bench
 
+# The test tiers (see the README's Contributing section): pure logic and fakes,
+# then AWS adapters on moto, then the whole system on the twin.
 unit: setup
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests/unit
+
+aws: setup
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests/aws
+
+twin: setup
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests/twin
+
+# Every tier in one pytest run, so that two workers share the load.
+pytest: setup
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests
 
 # The README's first command: the local twin rehearses the example stack.
 # `make rehearsal ARGS="--fail-at-stage 2"` shows the failback.
@@ -37,7 +50,7 @@ rehearsal: setup
 	$(PY) -m rehearsal run --stack prod --chart $(CHART) $(ARGS)
 
 # The README's test command.
-test: lint typecheck unit
+test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .hypothesis rehearsal.png

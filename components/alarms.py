@@ -27,7 +27,7 @@ import pulumi_aws as aws
 
 from components import naming
 from components.config import HealthCheckConfig, RouteConfig, StackConfig
-from controller.contract import (
+from controller.core.contract import (
     METRIC_APP_ERRORS,
     METRIC_NAMESPACE,
     METRIC_REQUESTS,

@@ -20,13 +20,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from controller.contract import (
+from controller.core.contract import (
     ENV_HEALTH_CHECK_PATH,
     ENV_ROUTE_NAME,
     PlanRecord,
     StagePlanRecord,
 )
-from controller.weights import TOTAL_WEIGHT, Weights
+from controller.core.weights import TOTAL_WEIGHT, Weights
 
 # --- limits, each from the AWS documentation --------------------------------
 

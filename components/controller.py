@@ -4,7 +4,7 @@ One :class:`CanaryController` per stack declares:
 
 - the controller Lambda (packaged from ``controller/``), its log group, its role,
   and an on-failure destination for asynchronous (alarm) events;
-- the Step Functions state machine (``controller.state_machine``) with logging
+- the Step Functions state machine (``controller.core.state_machine``) with logging
   to CloudWatch Logs and X-Ray tracing, and its role;
 - the DynamoDB table of route state and history (point-in-time recovery on);
 - per route: an EventBridge rule on the composite alarm going to ``ALARM``,
@@ -13,7 +13,7 @@ One :class:`CanaryController` per stack declares:
   starts the state machine, and the schedules' role;
 - the dead-letter queue, its policy and an alarm on its depth;
 - the stack's dashboard;
-- the route registry in SSM (``controller/contract.py``), from which the
+- the route registry in SSM (``controller/core/contract.py``), from which the
   controller Lambda and the operator CLI find everything by stack name.
 
 Every role is least privilege; the documents come from
@@ -47,7 +47,7 @@ from components.controller_iam import (
     state_machine_policy,
 )
 from components.controller_registry import parameter_value, route_record, stack_record
-from controller.contract import (
+from controller.core.contract import (
     ENV_REGISTRY_PATH,
     ENV_STACK,
     METRIC_NAMESPACE,
@@ -68,7 +68,7 @@ SERVICE_NAME = "strangler-controller"
 
 # The controller answers Step Functions tasks and alarm events. Its AWS clients
 # time out after 2 s (connect) / 5 s (read) with 3 attempts
-# (controller/aws_clients.py): a healthy rollback takes about a second, and 30 s
+# (controller/aws/clients.py): a healthy rollback takes about a second, and 30 s
 # leaves its first write (ModifyRule) room for all its retries. Past that,
 # Lambda retries the alarm event and Step Functions the task; a longer timeout
 # would only delay those retries.
@@ -173,7 +173,7 @@ def state_machine_log_group_name(stack: str) -> str:
 
 
 def schedule_input(route: str, plan: PlanRecord) -> dict[str, Any]:
-    """The execution input of a scheduled run (``controller/state_machine.py``)."""
+    """The execution input of a scheduled run (``controller/core/state_machine.py``)."""
     return {"route": route, "trigger": "schedule", "actor": "schedule", "plan": plan.to_input()}
 
 
@@ -278,7 +278,7 @@ class ControllerRoute:
 
 
 def _default_definition(controller_function_arn: str) -> dict[str, Any]:
-    from controller.state_machine import build_definition
+    from controller.core.state_machine import build_definition
 
     return build_definition(controller_function_arn)
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from controller.contract import (
+from controller.core.contract import (
     METRIC_APP_ERRORS,
     METRIC_CANARY_WEIGHT,
     METRIC_NAMESPACE,

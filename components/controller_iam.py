@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from controller.contract import METRIC_NAMESPACE
+from controller.core.contract import METRIC_NAMESPACE
 
 POLICY_VERSION = "2012-10-17"
 
@@ -181,7 +181,7 @@ def assume_role_policy(service: str, source_account: str | None = None) -> dict[
 
 
 def controller_policy(inputs: ControllerPolicyInputs) -> dict[str, Any]:
-    """The controller Lambda's permissions: exactly what controller/aws_*.py call."""
+    """The controller Lambda's permissions: exactly what controller/aws/*.py call."""
     if not inputs.rule_arns:
         raise PolicyError(f"stack {inputs.stack!r}: the controller needs at least one rule ARN")
     rules = sorted({listener_rule_arn(arn) for arn in inputs.rule_arns})
@@ -228,7 +228,7 @@ def controller_policy(inputs: ControllerPolicyInputs) -> dict[str, Any]:
                 "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
             },
             {
-                # controller/aws_state.py writes state and history in one
+                # controller/aws/state.py writes state and history in one
                 # TransactWriteItems of two conditional Puts; DynamoDB authorizes a
                 # transaction item by item, so PutItem covers it (there is no
                 # TransactWriteItems IAM action).

@@ -1,9 +1,9 @@
 """The route registry the deploy writes: record values for the SSM parameters.
 
-``/strangler/{stack}/stack`` holds a :class:`~controller.contract.StackRecord`
+``/strangler/{stack}/stack`` holds a :class:`~controller.core.contract.StackRecord`
 and ``/strangler/{stack}/routes/{route}`` one
-:class:`~controller.contract.RouteRecord` per route (names from
-``controller/contract.py``). The controller Lambda and the operator CLI find
+:class:`~controller.core.contract.RouteRecord` per route (names from
+``controller/core/contract.py``). The controller Lambda and the operator CLI find
 every ARN and name from these, given only the stack name. Pure: the component
 calls these inside ``Output.all(...).apply``.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from controller.contract import PlanRecord, RouteRecord, StackRecord
+from controller.core.contract import PlanRecord, RouteRecord, StackRecord
 
 # SSM quotas: a Standard-tier parameter value is at most 4 KB. One parameter per
 # route keeps each record far below it; a record that still grows past it (a

@@ -20,7 +20,7 @@ from components.config import (
     RouteConfig,
     StackConfig,
 )
-from controller.contract import ENV_HEALTH_CHECK_PATH, ENV_ROUTE_NAME, METRIC_NAMESPACE
+from controller.core.contract import ENV_HEALTH_CHECK_PATH, ENV_ROUTE_NAME, METRIC_NAMESPACE
 
 LAMBDA_ASSUME_ROLE_POLICY = json.dumps(
     {

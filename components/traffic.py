@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from components import naming
 from components.config import RouteConfig, StackConfig
-from controller.weights import ALL_ECS, validate_forward
+from controller.core.weights import ALL_ECS, validate_forward
 
 #: The ALB weights on create: everything on ECS (999 / 0). The pair always sums
 #: to TOTAL_WEIGHT (999): weights are integers 0..999 per target group ("The

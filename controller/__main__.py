@@ -1,10 +1,10 @@
-"""``python -m controller``: the operator CLI (see :mod:`controller.cli`)."""
+"""``python -m controller``: the operator CLI (see :mod:`controller.cli.main`)."""
 
 from __future__ import annotations
 
 import logging
 
-from controller.cli import main
+from controller.cli.main import main
 
 if __name__ == "__main__":
     # The service logs what it does on the way. Its errors (a failed

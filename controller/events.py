@@ -2,7 +2,7 @@
 
 Three kinds, told apart by their shape:
 
-- **Step Functions tasks** (see :mod:`controller.state_machine`)::
+- **Step Functions tasks** (see :mod:`controller.core.state_machine`)::
 
       {"action": "begin" | "shift" | "check" | "finish" | "rollback",
        "route": "map-tile", "executionArn": "arn:aws:states:...:execution:...",
@@ -36,8 +36,8 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from controller.contract import PlanRecord, StagePlanRecord
-from controller.errors import StranglerError
+from controller.core.contract import PlanRecord, StagePlanRecord
+from controller.core.errors import StranglerError
 
 __all__ = [
     "ALARM_STATE_CHANGE",

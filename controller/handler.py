@@ -8,12 +8,12 @@ Invoked by the canary state machine's tasks, by the failback EventBridge rule
 The ports are built once per execution environment, on the first invocation,
 from the environment: ``STRANGLER_STACK`` names the stack and
 ``STRANGLER_REGISTRY_PATH`` (default ``/strangler/{stack}``) the SSM registry
-the deploy wrote (see :mod:`controller.contract`).
+the deploy wrote (see :mod:`controller.core.contract`).
 
 Errors: an invalid event raises :class:`~controller.events.InvalidEvent`
 before anything is read or written. Throttling and other transient failures
 are re-raised as :class:`TransientError`, the name the state machine's Retry
-matches (:data:`controller.state_machine.TRANSIENT_ERROR`); everything else is
+matches (:data:`controller.core.state_machine.TRANSIENT_ERROR`); everything else is
 re-raised as is, so its class name is the error Step Functions' Catch sees and
 EventBridge retries the event (then sends it to the DLQ).
 """
@@ -27,7 +27,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from controller.contract import ENV_REGISTRY_PATH, ENV_STACK, METRIC_NAMESPACE, ROUTE_DIMENSION
+from controller.core.contract import ENV_REGISTRY_PATH, ENV_STACK, METRIC_NAMESPACE, ROUTE_DIMENSION
+from controller.core.state_machine import TRANSIENT_ERROR
 from controller.events import (
     AlarmStateChange,
     ControllerEvent,
@@ -43,7 +44,6 @@ from controller.service import (
     aws_ports,
     is_transient,
 )
-from controller.state_machine import TRANSIENT_ERROR
 
 __all__ = [
     "ConfigurationError",
@@ -102,9 +102,9 @@ def reset() -> None:
 
 def _build_service(environ: Mapping[str, str]) -> CanaryService:
     # Imported here: boto3 and the adapters are only needed once, on the cold start.
-    from controller.aws_clients import AwsSettings, ClientFactory
-    from controller.contract import registry_path
-    from controller.registry import SsmRegistry
+    from controller.aws.clients import AwsSettings, ClientFactory
+    from controller.aws.registry import SsmRegistry
+    from controller.core.contract import registry_path
 
     stack = environ.get(ENV_STACK, "").strip()
     if not stack:

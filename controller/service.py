@@ -3,13 +3,13 @@
 A rollback from the CLI is the very same rollback as the one an alarm
 triggers: both call :meth:`CanaryService.rollback`. Every operation follows
 one pattern: read the state and the live rule, let the pure core
-(:mod:`controller.lifecycle`, :mod:`controller.plan`, :mod:`controller.weights`)
+(:mod:`controller.core.lifecycle`, :mod:`controller.core.plan`, :mod:`controller.core.weights`)
 decide, write only what changed, then read back and verify. A shift is done
 only when the read-back matches what was written (Argo Rollouts #3333: a
 ModifyRule that returned 200 is not proof).
 
 Operations of a run (called by the state machine's tasks, see
-:mod:`controller.state_machine`): :meth:`~CanaryService.begin`,
+:mod:`controller.core.state_machine`): :meth:`~CanaryService.begin`,
 :meth:`~CanaryService.shift`, :meth:`~CanaryService.check`,
 :meth:`~CanaryService.finish` and :meth:`~CanaryService.rollback`, each
 returning a :class:`TaskResult`. Operator operations:
@@ -19,7 +19,7 @@ returning a :class:`TaskResult`. Operator operations:
 :meth:`~CanaryService.history`. The failback fast path:
 :meth:`~CanaryService.handle_alarm`.
 
-AWS is reached only through the ports of :mod:`controller.ports`; this module
+AWS is reached only through the ports of :mod:`controller.core.ports`; this module
 never imports boto3 (:func:`aws_ports` imports the adapters when called).
 """
 
@@ -34,9 +34,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from controller import lifecycle
-from controller.contract import PlanRecord, RouteRecord
-from controller.errors import (
+from controller.core import lifecycle
+from controller.core.contract import PlanRecord, RouteRecord
+from controller.core.errors import (
     AwsCallFailed,
     ConcurrentUpdate,
     PlanError,
@@ -44,9 +44,9 @@ from controller.errors import (
     TransitionRefused,
     VerificationFailed,
 )
-from controller.lifecycle import HistoryEntry, RouteState, Status, Transition
-from controller.plan import Stage, StagePlan
-from controller.ports import (
+from controller.core.lifecycle import HistoryEntry, RouteState, Status, Transition
+from controller.core.plan import Stage, StagePlan
+from controller.core.ports import (
     AlarmPort,
     AlarmStatus,
     ExecutionPort,
@@ -56,11 +56,11 @@ from controller.ports import (
     StatePort,
     TrafficPort,
 )
-from controller.state_machine import Outcome
-from controller.weights import ALL_ECS, ALL_LAMBDA, Weights
+from controller.core.state_machine import Outcome
+from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 
 if TYPE_CHECKING:
-    from controller.aws_clients import ClientFactory
+    from controller.aws.clients import ClientFactory
 
 __all__ = [
     "STATE_MACHINE_ACTOR",
@@ -1139,12 +1139,12 @@ def aws_ports(factory: ClientFactory, registry: RegistryPort) -> Ports:
     Imports the adapters (and boto3) only when called, so importing this
     module stays cheap and free of the AWS SDK.
     """
-    from controller.aws_alarms import CloudWatchAlarms
-    from controller.aws_alb import AlbTraffic
-    from controller.aws_executions import StepFunctionsExecutions
-    from controller.aws_metrics import CloudWatchMetrics
-    from controller.aws_notify import SnsNotify
-    from controller.aws_state import DynamoState
+    from controller.aws.alarms import CloudWatchAlarms
+    from controller.aws.alb import AlbTraffic
+    from controller.aws.executions import StepFunctionsExecutions
+    from controller.aws.metrics import CloudWatchMetrics
+    from controller.aws.notify import SnsNotify
+    from controller.aws.state import DynamoState
 
     stack = registry.stack()
     return Ports(

@@ -51,7 +51,7 @@ class UnknownResourceType(BridgeError):
     def __init__(self, token: str, name: str, known: list[str]) -> None:
         super().__init__(
             f"no moto translation for resource type {token!r}; "
-            f"add one to rehearsal/bridge/ (known types: {', '.join(sorted(known))})",
+            f"add one to rehearsal/world/bridge/ (known types: {', '.join(sorted(known))})",
             token=token,
             name=name,
         )

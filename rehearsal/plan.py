@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rehearsal.apply import effective_config
-from rehearsal.bridge import all_translations
-from rehearsal.fabricate import FabricatedAnswerer
-from rehearsal.program import run_program
-from rehearsal.records import ResourceRecord
-from rehearsal.stack_files import project_name, stack_region
+from rehearsal.world.apply import effective_config
+from rehearsal.world.bridge import all_translations
+from rehearsal.world.fabricate import FabricatedAnswerer
+from rehearsal.world.program import run_program
+from rehearsal.world.records import ResourceRecord
+from rehearsal.world.stack_files import project_name, stack_region
 
 # Used only when the stack sets no aws:region (the program then rejects it).
 FALLBACK_REGION = "us-east-1"

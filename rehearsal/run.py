@@ -4,35 +4,35 @@ What one run does (issue 5):
 
 1. start moto (in-process ``mock_aws``, or a ``ThreadedMotoServer`` with
    ``--moto-server``), create the brownfield and apply the real program
-   (rehearsal/twin.py);
+   (rehearsal/world/twin.py);
 2. find everything from the registry the deploy wrote, as the controller and
    the operator CLI do (SSM ``/strangler/{stack}``);
-3. run the deployed functions (rehearsal/lambda_runtime.py): moto's Lambda
-   ``Invoke`` is routed (rehearsal/moto_lambda.py) to the real controller
+3. run the deployed functions (rehearsal/world/lambda_runtime.py): moto's Lambda
+   ``Invoke`` is routed (rehearsal/world/moto_lambda.py) to the real controller
    handler in-process and to the real route function in a process of its
    own, each with the handler and environment the program declared (read
    back from moto); the route function's ``UPSTREAM_URL`` host is the local
    stand-in of the map delivery service (the twin's DNS);
 
-Steps 3 to 7 are rehearsal/engine.py; this module resolves the options,
+Steps 3 to 7 are rehearsal/scenario/engine.py; this module resolves the options,
 checks them against the stack, compresses the plans and builds the twin.
 
-4. send synthetic requests through each route's rule (rehearsal/traffic.py):
+4. send synthetic requests through each route's rule (rehearsal/scenario/traffic.py):
    a target group picked by the rule's live weights, a Lambda pick invokes
    the function with an ALB event, an ECS pick goes to the stand-in of the
    ECS service; the function's EMF output becomes CloudWatch metric data
-   (rehearsal/emf.py), which the controller's Check counts;
+   (rehearsal/scenario/emf.py), which the controller's Check counts;
 5. start each route's canary: the stack's state machine with the route's
    plan from the registry, bakes compressed to seconds (:func:`rehearsal_plan`);
-6. inject the faults asked for (rehearsal/faults.py): with
+6. inject the faults asked for (rehearsal/scenario/faults.py): with
    ``--fail-at-stage N`` the route's upstream starts failing and its alarms
    go to ALARM during the bake of stage N, and the alarm event is delivered
    through the EventBridge rule the program declared; ``failback_ms`` is the
    time from the alarm's state change until the rule reads back ECS 100 %.
    With ``--drift-at-stage N`` the weights are changed by hand during stage N;
 7. print a progress line per route while it runs, then the report
-   (rehearsal/timeline.py), as text or one JSON document, and the chart
-   (rehearsal/chart.py).
+   (rehearsal/report/timeline.py), as text or one JSON document, and the chart
+   (rehearsal/report/chart.py).
 
 Exit codes: 0 when the rehearsal ran, whatever the outcome; 2 for a bad
 stack config or bad options (every problem printed); 1 when the harness
@@ -51,16 +51,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from controller.contract import PlanRecord, RouteRecord, StackRecord, StagePlanRecord, registry_path
-from controller.registry import SsmRegistry
-from rehearsal import emulator as emulators
-from rehearsal.chart import write_chart
-from rehearsal.emulator import Emulator
-from rehearsal.engine import RoutePlan, RunConfigError, run_canaries
+from controller.aws.registry import SsmRegistry
+from controller.core.contract import (
+    PlanRecord,
+    RouteRecord,
+    StackRecord,
+    StagePlanRecord,
+    registry_path,
+)
 from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
-from rehearsal.lambda_runtime import LambdaRuntimeError
-from rehearsal.progress import ProgressPrinter
-from rehearsal.timeline import RehearsalReport, render_text
+from rehearsal.report.chart import write_chart
+from rehearsal.report.progress import ProgressPrinter
+from rehearsal.report.timeline import RehearsalReport, render_text
+from rehearsal.scenario.engine import RoutePlan, RunConfigError, run_canaries
+from rehearsal.world import emulator as emulators
+from rehearsal.world.emulator import Emulator
+from rehearsal.world.lambda_runtime import LambdaRuntimeError
 
 __all__ = [
     "DEFAULT_BAKE_SECONDS",
@@ -206,9 +212,9 @@ def run_rehearsal(options: RunOptions, *, progress: TextIO | None = None) -> Reh
     problems = options.problems()
     if problems:
         raise RunConfigError(problems)
-    from rehearsal.apply import effective_config
-    from rehearsal.stack_files import stack_region
-    from rehearsal.twin import build_twin
+    from rehearsal.world.apply import effective_config
+    from rehearsal.world.stack_files import stack_region
+    from rehearsal.world.twin import build_twin
 
     config = effective_config(options.project_dir, options.stack, None, options.stack_file)
     region = stack_region(config) or FALLBACK_REGION
@@ -415,7 +421,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
     stack_file = getattr(args, "stack_file", None)
     stack = getattr(args, "stack", None)
     if not stack and stack_file is not None:
-        from rehearsal.stack_files import stack_name_of
+        from rehearsal.world.stack_files import stack_name_of
 
         stack = stack_name_of(stack_file)
     return RunOptions(

@@ -13,10 +13,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from rehearsal import emulator as emulators
-from rehearsal.apply import effective_config
-from rehearsal.stack_files import stack_region
-from rehearsal.twin import Twin, build_twin
+from rehearsal.world import emulator as emulators
+from rehearsal.world.apply import effective_config
+from rehearsal.world.stack_files import stack_region
+from rehearsal.world.twin import Twin, build_twin
 
 DEFAULT_PORT = 4566
 # Used only when the stack sets no aws:region (the program then rejects it).

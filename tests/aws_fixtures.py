@@ -1,4 +1,4 @@
-"""moto-backed AWS fixtures for the adapter tests (controller/aws_*.py, registry.py).
+"""moto-backed AWS fixtures for the adapter tests (controller/aws/*.py, registry.py).
 
 Everything is built through real boto3 clients inside ``mock_aws``; the tests
 then drive the adapters through the same kind of clients. Region ap-northeast-1,
@@ -17,8 +17,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from controller.aws_clients import AwsSettings, ClientFactory
-from controller.contract import PlanRecord, RouteRecord, StagePlanRecord
+from controller.aws.clients import AwsSettings, ClientFactory
+from controller.core.contract import PlanRecord, RouteRecord, StagePlanRecord
 
 REGION = "ap-northeast-1"
 STACK = "test"

@@ -12,13 +12,13 @@ operator CLI touch:
   notifications;
 - the state table (``pk`` S hash, ``sk`` S range, on demand);
 - the controller function (a dummy zip: its invocations are routed to the
-  in-process handler by :mod:`rehearsal.moto_lambda`) and the state machine of
-  :func:`controller.state_machine.build_definition`;
+  in-process handler by :mod:`rehearsal.world.moto_lambda`) and the state machine of
+  :func:`controller.core.state_machine.build_definition`;
 - the SSM registry: :class:`StackRecord` and one :class:`RouteRecord` per route.
 
 Call :func:`build_moto_stack` inside ``mock_aws(...)`` with fake credentials
 (see ``tests/aws_fixtures.fake_aws_env``). moto 5.2.5 has no
-``PutCompositeAlarm`` handler; :func:`rehearsal.moto_patches.install` adds it.
+``PutCompositeAlarm`` handler; :func:`rehearsal.world.moto_patches.install` adds it.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.aws_clients import AwsSettings, ClientFactory
-from controller.contract import (
+from controller.aws.clients import AwsSettings, ClientFactory
+from controller.aws.registry import SsmRegistry
+from controller.core.contract import (
     METRIC_APP_ERRORS,
     METRIC_NAMESPACE,
     METRIC_REQUESTS,
@@ -47,11 +48,10 @@ from controller.contract import (
     route_parameter_name,
     stack_parameter_name,
 )
-from controller.registry import SsmRegistry
+from controller.core.state_machine import RetryPolicy, build_definition
+from controller.core.weights import Weights
 from controller.service import CanaryService, Ports, ServiceSettings, aws_ports
-from controller.state_machine import RetryPolicy, build_definition
-from controller.weights import Weights
-from rehearsal import moto_patches
+from rehearsal.world import moto_patches
 
 __all__ = [
     "ACCOUNT_ID",
@@ -252,7 +252,7 @@ class MotoStack:
         actor: str = "operator:test",
         plan: PlanRecord | None = None,
     ) -> dict[str, Any]:
-        """The execution input a start of ``route`` sends (see controller/state_machine.py)."""
+        """The execution input a start of ``route`` sends (see controller/core/state_machine.py)."""
         return {
             "route": route,
             "trigger": trigger,

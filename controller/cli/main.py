@@ -1,0 +1,728 @@
+"""The operator CLI: ``python -m controller COMMAND [options]``.
+
+It finds everything from the stack name (the deploy's SSM registry), and runs
+the very same service operations as the controller Lambda, in-process, with
+the same boto3 adapters: a rollback from here is the same rollback.
+
+Exit codes (see :data:`EXIT_CODES_HELP`): 0 success; 1 refused (wrong state,
+locked, not confirmed); 2 usage or configuration error (unknown route,
+no such stack); 3 AWS unreachable or access denied.
+
+This module parses arguments, resolves the actor, maps errors to exit codes,
+runs the watch loop and prints; :mod:`controller.cli.backend` talks to AWS and
+:mod:`controller.cli.format` renders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TextIO
+
+from controller.cli.format import (
+    CLEAR_SCREEN,
+    ActionView,
+    RouteStatusView,
+    Style,
+    action_payload,
+    colour_enabled,
+    error_view,
+    history_payload,
+    percent_pair,
+    render_action,
+    render_history,
+    render_status,
+    status_payload,
+)
+from controller.core.contract import RouteRecord
+from controller.core.errors import (
+    AwsCallFailed,
+    ConcurrentUpdate,
+    DriftDetected,
+    PlanError,
+    StranglerError,
+    TransitionRefused,
+    UnknownRoute,
+    VerificationFailed,
+    WeightError,
+)
+from controller.core.lifecycle import HistoryEntry
+from controller.service import RollbackIncomplete
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_AWS = 3
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  success
+  1  refused: the route is in the wrong state or locked, or promote was not
+     confirmed; the message says why and what to do
+  2  usage or configuration error: bad arguments, unknown route (the known
+     routes are listed), no registry for the stack in that region
+  3  AWS unreachable or access denied; the message names the API call and
+     the resource
+"""
+
+DEFAULT_STACK = "prod"
+DEFAULT_INTERVAL_SECONDS = 5.0
+DEFAULT_HISTORY_LIMIT = 20
+ENV_ACTOR = "STRANGLER_ACTOR"
+ACTOR_PREFIX = "operator:"
+
+
+class CliError(Exception):
+    """An error the CLI reports itself: ``exit_code``, the message and what to do."""
+
+    def __init__(self, message: str, exit_code: int, hint: str | None = None) -> None:
+        self.message = message
+        self.exit_code = exit_code
+        self.hint = hint
+        super().__init__(message)
+
+
+class Backend(Protocol):
+    """What the commands need from AWS; :class:`controller.cli.backend.AwsBackend` in real use."""
+
+    region: str
+
+    def routes(self) -> list[RouteRecord]:
+        """Every route of the stack (raises :class:`CliError` when the stack has no registry)."""
+        ...
+
+    def route(self, name: str) -> RouteRecord:
+        """One route; :class:`~controller.core.errors.UnknownRoute` lists the known ones."""
+        ...
+
+    def route_status(self, route: RouteRecord, now: datetime) -> RouteStatusView:
+        """The live status of one route."""
+        ...
+
+    def history(self, route: RouteRecord, limit: int) -> list[HistoryEntry]:
+        """The route's transitions, newest first."""
+        ...
+
+    def start(self, route: RouteRecord, actor: str) -> ActionView:
+        """Start a run now, with the checks of a scheduled start."""
+        ...
+
+    def pause(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
+        """Stop the execution and keep the weights."""
+        ...
+
+    def resume(self, route: RouteRecord, reason: str, actor: str, accept_live: bool) -> ActionView:
+        """Make a paused route runnable from its stored stage, or clear a rolled-back one."""
+        ...
+
+    def rollback(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
+        """Immediate failback to ECS."""
+        ...
+
+    def promote(self, route: RouteRecord, full: bool, reason: str, actor: str) -> ActionView:
+        """Skip the current bake, or go to 100 % with ``full``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Options:
+    """The parsed command line, with every default resolved."""
+
+    command: str
+    stack: str
+    region: str | None
+    profile: str | None
+    endpoint_url: str | None
+    json: bool
+    actor: str
+    route: str | None = None
+    watch: bool = False
+    interval: float = DEFAULT_INTERVAL_SECONDS
+    limit: int = DEFAULT_HISTORY_LIMIT
+    reason: str | None = None
+    full: bool = False
+    yes: bool = False
+    accept_live: bool = False
+
+
+@dataclass
+class Io:
+    """The process's streams, environment, clock and sleep (replaceable in tests)."""
+
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    clock: Callable[[], datetime] = field(default_factory=lambda: lambda: datetime.now(UTC))
+    sleep: Callable[[float], None] = time.sleep
+
+    def stdout_is_tty(self) -> bool:
+        """True when stdout is a terminal (colour, in-place redraw)."""
+        return _isatty(self.stdout)
+
+    def stdin_is_tty(self) -> bool:
+        """True when stdin is a terminal (promote may ask for confirmation)."""
+        return _isatty(self.stdin)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from e
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from e
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """The options every command takes, before or after the command name.
+
+    On the sub-commands their default is SUPPRESS, so an option given before
+    the command is not reset by the sub-command's parser.
+    """
+
+    def default(value: Any) -> Any:
+        return value if top_level else argparse.SUPPRESS
+
+    group = parser.add_argument_group("common options")
+    group.add_argument(
+        "--stack",
+        default=default(DEFAULT_STACK),
+        help=f"stack name, as deployed (default: {DEFAULT_STACK})",
+    )
+    group.add_argument(
+        "--region", default=default(None), help="AWS region (default: the AWS SDK's resolution)"
+    )
+    group.add_argument("--profile", default=default(None), help="AWS shared-config profile")
+    group.add_argument(
+        "--endpoint-url",
+        default=default(None),
+        help="AWS endpoint, e.g. a local emulator (default: AWS)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="machine-readable JSON on stdout instead of tables",
+    )
+    group.add_argument(
+        "--actor",
+        default=default(None),
+        help=f"who is acting, recorded in the history as operator:NAME "
+        f"(default: ${ENV_ACTOR}, else the OS user name)",
+    )
+
+
+def _paragraphs(text: str) -> str:
+    """Wrap each paragraph (the raw formatter keeps the blank lines between them)."""
+    return "\n\n".join(textwrap.fill(p, 79) for p in text.split("\n\n"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m controller``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m controller",
+        description=_paragraphs(
+            "Watch and steer the canaries of a Strangler stack. Everything is found from the "
+            "stack name (the deploy's registry in SSM Parameter Store); actions run the same "
+            "controller code as the Lambda."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common_options(parser, top_level=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=_paragraphs(description),
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _add_common_options(sub, top_level=False)
+        return sub
+
+    status = command(
+        "status",
+        "one row per route: status, stage, live weights, alarms, execution, next step",
+        "One row per route: status, stage n/N, the live weights read from the listener rule "
+        "(with a DRIFT warning when they differ from what the controller last wrote), the "
+        "composite alarm and the child alarms in ALARM, the running execution, and the time "
+        "until the next stage or the next scheduled run.",
+    )
+    status.add_argument("--route", help="only this route (default: every route of the stack)")
+    status.add_argument(
+        "--watch",
+        action="store_true",
+        help="refresh until Ctrl-C (in place on a terminal; with --json, one JSON list per line)",
+    )
+    status.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=DEFAULT_INTERVAL_SECONDS,
+        help=f"seconds between refreshes with --watch (default: {DEFAULT_INTERVAL_SECONDS:g})",
+    )
+
+    history = command(
+        "history",
+        "the route's transitions: time, actor, event, status change, reason",
+        "The route's transitions, newest first: when, who or what (schedule, state machine, "
+        "alarm, operator), the event, the status change, the stage, the weights and why.",
+    )
+    history.add_argument("--route", required=True, help="route name, as in the stack config")
+    history.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=DEFAULT_HISTORY_LIMIT,
+        help=f"at most this many entries (default: {DEFAULT_HISTORY_LIMIT})",
+    )
+
+    start = command(
+        "start",
+        "start a run now, with the same checks as a scheduled start",
+        "Start a run of the route's canary now. The same checks as a scheduled start apply: "
+        "a route that is promoted, rolled back or locked by a running execution is refused.",
+    )
+    start.add_argument("--route", required=True, help="route name, as in the stack config")
+
+    pause = command(
+        "pause",
+        "stop the running execution and keep the weights",
+        "Stop the running execution and keep the weights where they are. Only an operator "
+        "resume moves the route on.",
+    )
+    pause.add_argument("--route", required=True, help="route name, as in the stack config")
+    pause.add_argument("--reason", help="recorded in the history")
+
+    resume = command(
+        "resume",
+        "continue from the stored stage, or clear a rolled-back route",
+        "Make the route runnable again: a paused route continues from its stored stage at the "
+        "next run (or `start`), a rolled-back route goes back to idle at stage 0.",
+    )
+    resume.add_argument("--route", required=True, help="route name, as in the stack config")
+    resume.add_argument("--reason", help="recorded in the history")
+    resume.add_argument(
+        "--accept-live",
+        action="store_true",
+        help="after a drift: adopt the rule's live weights as the controller's baseline "
+        "(recorded in the history) instead of restoring them by hand first",
+    )
+
+    rollback = command(
+        "rollback",
+        "send all traffic back to ECS now",
+        "Immediate failback: the rule goes to ECS 100 / Lambda 0 first, then the state, the "
+        "execution is stopped and the topic is notified. Allowed from any state; repeating it "
+        "is harmless.",
+    )
+    rollback.add_argument("--route", required=True, help="route name, as in the stack config")
+    rollback.add_argument("--reason", help="recorded in the history (default: operator rollback)")
+
+    promote = command(
+        "promote",
+        "skip the rest of the current bake, or go straight to 100 with --full",
+        "Skip the rest of the current bake (the run moves to the next stage), or with --full "
+        "send 100 % of the traffic to Lambda now.\n\n"
+        "Confirmation: on a terminal, promote asks before acting unless --yes is given. When "
+        "stdin is not a terminal (a script, CI), promote refuses with exit code 2 unless --yes "
+        "is given: an unattended promote must be explicit.",
+    )
+    promote.add_argument("--route", required=True, help="route name, as in the stack config")
+    promote.add_argument("--full", action="store_true", help="go straight to 100 %% Lambda")
+    promote.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    promote.add_argument("--reason", help="recorded in the history")
+    return parser
+
+
+def resolve_actor(
+    explicit: str | None, env: Mapping[str, str], user: Callable[[], str] = getpass.getuser
+) -> str:
+    """``operator:<name>`` from --actor, else $STRANGLER_ACTOR, else the OS user name."""
+    name = explicit or env.get(ENV_ACTOR) or ""
+    if not name:
+        try:
+            name = user()
+        except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+            name = "unknown"
+    name = name.strip() or "unknown"
+    return name if name.startswith(ACTOR_PREFIX) else f"{ACTOR_PREFIX}{name}"
+
+
+def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> Options:
+    """Parse ``argv`` (argparse exits 2 on a usage error) into :class:`Options`."""
+    args = build_parser().parse_args(list(argv))
+    return Options(
+        command=args.command,
+        stack=args.stack,
+        region=args.region,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
+        json=args.json,
+        actor=resolve_actor(args.actor, env),
+        route=getattr(args, "route", None),
+        watch=getattr(args, "watch", False),
+        interval=getattr(args, "interval", DEFAULT_INTERVAL_SECONDS),
+        limit=getattr(args, "limit", DEFAULT_HISTORY_LIMIT),
+        reason=getattr(args, "reason", None),
+        full=getattr(args, "full", False),
+        yes=getattr(args, "yes", False),
+        accept_live=getattr(args, "accept_live", False),
+    )
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An error as the CLI reports it: exit code, kind, message and what to do."""
+
+    exit_code: int
+    kind: str
+    message: str
+    hint: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The ``--json`` form, printed on stdout."""
+        return {
+            "error": self.kind,
+            "message": self.message,
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+        }
+
+
+def classify(error: BaseException, action: str | None = None) -> Failure:
+    """Map an error to the exit code contract, keeping the message that names the resource.
+
+    ``action`` is the command that was run, used to word a refusal.
+    """
+    if isinstance(error, CliError):
+        kind = "usage" if error.exit_code == EXIT_USAGE else "refused"
+        if error.exit_code == EXIT_AWS:
+            kind = "aws"
+        return Failure(error.exit_code, kind, error.message, error.hint)
+    if isinstance(error, TransitionRefused):
+        return Failure(EXIT_REFUSED, "refused", _refusal_text(error, action), error.hint)
+    if isinstance(error, ConcurrentUpdate):
+        return Failure(
+            EXIT_REFUSED,
+            "refused",
+            str(error),
+            "another writer (the state machine, the alarm rollback or another operator) "
+            "changed the route at the same moment; run `status` and decide again",
+        )
+    if isinstance(error, DriftDetected):
+        return Failure(
+            EXIT_REFUSED,
+            "refused",
+            str(error),
+            "the rule was changed by hand; roll back, or resume once the change is understood",
+        )
+    if isinstance(error, UnknownRoute):
+        return Failure(EXIT_USAGE, "usage", str(error), "pass one of the known routes to --route")
+    if isinstance(error, PlanError | WeightError):
+        return Failure(EXIT_USAGE, "config", str(error), "fix the stack config and deploy it again")
+    if isinstance(error, AwsCallFailed):
+        return Failure(EXIT_AWS, "aws", str(error), _aws_hint(error))
+    if isinstance(error, RollbackIncomplete):
+        return Failure(
+            EXIT_AWS,
+            "aws",
+            str(error),
+            "the traffic is on ECS; repeat the rollback to finish the remaining steps "
+            "(it is idempotent)",
+        )
+    if isinstance(error, VerificationFailed):
+        return Failure(
+            EXIT_AWS,
+            "aws",
+            str(error),
+            "AWS did not apply the write as sent; run `status` to see the live weights and "
+            "repeat the command",
+        )
+    if isinstance(error, StranglerError):
+        return Failure(EXIT_REFUSED, "refused", str(error))
+    raise error
+
+
+def _refusal_text(error: TransitionRefused, action: str | None) -> str:
+    # The core names its own transition (start_run checks with "begin"); the
+    # operator typed a command, so the message uses the command's name.
+    text = f"{action or error.transition or 'action'} refused: {error.reason}"
+    if error.route:
+        text = f"route {error.route}: {text}"
+    return text
+
+
+def _aws_hint(error: AwsCallFailed) -> str:
+    if getattr(error, "access_denied", False) or _looks_denied(error):
+        return (
+            f"the credentials in use may not call {error.api_call or 'this API'}; check "
+            "--profile / AWS_PROFILE and the operator's IAM policy"
+        )
+    return "check --region, --endpoint-url, the network and the AWS credentials, then retry"
+
+
+def _looks_denied(error: AwsCallFailed) -> bool:
+    code = getattr(error, "code", None) or getattr(error, "error_code", None) or ""
+    return "AccessDenied" in str(code) or "AccessDenied" in str(error)
+
+
+def _write_failure(failure: Failure, io: Io) -> None:
+    lines = [f"error: {failure.message}"]
+    if failure.hint:
+        lines.append(f"hint: {failure.hint}")
+    io.stderr.write("\n".join(lines) + "\n")
+
+
+def report_failure(failure: Failure, options: Options | None, io: Io) -> int:
+    """Print the failure (text on stderr; with --json also JSON on stdout); return its code."""
+    _write_failure(failure, io)
+    if options is not None and options.json:
+        io.stdout.write(json.dumps(failure.payload()) + "\n")
+    return failure.exit_code
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _selected_routes(backend: Backend, route: str | None) -> list[RouteRecord]:
+    if route is not None:
+        return [backend.route(route)]
+    return backend.routes()
+
+
+def gather_status(
+    backend: Backend, routes: Sequence[RouteRecord], now: datetime
+) -> tuple[list[RouteStatusView], list[Failure]]:
+    """The status of every route; one route's failure is shown in its row, never skips others."""
+    views: list[RouteStatusView] = []
+    failures: list[Failure] = []
+    for route in routes:
+        try:
+            views.append(backend.route_status(route, now))
+        except (StranglerError, CliError) as error:
+            failure = classify(error)
+            failures.append(failure)
+            views.append(error_view(route.route, failure.message))
+    return views, failures
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One rendering of ``status`` and the failures behind it (for the exit code)."""
+
+    text: str
+    failures: tuple[Failure, ...] = ()
+
+
+def _status_frame(options: Options, backend: Backend, io: Io, style: Style) -> Frame:
+    """One rendering of ``status`` (text, or one JSON document)."""
+    now = io.clock()
+    views, failures = gather_status(backend, _selected_routes(backend, options.route), now)
+    if options.json:
+        indent = None if options.watch else 2
+        text = json.dumps([status_payload(v) for v in views], indent=indent)
+    else:
+        stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        header = f"stack {options.stack} ({backend.region}) at {stamp} UTC"
+        if options.watch:
+            header += f", every {options.interval:g}s, Ctrl-C to stop"
+        text = render_status(views, now, style, header=header)
+    return Frame(text, tuple(failures))
+
+
+def run_status(options: Options, backend: Backend, io: Io, style: Style) -> int:
+    """``status``: once, or with --watch until Ctrl-C (then exit 0).
+
+    When a route cannot be read, its row says why, the other routes are still
+    shown, and the exit code is that failure's (e.g. 3 for AWS).
+    """
+    first = _status_frame(options, backend, io, style)
+    if not options.watch:
+        io.stdout.write(first.text + "\n")
+        for failure in first.failures:
+            _write_failure(failure, io)
+        return first.failures[0].exit_code if first.failures else EXIT_OK
+    if first.failures and len(first.failures) == len(_selected_routes(backend, options.route)):
+        # Nothing readable at all: a watch would only repeat the error.
+        for failure in first.failures:
+            _write_failure(failure, io)
+        return first.failures[0].exit_code
+    return watch(lambda: _status_frame(options, backend, io, style).text, first.text, options, io)
+
+
+def watch(frame: Callable[[], str], first: str, options: Options, io: Io) -> int:
+    """Redraw ``frame()`` every ``options.interval`` seconds until Ctrl-C.
+
+    The first frame is rendered by the caller, so an error there exits with its
+    code. A later error (a network blip) is shown in place of the table and the
+    loop goes on: an operator watching a canary must not lose the view.
+    """
+    in_place = io.stdout_is_tty() and not options.json
+    text = first
+    try:
+        while True:
+            if in_place:
+                io.stdout.write(CLEAR_SCREEN)
+            io.stdout.write(text + "\n")
+            if not in_place and not options.json:
+                io.stdout.write("\n")  # plain repeated blocks, separated by a blank line
+            io.stdout.flush()
+            io.sleep(options.interval)
+            try:
+                text = frame()
+            except (StranglerError, CliError) as error:
+                failure = classify(error)
+                if options.json:
+                    text = json.dumps(failure.payload())
+                else:
+                    stamp = io.clock().strftime("%Y-%m-%d %H:%M:%S")
+                    text = f"{stamp}Z refresh failed: {failure.message}"
+    except KeyboardInterrupt:
+        io.stdout.write("\n" if in_place else "")
+        io.stdout.flush()
+        return EXIT_OK
+
+
+def run_history(options: Options, backend: Backend, io: Io, style: Style) -> int:
+    """``history --route R``: newest first."""
+    assert options.route is not None  # argparse requires --route
+    route = backend.route(options.route)
+    entries = backend.history(route, options.limit)
+    if options.json:
+        io.stdout.write(json.dumps([history_payload(e) for e in entries], indent=2) + "\n")
+    else:
+        io.stdout.write(render_history(route.route, entries, style) + "\n")
+    return EXIT_OK
+
+
+def confirm_promote(options: Options, view: RouteStatusView, io: Io) -> None:
+    """Ask on a terminal; refuse (exit 2) when stdin is not one and --yes is missing."""
+    if options.yes:
+        return
+    if not io.stdin_is_tty():
+        raise CliError(
+            f"promote of route {view.route} needs confirmation, and stdin is not a terminal",
+            EXIT_USAGE,
+            "pass --yes to promote without asking",
+        )
+    live = percent_pair(view.live) or {"lambda": float("nan")}
+    target = (
+        "to 100% Lambda now" if options.full else "past the rest of the current bake (next stage)"
+    )
+    io.stderr.write(
+        f"Promote route {view.route} (status {view.status}, stage {view.stage}/{view.stages}, "
+        f"lambda {live['lambda']:.1f}%) {target}? [y/N] "
+    )
+    io.stderr.flush()
+    answer = io.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise CliError(f"promote of route {view.route} cancelled: not confirmed", EXIT_REFUSED)
+
+
+def _default_reason(options: Options) -> str:
+    if options.reason:
+        return options.reason
+    # The actor is recorded next to the reason; the default only says what was done.
+    suffix = " --full" if options.full else ""
+    return f"operator {options.command}{suffix}"
+
+
+def run_action(options: Options, backend: Backend, io: Io, style: Style) -> int:
+    """start / pause / resume / rollback / promote: one service call, then one line or JSON."""
+    assert options.route is not None  # argparse requires --route
+    route = backend.route(options.route)
+    reason = _default_reason(options)
+    if options.command == "start":
+        view = backend.start(route, options.actor)
+    elif options.command == "pause":
+        view = backend.pause(route, reason, options.actor)
+    elif options.command == "resume":
+        view = backend.resume(route, reason, options.actor, options.accept_live)
+    elif options.command == "rollback":
+        view = backend.rollback(route, reason, options.actor)
+    elif options.command == "promote":
+        confirm_promote(options, backend.route_status(route, io.clock()), io)
+        view = backend.promote(route, options.full, reason, options.actor)
+    else:  # pragma: no cover - argparse only accepts the commands above
+        raise CliError(f"unknown command {options.command!r}", EXIT_USAGE)
+    if options.json:
+        io.stdout.write(json.dumps(action_payload(view), indent=2) + "\n")
+    else:
+        io.stdout.write(render_action(view, style) + "\n")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[Options, Backend, Io, Style], int]] = {
+    "status": run_status,
+    "history": run_history,
+    "start": run_action,
+    "pause": run_action,
+    "resume": run_action,
+    "rollback": run_action,
+    "promote": run_action,
+}
+
+BackendFactory = Callable[[Options], Backend]
+
+
+def _aws_backend(options: Options) -> Backend:
+    # Imported here: boto3 costs ~0.25 s, and `--help` or a usage error needs none of it.
+    from controller.cli.backend import AwsBackend
+
+    return AwsBackend.connect(options)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    io: Io | None = None,
+    backend_factory: BackendFactory = _aws_backend,
+) -> int:
+    """Run one command; returns the exit code (argparse itself exits 2 on bad usage)."""
+    io = io or Io()
+    options = parse_options(sys.argv[1:] if argv is None else argv, io.env)
+    style = Style(enabled=not options.json and colour_enabled(io.stdout_is_tty(), io.env))
+    try:
+        backend = backend_factory(options)
+        return COMMANDS[options.command](options, backend, io, style)
+    except KeyboardInterrupt:
+        io.stderr.write("interrupted\n")
+        return 130
+    except (StranglerError, CliError) as error:
+        action = options.command if options.command not in ("status", "history") else None
+        return report_failure(classify(error, action), options, io)

@@ -1,0 +1,160 @@
+"""The narrow interfaces between the controller's logic and AWS.
+
+Each port is a :class:`typing.Protocol` of domain methods that take and return
+our dataclasses, never boto3 dicts. The boto3 implementations live in
+``controller/aws/*.py`` and ``controller/aws/registry.py`` and are tested on moto;
+tests of the logic may use a fake of a port for fault injection.
+
+Pure module: no boto3 import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from controller.core.contract import RouteRecord, StackRecord
+from controller.core.lifecycle import HistoryEntry, RouteState, Transition
+from controller.core.weights import Weights
+
+__all__ = [
+    "ALARM",
+    "INSUFFICIENT_DATA",
+    "OK",
+    "AlarmPort",
+    "AlarmStatus",
+    "ExecutionPort",
+    "MetricsPort",
+    "NotifyPort",
+    "RegistryPort",
+    "StatePort",
+    "TrafficPort",
+]
+
+# CloudWatch alarm states (StateValue).
+OK = "OK"
+ALARM = "ALARM"
+INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+@dataclass(frozen=True)
+class AlarmStatus:
+    """The state of a route's composite alarm and which child alarms are in ALARM."""
+
+    composite_state: str
+    children_in_alarm: tuple[str, ...] = ()
+
+    @property
+    def in_alarm(self) -> bool:
+        """True when the composite or any child alarm is in ALARM: the check fails."""
+        return self.composite_state == ALARM or bool(self.children_in_alarm)
+
+    def describe(self) -> str:
+        """One line for a history reason or a notification."""
+        if not self.children_in_alarm:
+            return f"composite alarm {self.composite_state}"
+        children = ", ".join(self.children_in_alarm)
+        return f"composite alarm {self.composite_state}; in ALARM: {children}"
+
+
+class TrafficPort(Protocol):
+    """The route's listener rule: the weights of its ECS and Lambda target groups."""
+
+    def read_weights(self, route: RouteRecord) -> Weights:
+        """The live weights of the rule's forward action (DescribeRules)."""
+        ...
+
+    def write_weights(self, route: RouteRecord, weights: Weights) -> None:
+        """Set both weights in ONE ModifyRule call; both target groups stay in the action.
+
+        Does not verify: the caller reads back with :meth:`read_weights` and
+        compares (a shift is done only when the read-back matches).
+        """
+        ...
+
+
+class AlarmPort(Protocol):
+    """The route's composite alarm."""
+
+    def alarm_status(self, route: RouteRecord) -> AlarmStatus:
+        """The composite's state and the children in ALARM.
+
+        Filters on StateValue itself: moto ignores StateValue when AlarmNames
+        is given.
+        """
+        ...
+
+
+class MetricsPort(Protocol):
+    """CloudWatch metrics of the route."""
+
+    def request_count(self, route: str, start: datetime, end: datetime) -> int:
+        """The number of canary requests (metric Requests) between ``start`` and ``end``."""
+        ...
+
+    def put_canary_weight(self, route: str, lambda_percent: float) -> None:
+        """Emit the CanaryWeight metric so the dashboard shows the weight over time."""
+        ...
+
+
+class StatePort(Protocol):
+    """The route's state and history in the state table."""
+
+    def load(self, route: str) -> RouteState:
+        """The stored state; a fresh idle state (version 0) when the route has none."""
+        ...
+
+    def save(self, previous_version: int, transition: Transition) -> None:
+        """Write ``transition.state`` and append ``transition.entry`` in ONE transaction.
+
+        Conditional on the stored version being ``previous_version`` (absent
+        when it is 0). Raises :class:`~controller.core.errors.ConcurrentUpdate`
+        when the condition fails. A transition with ``changed=False`` is not
+        saved by callers.
+        """
+        ...
+
+    def history(self, route: str, limit: int) -> list[HistoryEntry]:
+        """The route's history, newest first, at most ``limit`` entries."""
+        ...
+
+
+class ExecutionPort(Protocol):
+    """Step Functions executions of the stack's state machine."""
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        """Start an execution named ``name`` with input ``payload``; returns its ARN."""
+        ...
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        """Stop an execution; an execution that already stopped is fine."""
+        ...
+
+    def is_running(self, execution_arn: str) -> bool:
+        """True while the execution is RUNNING."""
+        ...
+
+
+class NotifyPort(Protocol):
+    """The stack's alert topic."""
+
+    def notify(self, subject: str, message: dict[str, Any]) -> None:
+        """Publish ``message`` (as JSON) with ``subject``."""
+        ...
+
+
+class RegistryPort(Protocol):
+    """The stack's registry, written by the deploy."""
+
+    def stack(self) -> StackRecord:
+        """The stack-wide record."""
+        ...
+
+    def route(self, name: str) -> RouteRecord:
+        """One route's record; :class:`~controller.core.errors.UnknownRoute` lists the others."""
+        ...
+
+    def routes(self) -> list[RouteRecord]:
+        """Every route of the stack."""
+        ...

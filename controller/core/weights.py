@@ -1,0 +1,228 @@
+"""Weight arithmetic: the Lambda share in percent (0.1 steps) <-> ALB target group weights.
+
+The route's listener rule forwards to two target groups, ECS and Lambda. The
+controller never removes either of them: both are always in the forward action
+and their weights always sum to :data:`TOTAL_WEIGHT`.
+
+Why 999 and not 1000: the ALB accepts a target group weight only in 0..999
+(Elastic Load Balancing API Reference, TargetGroupTuple: "Weight - The weight.
+The range is 0 to 999.",
+https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetGroupTuple.html).
+A constant sum of 1000 would need ``lambda=1000, ecs=0`` at 100 %, which the
+ALB refuses. With a sum of 999 every percent from 0 to 100 fits, and one
+weight unit is 100/999 ~ 0.1001 %, just coarser than the 0.1 % steps of the
+config: two neighbouring percents can map to the same weight, which the plan
+validation rejects (see :mod:`controller.core.plan`).
+
+All arithmetic is on integers (tenths of a percent), so nothing depends on
+binary floating point: ``lambda = round_half_up(p * 999 / 100)``,
+``ecs = 999 - lambda``.
+
+Pure module: no AWS calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from controller.core.errors import WeightError
+
+__all__ = [
+    "ALL_ECS",
+    "ALL_LAMBDA",
+    "MAX_PERCENT_ERROR",
+    "MAX_TARGET_GROUPS",
+    "MAX_WEIGHT",
+    "MIN_WEIGHT",
+    "TOTAL_WEIGHT",
+    "Weights",
+    "percent_to_tenths",
+    "tenths_to_percent",
+    "validate_forward",
+]
+
+# ALB limits of a forward action. moto validates neither, so this module must.
+# - Weight: "The range is 0 to 999." (API Reference, TargetGroupTuple, URL above).
+# - "Target Groups per Action per Application Load Balancer: 5", not adjustable
+#   (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html).
+MIN_WEIGHT = 0
+MAX_WEIGHT = 999
+MAX_TARGET_GROUPS = 5
+
+# The (ecs, lambda) pair the controller writes always sums to this; see the
+# module docstring for why it is 999.
+TOTAL_WEIGHT = 999
+
+# Worst-case distance between a requested percent and the percent the ALB
+# really applies: half a weight unit.
+MAX_PERCENT_ERROR = 100 / TOTAL_WEIGHT / 2
+
+_TENTHS_PER_HUNDRED = 1000  # 100 % in tenths of a percent
+
+
+def percent_to_tenths(percent: float) -> int:
+    """``percent`` as an integer number of tenths, refusing anything off the 0.1 grid.
+
+    A float such as ``0.1 * 3`` (0.30000000000000004) is accepted as 0.3: the
+    tolerance is far below 0.1 % and far above float noise.
+    """
+    if isinstance(percent, bool):
+        raise WeightError(f"percent must be a number, got {percent!r}", limit="percent 0..100")
+    try:
+        scaled = float(percent) * 10
+    except (TypeError, ValueError) as exc:
+        raise WeightError(
+            f"percent must be a number, got {percent!r}", limit="percent 0..100"
+        ) from exc
+    if scaled != scaled or scaled in (float("inf"), float("-inf")):
+        raise WeightError(f"percent must be finite, got {percent!r}", limit="percent 0..100")
+    tenths = round(scaled)
+    if abs(scaled - tenths) > 1e-6:
+        raise WeightError(
+            f"percent {percent!r} is not a multiple of 0.1", limit="percent steps of 0.1"
+        )
+    if not 0 <= tenths <= _TENTHS_PER_HUNDRED:
+        raise WeightError(f"percent {percent!r} is outside 0..100", limit="percent 0..100")
+    return tenths
+
+
+def tenths_to_percent(tenths: int) -> float:
+    """Tenths of a percent as a float percent (exactly representable to 0.1)."""
+    return tenths / 10
+
+
+def _round_half_up_div(numerator: int, denominator: int) -> int:
+    """``round_half_up(numerator / denominator)`` for non-negative integers, exactly."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The weights of the ECS and the Lambda target group in the route's rule.
+
+    Any pair 0..999 each is representable, because weights read from a live
+    rule may have been edited by hand and may not sum to :data:`TOTAL_WEIGHT`.
+    The controller itself only writes pairs built by :meth:`from_percent`
+    (or the constants), which always sum to :data:`TOTAL_WEIGHT`.
+    """
+
+    ecs: int
+    lambda_: int
+
+    def __post_init__(self) -> None:
+        for name, value in (("ecs", self.ecs), ("lambda", self.lambda_)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise WeightError(
+                    f"{name} weight must be an integer, got {value!r}",
+                    limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
+                )
+            if not MIN_WEIGHT <= value <= MAX_WEIGHT:
+                raise WeightError(
+                    f"{name} weight {value} is outside the ALB limit {MIN_WEIGHT}-{MAX_WEIGHT}",
+                    limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
+                )
+
+    @classmethod
+    def from_percent(cls, percent: float) -> Weights:
+        """The pair for a Lambda share of ``percent`` (0..100, 0.1 steps); sums to 999."""
+        return cls.from_tenths(percent_to_tenths(percent))
+
+    @classmethod
+    def from_tenths(cls, tenths: int) -> Weights:
+        """The pair for a Lambda share of ``tenths`` tenths of a percent (0..1000)."""
+        if not 0 <= tenths <= _TENTHS_PER_HUNDRED:
+            raise WeightError(f"percent {tenths / 10} is outside 0..100", limit="percent 0..100")
+        lambda_ = _round_half_up_div(tenths * TOTAL_WEIGHT, _TENTHS_PER_HUNDRED)
+        return cls(ecs=TOTAL_WEIGHT - lambda_, lambda_=lambda_)
+
+    @property
+    def total(self) -> int:
+        """The sum of both weights (999 for every pair the controller writes)."""
+        return self.ecs + self.lambda_
+
+    @property
+    def is_canonical(self) -> bool:
+        """True when the pair sums to :data:`TOTAL_WEIGHT`, as every pair the controller writes."""
+        return self.total == TOTAL_WEIGHT
+
+    @property
+    def lambda_tenths(self) -> int:
+        """The Lambda share in tenths of a percent, rounded half up; divides by the actual sum."""
+        if self.total == 0:
+            raise WeightError(
+                "both weights are 0: the ALB share is undefined",
+                limit="weights summing to more than 0",
+            )
+        return _round_half_up_div(self.lambda_ * _TENTHS_PER_HUNDRED, self.total)
+
+    @property
+    def lambda_percent(self) -> float:
+        """The Lambda share in percent, rounded half up to 0.1."""
+        return tenths_to_percent(self.lambda_tenths)
+
+    @property
+    def ecs_percent(self) -> float:
+        """The ECS share in percent: ``100 - lambda_percent``, so both add up to 100."""
+        return tenths_to_percent(_TENTHS_PER_HUNDRED - self.lambda_tenths)
+
+    def as_list(self) -> list[int]:
+        """``[ecs, lambda]``: the order of the target groups in the forward action."""
+        return [self.ecs, self.lambda_]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form for the state table and the history."""
+        return {"ecs": self.ecs, "lambda": self.lambda_}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Weights:
+        """Inverse of :meth:`to_dict`."""
+        return Weights(ecs=int(data["ecs"]), lambda_=int(data["lambda"]))
+
+    def __str__(self) -> str:
+        return f"ecs={self.ecs} lambda={self.lambda_}"
+
+
+ALL_ECS = Weights(ecs=TOTAL_WEIGHT, lambda_=0)
+ALL_LAMBDA = Weights(ecs=0, lambda_=TOTAL_WEIGHT)
+
+
+def validate_forward(target_group_weights: Sequence[int]) -> None:
+    """Check the weights of one forward action against the ALB limits.
+
+    Raises :class:`WeightError` naming the limit that is broken: at least one
+    and at most :data:`MAX_TARGET_GROUPS` target groups, each weight an integer
+    in 0..999 (ALB limits that moto does not enforce), and not all zero (our
+    own rule: such a rule would have nowhere to send requests).
+    """
+    count = len(target_group_weights)
+    if count == 0:
+        raise WeightError(
+            "a forward action needs at least 1 target group, got 0",
+            limit="at least 1 target group",
+        )
+    if count > MAX_TARGET_GROUPS:
+        raise WeightError(
+            f"a forward action holds at most {MAX_TARGET_GROUPS} target groups, got {count}",
+            limit=f"at most {MAX_TARGET_GROUPS} target groups per forward action",
+        )
+    for index, weight in enumerate(target_group_weights):
+        if isinstance(weight, bool) or not isinstance(weight, int):
+            raise WeightError(
+                f"target group {index}: weight must be an integer, got {weight!r}",
+                limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
+            )
+        if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+            raise WeightError(
+                f"target group {index}: weight {weight} is outside the ALB limit "
+                f"{MIN_WEIGHT}-{MAX_WEIGHT}",
+                limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
+            )
+    if sum(target_group_weights) == 0:
+        # Our own rule, not an ALB quota: every target group at 0 leaves the
+        # rule nowhere to send its requests, and the controller never means that.
+        raise WeightError(
+            "all target group weights are 0: the rule would have nowhere to send requests",
+            limit="weights summing to more than 0",
+        )

@@ -1,0 +1,779 @@
+"""The rehearsal engine: canaries, traffic and faults on a stack applied to the emulator.
+
+:func:`run_canaries` does steps 3-7 of ``python -m rehearsal run`` (see
+rehearsal/run.py, which resolves the options and builds the twin):
+
+- it runs the deployed functions (rehearsal/world/lambda_runtime.py): moto's
+  Lambda ``Invoke`` is routed (rehearsal/world/moto_lambda.py) to the real
+  controller handler in-process and to the real route function in a process
+  of its own, each with the handler and environment the program declared
+  (read back from moto); the route function's ``UPSTREAM_URL`` host is the
+  local stand-in of the map delivery service (the twin's DNS);
+- it sends synthetic requests through each route's rule
+  (rehearsal/scenario/traffic.py), and turns the function's EMF output into
+  CloudWatch metric data (rehearsal/scenario/emf.py), which the controller's Check
+  counts;
+- it starts each route's canary: the stack's state machine, with the
+  route's (compressed) plan;
+- it watches every route (its state in the table, the execution, the alarm)
+  and injects the faults asked for (rehearsal/scenario/faults.py): the upstream
+  fails and the alarms go off during the bake of the failing stage, the
+  alarm event travels through the program's EventBridge rule, and
+  ``failback_ms`` is measured from the alarm's state change to the rule
+  reading back ECS 100 %; or the weights are changed by hand;
+- it builds the report (rehearsal/report/timeline.py) from the controller's history
+  and its own observations.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from controller.aws.alarms import CloudWatchAlarms
+from controller.aws.state import DynamoState
+from controller.core.contract import PlanRecord, RouteRecord, StackRecord
+from controller.core.lifecycle import Event, RouteState, Status
+from controller.core.weights import ALL_ECS, Weights
+from rehearsal.errors import RehearsalError
+from rehearsal.report.progress import ProgressPrinter, RouteSnapshot
+from rehearsal.report.timeline import (
+    SOURCE_TWIN,
+    RehearsalReport,
+    RouteReport,
+    RouteSeries,
+    TimelineEvent,
+    from_history,
+    merge,
+    outcome_of,
+)
+from rehearsal.scenario import faults
+from rehearsal.scenario.emf import EmfPublisher
+from rehearsal.scenario.traffic import (
+    ECS,
+    LAMBDA,
+    Backend,
+    HttpBackend,
+    LambdaBackend,
+    RouteTraffic,
+    RuleWeights,
+    forward_weights,
+)
+from rehearsal.world import emulator as emulators
+from rehearsal.world.ecs_standin import StandinServer
+from rehearsal.world.emulator import Emulator
+from rehearsal.world.lambda_runtime import (
+    InProcessFunction,
+    OutputRouter,
+    WorkerFunction,
+    deployed_package,
+    function_config,
+    function_environment,
+    in_process_environment,
+    routed_stdout,
+)
+from rehearsal.world.moto_lambda import LambdaRouter, route_lambda_invocations
+
+__all__ = ["RoutePlan", "RunConfigError", "run_canaries"]
+
+# When, within the bake of the chosen stage, the faults happen (fractions of
+# the bake): the upstream fails first, the alarm follows, as CloudWatch needs
+# failed datapoints before an alarm changes state.
+UPSTREAM_FAILS_AT = 0.25
+ALARM_AT = 0.5
+DRIFT_AT = 0.5
+# How often the monitor reads each route's state (for the fault triggers),
+# its execution's status and its alarm (for the progress line). Every read is
+# an API call on the same two cores as the rest of the twin.
+MONITOR_INTERVAL_SECONDS = 0.1
+EXECUTION_POLL_SECONDS = 0.25
+EXECUTION_POLL_WHILE_PROGRESSING_SECONDS = 1.0
+ALARM_POLL_SECONDS = 0.5
+# An execution that ended while its route still reads progressing this long
+# afterwards left the route behind (a failed Rollback): a harness error.
+STRANDED_AFTER_SECONDS = 3.0
+# How often the failback poller reads the rule (DescribeRules) after the alarm.
+FAILBACK_POLL_SECONDS = 0.002
+# Slack on top of the bakes before a route that never ends is a harness error.
+RUN_TIMEOUT_SLACK_SECONDS = 60.0
+PER_STAGE_SLACK_SECONDS = 10.0
+# How long the failback poller waits for ECS 100 % before giving up.
+FAILBACK_TIMEOUT_SECONDS = 30.0
+
+ACTOR = "operator:rehearsal"
+TRIGGER = "operator"
+
+
+class RunConfigError(RehearsalError):
+    """The options do not fit the stack (unknown route, stage out of range...).
+
+    ``messages`` holds every problem, each naming the option and the route.
+    """
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = list(messages)
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    """One route to rehearse: its registry record, the (compressed) plan, its faults."""
+
+    record: RouteRecord
+    plan: PlanRecord
+    fail_at: int | None = None
+    drift_at: int | None = None
+
+
+@dataclass
+class _Route:
+    """Everything the rehearsal keeps about one route while it runs."""
+
+    record: RouteRecord
+    plan: PlanRecord
+    upstream: StandinServer
+    weights: RuleWeights | None = None
+    traffic: RouteTraffic | None = None
+    fail_at: int | None = None
+    drift_at: int | None = None
+    execution_arn: str | None = None
+    events: list[TimelineEvent] = field(default_factory=list)
+    weight_reads: list[tuple[float, Weights]] = field(default_factory=list)
+    failing_started: bool = False
+    drifted: bool = False
+    alarm_at_ms: float | None = None
+    failback_at_ms: float | None = None
+    failback_ms: float | None = None
+    manual_change_at_ms: float | None = None
+    fault_thread: threading.Thread | None = None
+    fault_error: BaseException | None = None
+    execution_status: str = "RUNNING"
+    execution_ended_at: float | None = None
+    state: RouteState | None = None
+    alarm: str = "OK"
+    alarm_read_at: float = 0.0
+    execution_read_at: float = 0.0
+    done: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def name(self) -> str:
+        return self.record.route
+
+    def watch_weights(self, elbv2: Any) -> None:
+        """Read the rule through a cache that keeps every read (the chart's weight line)."""
+
+        def on_read(at: float, by_group: dict[str, int]) -> None:
+            with self.lock:
+                self.weight_reads.append((at, self.to_weights(by_group)))
+
+        self.weights = RuleWeights(elbv2, self.record.rule_arn, on_read=on_read)
+
+    def stage_weights(self, number: int) -> Weights:
+        return Weights.from_percent(self.plan.stages[number - 1].weight)
+
+    def to_weights(self, by_group: dict[str, int]) -> Weights:
+        """The (ECS, Lambda) pair of a forward action read from the rule."""
+        return Weights(
+            ecs=by_group.get(self.record.ecs_target_group_arn, 0),
+            lambda_=by_group.get(self.record.lambda_target_group_arn, 0),
+        )
+
+
+class _Clock:
+    """The rehearsal's time zero, on the wall clock (history) and the monotonic clock."""
+
+    def __init__(self) -> None:
+        self.wall = datetime.now(UTC)
+        self.mono = time.monotonic()
+
+    def ms(self, mono: float | None = None) -> float:
+        """Milliseconds since time zero of a monotonic instant (default: now)."""
+        return ((time.monotonic() if mono is None else mono) - self.mono) * 1000
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+def run_canaries(
+    emulator: Emulator,
+    stack: str,
+    stack_record: StackRecord,
+    plans: list[RoutePlan],
+    *,
+    rate: float,
+    resources: int,
+    printer: ProgressPrinter,
+) -> RehearsalReport:
+    """Rehearse ``plans`` on the stack applied to ``emulator``; see the module docstring.
+
+    ``rate`` is the request rate per route; ``resources`` the number of
+    resources the program declared (reported as is). Every route must be
+    freshly deployed (idle, stage 0): :class:`RunConfigError` otherwise.
+    """
+    routes = []
+    for plan in plans:
+        route = _Route(
+            record=plan.record,
+            plan=plan.plan,
+            upstream=StandinServer(f"upstream-{plan.record.route}"),
+            fail_at=plan.fail_at,
+            drift_at=plan.drift_at,
+        )
+        route.watch_weights(emulator.client("elbv2"))
+        routes.append(route)
+    return _Rehearsal(emulator, stack, stack_record, routes, rate, resources, printer).run()
+
+
+class _Rehearsal:
+    """One rehearsal over a set of routes; :meth:`run` does it all and cleans up."""
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        stack: str,
+        stack_record: StackRecord,
+        routes: list[_Route],
+        rate: float,
+        resources: int,
+        printer: ProgressPrinter,
+    ) -> None:
+        self.emulator = emulator
+        self.stack = stack
+        self.stack_record = stack_record
+        self.routes = routes
+        self.rate = rate
+        self.resources = resources
+        self.printer = printer
+        self.state = DynamoState(emulator.client("dynamodb"), stack_record.table_name)
+        self.alarms = CloudWatchAlarms(emulator.client("cloudwatch"))
+        self.emf = EmfPublisher(emulator.client("cloudwatch"))
+        self.monoliths: dict[str, StandinServer] = {}
+        self.clock = _Clock()
+
+    # --- setup ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _functions(self, router_out: OutputRouter) -> Iterator[LambdaRouter]:
+        """The controller in-process and each route function in its worker, routed from moto."""
+        emulator = self.emulator
+        controller_config = function_config(emulator, self.stack_record.controller_function_name)
+        controller = InProcessFunction(
+            controller_config,
+            deployed_package(emulator, controller_config),
+            router_out,
+            self._output,
+        )
+        environment = in_process_environment(
+            controller_config, emulator.region, emulator.endpoint_url
+        )
+        environment.setdefault("AWS_ACCESS_KEY_ID", emulators.FAKE_ACCESS_KEY)
+        environment.setdefault("AWS_SECRET_ACCESS_KEY", emulators.FAKE_SECRET_KEY)
+
+        def start_worker(route: _Route) -> WorkerFunction:
+            config = function_config(emulator, route.record.function_name)
+            upstream = config.environment.get("UPSTREAM_URL")
+            overrides = {"UPSTREAM_URL": _via_standin(upstream, route.upstream)} if upstream else {}
+            return WorkerFunction(
+                config,
+                deployed_package(emulator, config),
+                region=emulator.region,
+                on_output=self._output,
+                environment_overrides=overrides,
+            )
+
+        workers: list[WorkerFunction] = []
+        try:
+            with ThreadPoolExecutor(max_workers=len(self.routes)) as pool:
+                futures = [pool.submit(start_worker, route) for route in self.routes]
+                errors = []
+                for future in futures:
+                    try:
+                        workers.append(future.result())
+                    except Exception as error:
+                        errors.append(error)
+                if errors:
+                    raise errors[0]
+            handlers: dict[str, Any] = {controller_config.name: controller}
+            handlers.update({worker.config.name: worker for worker in workers})
+            with function_environment(environment), route_lambda_invocations(handlers) as router:
+                yield router
+        finally:
+            for worker in workers:
+                worker.close()
+            controller.close()
+
+    def _output(self, function: str, line: str) -> None:
+        """A line a function printed: its EMF metrics go to CloudWatch (like Lambda's logs)."""
+        self.emf.feed(line)
+
+    def _backends(self, route: _Route) -> tuple[dict[str, Backend], list[dict[str, Any]]]:
+        """A backend per target group of the route's rule, and the rule's conditions."""
+        elbv2 = self.emulator.client("elbv2")
+        rule = elbv2.describe_rules(RuleArns=[route.record.rule_arn])["Rules"][0]
+        groups = list(forward_weights(rule))
+        described = elbv2.describe_target_groups(TargetGroupArns=groups)["TargetGroups"]
+        backends: dict[str, Backend] = {}
+        for group in described:
+            arn = group["TargetGroupArn"]
+            if group.get("TargetType") == "lambda":
+                backends[arn] = self._lambda_backend(route, arn)
+            else:
+                monolith = self.monoliths.get(arn)
+                if monolith is None:
+                    name = arn.split(":targetgroup/")[-1].split("/")[0]
+                    monolith = StandinServer(f"ecs-{name}").start()
+                    self.monoliths[arn] = monolith
+                backends[arn] = HttpBackend(monolith.host, monolith.port)
+        return backends, list(rule.get("Conditions") or [])
+
+    def _lambda_backend(self, route: _Route, target_group_arn: str) -> LambdaBackend:
+        elbv2 = self.emulator.client("elbv2")
+        health = elbv2.describe_target_health(TargetGroupArn=target_group_arn)
+        targets = [d["Target"]["Id"] for d in health.get("TargetHealthDescriptions", [])]
+        if len(targets) != 1:
+            raise RehearsalError(
+                f"route {route.name}: Lambda target group {target_group_arn} has "
+                f"{len(targets)} registered targets ({targets}); a Lambda target group "
+                "holds exactly one function"
+            )
+        function_arn = targets[0]
+        if function_arn.split(":function:")[-1].split(":")[0] != route.record.function_name:
+            raise RehearsalError(
+                f"route {route.name}: its Lambda target group forwards to {function_arn}, "
+                f"but the registry names function {route.record.function_name}"
+            )
+        attributes = elbv2.describe_target_group_attributes(TargetGroupArn=target_group_arn)
+        multi = any(
+            a.get("Key") == "lambda.multi_value_headers.enabled" and a.get("Value") == "true"
+            for a in attributes.get("Attributes", [])
+        )
+        return LambdaBackend(
+            self.emulator.client("lambda"), function_arn, target_group_arn, multi_value=multi
+        )
+
+    def _check_idle(self) -> None:
+        problems = []
+        for route in self.routes:
+            state = self.state.load(route.name)
+            if state.status is not Status.IDLE or state.stage != 0:
+                problems.append(
+                    f"route {route.name} is {state.status.value} after {state.stage} stage(s): "
+                    "a rehearsal starts from a freshly deployed route (idle, stage 0)"
+                )
+        if problems:
+            raise RunConfigError(problems)
+
+    # --- run -----------------------------------------------------------------------------
+
+    def run(self) -> RehearsalReport:
+        """Run the whole rehearsal; the report once every route has ended."""
+        self._check_idle()
+        with ExitStack() as cleanup:
+            router_out = cleanup.enter_context(routed_stdout())
+            # The controller's Metrics warns on every invocation without a metric
+            # (Powertools 3.x); in Lambda that goes to its log, here it would
+            # flood the rehearsal's stderr.
+            cleanup.enter_context(warnings.catch_warnings())
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
+            for route in self.routes:
+                route.upstream.start()
+                cleanup.callback(route.upstream.stop)
+            cleanup.callback(self._stop_monoliths)
+            router = cleanup.enter_context(self._functions(router_out))
+            self.emf.start()
+            cleanup.callback(self._quietly, self.emf.close)
+            for route in self.routes:
+                backends, conditions = self._backends(route)
+                assert route.weights is not None
+                route.traffic = RouteTraffic(
+                    route.name,
+                    route.weights,
+                    backends,
+                    conditions,
+                    rate_per_second=self.rate,
+                    default_host="www.example.com",
+                )
+            self.clock = _Clock()
+            for route in self.routes:
+                assert route.traffic is not None
+                route.traffic.start()
+                cleanup.callback(self._quietly, route.traffic.stop)
+            cleanup.callback(self._stop_executions)
+            for route in self.routes:
+                self._start(route)
+            self._monitor()
+            # The normal end: these raise what went wrong in their threads.
+            for route in self.routes:
+                if route.traffic is not None:
+                    route.traffic.stop()
+            wait_idle = getattr(router, "wait_idle", None)
+            if callable(wait_idle):
+                wait_idle(timeout=30.0)
+            self.emf.close()
+            return self._report()
+
+    def _start(self, route: _Route) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        # Execution names: 1-80 characters (StartExecution API reference).
+        name = f"rehearsal-{route.name}-{stamp}"[:80]
+        payload = {
+            "route": route.name,
+            "trigger": TRIGGER,
+            "actor": ACTOR,
+            "plan": route.plan.to_input(),
+        }
+        started = self.emulator.client("stepfunctions").start_execution(
+            stateMachineArn=self.stack_record.state_machine_arn,
+            name=name,
+            input=json.dumps(payload),
+        )
+        route.execution_arn = str(started["executionArn"])
+        plan = ", ".join(f"{s.weight:g}% {s.bake_seconds}s" for s in route.plan.stages)
+        self._event(route, "start", None, ALL_ECS, f"execution {name}; stages {plan}")
+
+    def _event(
+        self,
+        route: _Route,
+        event: str,
+        stage: int | None,
+        weights: Weights | None,
+        reason: str,
+        *,
+        at_ms: float | None = None,
+    ) -> None:
+        at = self.clock.ms() if at_ms is None else at_ms
+        with route.lock:
+            route.events.append(TimelineEvent(at, event, stage, weights, SOURCE_TWIN, reason))
+
+    def _deadline(self) -> float:
+        longest = max(
+            sum(s.bake_seconds for s in r.plan.stages)
+            + PER_STAGE_SLACK_SECONDS * len(r.plan.stages)
+            for r in self.routes
+        )
+        return time.monotonic() + longest + RUN_TIMEOUT_SLACK_SECONDS
+
+    def _monitor(self) -> None:
+        """Watch every route until each has ended; inject the faults on the way."""
+        deadline = self._deadline()
+        sfn = self.emulator.client("stepfunctions")
+        while not all(route.done for route in self.routes):
+            if time.monotonic() > deadline:
+                waiting = [r.name for r in self.routes if not r.done]
+                raise RehearsalError(
+                    f"routes {', '.join(waiting)} did not end in time: "
+                    + "; ".join(self._describe(r) for r in self.routes if not r.done)
+                )
+            for route in self.routes:
+                if route.done:
+                    continue
+                self._check_route(route, sfn)
+            time.sleep(MONITOR_INTERVAL_SECONDS)
+
+    def _describe(self, route: _Route) -> str:
+        state = route.state
+        status = state.status.value if state else "unknown"
+        return f"{route.name}: status {status}, execution {route.execution_status}"
+
+    def _check_route(self, route: _Route, sfn: Any) -> None:
+        state = self.state.load(route.name)
+        route.state = state
+        self._maybe_fail(route, state)
+        self._maybe_drift(route, state)
+        now = time.monotonic()
+        if now - route.alarm_read_at >= ALARM_POLL_SECONDS:
+            route.alarm = self.alarms.alarm_status(route.record).composite_state
+            route.alarm_read_at = now
+        # The execution normally ends only after the route has left progressing:
+        # ask often then, seldom before.
+        interval = (
+            EXECUTION_POLL_WHILE_PROGRESSING_SECONDS
+            if state.status is Status.PROGRESSING
+            else EXECUTION_POLL_SECONDS
+        )
+        if route.execution_status == "RUNNING" and now - route.execution_read_at >= interval:
+            route.execution_read_at = now
+            described = sfn.describe_execution(executionArn=route.execution_arn)
+            if described["status"] != "RUNNING":
+                route.execution_status = str(described["status"])
+                route.execution_ended_at = now
+                cause = described.get("cause") or described.get("error") or ""
+                detail = f"execution {route.execution_status} {cause}".strip()
+                self._event(route, "end", None, None, detail)
+        if (
+            state.status is Status.PROGRESSING
+            and route.execution_ended_at is not None
+            and now - route.execution_ended_at > STRANDED_AFTER_SECONDS
+        ):
+            raise RehearsalError(
+                f"route {route.name}: its execution ended {route.execution_status} but the "
+                f"route is still progressing ({state.reason})"
+            )
+        if route.traffic is not None and route.traffic.error is not None:
+            raise RehearsalError(
+                f"route {route.name}: the request loop failed: {route.traffic.error}"
+            ) from route.traffic.error
+        if self.emf.error is not None:
+            raise RehearsalError(
+                f"publishing the functions' EMF metrics failed: {self.emf.error}"
+            ) from self.emf.error
+        if route.fault_error is not None:
+            raise RehearsalError(
+                f"route {route.name}: fault injection failed: {route.fault_error}"
+            ) from route.fault_error
+        fault_running = route.fault_thread is not None and route.fault_thread.is_alive()
+        ended = route.execution_status != "RUNNING" and state.status is not Status.PROGRESSING
+        if ended and not fault_running:
+            if outcome_of(state.status) is None:
+                raise RehearsalError(
+                    f"route {route.name}: the execution ended {route.execution_status} but the "
+                    f"route is {state.status.value} ({state.reason})"
+                )
+            route.done = True
+        self._progress(route, state)
+
+    def _progress(self, route: _Route, state: RouteState) -> None:
+        counts = route.traffic.counts() if route.traffic else None
+        with route.lock:
+            weights = route.weight_reads[-1][1] if route.weight_reads else None
+        stage = state.stage + (1 if state.status is Status.PROGRESSING else 0)
+        self.printer.update(
+            RouteSnapshot(
+                route=route.name,
+                stage=min(stage, len(route.plan.stages)),
+                stages=len(route.plan.stages),
+                weights=weights,
+                requests_ecs=counts.requests[ECS] if counts else 0,
+                requests_lambda=counts.requests[LAMBDA] if counts else 0,
+                errors_lambda=counts.errors[LAMBDA] if counts else 0,
+                alarm=route.alarm,
+                status=state.status.value,
+            )
+        )
+
+    def _baking(self, route: _Route, state: RouteState, number: int, fraction: float) -> bool:
+        """True once stage ``number`` has baked for ``fraction`` of its bake."""
+        if state.status is not Status.PROGRESSING or state.stage != number - 1:
+            return False
+        if state.stage_started_at is None or state.last_written != route.stage_weights(number):
+            return False
+        bake = route.plan.stages[number - 1].bake_seconds
+        elapsed = (datetime.now(UTC) - state.stage_started_at).total_seconds()
+        return elapsed >= bake * fraction
+
+    @staticmethod
+    def _missed(route: _Route, state: RouteState, stage: int, injected: bool, flag: str) -> None:
+        """Refuse to report a run whose fault never happened (the stage passed too fast)."""
+        if not injected and state.stage >= stage:
+            raise RehearsalError(
+                f"route {route.name}: stage {stage} passed before the {flag} fault could be "
+                "injected; the machine is too busy for this bake, try a longer --bake-seconds"
+            )
+
+    def _maybe_fail(self, route: _Route, state: RouteState) -> None:
+        stage = route.fail_at
+        if stage is None:
+            return
+        self._missed(route, state, stage, route.fault_thread is not None, "--fail-at-stage")
+        if not route.failing_started and self._baking(route, state, stage, UPSTREAM_FAILS_AT):
+            route.failing_started = True
+            route.upstream.set_failing(True)
+            self._event(
+                route,
+                "upstream_failing",
+                stage,
+                None,
+                "the map delivery stand-in answers 503 from now on: the function returns 502",
+            )
+        if route.fault_thread is None and self._baking(route, state, stage, ALARM_AT):
+            route.fault_thread = threading.Thread(
+                target=self._alarm_and_failback,
+                args=(route, stage),
+                name=f"fault-{route.name}",
+                daemon=True,
+            )
+            route.fault_thread.start()
+
+    def _alarm_and_failback(self, route: _Route, stage: int) -> None:
+        """The alarm, its event through the program's rule, then poll the rule for ECS 100 %."""
+        try:
+            self._inject_alarm(route, stage)
+        except BaseException as error:  # surfaced by the monitor
+            route.fault_error = error
+
+    def _inject_alarm(self, route: _Route, stage: int) -> None:
+        record = route.record
+        emulator = self.emulator
+        reason = f"rehearsal: stage {stage} of route {record.route} fails (--fail-at-stage)"
+        composite = faults.set_route_alarms(
+            emulator.client("cloudwatch"), record, state="ALARM", reason=reason
+        )
+        changed = time.perf_counter()
+        changed_mono = time.monotonic()
+        route.alarm_at_ms = self.clock.ms(changed_mono)
+        event = faults.alarm_state_change_event(
+            composite,
+            state="ALARM",
+            previous_state=str(composite.get("StateValue", "OK")),
+            reason=reason,
+            at=datetime.now(UTC),
+            region=emulator.region,
+            account_id=emulator.account_id,
+            event_id=f"rehearsal-{record.route}-{int(time.time() * 1000)}",
+        )
+        rules = faults.matching_rules(emulator.client("events"), event)
+        delivered: list[BaseException] = []
+
+        def deliver() -> None:
+            try:
+                faults.deliver(
+                    emulator.client("events"), emulator.client("lambda"), event, rules=rules
+                )
+            except BaseException as error:
+                delivered.append(error)
+
+        # EventBridge invokes the target asynchronously: the poller below must
+        # see the weights change while the delivery is still in flight.
+        sender = threading.Thread(target=deliver, name=f"eventbridge-{record.route}", daemon=True)
+        sender.start()
+        targets = ", ".join(rule.name for rule in rules) or "none"
+        self._event(
+            route,
+            "alarm",
+            stage,
+            None,
+            f"{record.composite_alarm_name} ALARM; event delivered through rule(s) {targets}",
+            at_ms=route.alarm_at_ms,
+        )
+        elbv2 = emulator.client("elbv2")
+        deadline = changed + FAILBACK_TIMEOUT_SECONDS
+        while time.perf_counter() < deadline:
+            rule = elbv2.describe_rules(RuleArns=[record.rule_arn])["Rules"][0]
+            if route.to_weights(forward_weights(rule)) == ALL_ECS:
+                now = time.perf_counter()
+                route.failback_ms = (now - changed) * 1000
+                route.failback_at_ms = self.clock.ms(changed_mono + (now - changed))
+                with route.lock:
+                    route.weight_reads.append((changed_mono + (now - changed), ALL_ECS))
+                self._event(
+                    route,
+                    "failback",
+                    stage,
+                    ALL_ECS,
+                    f"the rule reads back ECS 100 % {route.failback_ms:.1f} ms after the alarm",
+                    at_ms=route.failback_at_ms,
+                )
+                break
+            time.sleep(FAILBACK_POLL_SECONDS)
+        sender.join(timeout=FAILBACK_TIMEOUT_SECONDS)
+        if delivered:
+            raise delivered[0]
+        if route.failback_ms is None:
+            raise RehearsalError(
+                f"route {record.route}: the rule did not read back ECS 100 % within "
+                f"{FAILBACK_TIMEOUT_SECONDS:.0f} s of the alarm"
+            )
+
+    def _maybe_drift(self, route: _Route, state: RouteState) -> None:
+        stage = route.drift_at
+        if stage is None:
+            return
+        self._missed(route, state, stage, route.drifted, "--drift-at-stage")
+        if route.drifted or not self._baking(route, state, stage, DRIFT_AT):
+            return
+        route.drifted = True
+        weights = faults.drift_weights(route.stage_weights(stage))
+        faults.change_weights_by_hand(self.emulator.client("elbv2"), route.record, weights)
+        route.manual_change_at_ms = self.clock.ms()
+        self._event(
+            route,
+            "manual_change",
+            stage,
+            weights,
+            "weights changed by hand (ModifyRule outside the controller, --drift-at-stage)",
+        )
+
+    # --- cleanup -------------------------------------------------------------------------
+
+    @staticmethod
+    def _quietly(stop: Callable[[], None]) -> None:
+        """A cleanup step on the way out of an error: the original error matters more."""
+        with suppress(Exception):
+            stop()
+
+    def _stop_monoliths(self) -> None:
+        for monolith in self.monoliths.values():
+            monolith.stop()
+
+    def _stop_executions(self) -> None:
+        """Leave no execution running (a harness error mid-run): its tasks would outlive moto."""
+        sfn = self.emulator.client("stepfunctions")
+        for route in self.routes:
+            if route.execution_arn and route.execution_status == "RUNNING":
+                # Best effort: the original error, if any, matters more.
+                with suppress(Exception):
+                    sfn.stop_execution(executionArn=route.execution_arn, cause="rehearsal ended")
+
+    # --- report --------------------------------------------------------------------------
+
+    def _report(self) -> RehearsalReport:
+        reports = [self._route_report(route) for route in self.routes]
+        return RehearsalReport(
+            stack=self.stack,
+            routes=reports,
+            resources=self.resources,
+            duration_ms=self.clock.ms(),
+        )
+
+    def _route_report(self, route: _Route) -> RouteReport:
+        state = self.state.load(route.name)
+        outcome = outcome_of(state.status)
+        if outcome is None:
+            raise RehearsalError(f"route {route.name} ended {state.status.value}")
+        assert route.weights is not None
+        final = route.to_weights(route.weights.read())
+        history = [
+            from_history(entry, started=self.clock.wall, stages_total=len(route.plan.stages))
+            for entry in reversed(self.state.history(route.name, limit=500))
+            if entry.at >= self.clock.wall
+        ]
+        assert route.traffic is not None
+        counts = route.traffic.counts()
+        samples = route.traffic.samples()
+        series = RouteSeries(
+            weights=[(self.clock.ms(at), w.lambda_percent) for at, w in route.weight_reads],
+            requests=[(self.clock.ms(s.at), s.side, s.status) for s in samples],
+            stage_starts=[(e.at_ms, e.stage or 0) for e in history if e.event == Event.SHIFT.value],
+            alarm_at_ms=route.alarm_at_ms,
+            failback_at_ms=route.failback_at_ms,
+            manual_change_at_ms=route.manual_change_at_ms,
+        )
+        return RouteReport(
+            route=route.name,
+            outcome=outcome,
+            final_weights=final,
+            requests=dict(counts.requests),
+            errors=dict(counts.errors),
+            failback_ms=route.failback_ms,
+            timeline=merge(history, route.events),
+            reason=state.reason,
+            plan=[(s.weight, float(s.bake_seconds)) for s in route.plan.stages],
+            min_requests=route.plan.min_requests,
+            series=series,
+        )
+
+
+def _via_standin(declared: str, standin: StandinServer) -> str:
+    """``declared`` with its scheme and host replaced by the stand-in's (the twin's DNS)."""
+    parts = urlsplit(declared)
+    return urlunsplit(("http", f"{standin.host}:{standin.port}", parts.path, parts.query, ""))

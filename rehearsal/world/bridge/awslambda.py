@@ -1,0 +1,292 @@
+"""Lambda: functions (code from the Pulumi archive), permissions, async-invoke config.
+
+What moto stores but does not enforce, although it matters in AWS:
+reserved concurrency (no throttling: the Throttles alarm never sees data),
+the VPC config (subnets and security groups are not checked, no ENIs), and
+active tracing (no X-Ray). moto never runs the code either: the rehearsal
+routes invocations to the real handlers (rehearsal/world/moto_lambda.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from rehearsal.errors import BridgeError
+from rehearsal.world.bridge.archive import archive_to_zip
+from rehearsal.world.bridge.base import (
+    BridgeContext,
+    Created,
+    Translation,
+    auto_name,
+    call,
+    physical_name,
+    required,
+    with_outputs,
+)
+from rehearsal.world.bridge.iam import check_trust
+
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+
+# Function names: at most 64 characters (Lambda quotas).
+FUNCTION_NAME_MAX = 64
+# The service principal that assumes a function's execution role.
+LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
+# Statement ids: at most 100 characters (AddPermission API reference).
+STATEMENT_ID_MAX = 100
+
+
+def _invoke_arn(region: str, function_arn: str) -> str:
+    """The API Gateway invocation URI pulumi-aws exports as ``invokeArn``."""
+    return (
+        f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+    )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _vpc_config(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    vpc = inputs.get("vpcConfig")
+    if not vpc:
+        return None
+    config: dict[str, Any] = {
+        "SubnetIds": list(vpc.get("subnetIds") or []),
+        "SecurityGroupIds": list(vpc.get("securityGroupIds") or []),
+    }
+    if vpc.get("ipv6AllowedForDualStack") is not None:
+        config["Ipv6AllowedForDualStack"] = bool(vpc["ipv6AllowedForDualStack"])
+    return config
+
+
+def _logging_config(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    logging = inputs.get("loggingConfig")
+    if not logging:
+        return None
+    keys = {
+        "logFormat": "LogFormat",
+        "logGroup": "LogGroup",
+        "applicationLogLevel": "ApplicationLogLevel",
+        "systemLogLevel": "SystemLogLevel",
+    }
+    return {aws: logging[key] for key, aws in keys.items() if logging.get(key)}
+
+
+def create_function(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """``CreateFunction`` with the zipped archive, then ``PutFunctionConcurrency``.
+
+    The role must exist in moto (``CreateFunction`` checks it, as AWS does),
+    so Pulumi's dependency order (role before function) is exercised here.
+    """
+    lam = ctx.client("lambda")
+    function_name = physical_name(inputs, name, FUNCTION_NAME_MAX)
+    if (inputs.get("packageType") or "Zip") != "Zip":
+        raise BridgeError("only Zip packages are supported", token=FUNCTION, name=name)
+    code = archive_to_zip(required(FUNCTION, name, inputs, "code"), ctx.project_dir)
+    environment = inputs.get("environment") or {}
+    tracing = inputs.get("tracingConfig") or {}
+    ephemeral = inputs.get("ephemeralStorage") or {}
+    dead_letter = inputs.get("deadLetterConfig") or {}
+    role_arn = str(required(FUNCTION, name, inputs, "role"))
+    check_trust(
+        ctx,
+        token=FUNCTION,
+        name=name,
+        role_arn=role_arn,
+        principals=(LAMBDA_PRINCIPAL,),
+        api_call="lambda:CreateFunction",
+    )
+    response = call(
+        FUNCTION,
+        name,
+        "lambda:CreateFunction",
+        lam.create_function,
+        FunctionName=function_name,
+        Runtime=inputs.get("runtime"),
+        Role=role_arn,
+        Handler=inputs.get("handler"),
+        Code={"ZipFile": code},
+        Description=inputs.get("description"),
+        # Numbers arrive as floats from the Pulumi wire format; the API wants ints.
+        Timeout=_int(inputs.get("timeout")),
+        MemorySize=_int(inputs.get("memorySize")),
+        Publish=inputs.get("publish"),
+        Environment={"Variables": dict(environment.get("variables") or {})}
+        if environment
+        else None,
+        TracingConfig={"Mode": tracing["mode"]} if tracing.get("mode") else None,
+        VpcConfig=_vpc_config(inputs),
+        Architectures=list(inputs["architectures"]) if inputs.get("architectures") else None,
+        EphemeralStorage={"Size": int(ephemeral["size"])} if ephemeral.get("size") else None,
+        DeadLetterConfig={"TargetArn": dead_letter["targetArn"]}
+        if dead_letter.get("targetArn")
+        else None,
+        KMSKeyArn=inputs.get("kmsKeyArn"),
+        LoggingConfig=_logging_config(inputs),
+    )
+    reserved = inputs.get("reservedConcurrentExecutions")
+    # pulumi-aws treats -1 as "unreserved" (no PutFunctionConcurrency call).
+    if reserved is not None and int(reserved) >= 0:
+        call(
+            FUNCTION,
+            name,
+            "lambda:PutFunctionConcurrency",
+            lam.put_function_concurrency,
+            FunctionName=function_name,
+            ReservedConcurrentExecutions=int(reserved),
+        )
+    arn = str(response["FunctionArn"])
+    version = str(response.get("Version") or "$LATEST")
+    code_sha = str(response.get("CodeSha256") or base64.b64encode(hashlib.sha256(code).digest()))
+    return Created(
+        id=function_name,
+        outputs=with_outputs(
+            inputs,
+            name=function_name,
+            arn=arn,
+            invokeArn=_invoke_arn(ctx.region, arn),
+            qualifiedArn=f"{arn}:{version}",
+            qualifiedInvokeArn=_invoke_arn(ctx.region, f"{arn}:{version}"),
+            version=version,
+            lastModified=response.get("LastModified"),
+            codeSha256=code_sha,
+            sourceCodeHash=code_sha,
+            sourceCodeSize=len(code),
+        ),
+    )
+
+
+def create_permission(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """``AddPermission``; the id is the statement id, like pulumi-aws's."""
+    statement_id = inputs.get("statementId") or (
+        f"{inputs['statementIdPrefix']}{auto_name(name, 20)}"
+        if inputs.get("statementIdPrefix")
+        else auto_name(name, STATEMENT_ID_MAX)
+    )
+    call(
+        PERMISSION,
+        name,
+        "lambda:AddPermission",
+        ctx.client("lambda").add_permission,
+        FunctionName=str(required(PERMISSION, name, inputs, "function")),
+        StatementId=statement_id,
+        Action=required(PERMISSION, name, inputs, "action"),
+        Principal=required(PERMISSION, name, inputs, "principal"),
+        SourceArn=inputs.get("sourceArn"),
+        SourceAccount=inputs.get("sourceAccount"),
+        EventSourceToken=inputs.get("eventSourceToken"),
+        Qualifier=inputs.get("qualifier"),
+        PrincipalOrgID=inputs.get("principalOrgId"),
+        FunctionUrlAuthType=inputs.get("functionUrlAuthType"),
+    )
+    return Created(id=statement_id, outputs=with_outputs(inputs, statementId=statement_id))
+
+
+def create_event_invoke_config(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """``PutFunctionEventInvokeConfig``: retries and destinations of async invokes.
+
+    AWS checks that the function's execution role may send to the
+    destinations (e.g. ``sqs:SendMessage`` on the DLQ); moto does not, and
+    neither does the bridge: the program's IAM tests cover that policy.
+    moto stores the config but its async invokes never go to the
+    destination.
+    """
+    function_name = str(required(EVENT_INVOKE_CONFIG, name, inputs, "functionName"))
+    destinations: dict[str, Any] = {}
+    config = inputs.get("destinationConfig") or {}
+    for key, aws in (("onFailure", "OnFailure"), ("onSuccess", "OnSuccess")):
+        if config.get(key) and config[key].get("destination"):
+            destinations[aws] = {"Destination": config[key]["destination"]}
+    call(
+        EVENT_INVOKE_CONFIG,
+        name,
+        "lambda:PutFunctionEventInvokeConfig",
+        ctx.client("lambda").put_function_event_invoke_config,
+        FunctionName=function_name,
+        Qualifier=inputs.get("qualifier"),
+        MaximumRetryAttempts=_int(inputs.get("maximumRetryAttempts")),
+        MaximumEventAgeInSeconds=_int(inputs.get("maximumEventAgeInSeconds")),
+        DestinationConfig=destinations or None,
+    )
+    # pulumi-aws's id: the function name, with ":qualifier" when one is set.
+    qualifier = inputs.get("qualifier")
+    resource_id = f"{function_name}:{qualifier}" if qualifier else function_name
+    return Created(id=resource_id, outputs=with_outputs(inputs))
+
+
+TRANSLATIONS = (
+    Translation(
+        token=FUNCTION,
+        create=create_function,
+        handled=frozenset(
+            {
+                "name",
+                "code",
+                "role",
+                "handler",
+                "runtime",
+                "description",
+                "timeout",
+                "memorySize",
+                "publish",
+                "environment",
+                "tracingConfig",
+                "vpcConfig",
+                "architectures",
+                "ephemeralStorage",
+                "deadLetterConfig",
+                "kmsKeyArn",
+                "loggingConfig",
+                "reservedConcurrentExecutions",
+                "packageType",
+            }
+        ),
+        ignored={
+            "layers": "the layers the program attaches (the Powertools public layer) are "
+            "owned by another AWS account and do not exist in the emulator; the twin runs "
+            "handlers in-process with the same pinned packages. In AWS a missing or wrong "
+            "layer ARN fails CreateFunction, and without the layer the handler cannot import",
+            "sourceCodeHash": "only decides when pulumi-aws re-uploads the code",
+            "skipDestroy": "only changes deletion; the twin never deletes",
+            "replaceSecurityGroupsOnDestroy": "only changes deletion; the twin never deletes",
+            "replacementSecurityGroupIds": "only changes deletion; the twin never deletes",
+        },
+    ),
+    Translation(
+        token=PERMISSION,
+        create=create_permission,
+        handled=frozenset(
+            {
+                "function",
+                "statementId",
+                "statementIdPrefix",
+                "action",
+                "principal",
+                "sourceArn",
+                "sourceAccount",
+                "eventSourceToken",
+                "qualifier",
+                "principalOrgId",
+                "functionUrlAuthType",
+            }
+        ),
+    ),
+    Translation(
+        token=EVENT_INVOKE_CONFIG,
+        create=create_event_invoke_config,
+        handled=frozenset(
+            {
+                "functionName",
+                "qualifier",
+                "maximumRetryAttempts",
+                "maximumEventAgeInSeconds",
+                "destinationConfig",
+            }
+        ),
+    ),
+)

@@ -1,0 +1,352 @@
+"""ELBv2: the Lambda target group, its attachment, and the weighted listener rule.
+
+moto does not validate forward weights (0..999) nor the limit of 5 target
+groups per forward action; the controller's weight arithmetic owns those
+limits (controller/core/weights.py), so the bridge passes the values through.
+moto never runs health checks and routes no traffic: the health-check
+settings are stored for the describe calls, and the rehearsal picks targets
+by the rule's weights itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from rehearsal.errors import BridgeError
+from rehearsal.world.bridge.base import (
+    BridgeContext,
+    Created,
+    Translation,
+    call,
+    physical_name,
+    required,
+    with_outputs,
+)
+
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+TARGET_GROUP_ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+
+# Target group names: at most 32 characters (ELB quotas).
+TARGET_GROUP_NAME_MAX = 32
+# The principal an ALB invokes Lambda targets as.
+ELB_PRINCIPAL = "elasticloadbalancing.amazonaws.com"
+
+
+def arn_suffix(arn: str) -> str:
+    """The CloudWatch dimension form of an ELB ARN (``targetgroup/name/id``).
+
+    pulumi-aws exports it as ``arnSuffix``: everything after the resource
+    type separator ``:`` of the ARN.
+    """
+    return arn.split(":", 5)[5]
+
+
+def _health_check(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    check = inputs.get("healthCheck") or {}
+    arguments: dict[str, Any] = {}
+    if "enabled" in check:
+        arguments["HealthCheckEnabled"] = bool(check["enabled"])
+    mapping = {
+        "path": "HealthCheckPath",
+        "port": "HealthCheckPort",
+        "protocol": "HealthCheckProtocol",
+        "interval": "HealthCheckIntervalSeconds",
+        "timeout": "HealthCheckTimeoutSeconds",
+        "healthyThreshold": "HealthyThresholdCount",
+        "unhealthyThreshold": "UnhealthyThresholdCount",
+    }
+    for key, aws in mapping.items():
+        if check.get(key) not in (None, ""):
+            value = check[key]
+            arguments[aws] = int(value) if aws.endswith(("Seconds", "Count")) else str(value)
+    if check.get("matcher"):
+        arguments["Matcher"] = {"HttpCode": str(check["matcher"])}
+    return arguments
+
+
+def _attributes(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Target group attributes, set by ``ModifyTargetGroupAttributes`` after create."""
+    attributes: list[dict[str, str]] = []
+    if inputs.get("lambdaMultiValueHeadersEnabled") is not None:
+        attributes.append(
+            {
+                "Key": "lambda.multi_value_headers.enabled",
+                "Value": str(bool(inputs["lambdaMultiValueHeadersEnabled"])).lower(),
+            }
+        )
+    if inputs.get("deregistrationDelay") is not None:
+        attributes.append(
+            {
+                "Key": "deregistration_delay.timeout_seconds",
+                "Value": str(int(inputs["deregistrationDelay"])),
+            }
+        )
+    if inputs.get("slowStart") is not None:
+        attributes.append(
+            {"Key": "slow_start.duration_seconds", "Value": str(int(inputs["slowStart"]))}
+        )
+    if inputs.get("loadBalancingAlgorithmType"):
+        attributes.append(
+            {
+                "Key": "load_balancing.algorithm.type",
+                "Value": str(inputs["loadBalancingAlgorithmType"]),
+            }
+        )
+    stickiness = inputs.get("stickiness") or {}
+    if stickiness:
+        attributes.append(
+            {"Key": "stickiness.enabled", "Value": str(bool(stickiness.get("enabled"))).lower()}
+        )
+        if stickiness.get("type"):
+            attributes.append({"Key": "stickiness.type", "Value": str(stickiness["type"])})
+    return attributes
+
+
+def create_target_group(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """``CreateTargetGroup``, then ``ModifyTargetGroupAttributes`` for the attributes."""
+    elbv2 = ctx.client("elbv2")
+    group_name = physical_name(inputs, name, TARGET_GROUP_NAME_MAX)
+    target_type = str(inputs.get("targetType") or "instance")
+    is_lambda = target_type == "lambda"
+    # Lambda target groups take no port, protocol or VPC (CreateTargetGroup
+    # rejects them in AWS); the other types need all three.
+    response = call(
+        TARGET_GROUP,
+        name,
+        "elasticloadbalancing:CreateTargetGroup",
+        elbv2.create_target_group,
+        Name=group_name,
+        TargetType=target_type,
+        Protocol=None if is_lambda else inputs.get("protocol"),
+        ProtocolVersion=None if is_lambda else inputs.get("protocolVersion"),
+        Port=None if is_lambda or inputs.get("port") is None else int(inputs["port"]),
+        VpcId=None if is_lambda else inputs.get("vpcId"),
+        IpAddressType=inputs.get("ipAddressType"),
+        **_health_check(inputs),
+    )
+    group = response["TargetGroups"][0]
+    arn = str(group["TargetGroupArn"])
+    attributes = _attributes(inputs)
+    if attributes:
+        call(
+            TARGET_GROUP,
+            name,
+            "elasticloadbalancing:ModifyTargetGroupAttributes",
+            elbv2.modify_target_group_attributes,
+            TargetGroupArn=arn,
+            Attributes=attributes,
+        )
+    return Created(
+        id=arn,
+        outputs=with_outputs(
+            inputs,
+            arn=arn,
+            arnSuffix=arn_suffix(arn),
+            name=group_name,
+            targetType=target_type,
+            loadBalancerArns=list(group.get("LoadBalancerArns") or []),
+        ),
+    )
+
+
+def _grants_elb_invoke(policy_text: str, target_group_arn: str) -> bool:
+    """Whether a function policy lets this target group's ALB invoke the function."""
+    for statement in json.loads(policy_text).get("Statement", []):
+        principal = statement.get("Principal") or {}
+        service = principal.get("Service") if isinstance(principal, dict) else principal
+        services = service if isinstance(service, list) else [service]
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if ELB_PRINCIPAL not in services or statement.get("Effect") != "Allow":
+            continue
+        if not {"lambda:InvokeFunction", "lambda:*"}.intersection(actions):
+            continue
+        condition = statement.get("Condition") or {}
+        source = condition.get("ArnLike", {}).get("AWS:SourceArn") or condition.get(
+            "ArnEquals", {}
+        ).get("AWS:SourceArn")
+        if source is None or source == target_group_arn:
+            return True
+    return False
+
+
+def create_target_group_attachment(
+    ctx: BridgeContext, name: str, inputs: Mapping[str, Any]
+) -> Created:
+    """``RegisterTargets`` with one target.
+
+    For a Lambda target, AWS refuses the registration unless the function's
+    policy already lets ``elasticloadbalancing.amazonaws.com`` invoke it
+    (the ELB docs, "Lambda functions as targets": "you must grant Elastic
+    Load Balancing permission to invoke your Lambda function"). moto does not
+    check; the bridge does, so a program that registers the target before
+    the permission exists (a missing ``depends_on``) fails here as in AWS.
+    """
+    elbv2 = ctx.client("elbv2")
+    group_arn = str(required(TARGET_GROUP_ATTACHMENT, name, inputs, "targetGroupArn"))
+    target_id = str(required(TARGET_GROUP_ATTACHMENT, name, inputs, "targetId"))
+    if target_id.startswith("arn:aws:lambda:"):
+        try:
+            policy = ctx.client("lambda").get_policy(FunctionName=target_id)["Policy"]
+        except ctx.client("lambda").exceptions.ResourceNotFoundException:
+            policy = '{"Statement": []}'
+        if not _grants_elb_invoke(policy, group_arn):
+            raise BridgeError(
+                f"the policy of {target_id} does not let {ELB_PRINCIPAL} invoke it for "
+                f"{group_arn}; AWS refuses RegisterTargets until the lambda permission "
+                "exists (declare the attachment with depends_on=[permission])",
+                token=TARGET_GROUP_ATTACHMENT,
+                name=name,
+                api_call="elasticloadbalancing:RegisterTargets",
+            )
+    target: dict[str, Any] = {"Id": target_id}
+    if inputs.get("port") is not None:
+        target["Port"] = int(inputs["port"])
+    if inputs.get("availabilityZone"):
+        target["AvailabilityZone"] = str(inputs["availabilityZone"])
+    call(
+        TARGET_GROUP_ATTACHMENT,
+        name,
+        "elasticloadbalancing:RegisterTargets",
+        elbv2.register_targets,
+        TargetGroupArn=group_arn,
+        Targets=[target],
+    )
+    return Created(id=f"{group_arn}-{target_id}", outputs=with_outputs(inputs))
+
+
+def _condition(condition: Mapping[str, Any]) -> dict[str, Any]:
+    if condition.get("pathPattern"):
+        return {
+            "Field": "path-pattern",
+            "PathPatternConfig": {"Values": list(condition["pathPattern"]["values"])},
+        }
+    if condition.get("hostHeader"):
+        return {
+            "Field": "host-header",
+            "HostHeaderConfig": {"Values": list(condition["hostHeader"]["values"])},
+        }
+    if condition.get("httpRequestMethod"):
+        return {
+            "Field": "http-request-method",
+            "HttpRequestMethodConfig": {"Values": list(condition["httpRequestMethod"]["values"])},
+        }
+    if condition.get("httpHeader"):
+        header = condition["httpHeader"]
+        return {
+            "Field": "http-header",
+            "HttpHeaderConfig": {
+                "HttpHeaderName": header["httpHeaderName"],
+                "Values": list(header["values"]),
+            },
+        }
+    if condition.get("queryStrings"):
+        return {
+            "Field": "query-string",
+            "QueryStringConfig": {
+                "Values": [
+                    {k: v for k, v in (("Key", q.get("key")), ("Value", q["value"])) if v}
+                    for q in condition["queryStrings"]
+                ]
+            },
+        }
+    if condition.get("sourceIp"):
+        return {
+            "Field": "source-ip",
+            "SourceIpConfig": {"Values": list(condition["sourceIp"]["values"])},
+        }
+    raise BridgeError(f"condition {dict(condition)} has no field the bridge translates")
+
+
+def _action(action: Mapping[str, Any]) -> dict[str, Any]:
+    if action.get("type") != "forward":
+        # Only the weighted forward is declared by the program; any other
+        # action type must get its own translation rather than be dropped.
+        raise BridgeError(f"listener rule action type {action.get('type')!r} is not translated")
+    translated: dict[str, Any] = {"Type": "forward"}
+    if action.get("order") is not None:
+        translated["Order"] = int(action["order"])
+    forward = action.get("forward")
+    if forward:
+        config: dict[str, Any] = {
+            "TargetGroups": [
+                {"TargetGroupArn": group["arn"], "Weight": int(group.get("weight", 1))}
+                for group in forward["targetGroups"]
+            ]
+        }
+        stickiness = forward.get("stickiness")
+        if stickiness:
+            config["TargetGroupStickinessConfig"] = {
+                "Enabled": bool(stickiness.get("enabled")),
+                **(
+                    {"DurationSeconds": int(stickiness["duration"])}
+                    if stickiness.get("duration")
+                    else {}
+                ),
+            }
+        translated["ForwardConfig"] = config
+    elif action.get("targetGroupArn"):
+        translated["TargetGroupArn"] = action["targetGroupArn"]
+    else:
+        raise BridgeError("forward action has neither forward.targetGroups nor targetGroupArn")
+    return translated
+
+
+def create_listener_rule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """``CreateRule`` with the conditions and the (weighted) forward action."""
+    try:
+        conditions = [_condition(c) for c in inputs.get("conditions") or []]
+        actions = [_action(a) for a in required(LISTENER_RULE, name, inputs, "actions")]
+    except BridgeError as error:
+        raise BridgeError(str(error), token=LISTENER_RULE, name=name) from error
+    response = call(
+        LISTENER_RULE,
+        name,
+        "elasticloadbalancing:CreateRule",
+        ctx.client("elbv2").create_rule,
+        ListenerArn=required(LISTENER_RULE, name, inputs, "listenerArn"),
+        Priority=int(required(LISTENER_RULE, name, inputs, "priority")),
+        Conditions=conditions,
+        Actions=actions,
+    )
+    arn = str(response["Rules"][0]["RuleArn"])
+    return Created(id=arn, outputs=with_outputs(inputs, arn=arn))
+
+
+TRANSLATIONS = (
+    Translation(
+        token=TARGET_GROUP,
+        create=create_target_group,
+        handled=frozenset(
+            {
+                "name",
+                "namePrefix",
+                "targetType",
+                "protocol",
+                "protocolVersion",
+                "port",
+                "vpcId",
+                "ipAddressType",
+                "healthCheck",
+                "lambdaMultiValueHeadersEnabled",
+                "deregistrationDelay",
+                "slowStart",
+                "loadBalancingAlgorithmType",
+                "stickiness",
+            }
+        ),
+    ),
+    Translation(
+        token=TARGET_GROUP_ATTACHMENT,
+        create=create_target_group_attachment,
+        handled=frozenset({"targetGroupArn", "targetId", "port", "availabilityZone"}),
+    ),
+    Translation(
+        token=LISTENER_RULE,
+        create=create_listener_rule,
+        handled=frozenset({"listenerArn", "priority", "conditions", "actions"}),
+    ),
+)

@@ -1,0 +1,97 @@
+"""The bridge: dispatch a resource registration to its translation.
+
+Covers exactly the resource types the program declares. Anything else fails
+loudly (:class:`UnknownResourceType`), and so does an input key that a
+translation neither passes to AWS nor lists as knowingly ignored
+(:class:`UnhandledInput`): a resource or input left out silently would make
+every later check of the twin lie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from rehearsal.errors import BridgeError, UnhandledInput, UnknownInvoke, UnknownResourceType
+from rehearsal.world.bridge import (
+    awslambda,
+    cloudwatch,
+    dynamodb,
+    elbv2,
+    events,
+    iam,
+    invokes,
+    logs,
+    scheduler,
+    sfn,
+    sns,
+    sqs,
+    ssm,
+)
+from rehearsal.world.bridge.base import BridgeContext, Created, Translation
+from rehearsal.world.emulator import Emulator
+
+
+def all_translations() -> tuple[Translation, ...]:
+    """Every translation the bridge knows, one per Pulumi type token."""
+    return (
+        *iam.TRANSLATIONS,
+        *logs.TRANSLATIONS,
+        *awslambda.TRANSLATIONS,
+        *elbv2.TRANSLATIONS,
+        *cloudwatch.TRANSLATIONS,
+        *sns.TRANSLATIONS,
+        *dynamodb.TRANSLATIONS,
+        *sfn.TRANSLATIONS,
+        *events.TRANSLATIONS,
+        *sqs.TRANSLATIONS,
+        *scheduler.TRANSLATIONS,
+        *ssm.TRANSLATIONS,
+    )
+
+
+class Bridge:
+    """Creates declared resources in moto and answers provider functions from it."""
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        project_dir: Path,
+        translations: Iterable[Translation] | None = None,
+    ) -> None:
+        self.context = BridgeContext(emulator=emulator, project_dir=project_dir)
+        self.translations: dict[str, Translation] = {}
+        for translation in translations if translations is not None else all_translations():
+            if translation.token in self.translations:
+                raise ValueError(f"two translations for {translation.token}")
+            self.translations[translation.token] = translation
+
+    @property
+    def known_types(self) -> list[str]:
+        """The type tokens the bridge can create, sorted."""
+        return sorted(self.translations)
+
+    def create(self, token: str, name: str, inputs: Mapping[str, Any]) -> Created:
+        """Create one resource; raise if the type or an input is not covered."""
+        translation = self.translations.get(token)
+        if translation is None:
+            raise UnknownResourceType(token, name, self.known_types)
+        unknown = set(inputs) - translation.accepted_inputs()
+        if unknown:
+            raise UnhandledInput(token, name, sorted(unknown))
+        region = inputs.get("region")
+        if region and region != self.context.region:
+            raise BridgeError(
+                f"region {region!r} differs from the emulator's {self.context.region!r}",
+                token=token,
+                name=name,
+            )
+        return translation.create(self.context, name, inputs)
+
+    def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Answer a provider function call (``aws:index/getRegion:getRegion`` ...)."""
+        answer = invokes.INVOKES.get(token)
+        if answer is None:
+            raise UnknownInvoke(token, sorted(invokes.INVOKES))
+        return answer(self.context, args)

@@ -1,0 +1,217 @@
+"""The brownfield the stack config points at, created in the emulator.
+
+Strangler attaches to things that already exist: an ALB listener whose
+default action forwards to the monolith, and one ECS target group per route.
+The twin creates them in moto, named after the config's ARNs, and returns
+config overrides that replace the config's ARNs and ids with the emulator's,
+so the real program then runs against real (emulated) resources.
+
+The config is read defensively: a missing or malformed value is left as it
+is, for the program's own validation to report with its key path.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rehearsal.world.emulator import Emulator
+
+LISTENER_KEY = "strangler:listenerArn"
+ROUTES_KEY = "strangler:routes"
+VPC_KEY = "strangler:vpc"
+
+# Only well-formed values are replaced: a malformed one stays in the config
+# so that the program's validation reports it with its key path.
+_ELB_ARN = r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:"
+_LISTENER_ARN = re.compile(
+    _ELB_ARN + r"listener/app/(?P<name>[A-Za-z0-9-]{1,32})/[0-9a-f]+/[0-9a-f]+$"
+)
+_TARGET_GROUP_ARN = re.compile(_ELB_ARN + r"targetgroup/(?P<name>[A-Za-z0-9-]{1,32})/[0-9a-f]+$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]+$")
+_SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]+$")
+
+DEFAULT_LOAD_BALANCER = "monolith"
+VPC_CIDR = "10.0.0.0/16"
+# An ALB needs subnets in at least two Availability Zones (CreateLoadBalancer).
+MIN_ALB_SUBNETS = 2
+# The monolith and its ECS services answer plain HTTP on port 80 behind the ALB.
+HTTP_PORT = 80
+
+
+@dataclass(frozen=True)
+class Brownfield:
+    """What the brownfield created, and how the config maps onto it.
+
+    ``ecs_target_group_arns`` maps each route name (with a well-formed ECS
+    target group ARN in the config) to its ECS target group;
+    ``replacements`` maps each config value (ARN or id) to the emulator's;
+    ``config_overrides`` holds the full config keys to pass to
+    ``apply_program``.
+    """
+
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    load_balancer_arn: str
+    load_balancer_dns_name: str
+    listener_arn: str
+    monolith_target_group_arn: str
+    ecs_target_group_arns: dict[str, str] = field(default_factory=dict)
+    replacements: dict[str, str] = field(default_factory=dict)
+    config_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _matching(pattern: re.Pattern[str], value: Any) -> re.Match[str] | None:
+    return pattern.match(value) if isinstance(value, str) else None
+
+
+def _replace_ids(
+    configured: list[Any], created: list[str], pattern: re.Pattern[str]
+) -> tuple[list[Any], dict[str, str]]:
+    """Positional replacement of the well-formed ids; malformed ones stay."""
+    replaced: list[Any] = []
+    mapping: dict[str, str] = {}
+    for original, new in zip(configured, created, strict=False):
+        if _matching(pattern, original):
+            replaced.append(new)
+            mapping[original] = new
+        else:
+            replaced.append(original)
+    return replaced, mapping
+
+
+def _network(
+    emulator: Emulator, subnet_count: int, group_count: int
+) -> tuple[str, list[str], list[str]]:
+    ec2 = emulator.client("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR)["Vpc"]["VpcId"]
+    zones = [
+        zone["ZoneName"]
+        for zone in ec2.describe_availability_zones()["AvailabilityZones"]
+        if zone.get("State", "available") == "available"
+    ]
+    subnet_ids = [
+        ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=f"10.0.{index}.0/24",
+            AvailabilityZone=zones[index % len(zones)],
+        )["Subnet"]["SubnetId"]
+        for index in range(max(subnet_count, MIN_ALB_SUBNETS))
+    ]
+    group_ids = [
+        ec2.create_security_group(
+            GroupName=f"brownfield-{index}",
+            Description="Brownfield security group of the rehearsal",
+            VpcId=vpc_id,
+        )["GroupId"]
+        for index in range(max(group_count, 1))
+    ]
+    return vpc_id, subnet_ids, group_ids
+
+
+def create_brownfield(config: Mapping[str, Any], emulator: Emulator) -> Brownfield:
+    """Create the VPC, ALB, listener (default: the monolith) and ECS target groups.
+
+    ``config`` is the stack config (full keys, as in ``Pulumi.<stack>.yaml``).
+    """
+    elbv2 = emulator.client("elbv2")
+    vpc = config.get(VPC_KEY) if isinstance(config.get(VPC_KEY), Mapping) else None
+    config_subnets = _list(vpc.get("subnetIds")) if vpc else []
+    config_groups = _list(vpc.get("securityGroupIds")) if vpc else []
+    vpc_id, subnet_ids, group_ids = _network(emulator, len(config_subnets), len(config_groups))
+
+    configured_listener = _matching(_LISTENER_ARN, config.get(LISTENER_KEY))
+    balancer_name = (
+        configured_listener.group("name") if configured_listener else DEFAULT_LOAD_BALANCER
+    )
+    balancer = elbv2.create_load_balancer(
+        Name=balancer_name,
+        Subnets=subnet_ids[:MIN_ALB_SUBNETS],
+        SecurityGroups=group_ids[:1],
+        Scheme="internet-facing",
+        Type="application",
+    )["LoadBalancers"][0]
+    monolith = elbv2.create_target_group(
+        Name=f"{balancer_name}-monolith"[:32],
+        Protocol="HTTP",
+        Port=HTTP_PORT,
+        VpcId=vpc_id,
+        TargetType="ip",
+    )["TargetGroups"][0]["TargetGroupArn"]
+    listener_arn = elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=HTTP_PORT,
+        # The monolith takes everything no rule claims: deleting a route's
+        # rule sends its traffic back here (the original failover).
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": monolith}],
+    )["Listeners"][0]["ListenerArn"]
+
+    replacements: dict[str, str] = {}
+    if configured_listener:
+        replacements[configured_listener.string] = listener_arn
+    new_subnets, subnet_mapping = _replace_ids(config_subnets, subnet_ids, _SUBNET_ID)
+    new_groups, group_mapping = _replace_ids(config_groups, group_ids, _SECURITY_GROUP_ID)
+    replacements.update(subnet_mapping)
+    replacements.update(group_mapping)
+
+    ecs_arns: dict[str, str] = {}
+    routes = config.get(ROUTES_KEY)
+    new_routes: list[Any] | None = None
+    if isinstance(routes, list):
+        new_routes = copy.deepcopy(routes)
+        for index, route in enumerate(new_routes):
+            if not isinstance(route, dict):
+                continue
+            route_name = str(route.get("name") or f"route-{index}")
+            original = _matching(_TARGET_GROUP_ARN, route.get("ecsTargetGroupArn"))
+            if original is None:
+                continue
+            if original.string in replacements:
+                # Two routes on one ECS target group share it, as in AWS.
+                arn = replacements[original.string]
+            else:
+                arn = elbv2.create_target_group(
+                    Name=original.group("name"),
+                    Protocol="HTTP",
+                    Port=HTTP_PORT,
+                    VpcId=vpc_id,
+                    TargetType="ip",
+                )["TargetGroups"][0]["TargetGroupArn"]
+                replacements[original.string] = arn
+            ecs_arns[route_name] = arn
+            route["ecsTargetGroupArn"] = arn
+
+    overrides: dict[str, Any] = {}
+    if configured_listener:
+        overrides[LISTENER_KEY] = listener_arn
+    if new_routes is not None:
+        overrides[ROUTES_KEY] = new_routes
+    if vpc is not None:
+        new_vpc = dict(vpc)
+        if config_subnets:
+            new_vpc["subnetIds"] = new_subnets
+        if config_groups:
+            new_vpc["securityGroupIds"] = new_groups
+        overrides[VPC_KEY] = new_vpc
+
+    return Brownfield(
+        vpc_id=vpc_id,
+        subnet_ids=tuple(subnet_ids),
+        security_group_ids=tuple(group_ids),
+        load_balancer_arn=balancer["LoadBalancerArn"],
+        load_balancer_dns_name=balancer["DNSName"],
+        listener_arn=listener_arn,
+        monolith_target_group_arn=monolith,
+        ecs_target_group_arns=ecs_arns,
+        replacements=replacements,
+        config_overrides=overrides,
+    )

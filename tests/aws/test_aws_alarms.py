@@ -1,0 +1,205 @@
+"""controller/aws/alarms.py: the AlarmPort on a real boto3 CloudWatch client against moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import boto3
+import pytest
+
+from controller.aws.alarms import CloudWatchAlarms, status_from_pages
+from controller.aws.clients import ClientFactory
+from controller.core.contract import RouteRecord
+from controller.core.errors import AwsCallFailed, StranglerError
+from controller.core.ports import ALARM, INSUFFICIENT_DATA, OK, AlarmStatus
+from rehearsal.world import moto_patches
+from tests.aws_fixtures import REGION, AlbWorld, CallCounter, ErrorInjector, moto_factory
+
+ARN = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012"
+
+
+@pytest.fixture
+def factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
+    # moto 5.2.5 stores composite alarms but has no PutCompositeAlarm handler;
+    # the rehearsal's one patch adds it (and refuses any other moto version).
+    moto_patches.install()
+    with moto_factory(monkeypatch) as made:
+        yield made
+
+
+@pytest.fixture
+def route() -> RouteRecord:
+    # Only the alarm names and ARNs matter here; no ALB is needed.
+    world = AlbWorld(
+        client=None,
+        vpc_id="vpc-1",
+        listener_arn=f"{ARN}:listener/app/lb/1/2",
+        rule_arn=f"{ARN}:listener-rule/app/lb/1/2/3",
+        ecs_tg_arn=f"{ARN}:targetgroup/ecs/1",
+        lambda_tg_arn=f"{ARN}:targetgroup/lambda/2",
+    )
+    return world.route_record()
+
+
+@pytest.fixture
+def deployer(factory: ClientFactory) -> Any:
+    """The deploy's own CloudWatch client (not the adapter's)."""
+    return boto3.client("cloudwatch", region_name=REGION)
+
+
+@pytest.fixture
+def cloudwatch(factory: ClientFactory) -> Any:
+    return factory.client("cloudwatch")
+
+
+def deploy_alarms(client: Any, route: RouteRecord) -> None:
+    """The route's child metric alarms and their composite, as the deploy creates them."""
+    for name in route.alarm_names:
+        client.put_metric_alarm(
+            AlarmName=name,
+            Namespace="Strangler",
+            MetricName="AppErrors",
+            Dimensions=[{"Name": "route", "Value": route.route}],
+            Statistic="Sum",
+            Period=10,
+            EvaluationPeriods=3,
+            Threshold=5,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    client.put_composite_alarm(
+        AlarmName=route.composite_alarm_name,
+        AlarmRule=" OR ".join(f'ALARM("{name}")' for name in route.alarm_names),
+    )
+
+
+def set_state(client: Any, name: str, state: str) -> None:
+    # moto never evaluates alarms; tests set states by hand, as AWS would after evaluation.
+    client.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+
+
+def test_all_quiet(deployer: Any, cloudwatch: Any, route: RouteRecord) -> None:
+    deploy_alarms(deployer, route)
+    status = CloudWatchAlarms(cloudwatch).alarm_status(route)
+    # moto starts alarms in OK (AWS: INSUFFICIENT_DATA).
+    assert status == AlarmStatus(composite_state=OK, children_in_alarm=())
+    assert not status.in_alarm
+
+
+def test_child_in_alarm_is_reported_even_while_the_composite_is_ok(
+    deployer: Any, cloudwatch: Any, route: RouteRecord
+) -> None:
+    deploy_alarms(deployer, route)
+    errors = route.alarm_names[0]
+    set_state(deployer, errors, ALARM)
+
+    status = CloudWatchAlarms(cloudwatch).alarm_status(route)
+
+    assert status.composite_state == OK
+    assert status.children_in_alarm == (errors,)
+    assert status.in_alarm, "a child in ALARM fails the check"
+
+
+def test_composite_in_alarm(deployer: Any, cloudwatch: Any, route: RouteRecord) -> None:
+    deploy_alarms(deployer, route)
+    set_state(deployer, route.composite_alarm_name, ALARM)
+    set_state(deployer, route.alarm_names[1], ALARM)
+    set_state(deployer, route.alarm_names[0], ALARM)
+
+    status = CloudWatchAlarms(cloudwatch).alarm_status(route)
+
+    assert status.composite_state == ALARM
+    assert status.children_in_alarm == tuple(sorted(route.alarm_names))
+
+
+def test_insufficient_data_passes_through(
+    deployer: Any, cloudwatch: Any, route: RouteRecord
+) -> None:
+    deploy_alarms(deployer, route)
+    set_state(deployer, route.composite_alarm_name, INSUFFICIENT_DATA)
+    set_state(deployer, route.alarm_names[0], INSUFFICIENT_DATA)
+    status = CloudWatchAlarms(cloudwatch).alarm_status(route)
+    assert status == AlarmStatus(composite_state=INSUFFICIENT_DATA, children_in_alarm=())
+
+
+def test_other_routes_alarms_do_not_count(
+    deployer: Any, cloudwatch: Any, route: RouteRecord
+) -> None:
+    other = replace(
+        route,
+        route="geo",
+        composite_alarm_name="strangler-test-geo-composite",
+        alarm_names=("strangler-test-geo-errors",),
+    )
+    deploy_alarms(deployer, route)
+    deploy_alarms(deployer, other)
+    set_state(deployer, "strangler-test-geo-errors", ALARM)
+    set_state(deployer, other.composite_alarm_name, ALARM)
+
+    assert CloudWatchAlarms(cloudwatch).alarm_status(route) == AlarmStatus(OK, ())
+
+
+def test_one_call_with_both_alarm_types_and_no_state_filter(
+    deployer: Any, cloudwatch: Any, route: RouteRecord
+) -> None:
+    deploy_alarms(deployer, route)
+    counter = CallCounter(cloudwatch)
+    CloudWatchAlarms(cloudwatch).alarm_status(route)
+    assert counter.count("DescribeAlarms") == 1
+    params = counter.params("DescribeAlarms")[0]
+    assert params["AlarmTypes"] == ["CompositeAlarm", "MetricAlarm"]
+    assert params["AlarmNames"][0] == route.composite_alarm_name
+    assert "StateValue" not in params, "states are filtered in our code, never by the API"
+
+
+def test_more_than_100_names_are_split(deployer: Any, cloudwatch: Any, route: RouteRecord) -> None:
+    many = replace(
+        route, alarm_names=tuple(f"strangler-test-map-tile-c{i:03d}" for i in range(150))
+    )
+    deploy_alarms(deployer, many)
+    set_state(deployer, "strangler-test-map-tile-c149", ALARM)
+    counter = CallCounter(cloudwatch)
+
+    status = CloudWatchAlarms(cloudwatch).alarm_status(many)
+
+    assert counter.count("DescribeAlarms") == 2
+    assert status.children_in_alarm == ("strangler-test-map-tile-c149",)
+
+
+def test_missing_composite_is_an_error_naming_it(
+    deployer: Any, cloudwatch: Any, route: RouteRecord
+) -> None:
+    for name in route.alarm_names:  # children only
+        deployer.put_metric_alarm(
+            AlarmName=name,
+            Namespace="Strangler",
+            MetricName="AppErrors",
+            Statistic="Sum",
+            Period=10,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    with pytest.raises(StranglerError) as caught:
+        CloudWatchAlarms(cloudwatch).alarm_status(route)
+    assert route.composite_alarm_name in str(caught.value)
+    assert caught.value.route == route.route
+
+
+def test_throttling_is_wrapped_as_transient(cloudwatch: Any, route: RouteRecord) -> None:
+    ErrorInjector(cloudwatch, "DescribeAlarms", "Throttling", status=400)
+    with pytest.raises(AwsCallFailed) as caught:
+        CloudWatchAlarms(cloudwatch).alarm_status(route)
+    assert caught.value.transient
+    assert caught.value.api_call == "cloudwatch:DescribeAlarms"
+
+
+def test_a_metric_alarm_named_like_the_composite_is_not_the_composite(
+    route: RouteRecord,
+) -> None:
+    pages = [
+        {"MetricAlarms": [{"AlarmName": route.composite_alarm_name, "StateValue": OK}]},
+    ]
+    with pytest.raises(StranglerError, match="not found"):
+        status_from_pages(route, pages)

@@ -1,0 +1,185 @@
+"""Tests of rehearsal/scenario/faults.py: alarms, their event through the program's rule, drift."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from components.controller import failback_event_pattern
+from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
+from controller.events import AlarmStateChange, parse_event
+from rehearsal.scenario import faults
+from rehearsal.world.moto_lambda import route_lambda_invocations
+from tests.aws_fixtures import REGION, fake_aws_env
+from tests.events import load_event
+from tests.moto_stack import ACCOUNT_ID, MotoStack, build_moto_stack
+
+COMPOSITE = {
+    "AlarmName": "strangler-test-map-tile-composite",
+    "AlarmArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:strangler-test-map-tile-composite",
+    "AlarmRule": "ALARM(strangler-test-map-tile-app-errors)",
+    "StateValue": "OK",
+}
+
+
+def event_of(alarm: dict[str, Any] = COMPOSITE, state: str = "ALARM") -> dict[str, Any]:
+    return faults.alarm_state_change_event(
+        alarm,
+        state=state,
+        previous_state="OK",
+        reason="rehearsal",
+        at=datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+        region=REGION,
+        account_id=ACCOUNT_ID,
+        event_id="e-1",
+    )
+
+
+# --- the event -------------------------------------------------------------------------
+
+
+def test_the_event_has_the_shape_cloudwatch_sends():
+    event = event_of()
+    real = load_event("cloudwatch_alarm_state_change")
+    assert set(event) == set(real)
+    assert set(event["detail"]) == set(real["detail"])
+    assert event["resources"] == [COMPOSITE["AlarmArn"]]
+    assert event["detail"]["state"] == {
+        "value": "ALARM",
+        "reason": "rehearsal",
+        "timestamp": "2026-01-02T03:04:05.678+0000",
+    }
+    assert event["detail"]["configuration"]["alarmRule"] == COMPOSITE["AlarmRule"]
+    assert event["time"] == "2026-01-02T03:04:05Z"
+
+
+def test_the_controller_parses_the_event():
+    parsed = parse_event(event_of())
+    assert isinstance(parsed, AlarmStateChange)
+    assert (parsed.alarm_name, parsed.state) == (COMPOSITE["AlarmName"], "ALARM")
+
+
+def test_the_programs_pattern_matches_its_alarm_going_to_alarm_only():
+    pattern = json.dumps(failback_event_pattern(COMPOSITE["AlarmArn"]))
+    assert faults.pattern_matches(pattern, event_of())
+    assert not faults.pattern_matches(pattern, event_of(state="OK")), "OK never fails back"
+    other = {**COMPOSITE, "AlarmArn": COMPOSITE["AlarmArn"].replace("map-tile", "map-poi")}
+    assert not faults.pattern_matches(pattern, event_of(other)), "another route's alarm"
+
+
+# --- delivery through moto's EventBridge -----------------------------------------------
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoStack]:
+    fake_aws_env(monkeypatch)
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        yield build_moto_stack()
+
+
+def _failback_rule(stack: MotoStack, **target: Any) -> None:
+    """The rule and target the program declares (components/controller.py), in moto."""
+    events = stack.client("events")
+    record = stack.route()
+    events.put_rule(
+        Name="strangler-test-map-tile-failback",
+        EventPattern=json.dumps(failback_event_pattern(record.composite_alarm_arn)),
+    )
+    function = stack.client("lambda").get_function(
+        FunctionName=stack.stack.controller_function_name
+    )["Configuration"]["FunctionArn"]
+    events.put_targets(
+        Rule="strangler-test-map-tile-failback",
+        Targets=[{"Id": "controller", "Arn": target.pop("Arn", function), **target}],
+    )
+    events.put_rule(Name="unrelated", EventPattern=json.dumps({"source": ["aws.ec2"]}))
+
+
+def _composite_event(stack: MotoStack) -> dict[str, Any]:
+    composite = faults.describe_composite(stack.client("cloudwatch"), stack.route())
+    return event_of(composite)
+
+
+def test_the_event_reaches_the_rules_target_once(stack: MotoStack):
+    _failback_rule(stack)
+    received: list[Any] = []
+    with route_lambda_invocations(
+        {stack.stack.controller_function_name: lambda event, context: received.append(event)}
+    ):
+        deliveries = faults.deliver(
+            stack.client("events"), stack.client("lambda"), _composite_event(stack)
+        )
+    assert [(d.rule, d.target_id, d.status_code) for d in deliveries] == [
+        ("strangler-test-map-tile-failback", "controller", 202)
+    ], "EventBridge invokes Lambda asynchronously"
+    assert len(received) == 1
+    assert received[0]["detail"]["alarmName"] == stack.route().composite_alarm_name
+
+
+def test_an_event_no_rule_matches_is_an_error(stack: MotoStack):
+    with pytest.raises(faults.FaultError, match="failback path is not wired"):
+        faults.deliver(stack.client("events"), stack.client("lambda"), _composite_event(stack))
+
+
+def test_a_target_that_is_not_a_function_is_refused(stack: MotoStack):
+    queue = stack.client("sqs").create_queue(QueueName="q")["QueueUrl"]
+    arn = stack.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    _failback_rule(stack, Arn=arn)
+    with pytest.raises(faults.FaultError, match="Lambda functions only"):
+        faults.deliver(stack.client("events"), stack.client("lambda"), _composite_event(stack))
+
+
+def test_a_transformed_input_is_refused(stack: MotoStack):
+    _failback_rule(stack, InputPath="$.detail")
+    handlers = {stack.stack.controller_function_name: lambda e, c: None}
+    with (
+        route_lambda_invocations(handlers),
+        pytest.raises(faults.FaultError, match="transforms its input"),
+    ):
+        faults.deliver(stack.client("events"), stack.client("lambda"), _composite_event(stack))
+
+
+def test_set_route_alarms_moves_a_child_and_the_composite(stack: MotoStack):
+    cloudwatch = stack.client("cloudwatch")
+    record = stack.route()
+    before = faults.set_route_alarms(cloudwatch, record, state="ALARM", reason="rehearsal")
+    assert before["StateValue"] == "OK" and before["AlarmArn"] == record.composite_alarm_arn
+    states = {
+        alarm["AlarmName"]: alarm["StateValue"]
+        for kind in ("MetricAlarms", "CompositeAlarms")
+        for alarm in cloudwatch.describe_alarms(
+            AlarmNames=[record.composite_alarm_name, *record.alarm_names],
+            AlarmTypes=["CompositeAlarm", "MetricAlarm"],
+        )[kind]
+    }
+    assert states[record.composite_alarm_name] == "ALARM"
+    assert states["strangler-test-map-tile-app-errors"] == "ALARM", "the AppErrors child trips"
+    assert states["strangler-test-map-tile-p99-latency"] == "OK"
+
+
+# --- drift -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("current", [ALL_ECS, ALL_LAMBDA, Weights.from_percent(33.3)])
+def test_drift_weights_differ_from_the_current_ones(current: Weights):
+    drifted = faults.drift_weights(current)
+    assert drifted != current
+    assert drifted.is_canonical
+
+
+def test_a_change_by_hand_keeps_the_rest_of_the_rule(stack: MotoStack):
+    record = stack.route()
+    elbv2 = stack.client("elbv2")
+    before = elbv2.describe_rules(RuleArns=[record.rule_arn])["Rules"][0]
+    faults.change_weights_by_hand(elbv2, record, Weights.from_percent(33.3))
+    after = elbv2.describe_rules(RuleArns=[record.rule_arn])["Rules"][0]
+    assert stack.live_weights() == Weights.from_percent(33.3)
+    assert after["Conditions"] == before["Conditions"]
+    assert after["Priority"] == before["Priority"]

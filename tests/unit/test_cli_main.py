@@ -1,0 +1,379 @@
+"""controller/cli/main.py in-process: options, actor, exit-code mapping, watch loop, promote prompt.
+
+The AWS side is a fake of the CLI's own :class:`controller.cli.main.Backend`
+protocol (fault injection); tests/test_cli.py runs the real entry point on moto.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from controller.cli.format import ActionView, RouteStatusView
+from controller.cli.main import (
+    EXIT_AWS,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    CliError,
+    Io,
+    Options,
+    classify,
+    main,
+    parse_options,
+    resolve_actor,
+)
+from controller.core.contract import PlanRecord, RouteRecord, StagePlanRecord
+from controller.core.errors import (
+    AwsCallFailed,
+    ConcurrentUpdate,
+    TransitionRefused,
+    UnknownRoute,
+)
+from controller.core.lifecycle import HistoryEntry
+from controller.core.weights import ALL_ECS, Weights
+
+NOW = datetime(2024, 5, 10, 9, 0, tzinfo=UTC)
+
+
+def record(name: str) -> RouteRecord:
+    return RouteRecord(
+        route=name,
+        listener_arn="arn:listener",
+        rule_arn=f"arn:rule/{name}",
+        ecs_target_group_arn="arn:tg/ecs",
+        lambda_target_group_arn="arn:tg/lambda",
+        function_name=name,
+        composite_alarm_name=f"{name}-composite",
+        composite_alarm_arn=f"arn:alarm:{name}-composite",
+        alarm_names=(f"{name}-errors",),
+        plan=PlanRecord(stages=(StagePlanRecord(10.0, 60), StagePlanRecord(100.0, 0))),
+    )
+
+
+class TtyIO(io.StringIO):
+    """A StringIO that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@dataclass
+class FakeBackend:
+    """The CLI's Backend protocol with scripted answers and recorded calls."""
+
+    region: str = "ap-northeast-1"
+    known: tuple[str, ...] = ("map-style", "map-tile")
+    status_errors: list[BaseException | None] = field(default_factory=list)
+    routes_errors: list[BaseException | None] = field(default_factory=list)
+    action_error: BaseException | None = None
+    calls: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
+
+    def routes(self) -> list[RouteRecord]:
+        if self.routes_errors:
+            error = self.routes_errors.pop(0)
+            if error is not None:
+                raise error
+        return [record(n) for n in self.known]
+
+    def route(self, name: str) -> RouteRecord:
+        if name not in self.known:
+            raise UnknownRoute(name, self.known)
+        return record(name)
+
+    def route_status(self, route: RouteRecord, now: datetime) -> RouteStatusView:
+        if self.status_errors:
+            error = self.status_errors.pop(0)
+            if error is not None:
+                raise error
+        return RouteStatusView(
+            route=route.route,
+            status="progressing",
+            stage=1,
+            stages=2,
+            live=Weights.from_percent(10.0),
+            last_written=Weights.from_percent(10.0),
+            drift=False,
+            alarm="OK",
+            next_stage_at=now + timedelta(seconds=30),
+        )
+
+    def history(self, route: RouteRecord, limit: int) -> list[HistoryEntry]:
+        self.calls.append(("history", (route.route, limit)))
+        return []
+
+    def _act(self, action: str, *args: object) -> ActionView:
+        self.calls.append((action, args))
+        if self.action_error is not None:
+            raise self.action_error
+        route = str(args[0])
+        return ActionView(route, action, "done", "rolled_back", "ok", weights=ALL_ECS)
+
+    def start(self, route: RouteRecord, actor: str) -> ActionView:
+        return self._act("start", route.route, actor)
+
+    def pause(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
+        return self._act("pause", route.route, reason, actor)
+
+    def resume(self, route: RouteRecord, reason: str, actor: str, accept_live: bool) -> ActionView:
+        return self._act("resume", route.route, reason, actor, accept_live)
+
+    def rollback(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
+        return self._act("rollback", route.route, reason, actor)
+
+    def promote(self, route: RouteRecord, full: bool, reason: str, actor: str) -> ActionView:
+        return self._act("promote", route.route, full, reason, actor)
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run(
+    argv: list[str],
+    backend: FakeBackend,
+    *,
+    stdin: io.StringIO | None = None,
+    stdout: io.StringIO | None = None,
+    env: dict[str, str] | None = None,
+    sleep=None,
+) -> Run:
+    out = stdout or io.StringIO()
+    err = io.StringIO()
+    streams = Io(
+        stdin=stdin or io.StringIO(""),
+        stdout=out,
+        stderr=err,
+        env=env if env is not None else {"STRANGLER_ACTOR": "alice"},
+        clock=lambda: NOW,
+        sleep=sleep or (lambda _s: None),
+    )
+    code = main(argv, io=streams, backend_factory=lambda _o: backend)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_common_options_before_or_after_the_command():
+    env: dict[str, str] = {}
+    after = parse_options(["status", "--stack", "dev", "--region", "eu-west-1", "--json"], env)
+    before = parse_options(["--stack", "dev", "--region", "eu-west-1", "--json", "status"], env)
+    assert after == before
+    assert (after.stack, after.region, after.json) == ("dev", "eu-west-1", True)
+    default = parse_options(["status"], env)
+    assert (default.stack, default.json, default.interval) == ("prod", False, 5.0)
+
+
+def test_actor_resolution_order():
+    assert resolve_actor("bob", {"STRANGLER_ACTOR": "carol"}, lambda: "dave") == "operator:bob"
+    assert resolve_actor(None, {"STRANGLER_ACTOR": "carol"}, lambda: "dave") == "operator:carol"
+    assert resolve_actor(None, {}, lambda: "dave") == "operator:dave"
+    assert resolve_actor("operator:erin", {}, lambda: "dave") == "operator:erin"
+
+    def no_user() -> str:
+        raise OSError("no login name")
+
+    assert resolve_actor(None, {}, no_user) == "operator:unknown"
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["history"], "--route"),
+        (["status", "--interval", "-1"], "greater than 0"),
+        (["history", "--route", "r", "--limit", "0"], "at least 1"),
+        (["launch"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_options(argv, {})
+    assert exited.value.code == EXIT_USAGE
+    assert fragment in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- exit codes
+
+
+def test_classify_maps_each_error_to_its_exit_code():
+    refused = TransitionRefused(
+        "route is rolled_back",
+        "run: python -m controller resume --route map-tile",
+        route="map-tile",
+        transition="begin",
+        status="rolled_back",
+    )
+    failure = classify(refused)
+    assert failure.exit_code == EXIT_REFUSED
+    assert failure.message == "route map-tile: begin refused: route is rolled_back"
+    assert classify(refused, "start").message.startswith("route map-tile: start refused")
+    assert failure.hint == "run: python -m controller resume --route map-tile"
+    assert classify(ConcurrentUpdate("lost", route="map-tile")).exit_code == EXIT_REFUSED
+    assert classify(UnknownRoute("x", ["a", "b"])).exit_code == EXIT_USAGE
+    denied = AwsCallFailed(
+        "AccessDeniedException: not authorized",
+        arn="arn:rule/map-tile",
+        api_call="elasticloadbalancing:ModifyRule",
+        error_code="AccessDeniedException",
+    )
+    aws = classify(denied)
+    assert aws.exit_code == EXIT_AWS
+    assert "elasticloadbalancing:ModifyRule" in aws.message
+    assert "arn:rule/map-tile" in aws.message
+    assert aws.hint is not None and "IAM" in aws.hint
+    assert classify(CliError("no stack", EXIT_USAGE)).exit_code == EXIT_USAGE
+    with pytest.raises(ZeroDivisionError):
+        classify(ZeroDivisionError())  # a bug is not an exit code: it surfaces
+
+
+def test_refusal_prints_why_and_what_to_do_and_json_error():
+    backend = FakeBackend(
+        action_error=TransitionRefused(
+            "the route is locked by execution run-7", "wait for it, or pause it", "map-tile"
+        )
+    )
+    result = run(["start", "--route", "map-tile", "--json"], backend)
+    assert result.code == EXIT_REFUSED
+    assert "error: route map-tile: start refused: the route is locked" in result.stderr
+    assert "hint: wait for it, or pause it" in result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["exit_code"] == EXIT_REFUSED
+    assert payload["hint"] == "wait for it, or pause it"
+
+
+def test_actions_pass_route_reason_and_actor_to_the_backend():
+    backend = FakeBackend()
+    assert run(["rollback", "--route", "map-tile", "--reason", "p99"], backend).code == EXIT_OK
+    assert run(["pause", "--route", "map-tile", "--actor", "bob"], backend).code == EXIT_OK
+    assert backend.calls == [
+        ("rollback", ("map-tile", "p99", "operator:alice")),
+        ("pause", ("map-tile", "operator pause", "operator:bob")),
+    ]
+
+
+# --------------------------------------------------------------------------- promote
+
+
+def test_promote_without_a_terminal_needs_yes():
+    backend = FakeBackend()
+    refused = run(["promote", "--route", "map-tile"], backend)
+    assert refused.code == EXIT_USAGE
+    assert "stdin is not a terminal" in refused.stderr
+    assert "--yes" in refused.stderr
+    assert backend.calls == []
+    assert run(["promote", "--route", "map-tile", "--yes", "--full"], backend).code == EXIT_OK
+    assert backend.calls == [
+        ("promote", ("map-tile", True, "operator promote --full", "operator:alice"))
+    ]
+
+
+@pytest.mark.parametrize(("answer", "code", "calls"), [("y\n", EXIT_OK, 1), ("\n", 1, 0)])
+def test_promote_asks_on_a_terminal(answer, code, calls):
+    backend = FakeBackend()
+    result = run(["promote", "--route", "map-tile"], backend, stdin=TtyIO(answer))
+    assert result.code == code, result.stderr
+    assert "Promote route map-tile (status progressing, stage 1/2, lambda 10.0%)" in result.stderr
+    assert len(backend.calls) == calls
+
+
+# --------------------------------------------------------------------------- status / watch
+
+
+def test_status_json_and_colour_rules():
+    backend = FakeBackend()
+    result = run(["status", "--json"], backend, stdout=TtyIO())
+    payload = json.loads(result.stdout)
+    assert [p["route"] for p in payload] == ["map-style", "map-tile"]
+    assert "\x1b[" not in result.stdout, "no colour in JSON"
+    coloured = run(["status"], backend, stdout=TtyIO(), env={})
+    assert "\x1b[" in coloured.stdout
+    plain = run(["status"], backend, stdout=TtyIO(), env={"NO_COLOR": "1"})
+    assert "\x1b[" not in plain.stdout
+    piped = run(["status"], backend, env={})
+    assert "\x1b[" not in piped.stdout
+
+
+class Interrupt:
+    """A sleep that lets ``n`` refreshes happen, then raises Ctrl-C."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+        self.slept: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if self.left == 0:
+            raise KeyboardInterrupt
+        self.left -= 1
+
+
+def test_watch_redraws_in_place_on_a_terminal_and_exits_0_on_ctrl_c():
+    sleep = Interrupt(2)
+    result = run(
+        ["status", "--watch", "--interval", "0.5"], FakeBackend(), stdout=TtyIO(), sleep=sleep
+    )
+    assert result.code == EXIT_OK
+    assert result.stdout.count("\x1b[H\x1b[2J") == 3
+    assert sleep.slept == [0.5, 0.5, 0.5]
+
+
+def test_watch_without_a_terminal_prints_blocks_and_survives_a_blip():
+    backend = FakeBackend(
+        routes_errors=[None, AwsCallFailed("timeout", api_call="ssm:GetParameter"), None]
+    )
+    result = run(["status", "--watch"], backend, sleep=Interrupt(2))
+    assert result.code == EXIT_OK
+    assert "\x1b[" not in result.stdout
+    assert result.stdout.count("ROUTE  ") == 2
+    assert "refresh failed: ssm:GetParameter: timeout" in result.stdout
+
+
+def test_watch_exits_with_the_error_when_the_first_refresh_fails():
+    backend = FakeBackend(routes_errors=[AwsCallFailed("refused", api_call="ssm:GetParameter")])
+    result = run(["status", "--watch"], backend, sleep=Interrupt(5))
+    assert result.code == EXIT_AWS
+    assert "ssm:GetParameter" in result.stderr
+
+
+def test_one_unreadable_route_does_not_hide_the_others():
+    denied = AwsCallFailed(
+        "AccessDenied: no", arn="arn:rule/map-style", api_call="elasticloadbalancing:DescribeRules"
+    )
+    result = run(["status"], FakeBackend(status_errors=[denied, None]))
+    assert result.code == EXIT_AWS
+    lines = result.stdout.splitlines()
+    assert lines[2].split()[:2] == ["map-style", "error"], lines
+    assert lines[3].split()[:2] == ["map-tile", "progressing"], lines
+    assert "! map-style: could not read the status: elasticloadbalancing:DescribeRules" in (
+        result.stdout
+    )
+    assert "error: elasticloadbalancing:DescribeRules: arn:rule/map-style" in result.stderr
+    assert "IAM" in result.stderr
+    as_json = run(["status", "--json"], FakeBackend(status_errors=[denied, None]))
+    payload = json.loads(as_json.stdout)
+    assert payload[0]["error"].startswith("elasticloadbalancing:DescribeRules")
+    assert payload[1]["error"] is None
+
+
+def test_watch_json_prints_one_document_per_line():
+    result = run(["status", "--watch", "--json"], FakeBackend(), sleep=Interrupt(1))
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert all(isinstance(json.loads(line), list) for line in lines)
+
+
+def test_options_dataclass_is_what_commands_see():
+    options = parse_options(["history", "--route", "map-tile", "--limit", "3"], {})
+    assert isinstance(options, Options)
+    assert (options.route, options.limit) == ("map-tile", 3)
+    backend = FakeBackend()
+    assert run(["history", "--route", "map-tile", "--limit", "3"], backend).code == EXIT_OK
+    assert backend.calls == [("history", ("map-tile", 3))]

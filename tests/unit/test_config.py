@@ -1,0 +1,463 @@
+"""components.config: parsing, defaults, and one test per kind of bad input."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from components.config import (
+    ConfigError,
+    StackConfig,
+    default_health_check_path,
+    default_powertools_layer_arn,
+    lambda_weight,
+    load_balancer_dimension,
+    parse_stack_config,
+)
+from controller.core.weights import TOTAL_WEIGHT
+
+REGION = "ap-northeast-1"
+LISTENER = (
+    "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:"
+    "listener/app/common-api/50dc6c495c0c9188/f2f7dc8efc522ab2"
+)
+ECS_TG = (
+    "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/map-ecs/6d0ecf831eec9f09"
+)
+
+
+def route(name: str = "map-tile", priority: int = 100, **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": name,
+        "priority": priority,
+        "match": {"pathPatterns": [f"/{name}/v1/*"], "httpMethods": ["GET", "HEAD"]},
+        "ecsTargetGroupArn": ECS_TG,
+        "function": {
+            "source": "fn",
+            "handler": "app.handler",
+            "memoryMb": 512,
+            "timeoutSeconds": 10,
+            "reservedConcurrency": 200,
+            "environment": {"UPSTREAM_URL": "http://internal-map-delivery.example.local"},
+        },
+        "canary": {
+            "stages": [
+                {"weight": 1, "bakeMinutes": 10},
+                {"weight": 10, "bakeMinutes": 20},
+                {"weight": 50, "bakeMinutes": 30},
+                {"weight": 100},
+            ],
+            "schedule": "cron(0 10 ? * MON-FRI *)",
+            "timezone": "Asia/Tokyo",
+        },
+    }
+    data.update(overrides)
+    return data
+
+
+def raw_config(*routes: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "listenerArn": LISTENER,
+        "alertEmails": ["ops@example.com"],
+        "routes": list(routes) or [route()],
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "fn").mkdir()
+    return tmp_path
+
+
+def parse(raw: dict[str, Any], project: Path, region: str | None = REGION) -> StackConfig:
+    return parse_stack_config(copy.deepcopy(raw), region=region, project_root=project)
+
+
+def problems(raw: dict[str, Any], project: Path, region: str | None = REGION) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse(raw, project, region)
+    return caught.value.messages
+
+
+def assert_problem(raw: dict[str, Any], project: Path, expected: str) -> None:
+    found = problems(raw, project)
+    assert any(expected in message for message in found), f"{expected!r} not in {found}"
+
+
+# --- valid input and defaults -----------------------------------------------------
+
+
+def test_valid_config_parses_with_defaults(project: Path) -> None:
+    config = parse(raw_config(), project)
+    (r,) = config.routes
+    assert r.name == "map-tile" and r.priority == 100
+    assert r.function.runtime == "python3.12"
+    assert r.function.architecture == "x86_64"
+    assert r.function.reserved_concurrency == 200
+    assert r.function.source_path == project / "fn"
+    assert dict(r.function.environment) == {
+        "UPSTREAM_URL": "http://internal-map-delivery.example.local"
+    }
+    assert r.canary.min_requests == 50, "no evidence is not a pass: minRequests defaults to 50"
+    assert r.canary.stages_per_run == 0
+    assert r.canary.alarms.error_rate_percent == 1
+    assert r.canary.alarms.p99_latency_ms == 2000
+    assert r.health_check.path == "/map-tile/v1/health"
+    assert r.health_check.interval_seconds > r.function.timeout_seconds
+    assert config.log_retention_days == 30
+    assert config.vpc is None
+    assert config.load_balancer_dimension == "app/common-api/50dc6c495c0c9188"
+
+
+def test_bake_minutes_become_seconds_and_weights_become_alb_weights(project: Path) -> None:
+    stages = parse(raw_config(), project).routes[0].canary.stages
+    assert [s.bake_seconds for s in stages] == [600, 1200, 1800, 0]
+    assert [s.lambda_weight for s in stages] == [10, 100, 500, 999]
+    assert [s.weight for s in stages] == [1, 10, 50, 100]
+
+
+def test_plan_record_matches_the_contract(project: Path) -> None:
+    plan = parse(raw_config(), project).routes[0].canary.plan_record()
+    assert plan.to_input() == {
+        "stages": [
+            {"weight": 1.0, "bakeSeconds": 600},
+            {"weight": 10.0, "bakeSeconds": 1200},
+            {"weight": 50.0, "bakeSeconds": 1800},
+            {"weight": 100.0, "bakeSeconds": 0},
+        ],
+        "stagesPerRun": 0,
+        "minRequests": 50,
+    }
+
+
+def test_default_layer_is_the_official_powertools_layer_of_the_region(project: Path) -> None:
+    arn = parse(raw_config(), project).routes[0].function.powertools_layer_arn
+    assert arn.startswith(
+        "arn:aws:lambda:ap-northeast-1:017000801446:layer:"
+        "AWSLambdaPowertoolsPythonV3-python312-x86_64:"
+    )
+    assert arn == default_powertools_layer_arn(REGION, "python3.12", "x86_64")
+
+
+def test_layer_can_be_overridden_per_stack_and_per_route(project: Path) -> None:
+    stack_layer = "arn:aws:lambda:ap-northeast-1:123456789012:layer:my-powertools:3"
+    route_layer = "arn:aws:lambda:ap-northeast-1:123456789012:layer:other:9"
+    second = route("map-poi", 101)
+    second["function"]["powertoolsLayerArn"] = route_layer
+    config = parse(raw_config(route(), second, powertoolsLayerArn=stack_layer), project)
+    assert config.routes[0].function.powertools_layer_arn == stack_layer
+    assert config.routes[1].function.powertools_layer_arn == route_layer
+
+
+def test_scalar_strings_from_pulumi_are_accepted_for_integers(project: Path) -> None:
+    # Pulumi hands top-level scalars over as strings.
+    config = parse(raw_config(logRetentionDays="90"), project)
+    assert config.log_retention_days == 90
+
+
+def test_vpc_is_parsed(project: Path) -> None:
+    vpc = {"subnetIds": ["subnet-0a1b2c3d"], "securityGroupIds": ["sg-0c3d4e5f"]}
+    config = parse(raw_config(vpc=vpc), project)
+    assert config.vpc is not None
+    assert config.vpc.subnet_ids == ("subnet-0a1b2c3d",)
+
+
+@pytest.mark.parametrize(
+    ("patterns", "expected"),
+    [
+        (["/map/v1/tile/*"], "/map/v1/tile/health"),
+        (["/map/v1/tile/"], "/map/v1/tile/health"),
+        (["/api*"], "/health"),
+        (["/a/*/b"], "/a/health"),
+        ([], "/health"),
+    ],
+)
+def test_default_health_check_path_stays_inside_the_prefix(
+    patterns: list[str], expected: str
+) -> None:
+    assert default_health_check_path(patterns) == expected
+
+
+def test_load_balancer_dimension_comes_from_the_listener_arn() -> None:
+    assert load_balancer_dimension(LISTENER) == "app/common-api/50dc6c495c0c9188"
+    with pytest.raises(ValueError, match="listener ARN"):
+        load_balancer_dimension(ECS_TG)
+
+
+@given(st.integers(min_value=1, max_value=1000))
+def test_lambda_weight_is_within_alb_limits_and_monotone(tenths: int) -> None:
+    percent = tenths / 10
+    weight = lambda_weight(percent)
+    assert 0 <= weight <= TOTAL_WEIGHT
+    assert abs(weight - percent * TOTAL_WEIGHT / 100) <= 0.5
+    if tenths > 1:
+        assert lambda_weight((tenths - 1) / 10) <= weight
+
+
+def test_lambda_weight_rounds_half_up() -> None:
+    assert lambda_weight(50) == 500  # 499.5
+    assert lambda_weight(100) == TOTAL_WEIGHT
+    assert lambda_weight(0.1) == 1
+
+
+# --- bad input: one test per kind of problem ---------------------------------------
+
+
+def test_missing_listener_arn(project: Path) -> None:
+    raw = raw_config()
+    del raw["listenerArn"]
+    assert_problem(raw, project, "listenerArn: required")
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "not-an-arn",
+        "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:listener/net/nlb/1a2b/3c4d",
+        "arn:aws:elasticloadbalancing:ap-northeast-1:12345:listener/app/x/1a2b/3c4d",
+        ECS_TG,
+    ],
+)
+def test_malformed_listener_arn(project: Path, arn: str) -> None:
+    assert_problem(
+        raw_config(listenerArn=arn), project, "is not an Application Load Balancer listener ARN"
+    )
+
+
+def test_listener_in_another_region(project: Path) -> None:
+    arn = LISTENER.replace("ap-northeast-1", "eu-west-1")
+    assert_problem(raw_config(listenerArn=arn), project, "listenerArn: is in eu-west-1")
+
+
+def test_missing_target_group_arn(project: Path) -> None:
+    r = route()
+    del r["ecsTargetGroupArn"]
+    assert_problem(raw_config(r), project, "routes[0].ecsTargetGroupArn: required")
+
+
+def test_malformed_target_group_arn(project: Path) -> None:
+    r = route(ecsTargetGroupArn="arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:tg/x")
+    assert_problem(raw_config(r), project, "routes[0].ecsTargetGroupArn: 'arn:aws")
+    assert_problem(raw_config(r), project, "is not a target group ARN")
+
+
+def test_target_group_in_another_account(project: Path) -> None:
+    r = route(ecsTargetGroupArn=ECS_TG.replace("123456789012", "210987654321"))
+    assert_problem(raw_config(r), project, "routes[0].ecsTargetGroupArn: is in ap-northeast-1/210")
+
+
+def test_duplicate_route_names(project: Path) -> None:
+    raw = raw_config(route("map-tile", 100), route("map-tile", 101))
+    assert problems(raw, project) == ["routes[1].name: 'map-tile' is already used by routes[0]"]
+
+
+def test_duplicate_priorities(project: Path) -> None:
+    raw = raw_config(route("map-tile", 100), route("map-poi", 100))
+    assert problems(raw, project) == ["routes[1].priority: 100 is already used by routes[0]"]
+
+
+@pytest.mark.parametrize(
+    ("priority", "message"),
+    [(0, "0 is below the minimum 1"), (50001, "50001 is above the maximum 50000")],
+)
+def test_priority_outside_range(project: Path, priority: int, message: str) -> None:
+    assert problems(raw_config(route(priority=priority)), project) == [
+        f"routes[0].priority: {message}"
+    ]
+
+
+def test_more_than_five_condition_values(project: Path) -> None:
+    match = {
+        "pathPatterns": ["/a/*", "/b/*", "/c/*"],
+        "hostHeaders": ["api.example.com"],
+        "httpMethods": ["GET", "HEAD"],
+    }
+    assert problems(raw_config(route(match=match)), project) == [
+        "routes[0].match: 6 condition values; an ALB rule allows at most 5 "
+        "(pathPatterns + hostHeaders + httpMethods)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "match", [{}, {"httpMethods": ["GET"]}, {"pathPatterns": [], "hostHeaders": []}]
+)
+def test_no_condition(project: Path, match: dict[str, Any]) -> None:
+    assert problems(raw_config(route(match=match)), project) == [
+        "routes[0].match: no condition: set pathPatterns and/or hostHeaders"
+    ]
+
+
+def test_missing_match(project: Path) -> None:
+    r = route()
+    del r["match"]
+    assert_problem(raw_config(r), project, "routes[0].match: required")
+
+
+def stages(*weights: float, bake: float = 1) -> dict[str, Any]:
+    return {"stages": [{"weight": w, "bakeMinutes": bake} for w in weights]}
+
+
+def test_stage_weights_must_increase(project: Path) -> None:
+    raw = raw_config(route(canary=stages(1, 10, 50, 50, 100)))
+    assert problems(raw, project) == [
+        "routes[0].canary.stages[3].weight: must be greater than the previous stage (50)"
+    ]
+
+
+def test_key_path_names_route_stage_and_field(project: Path) -> None:
+    raw = raw_config(route("map-tile", 100), route("map-poi", 101, canary=stages(10, 50, 40, 100)))
+    assert problems(raw, project) == [
+        "routes[1].canary.stages[2].weight: must be greater than the previous stage (50)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [(0, "must be greater than 0, got 0"), (-5, "must be greater than 0, got -5"),
+     (100.5, "must be at most 100, got 100.5")],
+)  # fmt: skip
+def test_stage_weight_outside_0_100(project: Path, weight: float, message: str) -> None:
+    raw = raw_config(route(canary=stages(weight, 100) if weight < 100 else stages(10, weight)))
+    index = 0 if weight < 100 else 1
+    assert f"routes[0].canary.stages[{index}].weight: {message}" in problems(raw, project)
+
+
+def test_stages_must_end_at_100(project: Path) -> None:
+    assert problems(raw_config(route(canary=stages(1, 10, 50))), project) == [
+        "routes[0].canary.stages[2].weight: the last stage must be 100 (all traffic on Lambda), "
+        "got 50"
+    ]
+
+
+def test_stage_weights_that_collapse_to_the_same_alb_weight(project: Path) -> None:
+    # 50 % -> 499.5 -> 500 and 50.1 % -> 500.499 -> 500: the same ALB weight.
+    assert problems(raw_config(route(canary=stages(50, 50.1, 100))), project) == [
+        "routes[0].canary.stages[1].weight: 50.1 % gives the same ALB weight (500 of 999) "
+        "as the previous stage (50 %)"
+    ]
+
+
+def test_stage_weight_finer_than_a_tenth(project: Path) -> None:
+    assert problems(raw_config(route(canary=stages(1.25, 100))), project) == [
+        "routes[0].canary.stages[0].weight: 1.25 is not a multiple of 0.1 percent"
+    ]
+
+
+def test_negative_bake_time(project: Path) -> None:
+    canary = {"stages": [{"weight": 1, "bakeMinutes": -5}, {"weight": 100}]}
+    assert problems(raw_config(route(canary=canary)), project) == [
+        "routes[0].canary.stages[0].bakeMinutes: must not be negative, got -5"
+    ]
+
+
+def test_missing_reserved_concurrency(project: Path) -> None:
+    r = route()
+    del r["function"]["reservedConcurrency"]
+    assert problems(raw_config(r), project) == ["routes[0].function.reservedConcurrency: required"]
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_reserved_concurrency_below_one(project: Path, value: int) -> None:
+    r = route()
+    r["function"]["reservedConcurrency"] = value
+    assert problems(raw_config(r), project) == [
+        f"routes[0].function.reservedConcurrency: {value} is below the minimum 1"
+    ]
+
+
+def test_timeout_above_900(project: Path) -> None:
+    r = route()
+    r["function"]["timeoutSeconds"] = 901
+    assert problems(raw_config(r), project) == [
+        "routes[0].function.timeoutSeconds: 901 is above the maximum 900"
+    ]
+
+
+def test_timeout_that_leaves_no_health_check_interval(project: Path) -> None:
+    r = route()
+    r["function"]["timeoutSeconds"] = 300
+    assert problems(raw_config(r), project) == [
+        "routes[0].function.timeoutSeconds: the health check interval (300 s) must be greater "
+        "than the function timeout (300 s) for a lambda target group; the interval is at most "
+        "300 s"
+    ]
+
+
+def test_missing_source_folder(project: Path) -> None:
+    r = route()
+    r["function"]["source"] = "functions/nope"
+    assert problems(raw_config(r), project) == [
+        f"routes[0].function.source: folder 'functions/nope' does not exist under {project}"
+    ]
+
+
+def test_unknown_key_suggests_the_close_match(project: Path) -> None:
+    r = route()
+    r["function"]["reservedConcurency"] = r["function"].pop("reservedConcurrency")
+    assert problems(raw_config(r), project) == [
+        "routes[0].function.reservedConcurency: unknown key (did you mean reservedConcurrency?)",
+        "routes[0].function.reservedConcurrency: required",
+    ]
+
+
+def test_unknown_top_level_key(project: Path) -> None:
+    raw = raw_config(alertEmail=["ops@example.com"])
+    assert problems(raw, project) == ["alertEmail: unknown key (did you mean alertEmails?)"]
+
+
+def test_unknown_key_without_a_close_match_lists_the_known_ones(project: Path) -> None:
+    raw = raw_config(route(colour="blue"))
+    (message,) = problems(raw, project)
+    assert message.startswith("routes[0].colour: unknown key (known keys: name, priority")
+
+
+def test_reserved_environment_key(project: Path) -> None:
+    r = route()
+    r["function"]["environment"]["ROUTE_NAME"] = "other"
+    assert problems(raw_config(r), project) == [
+        "routes[0].function.environment.ROUTE_NAME: is set by the program itself and cannot be "
+        "overridden"
+    ]
+
+
+def test_log_retention_must_be_a_cloudwatch_value(project: Path) -> None:
+    (message,) = problems(raw_config(logRetentionDays=10), project)
+    assert message.startswith("logRetentionDays: 10 is not a CloudWatch Logs retention value")
+
+
+def test_missing_region(project: Path) -> None:
+    assert "aws:region: required (the Region of the listener)" in problems(
+        raw_config(), project, region=None
+    )
+
+
+def test_every_problem_is_reported_at_once(project: Path) -> None:
+    bad = route("Map_Tile", 0, ecsTargetGroupArn="nope", canary=stages(10, 5))
+    bad["function"]["timeoutSeconds"] = 901
+    bad["function"]["reservedConcurency"] = bad["function"].pop("reservedConcurrency")
+    raw = raw_config(bad, route("map-poi", 101), listenerArn="nope", logRetentionDays=10)
+    found = problems(raw, project)
+    paths = sorted(message.split(":", 1)[0] for message in found)
+    assert paths == sorted(
+        [
+            "listenerArn",
+            "logRetentionDays",
+            "routes[0].function.reservedConcurency",
+            "routes[0].name",
+            "routes[0].priority",
+            "routes[0].ecsTargetGroupArn",
+            "routes[0].function.timeoutSeconds",
+            "routes[0].function.reservedConcurrency",
+            "routes[0].canary.stages[1].weight",
+        ]
+    ), found
+    with pytest.raises(ConfigError) as caught:
+        parse(raw, project)
+    assert str(caught.value).startswith("invalid strangler config (9 problems):")

@@ -1,0 +1,950 @@
+"""CanaryController under Pulumi mocks: every resource, wiring and exact IAM document."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components.config import POWERTOOLS_LAYER_VERSION, StackConfig
+from components.controller import (
+    CONTROLLER_SOURCE,
+    HANDLER,
+    TYPE_TOKEN,
+    CanaryController,
+    CanaryControllerArgs,
+    ControllerConfigError,
+    ControllerRoute,
+)
+from controller.core.contract import (
+    PlanRecord,
+    RouteRecord,
+    StackRecord,
+    StagePlanRecord,
+)
+from controller.core.state_machine import build_definition
+from tests.pulumi_mocks import (
+    RecordedResource,
+    by_name,
+    by_type,
+    install_mocks,
+    run_program_full,
+)
+
+STACK = "prod"
+REGION = "ap-northeast-1"
+ACCOUNT = "123456789012"
+LISTENER = (
+    f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/common-api/"
+    "50dc6c495c0c9188/f2f7dc8efc522ab2"
+)
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:strangler-prod-alerts"
+LAYER = (
+    f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
+)
+ECS_TG = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/map-ecs/73e2d6bc24d8a067"
+
+# What the mocks answer for the controller's own resources (tests/pulumi_mocks.py).
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-controller"
+LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/strangler-prod-controller"
+SM_LOG_GROUP_ARN = (
+    f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/vendedlogs/states/strangler-prod-canary"
+)
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/strangler-prod-state"
+SM_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:strangler-prod-canary"
+DLQ_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:strangler-prod-controller-dlq"
+DLQ_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/strangler-prod-controller-dlq"
+
+TILE_PLAN = PlanRecord(
+    stages=(
+        StagePlanRecord(weight=1.0, bake_seconds=600),
+        StagePlanRecord(weight=10.0, bake_seconds=1200),
+        StagePlanRecord(weight=100.0, bake_seconds=0),
+    ),
+    stages_per_run=1,
+    min_requests=50,
+)
+STYLE_PLAN = PlanRecord(stages=(StagePlanRecord(weight=100.0),))
+
+
+def rule_arn(route_id: str) -> str:
+    return LISTENER.replace(":listener/", ":listener-rule/") + f"/{route_id}"
+
+
+def lambda_tg(route: str) -> str:
+    return (
+        f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/sl-prod-{route}/"
+        "0123456789abcdef"
+    )
+
+
+def alarm_arn(name: str) -> str:
+    return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+
+
+def make_route(
+    name: str,
+    route_id: str,
+    plan: PlanRecord,
+    schedule: str | None = None,
+    timezone: str | None = None,
+) -> ControllerRoute:
+    return ControllerRoute(
+        name=name,
+        listener_arn=LISTENER,
+        plan=plan,
+        rule_arn=rule_arn(route_id),
+        ecs_target_group_arn=ECS_TG,
+        lambda_target_group_arn=pulumi.Output.from_input(lambda_tg(name)),
+        function_name=f"strangler-prod-{name}",
+        composite_alarm_name=f"strangler-prod-{name}-composite",
+        composite_alarm_arn=alarm_arn(f"strangler-prod-{name}-composite"),
+        alarm_names=pulumi.Output.from_input(
+            [f"strangler-prod-{name}-errors", f"strangler-prod-{name}-throttles"]
+        ),
+        schedule=schedule,
+        timezone=timezone,
+    )
+
+
+def default_routes() -> list[ControllerRoute]:
+    return [
+        make_route(
+            "map-tile", "9683b2d02a6cabee", TILE_PLAN, "cron(0 10 ? * MON-FRI *)", "Asia/Tokyo"
+        ),
+        make_route("map-style", "0a1b2c3d4e5f6071", STYLE_PLAN),
+    ]
+
+
+def declare(source_dir: Path, routes=None, **overrides) -> list[RecordedResource]:
+    """Build one CanaryController against fresh recording mocks; return what it declared."""
+    monitor = install_mocks(stack=STACK, region=REGION)
+    values = {
+        "stack": STACK,
+        "routes": default_routes() if routes is None else routes,
+        "topic_arn": TOPIC,
+        "powertools_layer_arn": LAYER,
+        "source_dir": source_dir,
+    }
+    values.update(overrides)
+    args = CanaryControllerArgs(**values)
+
+    @pulumi.runtime.test
+    def program():
+        controller = CanaryController("canary", args)
+        return pulumi.Output.all(controller.dlq_url, controller.state_machine_arn)
+
+    program()
+    return list(monitor.recorded)
+
+
+@pytest.fixture(scope="module")
+def source_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("src") / "controller"
+    folder.mkdir()
+    (folder / "handler.py").write_text("def handler(event, context):\n    return {}\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def declared(source_dir) -> list[RecordedResource]:
+    return declare(source_dir)
+
+
+def one(resources: list[RecordedResource], typ: str) -> RecordedResource:
+    found = by_type(resources, typ)
+    assert len(found) == 1, f"expected one {typ}, got {[r.name for r in found]}"
+    return found[0]
+
+
+def policy_of(resources: list[RecordedResource], name: str) -> dict:
+    return json.loads(by_name(resources, name).inputs["policy"])
+
+
+# --- inventory ------------------------------------------------------------------------
+
+
+def test_declares_every_controller_resource_once_per_stack_or_route(declared):
+    counts: dict[str, int] = {}
+    for resource in declared:
+        counts[resource.type] = counts.get(resource.type, 0) + 1
+    assert counts == {
+        TYPE_TOKEN: 1,
+        "aws:lambda/function:Function": 1,
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,
+        "aws:cloudwatch/logGroup:LogGroup": 2,
+        "aws:iam/role:Role": 3,
+        "aws:iam/rolePolicy:RolePolicy": 3,
+        "aws:sfn/stateMachine:StateMachine": 1,
+        "aws:dynamodb/table:Table": 1,
+        "aws:sqs/queue:Queue": 1,
+        "aws:sqs/queuePolicy:QueuePolicy": 1,
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 1,
+        "aws:cloudwatch/eventRule:EventRule": 2,
+        "aws:cloudwatch/eventTarget:EventTarget": 2,
+        "aws:lambda/permission:Permission": 2,
+        "aws:scheduler/schedule:Schedule": 1,
+        "aws:cloudwatch/dashboard:Dashboard": 1,
+        "aws:ssm/parameter:Parameter": 3,
+    }
+
+
+def test_children_are_parented_and_named_after_the_component(declared):
+    component = one(declared, TYPE_TOKEN)
+    assert component.name == "canary"
+    for resource in declared:
+        if resource is component:
+            continue
+        assert resource.parent == "canary", resource.name
+        assert resource.name.startswith("canary-"), resource.name
+
+
+def test_component_registers_its_outputs(declared):
+    outputs = one(declared, TYPE_TOKEN).registered_outputs
+    assert outputs["state_machine_arn"] == SM_ARN
+    assert outputs["table_name"] == "strangler-prod-state"
+    assert outputs["dashboard_name"] == "strangler-prod"
+    assert outputs["dlq_url"] == DLQ_URL
+    assert outputs["registry_path"] == "/strangler/prod"
+    assert set(outputs["failback_rule_arns"]) == {"map-tile", "map-style"}
+    assert set(outputs["schedule_arns"]) == {"map-tile"}
+
+
+# --- the function ------------------------------------------------------------------------
+
+
+def test_controller_function(declared, source_dir):
+    function = one(declared, "aws:lambda/function:Function")
+    inputs = function.inputs
+    assert inputs["name"] == "strangler-prod-controller"
+    assert inputs["runtime"] == "python3.12"
+    assert inputs["handler"] == HANDLER == "controller.handler.lambda_handler"
+    assert inputs["layers"] == [LAYER]
+    assert inputs["architectures"] == ["x86_64"]
+    assert inputs["tracingConfig"] == {"mode": "Active"}
+    assert inputs["timeout"] == 30
+    assert inputs["memorySize"] == 512
+    assert inputs["reservedConcurrentExecutions"] == 10
+    assert inputs["role"] == by_name(declared, "canary-function-role").outputs["arn"]
+    assert inputs["environment"] == {
+        "variables": {
+            "STRANGLER_STACK": "prod",
+            "STRANGLER_REGISTRY_PATH": "/strangler/prod",
+            "POWERTOOLS_SERVICE_NAME": "strangler-controller",
+            "POWERTOOLS_METRICS_NAMESPACE": "Strangler",
+        }
+    }
+    # The zip holds the package as controller/, so controller.handler imports.
+    code = inputs["code"]
+    assert isinstance(code, pulumi.AssetArchive)
+    assert set(code.assets) == {"controller"}
+    assert isinstance(code.assets["controller"], pulumi.FileArchive)
+    assert Path(code.assets["controller"].path) == source_dir
+    # Its log group and permissions exist before it can run.
+    assert {"canary-function-logs", "canary-function-policy"} <= set(function.depends_on)
+
+
+def test_the_handler_setting_names_the_real_entry_point():
+    """Lambda imports "<module>.<function>" from the zip root, which holds controller/."""
+    module, function = HANDLER.rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_default_source_is_the_controller_package():
+    root = Path(__file__).resolve().parents[2]
+    assert root / "controller" == CONTROLLER_SOURCE
+    assert (CONTROLLER_SOURCE / "core" / "contract.py").is_file()
+
+
+def test_function_log_group_has_retention(declared):
+    group = by_name(declared, "canary-function-logs")
+    assert group.inputs["name"] == "/aws/lambda/strangler-prod-controller"
+    assert group.inputs["retentionInDays"] == 30
+
+
+def test_failed_async_events_go_to_the_dlq(declared):
+    config = one(declared, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    assert config.inputs == {
+        "functionName": "strangler-prod-controller",
+        "maximumRetryAttempts": 2,
+        "maximumEventAgeInSeconds": 600,
+        "destinationConfig": {"onFailure": {"destination": DLQ_ARN}},
+    }
+    assert "canary-function-policy" in config.depends_on
+
+
+def test_controller_role_trusts_lambda_only(declared):
+    assert json.loads(by_name(declared, "canary-function-role").inputs["assumeRolePolicy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def test_controller_policy_exact(declared):
+    assert by_name(declared, "canary-function-policy").inputs["role"] == "canary-function-role-id"
+    assert policy_of(declared, "canary-function-policy") == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{LOG_GROUP_ARN}:log-stream:*",
+            },
+            {
+                "Sid": "ShiftRouteWeights",
+                "Effect": "Allow",
+                "Action": "elasticloadbalancing:ModifyRule",
+                "Resource": [rule_arn("0a1b2c3d4e5f6071"), rule_arn("9683b2d02a6cabee")],
+            },
+            {
+                "Sid": "ReadRouteWeights",
+                "Effect": "Allow",
+                "Action": "elasticloadbalancing:DescribeRules",
+                "Resource": "*",
+            },
+            {
+                "Sid": "ReadAlarmsAndMetrics",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "PublishCanaryWeight",
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": "Strangler"}},
+            },
+            {
+                "Sid": "RouteStateAndHistory",
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+                "Resource": TABLE_ARN,
+            },
+            {
+                "Sid": "StartAndListRuns",
+                "Effect": "Allow",
+                "Action": ["states:ListExecutions", "states:StartExecution"],
+                "Resource": SM_ARN,
+            },
+            {
+                "Sid": "StopAndDescribeRuns",
+                "Effect": "Allow",
+                "Action": ["states:DescribeExecution", "states:StopExecution"],
+                "Resource": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:strangler-prod-canary:*",
+            },
+            {"Sid": "Notify", "Effect": "Allow", "Action": "sns:Publish", "Resource": TOPIC},
+            {
+                "Sid": "ReadRegistry",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:GetParametersByPath"],
+                "Resource": [
+                    f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/strangler/prod",
+                    f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/strangler/prod/*",
+                ],
+            },
+            {
+                "Sid": "FailedEventsToDeadLetterQueue",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": DLQ_ARN,
+            },
+            {
+                "Sid": "Tracing",
+                "Effect": "Allow",
+                "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+def test_the_constructed_state_machine_arn_is_the_real_one(declared):
+    """The controller's policy names the state machine by a built ARN (no cycle)."""
+    machine = one(declared, "aws:sfn/stateMachine:StateMachine")
+    statements = {s["Sid"]: s for s in policy_of(declared, "canary-function-policy")["Statement"]}
+    assert statements["StartAndListRuns"]["Resource"] == machine.outputs["arn"]
+
+
+# --- the state machine ---------------------------------------------------------------------
+
+
+def test_state_machine(declared):
+    machine = one(declared, "aws:sfn/stateMachine:StateMachine")
+    inputs = machine.inputs
+    assert inputs["name"] == "strangler-prod-canary"
+    assert inputs["type"] == "STANDARD"
+    assert inputs["roleArn"] == by_name(declared, "canary-state-machine-role").outputs["arn"]
+    assert json.loads(inputs["definition"]) == build_definition(FUNCTION_ARN)
+    assert inputs["loggingConfiguration"] == {
+        "logDestination": f"{SM_LOG_GROUP_ARN}:*",
+        "includeExecutionData": True,
+        "level": "ALL",
+    }
+    assert inputs["tracingConfiguration"] == {"enabled": True}
+    assert "canary-state-machine-policy" in machine.depends_on
+    group = by_name(declared, "canary-state-machine-logs")
+    assert group.inputs["name"] == "/aws/vendedlogs/states/strangler-prod-canary"
+    assert group.inputs["retentionInDays"] == 30
+
+
+def test_state_machine_policy_exact(declared):
+    assert policy_of(declared, "canary-state-machine-policy") == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InvokeController",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": FUNCTION_ARN,
+            },
+            {
+                "Sid": "DeliverExecutionLogs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeResourcePolicies",
+                    "logs:GetLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:UpdateLogDelivery",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "Tracing",
+                "Effect": "Allow",
+                "Action": [
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                    "xray:PutTelemetryRecords",
+                    "xray:PutTraceSegments",
+                ],
+                "Resource": "*",
+            },
+        ],
+    }
+    assert json.loads(by_name(declared, "canary-state-machine-role").inputs["assumeRolePolicy"])[
+        "Statement"
+    ] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "states.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+    ]
+
+
+def _invoked_functions(node) -> set[str]:
+    """Every FunctionName a lambda:invoke task of the definition names."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if str(node.get("Resource", "")).startswith("arn:aws:states:::lambda:invoke"):
+            found.add(node["Parameters"]["FunctionName"])
+        for value in node.values():
+            found |= _invoked_functions(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _invoked_functions(value)
+    return found
+
+
+def test_state_machine_may_invoke_exactly_the_functions_its_definition_calls(declared):
+    machine = one(declared, "aws:sfn/stateMachine:StateMachine")
+    invoked = _invoked_functions(json.loads(machine.inputs["definition"]))
+    statement = policy_of(declared, "canary-state-machine-policy")["Statement"][0]
+    assert invoked == {statement["Resource"]}
+
+
+# --- table -----------------------------------------------------------------------------------
+
+
+def test_table_has_pitr_and_the_contract_keys(declared):
+    table = one(declared, "aws:dynamodb/table:Table")
+    assert table.inputs == {
+        "name": "strangler-prod-state",
+        "billingMode": "PAY_PER_REQUEST",
+        "hashKey": "pk",
+        "rangeKey": "sk",
+        "attributes": [{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
+        "pointInTimeRecovery": {"enabled": True},
+        "deletionProtectionEnabled": False,
+    }
+
+
+# --- failback path -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ["map-tile", "map-style"])
+def test_failback_rule_matches_the_composite_alarm_entering_alarm(declared, route):
+    rule = by_name(declared, f"canary-{route}-failback-rule")
+    assert rule.inputs["name"] == f"strangler-prod-{route}-failback"
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "resources": [alarm_arn(f"strangler-prod-{route}-composite")],
+        "detail": {"state": {"value": ["ALARM"]}},
+    }
+
+
+@pytest.mark.parametrize("route", ["map-tile", "map-style"])
+def test_failback_target_retries_then_dead_letters(declared, route):
+    rule = by_name(declared, f"canary-{route}-failback-rule")
+    target = by_name(declared, f"canary-{route}-failback-target")
+    assert target.inputs == {
+        "rule": rule.outputs["name"],
+        "targetId": "controller",
+        "arn": FUNCTION_ARN,
+        "retryPolicy": {"maximumEventAgeInSeconds": 300, "maximumRetryAttempts": 185},
+        "deadLetterConfig": {"arn": DLQ_ARN},
+    }
+    assert f"canary-{route}-failback-permission" in target.depends_on
+
+
+@pytest.mark.parametrize("route", ["map-tile", "map-style"])
+def test_eventbridge_may_invoke_the_controller_only_from_the_route_rule(declared, route):
+    rule = by_name(declared, f"canary-{route}-failback-rule")
+    permission = by_name(declared, f"canary-{route}-failback-permission")
+    assert permission.inputs == {
+        "action": "lambda:InvokeFunction",
+        "function": "strangler-prod-controller",
+        "principal": "events.amazonaws.com",
+        "sourceArn": rule.outputs["arn"],
+    }
+
+
+def test_dlq_and_its_policy_exact(declared):
+    queue = one(declared, "aws:sqs/queue:Queue")
+    assert queue.inputs == {
+        "name": "strangler-prod-controller-dlq",
+        "messageRetentionSeconds": 1_209_600,
+        "sqsManagedSseEnabled": True,
+    }
+    policy = one(declared, "aws:sqs/queuePolicy:QueuePolicy")
+    assert policy.inputs["queueUrl"] == DLQ_URL
+    rules = sorted(
+        by_name(declared, f"canary-{route}-failback-rule").outputs["arn"]
+        for route in ("map-tile", "map-style")
+    )
+    assert json.loads(policy.inputs["policy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "FailbackDeliveriesFromStackRules",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": DLQ_ARN,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rules}},
+            }
+        ],
+    }
+
+
+def test_a_dead_letter_pages_the_topic(declared):
+    alarm = one(declared, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    inputs = alarm.inputs
+    assert inputs["name"] == "strangler-prod-controller-dlq"
+    assert (inputs["namespace"], inputs["metricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert inputs["dimensions"] == {"QueueName": "strangler-prod-controller-dlq"}
+    assert (inputs["statistic"], inputs["period"], inputs["evaluationPeriods"]) == (
+        "Maximum",
+        60,
+        1,
+    )
+    assert (inputs["threshold"], inputs["comparisonOperator"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
+    assert inputs["treatMissingData"] == "notBreaching"
+    assert inputs["alarmActions"] == [TOPIC]
+    assert inputs["okActions"] == [TOPIC]
+    assert "rollback" in inputs["alarmDescription"]
+
+
+# --- schedules ---------------------------------------------------------------------------------
+
+
+def test_schedule_starts_the_state_machine_in_the_route_timezone(declared):
+    schedule = one(declared, "aws:scheduler/schedule:Schedule")
+    inputs = schedule.inputs
+    assert schedule.name == "canary-map-tile-schedule"
+    assert inputs["name"] == "strangler-prod-map-tile-canary"
+    assert inputs["groupName"] == "default"
+    assert inputs["scheduleExpression"] == "cron(0 10 ? * MON-FRI *)"
+    assert inputs["scheduleExpressionTimezone"] == "Asia/Tokyo"
+    assert inputs["flexibleTimeWindow"] == {"mode": "OFF"}
+    target = inputs["target"]
+    assert target["arn"] == SM_ARN
+    assert target["roleArn"] == by_name(declared, "canary-scheduler-role").outputs["arn"]
+    assert target["retryPolicy"] == {"maximumEventAgeInSeconds": 3600, "maximumRetryAttempts": 5}
+    assert target["deadLetterConfig"] == {"arn": DLQ_ARN}
+    assert json.loads(target["input"]) == {
+        "route": "map-tile",
+        "trigger": "schedule",
+        "actor": "schedule",
+        "plan": {
+            "stages": [
+                {"weight": 1.0, "bakeSeconds": 600},
+                {"weight": 10.0, "bakeSeconds": 1200},
+                {"weight": 100.0, "bakeSeconds": 0},
+            ],
+            "stagesPerRun": 1,
+            "minRequests": 50,
+        },
+    }
+    assert PlanRecord.from_input(json.loads(target["input"])["plan"]) == TILE_PLAN
+    assert "canary-scheduler-policy" in schedule.depends_on
+
+
+def test_scheduler_role_and_policy_exact(declared):
+    assert json.loads(by_name(declared, "canary-scheduler-role").inputs["assumeRolePolicy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            }
+        ],
+    }
+    assert policy_of(declared, "canary-scheduler-policy") == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "StartCanaryRun",
+                "Effect": "Allow",
+                "Action": "states:StartExecution",
+                "Resource": SM_ARN,
+            },
+            {
+                "Sid": "FailedStartsToDeadLetterQueue",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": DLQ_ARN,
+            },
+        ],
+    }
+
+
+def test_no_schedule_no_scheduler_role(source_dir):
+    resources = declare(
+        source_dir, routes=[make_route("map-style", "0a1b2c3d4e5f6071", STYLE_PLAN)]
+    )
+    assert by_type(resources, "aws:scheduler/schedule:Schedule") == []
+    assert [r.name for r in by_type(resources, "aws:iam/role:Role")] == [
+        "canary-function-role",
+        "canary-state-machine-role",
+    ]
+
+
+def test_schedule_without_timezone_runs_in_utc(source_dir):
+    route = make_route("map-tile", "9683b2d02a6cabee", TILE_PLAN, "rate(1 day)")
+    resources = declare(source_dir, routes=[route])
+    schedule = one(resources, "aws:scheduler/schedule:Schedule")
+    assert schedule.inputs["scheduleExpressionTimezone"] == "UTC"
+
+
+# --- dashboard ---------------------------------------------------------------------------------
+
+
+def _metrics(body: dict) -> list[list]:
+    return [m for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]]
+
+
+def test_dashboard_shows_each_route(declared):
+    dashboard = one(declared, "aws:cloudwatch/dashboard:Dashboard")
+    assert dashboard.inputs["dashboardName"] == "strangler-prod"
+    body = json.loads(dashboard.inputs["dashboardBody"])
+    metrics = _metrics(body)
+    lb = "app/common-api/50dc6c495c0c9188"
+    ecs = "targetgroup/map-ecs/73e2d6bc24d8a067"
+    for route in ("map-tile", "map-style"):
+        tg = f"targetgroup/sl-prod-{route}/0123456789abcdef"
+        expected = [
+            ["Strangler", "CanaryWeight", "route", route],
+            ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb, "TargetGroup", ecs],
+            ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb, "TargetGroup", tg],
+            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg],
+            [
+                "AWS/ApplicationELB",
+                "HTTPCode_Target_5XX_Count",
+                "LoadBalancer",
+                lb,
+                "TargetGroup",
+                tg,
+            ],
+            ["AWS/Lambda", "Errors", "FunctionName", f"strangler-prod-{route}"],
+            ["AWS/Lambda", "Throttles", "FunctionName", f"strangler-prod-{route}"],
+            ["Strangler", "Rollbacks", "route", route, "service", "strangler-controller"],
+            ["Strangler", "AppErrors", "route", route],
+        ]
+        for metric in expected:
+            assert any(m[: len(metric)] == metric for m in metrics), (route, metric)
+        alarms = [
+            w["properties"]["alarms"]
+            for w in body["widgets"]
+            if w["type"] == "alarm" and w["properties"]["title"].startswith(route)
+        ]
+        assert alarms == [
+            [
+                alarm_arn(f"strangler-prod-{route}-composite"),
+                alarm_arn(f"strangler-prod-{route}-errors"),
+                alarm_arn(f"strangler-prod-{route}-throttles"),
+            ]
+        ]
+    assert [
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        "strangler-prod-controller-dlq",
+    ] in metrics
+    assert all(w["properties"].get("region", REGION) == REGION for w in body["widgets"])
+
+
+# --- registry ----------------------------------------------------------------------------------
+
+
+def test_registry_route_records(declared):
+    tile = by_name(declared, "canary-map-tile-record")
+    assert tile.inputs["name"] == "/strangler/prod/routes/map-tile"
+    assert tile.inputs["type"] == "String"
+    assert tile.inputs["tier"] == "Standard"
+    assert RouteRecord.from_json(tile.inputs["insecureValue"]) == RouteRecord(
+        route="map-tile",
+        listener_arn=LISTENER,
+        rule_arn=rule_arn("9683b2d02a6cabee"),
+        ecs_target_group_arn=ECS_TG,
+        lambda_target_group_arn=lambda_tg("map-tile"),
+        function_name="strangler-prod-map-tile",
+        composite_alarm_name="strangler-prod-map-tile-composite",
+        composite_alarm_arn=alarm_arn("strangler-prod-map-tile-composite"),
+        alarm_names=("strangler-prod-map-tile-errors", "strangler-prod-map-tile-throttles"),
+        plan=TILE_PLAN,
+        schedule_name="strangler-prod-map-tile-canary",
+        schedule="cron(0 10 ? * MON-FRI *)",
+        timezone="Asia/Tokyo",
+    )
+    style = RouteRecord.from_json(
+        by_name(declared, "canary-map-style-record").inputs["insecureValue"]
+    )
+    assert (style.route, style.plan, style.schedule_name, style.schedule, style.timezone) == (
+        "map-style",
+        STYLE_PLAN,
+        None,
+        None,
+        None,
+    )
+    assert style.rule_arn == rule_arn("0a1b2c3d4e5f6071")
+
+
+def test_registry_stack_record(declared):
+    parameter = by_name(declared, "canary-stack-record")
+    assert parameter.inputs["name"] == "/strangler/prod/stack"
+    assert StackRecord.from_json(parameter.inputs["insecureValue"]) == StackRecord(
+        stack="prod",
+        table_name="strangler-prod-state",
+        state_machine_arn=SM_ARN,
+        topic_arn=TOPIC,
+        controller_function_name="strangler-prod-controller",
+        dashboard_name="strangler-prod",
+        routes=("map-style", "map-tile"),
+    )
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"stack": "pr.od"}, "stack 'pr.od': must be letters"),
+        ({"stack": "x" * 60}, "controller function name"),
+        ({"routes": []}, "routes: the controller needs at least one route"),
+        ({"powertools_layer_arn": "layer"}, "powertools_layer_arn 'layer': not a layer ARN"),
+        ({"architecture": "sparc"}, "architecture 'sparc'"),
+        ({"timeout_seconds": 901}, "timeout_seconds 901: must be 1..900"),
+        ({"reserved_concurrency": 0}, "reserved_concurrency 0: must be >= 1"),
+        ({"memory_mb": 64}, "memory_mb 64"),
+    ],
+)
+def test_bad_arguments_fail_before_any_resource(source_dir, overrides, message):
+    monitor = install_mocks(stack=STACK)
+    values = {
+        "stack": STACK,
+        "routes": default_routes(),
+        "topic_arn": TOPIC,
+        "powertools_layer_arn": LAYER,
+        "source_dir": source_dir,
+    }
+    values.update(overrides)
+    with pytest.raises(ControllerConfigError) as error:
+        CanaryController("canary", CanaryControllerArgs(**values))
+    assert any(message in problem for problem in error.value.problems), error.value.problems
+    assert monitor.recorded == []
+
+
+def test_route_problems_are_all_reported(source_dir):
+    routes = [
+        make_route("map-tile", "9683b2d02a6cabee", TILE_PLAN, timezone="Asia/Tokyo"),
+        make_route("map-tile", "0a1b2c3d4e5f6071", STYLE_PLAN),
+        make_route("Bad_Name", "0a1b2c3d4e5f6072", PlanRecord(stages=())),
+    ]
+    monitor = install_mocks(stack=STACK)
+    args = CanaryControllerArgs(
+        stack=STACK,
+        routes=routes,
+        topic_arn=TOPIC,
+        powertools_layer_arn=LAYER,
+        source_dir=source_dir,
+    )
+    with pytest.raises(ControllerConfigError) as error:
+        CanaryController("canary", args)
+    assert error.value.problems == (
+        "routes[0] ('map-tile'): timezone 'Asia/Tokyo' is set without a schedule",
+        "routes[1] ('map-tile'): duplicate route name",
+        "routes[2] ('Bad_Name'): name must match ^[a-z][a-z0-9-]{0,23}$",
+        "routes[2] ('Bad_Name'): the plan has no stages",
+    )
+    assert monitor.recorded == []
+
+
+def test_long_stack_names_are_refused_per_derived_name(source_dir):
+    stack = "s" * 25  # fits the function name, not the rule or schedule of a long route
+    route = make_route("r" * 24, "9683b2d02a6cabee", TILE_PLAN, "rate(1 day)")
+    args = CanaryControllerArgs(
+        stack=stack,
+        routes=[route],
+        topic_arn=TOPIC,
+        powertools_layer_arn=LAYER,
+        source_dir=source_dir,
+    )
+    with pytest.raises(ControllerConfigError) as error:
+        args.validate()
+    assert [p.split(":")[1].strip().split(" ")[0] for p in error.value.problems] == [
+        "rule",
+        "schedule",
+    ]
+
+
+def test_a_source_without_handler_is_refused(tmp_path):
+    args = CanaryControllerArgs(
+        stack=STACK,
+        routes=default_routes(),
+        topic_arn=TOPIC,
+        powertools_layer_arn=LAYER,
+        source_dir=tmp_path,
+    )
+    with pytest.raises(ControllerConfigError, match=r"has no handler\.py"):
+        args.validate()
+
+
+# --- from the stack config --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FakeCanary:
+    schedule: str | None
+    timezone: str | None
+    plan: PlanRecord
+
+    def plan_record(self) -> PlanRecord:
+        return self.plan
+
+
+@dataclass(frozen=True)
+class FakeRouteConfig:
+    canary: FakeCanary
+
+
+@dataclass(frozen=True)
+class FakeStackRoute:
+    """The attributes of a StranglerRoute the controller reads."""
+
+    name: str
+    config: FakeRouteConfig
+    rule_arn: str
+    ecs_target_group_arn: str = ECS_TG
+    lambda_target_group_arn: str = "tg"
+    function_name: str = "fn"
+    composite_alarm_name: str = "composite"
+    composite_alarm_arn: str = "composite-arn"
+    alarm_names: tuple[str, ...] = ("a",)
+
+
+def test_args_for_a_stack_config():
+    route = FakeStackRoute(
+        name="map-tile",
+        config=FakeRouteConfig(FakeCanary("rate(1 day)", "Asia/Tokyo", TILE_PLAN)),
+        rule_arn=rule_arn("9683b2d02a6cabee"),
+    )
+    config = StackConfig(region=REGION, listener_arn=LISTENER, routes=(), log_retention_days=90)
+    args = CanaryControllerArgs.for_stack("prod", config, [route], TOPIC)
+    assert args.powertools_layer_arn == (
+        f"arn:aws:lambda:{REGION}:017000801446:layer:"
+        f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{POWERTOOLS_LAYER_VERSION}"
+    )
+    assert (args.stack, args.topic_arn, args.log_retention_days) == ("prod", TOPIC, 90)
+    assert args.routes == [
+        ControllerRoute(
+            name="map-tile",
+            listener_arn=LISTENER,
+            plan=TILE_PLAN,
+            rule_arn=rule_arn("9683b2d02a6cabee"),
+            ecs_target_group_arn=ECS_TG,
+            lambda_target_group_arn="tg",
+            function_name="fn",
+            composite_alarm_name="composite",
+            composite_alarm_arn="composite-arn",
+            alarm_names=("a",),
+            schedule="rate(1 day)",
+            timezone="Asia/Tokyo",
+        )
+    ]
+    pinned = replace(config, powertools_layer_arn=LAYER.replace(":27", ":30"))
+    assert CanaryControllerArgs.for_stack("prod", pinned, [route], TOPIC).powertools_layer_arn == (
+        LAYER.replace(":27", ":30")
+    )
+
+
+# --- in the program -------------------------------------------------------------------------
+
+
+def test_the_program_builds_the_controller_from_the_real_routes():
+    """Pulumi.prod.yaml: the registry and the policies carry the route components' outputs."""
+    run = run_program_full("Pulumi.prod.yaml")
+    rule = one(run.resources, "aws:lb/listenerRule:ListenerRule")
+    composite = one(run.resources, "aws:cloudwatch/compositeAlarm:CompositeAlarm")
+    record = RouteRecord.from_json(
+        by_name(run.resources, "controller-map-tile-record").inputs["insecureValue"]
+    )
+    assert record.rule_arn == rule.outputs["arn"]
+    assert record.composite_alarm_arn == composite.outputs["arn"]
+    assert record.schedule == "cron(0 10 ? * MON-FRI *)"
+    statements = {
+        s["Sid"]: s for s in policy_of(run.resources, "controller-function-policy")["Statement"]
+    }
+    assert statements["ShiftRouteWeights"]["Resource"] == [rule.outputs["arn"]]
+    pattern = json.loads(
+        by_name(run.resources, "controller-map-tile-failback-rule").inputs["eventPattern"]
+    )
+    assert pattern["resources"] == [composite.outputs["arn"]]
+    assert run.outputs["controller"]["registryPath"] == "/strangler/prod"

@@ -1,0 +1,159 @@
+"""Tests of rehearsal/report/timeline.py: history to timeline, merging, the JSON document."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from controller.core.lifecycle import Event, HistoryEntry, Status
+from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
+from rehearsal.report.timeline import (
+    SOURCE_CONTROLLER,
+    SOURCE_TWIN,
+    RehearsalReport,
+    RouteReport,
+    TimelineEvent,
+    from_history,
+    merge,
+    outcome_of,
+    percent_weights,
+    render_text,
+)
+
+STARTED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def entry(event: Event, stage: int, seconds: float, weights: Weights | None = None) -> HistoryEntry:
+    return HistoryEntry(
+        at=STARTED + timedelta(seconds=seconds),
+        actor="state-machine",
+        event=event,
+        from_status=Status.PROGRESSING,
+        to_status=Status.PROGRESSING,
+        stage=stage,
+        weights=weights,
+        reason=f"{event.value} reason",
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "stored_stage", "shown"),
+    [
+        (Event.BEGIN, 0, 1),  # the stage the run starts with
+        (Event.SHIFT, 1, 2),  # stored: stages passed before; shown: the stage entered
+        (Event.CHECK_PASSED, 2, 2),  # stored: passed now; shown: the stage that passed
+        (Event.CHECK_FAILED, 1, 2),  # the stage that failed
+        (Event.ROLLBACK, 2, 3),
+        (Event.DRIFT, 1, 2),
+        (Event.FINISH, 4, 4),
+        (Event.ROLLBACK, 4, 4),  # capped at the number of stages
+    ],
+)
+def test_history_stages_become_the_stage_an_event_is_about(
+    event: Event, stored_stage: int, shown: int
+):
+    converted = from_history(entry(event, stored_stage, 1.5), started=STARTED, stages_total=4)
+    assert converted.stage == shown
+    assert converted.at_ms == 1500.0
+    assert converted.source == SOURCE_CONTROLLER
+
+
+def test_a_passed_check_is_called_check():
+    converted = from_history(entry(Event.CHECK_PASSED, 1, 0), started=STARTED, stages_total=4)
+    assert converted.event == "check"
+
+
+def test_merge_orders_by_time_and_keeps_ties_in_source_order():
+    controller = [TimelineEvent(10, "shift", 1, None, SOURCE_CONTROLLER)]
+    twin = [
+        TimelineEvent(5, "start", None, ALL_ECS, SOURCE_TWIN),
+        TimelineEvent(10, "alarm", 1, None, SOURCE_TWIN),
+    ]
+    assert [e.event for e in merge(controller, twin)] == ["start", "shift", "alarm"]
+
+
+def test_outcomes_of_the_final_statuses():
+    assert outcome_of(Status.PROMOTED) == "promoted"
+    assert outcome_of(Status.ROLLED_BACK) == "rolled_back"
+    assert outcome_of(Status.PAUSED) == "paused"
+    assert outcome_of(Status.PROGRESSING) is None
+    assert outcome_of(Status.IDLE) is None
+
+
+def report() -> RehearsalReport:
+    return RehearsalReport(
+        stack="prod",
+        resources=47,
+        duration_ms=6400.0,
+        routes=[
+            RouteReport(
+                route="map-tile",
+                outcome="rolled_back",
+                final_weights=ALL_ECS,
+                requests={"ecs": 1234, "lambda": 56},
+                errors={"ecs": 0, "lambda": 6},
+                failback_ms=12.345,
+                timeline=[
+                    TimelineEvent(0.04, "shift", 1, Weights.from_percent(1), SOURCE_CONTROLLER),
+                    TimelineEvent(99.96, "failback", 1, ALL_ECS, SOURCE_TWIN, "read back"),
+                ],
+                reason="alarm",
+                plan=[(1.0, 4.0), (100.0, 0.0)],
+                min_requests=1,
+            )
+        ],
+    )
+
+
+def test_the_json_document_has_the_issues_shape():
+    document = json.loads(json.dumps(report().to_json()))
+    assert set(document) == {"stack", "routes", "resources"}
+    assert document["stack"] == "prod" and document["resources"] == 47
+    (route,) = document["routes"]
+    assert set(route) == {
+        "route",
+        "outcome",
+        "final_weights",
+        "requests",
+        "failback_ms",
+        "timeline",
+    }
+    assert route["final_weights"] == {"ecs": 100.0, "lambda": 0.0}
+    assert route["requests"] == {"ecs": 1234, "lambda": 56}
+    assert route["failback_ms"] == 12.3
+    first = route["timeline"][0]
+    assert {"at_ms", "event", "stage", "weights"} <= set(first)
+    assert first == {
+        "at_ms": 0.0,
+        "event": "shift",
+        "stage": 1,
+        "weights": {"ecs": 99.0, "lambda": 1.0},
+        "source": "controller",
+        "reason": None,
+    }
+
+
+def test_no_failback_is_null():
+    rehearsal = report()
+    rehearsal.routes[0].failback_ms = None
+    assert rehearsal.to_json()["routes"][0]["failback_ms"] is None
+
+
+def test_percent_weights_are_the_shares():
+    assert percent_weights(ALL_LAMBDA) == {"ecs": 0.0, "lambda": 100.0}
+    assert percent_weights(Weights.from_percent(0.5)) == {"ecs": 99.5, "lambda": 0.5}
+
+
+def test_the_text_summary_names_the_outcome_and_the_failback():
+    text = render_text(report())
+    assert "route map-tile: ROLLED_BACK (alarm)" in text
+    assert "failback: 12.3 ms" in text
+    assert "stages as rehearsed: 1% 4s, 100% 0s (minRequests 1)" in text
+    assert "lambda 56 (6 5xx)" in text
+
+
+def test_route_lookup_names_the_rehearsed_routes():
+    with pytest.raises(KeyError, match="map-tile"):
+        report().route("map-poi")
