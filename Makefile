@@ -46,7 +46,7 @@ pytest: setup
 # `make rehearsal ARGS="--fail-at-stage 2"` shows the failback.
 ARGS ?=
 CHART ?= rehearsal.png
-rehearsal: setup
+rehearsal: $(VENV)/.installed
 	$(PY) -m rehearsal run --stack prod --chart $(CHART) $(ARGS)
 
 # The README's test command.
