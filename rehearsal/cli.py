@@ -24,7 +24,7 @@ from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.plan import build_plan
 from rehearsal.run import add_run_arguments, main_run
 from rehearsal.serve import DEFAULT_PORT, serve
-from rehearsal.world.stack_files import stack_name_of
+from rehearsal.world import stack_name_of
 
 DEFAULT_STACK = "prod"
 # The repository root: where Pulumi.yaml and __main__.py live.

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rehearsal.world.apply import effective_config
-from rehearsal.world.bridge import all_translations
-from rehearsal.world.fabricate import FabricatedAnswerer
-from rehearsal.world.program import run_program
-from rehearsal.world.records import ResourceRecord
-from rehearsal.world.stack_files import project_name, stack_region
+from rehearsal.world import (
+    FabricatedAnswerer,
+    ResourceRecord,
+    all_translations,
+    effective_config,
+    project_name,
+    run_program,
+    stack_region,
+)
 
 # Used only when the stack sets no aws:region (the program then rejects it).
 FALLBACK_REGION = "us-east-1"

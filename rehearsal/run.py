@@ -60,13 +60,9 @@ from controller.core.contract import (
     registry_path,
 )
 from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
-from rehearsal.report.chart import write_chart
-from rehearsal.report.progress import ProgressPrinter
-from rehearsal.report.timeline import RehearsalReport, render_text
-from rehearsal.scenario.engine import RoutePlan, RunConfigError, run_canaries
-from rehearsal.world import emulator as emulators
-from rehearsal.world.emulator import Emulator
-from rehearsal.world.lambda_runtime import LambdaRuntimeError
+from rehearsal.report import ProgressPrinter, RehearsalReport, render_text
+from rehearsal.scenario import RoutePlan, RunConfigError, run_canaries
+from rehearsal.world import Emulator, LambdaRuntimeError, in_process, server
 
 __all__ = [
     "DEFAULT_BAKE_SECONDS",
@@ -212,18 +208,17 @@ def run_rehearsal(options: RunOptions, *, progress: TextIO | None = None) -> Reh
     problems = options.problems()
     if problems:
         raise RunConfigError(problems)
-    from rehearsal.world.apply import effective_config
-    from rehearsal.world.stack_files import stack_region
-    from rehearsal.world.twin import build_twin
+    # Imported on use: importing this module does not need Pulumi, only a run does.
+    from rehearsal.world import build_twin, effective_config, stack_region
 
     config = effective_config(options.project_dir, options.stack, None, options.stack_file)
     region = stack_region(config) or FALLBACK_REGION
     printer = ProgressPrinter(progress)
     with ExitStack() as stack:
         if options.moto_server:
-            emulator = stack.enter_context(emulators.server(region, port=0))
+            emulator = stack.enter_context(server(region, port=0))
         else:
-            emulator = stack.enter_context(emulators.in_process(region))
+            emulator = stack.enter_context(in_process(region))
         printer.say(f"applying stack {options.stack} to the emulator ({region})...")
         twin = build_twin(
             options.stack,
@@ -421,7 +416,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
     stack_file = getattr(args, "stack_file", None)
     stack = getattr(args, "stack", None)
     if not stack and stack_file is not None:
-        from rehearsal.world.stack_files import stack_name_of
+        from rehearsal.world import stack_name_of
 
         stack = stack_name_of(stack_file)
     return RunOptions(
@@ -450,6 +445,9 @@ def main_run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     try:
         report = run_rehearsal(options, progress=err if options.json else out)
         if options.chart is not None:
+            # matplotlib is imported only when a chart is asked for.
+            from rehearsal.report import write_chart
+
             write_chart(report, options.chart)
         if options.json:
             json.dump(report.to_json(), out, indent=2)

@@ -13,10 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from rehearsal.world import emulator as emulators
-from rehearsal.world.apply import effective_config
-from rehearsal.world.stack_files import stack_region
-from rehearsal.world.twin import Twin, build_twin
+from rehearsal.world import Twin, build_twin, effective_config, server, stack_region
 
 DEFAULT_PORT = 4566
 # Used only when the stack sets no aws:region (the program then rejects it).
@@ -59,7 +56,7 @@ def serve(
     """
     stop = stop or threading.Event()
     region = stack_region(effective_config(project_dir, stack, None, stack_file))
-    with emulators.server(region or FALLBACK_REGION, port=port) as emulator:
+    with server(region or FALLBACK_REGION, port=port) as emulator:
         twin = build_twin(stack, project_dir, emulator, stack_file=stack_file, main_path=main_path)
         for line in describe(twin, stack):
             print(line, file=out, flush=True)

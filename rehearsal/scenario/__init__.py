@@ -1,1 +1,30 @@
-"""rehearsal/scenario."""
+"""The scenario: what happens on the applied twin during a rehearsal.
+
+Synthetic traffic through each route's rule (traffic), the functions' EMF
+output turned into CloudWatch metrics (emf), the faults injected on demand
+(faults), and the engine that starts the canaries, watches them and builds
+the report (engine).
+
+The names below are what ``python -m rehearsal run`` (rehearsal/run.py) uses;
+each is imported from its submodule on first use (see rehearsal/lazy.py).
+The submodules stay importable on their own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rehearsal.lazy import load_export
+
+if TYPE_CHECKING:
+    from rehearsal.scenario.engine import RoutePlan, RunConfigError, run_canaries
+
+__all__ = ["RoutePlan", "RunConfigError", "run_canaries"]
+
+# Each name of __all__, under the submodule that defines it.
+_EXPORTS = {"engine": ("RoutePlan", "RunConfigError", "run_canaries")}
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``name`` from its submodule on first use (see the module docstring)."""
+    return load_export(__name__, _EXPORTS, name)

@@ -12,7 +12,6 @@ import pytest
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge import Bridge
 from rehearsal.world.bridge.archive import archive_to_zip
-from rehearsal.world.emulator import in_process
 
 REGION = "ap-northeast-1"
 FUNCTION = "aws:lambda/function:Function"
@@ -35,13 +34,12 @@ def trust(service: str) -> str:
     )
 
 
-@pytest.fixture
-def bridge(tmp_path):
+@pytest.fixture(autouse=True)
+def function_code(tmp_path):
+    """The code at ``functions/fn``, in the bridge's project directory (tmp_path)."""
     folder = tmp_path / "functions" / "fn"
     folder.mkdir(parents=True)
     (folder / "app.py").write_text("def handler(event, context):\n    return event\n")
-    with in_process(REGION, managed_policies=False) as emulator:
-        yield Bridge(emulator, tmp_path)
 
 
 def role_arn(bridge: Bridge, service: str = "lambda.amazonaws.com") -> str:

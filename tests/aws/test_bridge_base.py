@@ -8,14 +8,22 @@ from moto import mock_aws
 
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge.base import (
+    Created,
+    PlanContext,
+    Registration,
     Translation,
     as_json_text,
     auto_name,
     call,
+    fabricate_arn,
+    fabricate_named,
     physical_name,
     required,
+    stable_hex,
     with_outputs,
 )
+
+PLAN = PlanContext(region="eu-west-1", account_id="123456789012")
 
 
 def test_auto_name_is_stable_and_respects_the_limit():
@@ -67,3 +75,49 @@ def test_with_outputs_overlays_computed_values():
 def test_translation_accepts_common_inputs():
     translation = Translation(token="t", create=lambda c, n, i: None, handled=frozenset({"a"}))  # type: ignore[arg-type,return-value]
     assert {"a", "region", "tags"} <= translation.accepted_inputs()
+
+
+def test_fabricate_named_names_like_create_and_picks_the_id():
+    by_name = fabricate_named("logs", "log-group:{name}", 512)(PLAN, "app-logs", {"x": 1})
+    expected = physical_name({}, "app-logs", 512)
+    assert by_name == Created(
+        id=expected,
+        outputs={
+            "x": 1,
+            "name": expected,
+            "arn": f"arn:aws:logs:eu-west-1:123456789012:log-group:{expected}",
+        },
+    )
+    by_arn = fabricate_named("sns", "{name}", 256, id_is_arn=True)(PLAN, "t", {"name": "alerts"})
+    assert by_arn.id == by_arn.outputs["arn"] == "arn:aws:sns:eu-west-1:123456789012:alerts"
+
+
+def test_fabricate_named_global_resources_have_no_region():
+    role = fabricate_named("iam", "role/{name}", 64, regional=False)(PLAN, "r", {"name": "ops"})
+    assert role.outputs["arn"] == "arn:aws:iam::123456789012:role/ops"
+
+
+def test_fabricate_arn_makes_the_arn_the_id():
+    created = fabricate_arn("lambda")(PLAN, "perm", {"action": "lambda:InvokeFunction"})
+    assert created.id == created.outputs["arn"] == "arn:aws:lambda:eu-west-1:123456789012:perm"
+    assert created.outputs["action"] == "lambda:InvokeFunction"
+
+
+def test_stable_hex_is_stable_and_sized():
+    assert stable_hex("a") == stable_hex("a") != stable_hex("b")
+    assert len(stable_hex("a")) == 16 and len(stable_hex("a", 7)) == 7
+
+
+def test_a_registration_names_its_resource_in_every_error():
+    resource = Registration("aws:x/y:Y", "res", {"doc": "{not json", "size": 3})
+
+    with pytest.raises(BridgeError, match=r"aws:x/y:Y 'res'.*'role'"):
+        resource.required("role")
+    with pytest.raises(BridgeError, match=r"aws:x/y:Y 'res' \(x:Put\): doc is not valid JSON"):
+        resource.valid_json("doc", resource.required("doc"), "x:Put")
+    assert str(resource.error("refused", "x:Put")) == "aws:x/y:Y 'res' (x:Put): refused"
+    assert resource.valid_json("doc", {"a": 1}, "x:Put") == '{"a": 1}'
+    assert resource.created("id-1", arn="arn:x", gone=None) == Created(
+        id="id-1", outputs={"doc": "{not json", "size": 3, "arn": "arn:x"}
+    )
+    assert resource.physical_name(64) == physical_name({}, "res", 64)

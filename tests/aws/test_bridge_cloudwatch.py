@@ -8,19 +8,12 @@ import pytest
 
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge import Bridge
-from rehearsal.world.emulator import in_process
 
 REGION = "ap-northeast-1"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 TOPIC = f"arn:aws:sns:{REGION}:123456789012:alerts"
-
-
-@pytest.fixture
-def bridge(tmp_path):
-    with in_process(REGION, managed_policies=False) as emulator:
-        yield Bridge(emulator, tmp_path)
 
 
 def describe(bridge: Bridge, name: str, kind: str = "MetricAlarm"):

@@ -10,7 +10,6 @@ import pytest
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge import Bridge
 from rehearsal.world.bridge.elbv2 import arn_suffix
-from rehearsal.world.emulator import in_process
 
 REGION = "ap-northeast-1"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
@@ -18,13 +17,12 @@ ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
 RULE = "aws:lb/listenerRule:ListenerRule"
 
 
-@pytest.fixture
-def bridge(tmp_path):
+@pytest.fixture(autouse=True)
+def function_code(tmp_path):
+    """The code at ``fn``, in the bridge's project directory (tmp_path)."""
     folder = tmp_path / "fn"
     folder.mkdir()
     (folder / "app.py").write_text("def handler(event, context):\n    return {}\n")
-    with in_process(REGION, managed_policies=False) as emulator:
-        yield Bridge(emulator, tmp_path)
 
 
 def lambda_target_group(bridge: Bridge, name: str = "map-tile-tg"):

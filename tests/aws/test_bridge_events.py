@@ -8,7 +8,6 @@ import pytest
 
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge import Bridge
-from rehearsal.world.emulator import in_process
 
 REGION = "ap-northeast-1"
 RULE = "aws:cloudwatch/eventRule:EventRule"
@@ -20,12 +19,6 @@ PATTERN = {
     "resources": [COMPOSITE_ARN],
     "detail": {"state": {"value": ["ALARM"]}},
 }
-
-
-@pytest.fixture
-def bridge(tmp_path):
-    with in_process(REGION, managed_policies=False) as emulator:
-        yield Bridge(emulator, tmp_path)
 
 
 def queue(bridge: Bridge, name: str) -> tuple[str, str]:

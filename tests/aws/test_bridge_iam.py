@@ -31,12 +31,6 @@ POLICY = {
 }
 
 
-@pytest.fixture
-def bridge(tmp_path):
-    with in_process(REGION, managed_policies=False) as emulator:
-        yield Bridge(emulator, tmp_path)
-
-
 def test_role_is_created_with_its_trust_policy(bridge):
     created = bridge.create(
         "aws:iam/role:Role",

@@ -9,17 +9,11 @@ import pytest
 
 from rehearsal.errors import BridgeError, UnhandledInput, UnknownResourceType
 from rehearsal.world.bridge import Bridge, all_translations
-from rehearsal.world.bridge.base import Created, Translation
+from rehearsal.world.bridge.base import Created, PlanContext, Translation
 from rehearsal.world.emulator import in_process
 
 REGION = "ap-northeast-1"
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
-
-
-@pytest.fixture
-def bridge(tmp_path):
-    with in_process(REGION, managed_policies=False) as emulator:
-        yield Bridge(emulator, tmp_path)
 
 
 def test_unknown_type_fails_naming_the_type(bridge):
@@ -93,3 +87,38 @@ def test_every_type_the_components_declare_has_a_translation():
     assert "aws:lb/listenerRule:ListenerRule" in declared, "the scan must find the program's types"
     missing = declared - {t.token for t in all_translations()}
     assert not missing, f"types declared in components/ without a moto translation: {missing}"
+
+
+def test_every_translation_declares_what_plan_needs():
+    context = PlanContext(region=REGION, account_id="123456789012")
+    for translation in all_translations():
+        token = translation.token
+        assert translation.fabricate is not None, f"{token}: plan cannot make up its outputs"
+        assert translation.key_inputs, f"{token}: plan would show every input"
+        created = translation.fabricate(context, "logical", {"tags": {"a": "b"}})
+        assert created.id, f"{token}: fabricated without an id"
+        assert created.outputs["tags"] == {"a": "b"}, f"{token}: the inputs are outputs too"
+
+
+def _create(ctx, name, inputs):
+    return Created(id=name, outputs=dict(inputs))
+
+
+@pytest.mark.parametrize(
+    ("key_inputs", "derived", "message"),
+    [
+        (("size.width", "colour.hue"), {}, r"x:y/z:Z: key inputs \['colour'\] are not inputs"),
+        (("size",), {"size": len}, r"x:y/z:Z: derived key inputs \['size'\] hide input paths"),
+    ],
+)
+def test_key_inputs_that_could_never_show_fail_when_the_table_is_built(
+    key_inputs, derived, message
+):
+    with pytest.raises(ValueError, match=message):
+        Translation(
+            token="x:y/z:Z",
+            create=_create,
+            handled=frozenset({"size"}),
+            key_inputs=key_inputs,
+            derived_key_inputs=derived,
+        )

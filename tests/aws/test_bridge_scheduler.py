@@ -7,20 +7,12 @@ import json
 import pytest
 
 from rehearsal.errors import BridgeError
-from rehearsal.world.bridge import Bridge
-from rehearsal.world.emulator import in_process
 
 REGION = "ap-northeast-1"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 MACHINE = f"arn:aws:states:{REGION}:123456789012:stateMachine:strangler-prod-canary"
 ROLE = "arn:aws:iam::123456789012:role/scheduler"
 DLQ = f"arn:aws:sqs:{REGION}:123456789012:dlq"
-
-
-@pytest.fixture
-def bridge(tmp_path):
-    with in_process(REGION, managed_policies=False) as emulator:
-        yield Bridge(emulator, tmp_path)
 
 
 def test_schedule_with_timezone_and_target(bridge):

@@ -8,17 +8,10 @@ import pytest
 
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge import Bridge
-from rehearsal.world.emulator import in_process
 
 REGION = "ap-northeast-1"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 DEFINITION = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-
-
-@pytest.fixture
-def bridge(tmp_path):
-    with in_process(REGION, managed_policies=False) as emulator:
-        yield Bridge(emulator, tmp_path)
 
 
 def role(bridge: Bridge, service: str) -> str:

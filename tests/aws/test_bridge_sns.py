@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from rehearsal.world.bridge import Bridge
-from rehearsal.world.emulator import in_process
-
 REGION = "ap-northeast-1"
-
-
-@pytest.fixture
-def bridge(tmp_path):
-    with in_process(REGION, managed_policies=False) as emulator:
-        yield Bridge(emulator, tmp_path)
 
 
 def test_topic_with_explicit_name(bridge):

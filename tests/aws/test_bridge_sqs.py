@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from rehearsal.world.bridge import Bridge
-from rehearsal.world.emulator import in_process
-
+# The region of the emulator the `bridge` fixture (tests/aws/conftest.py) starts.
 REGION = "ap-northeast-1"
-
-
-@pytest.fixture
-def bridge(tmp_path):
-    with in_process(REGION, managed_policies=False) as emulator:
-        yield Bridge(emulator, tmp_path)
 
 
 def test_queue_with_attributes(bridge):

@@ -14,18 +14,9 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from rehearsal.errors import BridgeError
+from rehearsal.world.bridge import base
 from rehearsal.world.bridge.archive import archive_to_zip
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    auto_name,
-    call,
-    physical_name,
-    required,
-    with_outputs,
-)
+from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
 from rehearsal.world.bridge.iam import check_trust
 
 FUNCTION = "aws:lambda/function:Function"
@@ -83,16 +74,17 @@ def create_function(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) ->
     The role must exist in moto (``CreateFunction`` checks it, as AWS does),
     so Pulumi's dependency order (role before function) is exercised here.
     """
+    resource = base.Registration(FUNCTION, name, inputs)
     lam = ctx.client("lambda")
-    function_name = physical_name(inputs, name, FUNCTION_NAME_MAX)
+    function_name = resource.physical_name(FUNCTION_NAME_MAX)
     if (inputs.get("packageType") or "Zip") != "Zip":
-        raise BridgeError("only Zip packages are supported", token=FUNCTION, name=name)
-    code = archive_to_zip(required(FUNCTION, name, inputs, "code"), ctx.project_dir)
+        raise resource.error("only Zip packages are supported")
+    code = archive_to_zip(resource.required("code"), ctx.project_dir)
     environment = inputs.get("environment") or {}
     tracing = inputs.get("tracingConfig") or {}
     ephemeral = inputs.get("ephemeralStorage") or {}
     dead_letter = inputs.get("deadLetterConfig") or {}
-    role_arn = str(required(FUNCTION, name, inputs, "role"))
+    role_arn = str(resource.required("role"))
     check_trust(
         ctx,
         token=FUNCTION,
@@ -101,9 +93,7 @@ def create_function(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) ->
         principals=(LAMBDA_PRINCIPAL,),
         api_call="lambda:CreateFunction",
     )
-    response = call(
-        FUNCTION,
-        name,
+    response = resource.call(
         "lambda:CreateFunction",
         lam.create_function,
         FunctionName=function_name,
@@ -132,9 +122,7 @@ def create_function(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) ->
     reserved = inputs.get("reservedConcurrentExecutions")
     # pulumi-aws treats -1 as "unreserved" (no PutFunctionConcurrency call).
     if reserved is not None and int(reserved) >= 0:
-        call(
-            FUNCTION,
-            name,
+        resource.call(
             "lambda:PutFunctionConcurrency",
             lam.put_function_concurrency,
             FunctionName=function_name,
@@ -143,40 +131,36 @@ def create_function(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) ->
     arn = str(response["FunctionArn"])
     version = str(response.get("Version") or "$LATEST")
     code_sha = str(response.get("CodeSha256") or base64.b64encode(hashlib.sha256(code).digest()))
-    return Created(
-        id=function_name,
-        outputs=with_outputs(
-            inputs,
-            name=function_name,
-            arn=arn,
-            invokeArn=_invoke_arn(ctx.region, arn),
-            qualifiedArn=f"{arn}:{version}",
-            qualifiedInvokeArn=_invoke_arn(ctx.region, f"{arn}:{version}"),
-            version=version,
-            lastModified=response.get("LastModified"),
-            codeSha256=code_sha,
-            sourceCodeHash=code_sha,
-            sourceCodeSize=len(code),
-        ),
+    return resource.created(
+        function_name,
+        name=function_name,
+        arn=arn,
+        invokeArn=_invoke_arn(ctx.region, arn),
+        qualifiedArn=f"{arn}:{version}",
+        qualifiedInvokeArn=_invoke_arn(ctx.region, f"{arn}:{version}"),
+        version=version,
+        lastModified=response.get("LastModified"),
+        codeSha256=code_sha,
+        sourceCodeHash=code_sha,
+        sourceCodeSize=len(code),
     )
 
 
 def create_permission(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``AddPermission``; the id is the statement id, like pulumi-aws's."""
+    resource = base.Registration(PERMISSION, name, inputs)
     statement_id = inputs.get("statementId") or (
-        f"{inputs['statementIdPrefix']}{auto_name(name, 20)}"
+        f"{inputs['statementIdPrefix']}{base.auto_name(name, 20)}"
         if inputs.get("statementIdPrefix")
-        else auto_name(name, STATEMENT_ID_MAX)
+        else base.auto_name(name, STATEMENT_ID_MAX)
     )
-    call(
-        PERMISSION,
-        name,
+    resource.call(
         "lambda:AddPermission",
         ctx.client("lambda").add_permission,
-        FunctionName=str(required(PERMISSION, name, inputs, "function")),
+        FunctionName=str(resource.required("function")),
         StatementId=statement_id,
-        Action=required(PERMISSION, name, inputs, "action"),
-        Principal=required(PERMISSION, name, inputs, "principal"),
+        Action=resource.required("action"),
+        Principal=resource.required("principal"),
         SourceArn=inputs.get("sourceArn"),
         SourceAccount=inputs.get("sourceAccount"),
         EventSourceToken=inputs.get("eventSourceToken"),
@@ -184,7 +168,7 @@ def create_permission(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) 
         PrincipalOrgID=inputs.get("principalOrgId"),
         FunctionUrlAuthType=inputs.get("functionUrlAuthType"),
     )
-    return Created(id=statement_id, outputs=with_outputs(inputs, statementId=statement_id))
+    return resource.created(statement_id, statementId=statement_id)
 
 
 def create_event_invoke_config(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
@@ -196,15 +180,14 @@ def create_event_invoke_config(ctx: BridgeContext, name: str, inputs: Mapping[st
     moto stores the config but its async invokes never go to the
     destination.
     """
-    function_name = str(required(EVENT_INVOKE_CONFIG, name, inputs, "functionName"))
+    resource = base.Registration(EVENT_INVOKE_CONFIG, name, inputs)
+    function_name = str(resource.required("functionName"))
     destinations: dict[str, Any] = {}
     config = inputs.get("destinationConfig") or {}
     for key, aws in (("onFailure", "OnFailure"), ("onSuccess", "OnSuccess")):
         if config.get(key) and config[key].get("destination"):
             destinations[aws] = {"Destination": config[key]["destination"]}
-    call(
-        EVENT_INVOKE_CONFIG,
-        name,
+    resource.call(
         "lambda:PutFunctionEventInvokeConfig",
         ctx.client("lambda").put_function_event_invoke_config,
         FunctionName=function_name,
@@ -216,7 +199,22 @@ def create_event_invoke_config(ctx: BridgeContext, name: str, inputs: Mapping[st
     # pulumi-aws's id: the function name, with ":qualifier" when one is set.
     qualifier = inputs.get("qualifier")
     resource_id = f"{function_name}:{qualifier}" if qualifier else function_name
-    return Created(id=resource_id, outputs=with_outputs(inputs))
+    return resource.created(resource_id)
+
+
+def fabricate_function(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's function: the name ``create_function`` would give it, its ARNs and ``$LATEST``."""
+    function_name = base.physical_name(inputs, name, FUNCTION_NAME_MAX)
+    arn = ctx.arn("lambda", f"function:{function_name}")
+    return base.created(
+        function_name,
+        inputs,
+        name=function_name,
+        arn=arn,
+        qualifiedArn=f"{arn}:$LATEST",
+        invokeArn=_invoke_arn(ctx.region, arn),
+        version="$LATEST",
+    )
 
 
 TRANSLATIONS = (
@@ -256,6 +254,20 @@ TRANSLATIONS = (
             "replaceSecurityGroupsOnDestroy": "only changes deletion; the twin never deletes",
             "replacementSecurityGroupIds": "only changes deletion; the twin never deletes",
         },
+        fabricate=fabricate_function,
+        key_inputs=(
+            "name",
+            "runtime",
+            "handler",
+            "code",
+            "memorySize",
+            "timeout",
+            "reservedConcurrentExecutions",
+            "tracingConfig.mode",
+            "layers",
+            "vpcConfig",
+            "environment.variables",
+        ),
     ),
     Translation(
         token=PERMISSION,
@@ -275,6 +287,8 @@ TRANSLATIONS = (
                 "functionUrlAuthType",
             }
         ),
+        fabricate=base.fabricate_arn("lambda"),
+        key_inputs=("function", "action", "principal", "sourceArn"),
     ),
     Translation(
         token=EVENT_INVOKE_CONFIG,
@@ -287,6 +301,13 @@ TRANSLATIONS = (
                 "maximumEventAgeInSeconds",
                 "destinationConfig",
             }
+        ),
+        fabricate=base.fabricate_arn("lambda"),
+        key_inputs=(
+            "functionName",
+            "maximumRetryAttempts",
+            "maximumEventAgeInSeconds",
+            "destinationConfig.onFailure.destination",
         ),
     ),
 )

@@ -5,6 +5,11 @@ name, inputs in the provider's camelCase, as the mocks receive them) into the
 AWS API calls that create the resource in moto, and answers with the physical
 id and the output state in pulumi-aws's camelCase names (``arn``, ``name``,
 ``arnSuffix``, ``invokeArn`` ...), filled with what moto really assigned.
+
+The same entry also says what ``plan`` needs of the type, so that a new
+resource type is one :class:`Translation` and nothing else: how to make up
+its outputs without an emulator (``fabricate``) and which of its inputs a
+reviewer reads in the plan (``key_inputs``, ``derived_key_inputs``).
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rehearsal.errors import BridgeError
-from rehearsal.world.emulator import Emulator
+
+if TYPE_CHECKING:
+    # Only a type here: importing the emulator (moto) is left to whoever makes one.
+    from rehearsal.world.emulator import Emulator
 
 # Inputs every translation accepts. ``region`` (pulumi-aws 7 per-resource
 # region) is checked against the emulator's region; ``tags`` change no
@@ -69,28 +77,71 @@ class BridgeContext:
         return self.emulator.client(service)
 
 
+@dataclass(frozen=True)
+class PlanContext:
+    """What ``plan``'s made-up outputs need: a region and an account, no emulator."""
+
+    region: str
+    account_id: str
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        """An ARN in this account; ``regional=False`` for global resources (no region)."""
+        region = self.region if regional else ""
+        return f"arn:aws:{service}:{region}:{self.account_id}:{resource}"
+
+
 TranslateFn = Callable[[BridgeContext, str, Mapping[str, Any]], Created]
+FabricateFn = Callable[[PlanContext, str, Mapping[str, Any]], Created]
+DeriveFn = Callable[[Mapping[str, Any]], Any]
 
 
 @dataclass(frozen=True)
 class Translation:
-    """How one Pulumi resource type becomes AWS API calls on moto.
+    """How one Pulumi resource type becomes AWS API calls on moto, and what plan shows of it.
 
     ``handled`` lists the input keys the translation passes to AWS;
     ``ignored`` maps each input key it deliberately does not pass to the
     reason why that is acceptable in the emulator (and what it would do in
     AWS). Any other input key makes the bridge fail, so a new input is never
     dropped silently.
+
+    For ``plan`` (no emulator): ``fabricate`` answers with made-up outputs in
+    the shapes ``create`` returns (the same physical names), for the
+    resources that consume them; ``key_inputs`` are the dotted input paths a
+    reviewer needs to recognise the resource, and ``derived_key_inputs``
+    computes further values from the inputs (a rule's weights, a policy's
+    actions). Left ``None``, plan falls back to a made-up ARN and to showing
+    every input, as it does for a type the bridge does not cover.
     """
 
     token: str
     create: TranslateFn
     handled: frozenset[str]
     ignored: Mapping[str, str] = field(default_factory=dict)
+    fabricate: FabricateFn | None = None
+    key_inputs: tuple[str, ...] | None = None
+    derived_key_inputs: Mapping[str, DeriveFn] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A key input the translation does not accept could never be set by
+        # the program: fail when the table is built, not in a plan that
+        # silently shows nothing for it.
+        roots = {path.split(".")[0] for path in self.key_inputs or ()}
+        unknown = sorted(roots - self.accepted_inputs())
+        if unknown:
+            raise ValueError(f"{self.token}: key inputs {unknown} are not inputs it accepts")
+        clashing = sorted(set(self.derived_key_inputs) & set(self.key_inputs or ()))
+        if clashing:
+            raise ValueError(f"{self.token}: derived key inputs {clashing} hide input paths")
 
     def accepted_inputs(self) -> frozenset[str]:
         """Every input key this translation knows about."""
         return self.handled | COMMON_HANDLED | frozenset(self.ignored) | frozenset(COMMON_IGNORED)
+
+
+def stable_hex(name: str, length: int = 16) -> str:
+    """Hex digits derived from ``name``: made-up ids that two runs agree on."""
+    return hashlib.sha256(name.encode()).hexdigest()[:length]
 
 
 def auto_name(logical_name: str, max_length: int, separator: str = "-") -> str:
@@ -100,7 +151,7 @@ def auto_name(logical_name: str, max_length: int, separator: str = "-") -> str:
     so that two runs of the same stack produce the same names. The logical
     name is shortened when the result would exceed the service's limit.
     """
-    suffix = hashlib.sha256(logical_name.encode()).hexdigest()[:7]
+    suffix = stable_hex(logical_name, 7)
     prefix = logical_name[: max_length - len(suffix) - len(separator)]
     return f"{prefix}{separator}{suffix}"
 
@@ -112,8 +163,7 @@ def physical_name(inputs: Mapping[str, Any], logical_name: str, max_length: int)
         return str(name)
     prefix = inputs.get("namePrefix")
     if prefix:
-        suffix = hashlib.sha256(logical_name.encode()).hexdigest()[:7]
-        return f"{prefix}{suffix}"[:max_length]
+        return f"{prefix}{stable_hex(logical_name, 7)}"[:max_length]
     return auto_name(logical_name, max_length)
 
 
@@ -145,8 +195,97 @@ def call(token: str, name: str, api_call: str, fn: Callable[..., Any], /, **kwar
         raise BridgeError(str(error), token=token, name=name, api_call=api_call) from error
 
 
+@dataclass(frozen=True)
+class Registration:
+    """One resource registration being translated: its type, logical name and inputs.
+
+    Every error about a resource names its type and logical name; binding
+    them here lets each step of a translation say only what differs (the
+    input key, the API call).
+    """
+
+    token: str
+    name: str
+    inputs: Mapping[str, Any]
+
+    def physical_name(self, max_length: int) -> str:
+        """See :func:`physical_name`."""
+        return physical_name(self.inputs, self.name, max_length)
+
+    def required(self, key: str) -> Any:
+        """See :func:`required`."""
+        return required(self.token, self.name, self.inputs, key)
+
+    def call(self, api_call: str, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """See :func:`call`."""
+        return call(self.token, self.name, api_call, fn, **kwargs)
+
+    def created(self, resource_id: str, **computed: Any) -> Created:
+        """See :func:`created`."""
+        return created(resource_id, self.inputs, **computed)
+
+    def error(self, message: str, api_call: str | None = None) -> BridgeError:
+        """A BridgeError about this resource (and ``api_call``, when one is refused)."""
+        return BridgeError(message, token=self.token, name=self.name, api_call=api_call)
+
+    def valid_json(self, key: str, value: Any, api_call: str) -> str:
+        """``value`` (the input ``key``) as JSON text; an error, as AWS gives, if it is not JSON."""
+        text = as_json_text(value)
+        try:
+            json.loads(text)
+        except ValueError as error:
+            raise self.error(f"{key} is not valid JSON: {error}", api_call) from error
+        return text
+
+
 def with_outputs(inputs: Mapping[str, Any], **computed: Any) -> dict[str, Any]:
     """The output state: the inputs, then the computed attributes over them."""
     outputs = dict(inputs)
     outputs.update({key: value for key, value in computed.items() if value is not None})
     return outputs
+
+
+def created(resource_id: str, inputs: Mapping[str, Any], **computed: Any) -> Created:
+    """A translation's answer: the id, and the inputs with the computed attributes over them.
+
+    ``computed`` values that are ``None`` are left out (see :func:`with_outputs`).
+    """
+    return Created(id=resource_id, outputs=with_outputs(inputs, **computed))
+
+
+def fabricate_arn(service: str) -> FabricateFn:
+    """Plan's outputs for a type whose outputs nothing reads: a made-up ARN, also the id.
+
+    ``service`` is the ARN's service part; plan answers the same (with the
+    service of the type token) for a type the bridge does not cover.
+    """
+
+    def fabricate(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+        arn = ctx.arn(service, name)
+        return created(arn, inputs, arn=arn)
+
+    return fabricate
+
+
+def fabricate_named(
+    service: str,
+    resource: str,
+    max_length: int,
+    *,
+    id_is_arn: bool = False,
+    regional: bool = True,
+) -> FabricateFn:
+    """Plan's outputs for a named resource: the ``name`` ``create`` would give it, and ``arn``.
+
+    ``resource`` is the ARN's resource part, with ``{name}`` standing for the
+    physical name; ``max_length`` is the limit ``create`` names within. The
+    id is the name, or the ARN for types whose bridge id is the ARN
+    (``id_is_arn``); ``regional=False`` for global resources (IAM).
+    """
+
+    def fabricate(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+        physical = physical_name(inputs, name, max_length)
+        arn = ctx.arn(service, resource.format(name=physical), regional=regional)
+        return created(arn if id_is_arn else physical, inputs, name=physical, arn=arn)
+
+    return fabricate

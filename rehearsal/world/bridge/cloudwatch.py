@@ -9,22 +9,12 @@ describe calls show what AWS would evaluate.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from rehearsal.errors import BridgeError
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    as_json_text,
-    call,
-    physical_name,
-    required,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
@@ -73,11 +63,10 @@ def _metric_query(query: Mapping[str, Any]) -> dict[str, Any]:
 
 def create_metric_alarm(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``PutMetricAlarm``, with ``Metrics`` for metric-math alarms."""
-    alarm_name = physical_name(inputs, name, ALARM_NAME_MAX)
+    resource = base.Registration(METRIC_ALARM, name, inputs)
+    alarm_name = resource.physical_name(ALARM_NAME_MAX)
     queries = inputs.get("metricQueries") or []
-    call(
-        METRIC_ALARM,
-        name,
+    resource.call(
         "cloudwatch:PutMetricAlarm",
         ctx.client("cloudwatch").put_metric_alarm,
         AlarmName=alarm_name,
@@ -93,19 +82,19 @@ def create_metric_alarm(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]
         Dimensions=_dimensions(inputs.get("dimensions")),
         Period=int(inputs["period"]) if inputs.get("period") else None,
         Unit=inputs.get("unit"),
-        EvaluationPeriods=int(required(METRIC_ALARM, name, inputs, "evaluationPeriods")),
+        EvaluationPeriods=int(resource.required("evaluationPeriods")),
         DatapointsToAlarm=int(inputs["datapointsToAlarm"])
         if inputs.get("datapointsToAlarm")
         else None,
         Threshold=float(inputs["threshold"]) if inputs.get("threshold") is not None else None,
         ThresholdMetricId=inputs.get("thresholdMetricId"),
-        ComparisonOperator=required(METRIC_ALARM, name, inputs, "comparisonOperator"),
+        ComparisonOperator=resource.required("comparisonOperator"),
         TreatMissingData=inputs.get("treatMissingData"),
         EvaluateLowSampleCountPercentile=inputs.get("evaluateLowSampleCountPercentiles"),
         Metrics=[_metric_query(q) for q in queries] or None,
     )
     arn = _alarm_arn(ctx, alarm_name)
-    return Created(id=alarm_name, outputs=with_outputs(inputs, name=alarm_name, arn=arn))
+    return resource.created(alarm_name, name=alarm_name, arn=arn)
 
 
 def _alarm_arn(ctx: BridgeContext, alarm_name: str) -> str:
@@ -137,19 +126,16 @@ def create_composite_alarm(ctx: BridgeContext, name: str, inputs: Mapping[str, A
     not check, so the bridge does, which also proves that the child alarms
     were created first (Pulumi's dependency order).
     """
-    alarm_name = str(required(COMPOSITE_ALARM, name, inputs, "alarmName"))
-    rule = str(required(COMPOSITE_ALARM, name, inputs, "alarmRule"))
+    resource = base.Registration(COMPOSITE_ALARM, name, inputs)
+    alarm_name = str(resource.required("alarmName"))
+    rule = str(resource.required("alarmRule"))
     missing = _missing_rule_alarms(ctx, rule)
     if missing:
-        raise BridgeError(
+        raise resource.error(
             f"alarm rule references alarms that do not exist: {', '.join(missing)}",
-            token=COMPOSITE_ALARM,
-            name=name,
-            api_call="cloudwatch:PutCompositeAlarm",
+            "cloudwatch:PutCompositeAlarm",
         )
-    call(
-        COMPOSITE_ALARM,
-        name,
+    resource.call(
         "cloudwatch:PutCompositeAlarm",
         ctx.client("cloudwatch").put_composite_alarm,
         AlarmName=alarm_name,
@@ -161,39 +147,60 @@ def create_composite_alarm(ctx: BridgeContext, name: str, inputs: Mapping[str, A
         InsufficientDataActions=list(inputs.get("insufficientDataActions") or []) or None,
     )
     arn = _alarm_arn(ctx, alarm_name)
-    return Created(id=alarm_name, outputs=with_outputs(inputs, arn=arn))
+    return resource.created(alarm_name, arn=arn)
 
 
 def create_dashboard(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``PutDashboard``; the body must be valid JSON, as AWS requires."""
-    dashboard_name = str(required(DASHBOARD, name, inputs, "dashboardName"))
-    body = as_json_text(required(DASHBOARD, name, inputs, "dashboardBody"))
-    try:
-        json.loads(body)
-    except ValueError as error:
-        raise BridgeError(
-            f"dashboardBody is not valid JSON: {error}",
-            token=DASHBOARD,
-            name=name,
-            api_call="cloudwatch:PutDashboard",
-        ) from error
+    resource = base.Registration(DASHBOARD, name, inputs)
+    dashboard_name = str(resource.required("dashboardName"))
+    body = resource.valid_json(
+        "dashboardBody", resource.required("dashboardBody"), "cloudwatch:PutDashboard"
+    )
     cloudwatch = ctx.client("cloudwatch")
-    call(
-        DASHBOARD,
-        name,
+    resource.call(
         "cloudwatch:PutDashboard",
         cloudwatch.put_dashboard,
         DashboardName=dashboard_name,
         DashboardBody=body,
     )
-    arn = call(
-        DASHBOARD,
-        name,
+    arn = resource.call(
         "cloudwatch:GetDashboard",
         cloudwatch.get_dashboard,
         DashboardName=dashboard_name,
     )["DashboardArn"]
-    return Created(id=dashboard_name, outputs=with_outputs(inputs, dashboardArn=arn))
+    return resource.created(dashboard_name, dashboardArn=arn)
+
+
+def fabricate_composite_alarm(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's composite alarm: its ``alarmName`` (the logical name if unset) and ARN."""
+    alarm_name = str(inputs.get("alarmName") or name)
+    return base.created(alarm_name, inputs, arn=ctx.arn("cloudwatch", f"alarm:{alarm_name}"))
+
+
+def fabricate_dashboard(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's dashboard: its ``dashboardName`` (the logical name if unset) and global ARN."""
+    dashboard_name = str(inputs.get("dashboardName") or name)
+    arn = ctx.arn("cloudwatch", f"dashboard/{dashboard_name}", regional=False)
+    return base.created(dashboard_name, inputs, dashboardArn=arn)
+
+
+def alarm_expression(inputs: Mapping[str, Any]) -> str | None:
+    """The metric-math expression whose value the alarm compares, for the plan."""
+    for query in inputs.get("metricQueries") or []:
+        if query.get("returnData") and query.get("expression"):
+            return str(query["expression"])
+    return None
+
+
+def alarm_metrics(inputs: Mapping[str, Any]) -> list[str] | None:
+    """``namespace/metricName`` of each metric a metric-math alarm reads, for the plan."""
+    metrics = [
+        f"{q['metric'].get('namespace')}/{q['metric'].get('metricName')}"
+        for q in inputs.get("metricQueries") or []
+        if q.get("metric")
+    ]
+    return metrics or None
 
 
 TRANSLATIONS = (
@@ -225,6 +232,22 @@ TRANSLATIONS = (
                 "metricQueries",
             }
         ),
+        fabricate=base.fabricate_named("cloudwatch", "alarm:{name}", ALARM_NAME_MAX),
+        key_inputs=(
+            "name",
+            "namespace",
+            "metricName",
+            "dimensions",
+            "statistic",
+            "extendedStatistic",
+            "period",
+            "comparisonOperator",
+            "threshold",
+            "evaluationPeriods",
+            "datapointsToAlarm",
+            "treatMissingData",
+        ),
+        derived_key_inputs={"expression": alarm_expression, "metrics": alarm_metrics},
     ),
     Translation(
         token=COMPOSITE_ALARM,
@@ -244,10 +267,14 @@ TRANSLATIONS = (
             "actionsSuppressor": "moto ignores suppressors and never fires actions; in AWS "
             "a suppressor alarm mutes the composite alarm's notifications",
         },
+        fabricate=fabricate_composite_alarm,
+        key_inputs=("alarmName", "alarmRule"),
     ),
     Translation(
         token=DASHBOARD,
         create=create_dashboard,
         handled=frozenset({"dashboardName", "dashboardBody"}),
+        fabricate=fabricate_dashboard,
+        key_inputs=("dashboardName",),
     ),
 )

@@ -5,15 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    call,
-    physical_name,
-    required,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, Translation
 
 TABLE = "aws:dynamodb/table:Table"
 
@@ -27,9 +20,10 @@ def create_table(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Cr
     Like pulumi-aws, point-in-time recovery and TTL are separate calls after
     the table exists: CreateTable has no parameter for either.
     """
+    resource = base.Registration(TABLE, name, inputs)
     dynamodb = ctx.client("dynamodb")
-    table_name = physical_name(inputs, name, TABLE_NAME_MAX)
-    key_schema = [{"AttributeName": required(TABLE, name, inputs, "hashKey"), "KeyType": "HASH"}]
+    table_name = resource.physical_name(TABLE_NAME_MAX)
+    key_schema = [{"AttributeName": resource.required("hashKey"), "KeyType": "HASH"}]
     if inputs.get("rangeKey"):
         key_schema.append({"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"})
     billing_mode = str(inputs.get("billingMode") or "PROVISIONED")
@@ -42,15 +36,13 @@ def create_table(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Cr
         else None
     )
     encryption = inputs.get("serverSideEncryption") or {}
-    response = call(
-        TABLE,
-        name,
+    response = resource.call(
         "dynamodb:CreateTable",
         dynamodb.create_table,
         TableName=table_name,
         AttributeDefinitions=[
             {"AttributeName": a["name"], "AttributeType": a["type"]}
-            for a in required(TABLE, name, inputs, "attributes")
+            for a in resource.required("attributes")
         ],
         KeySchema=key_schema,
         BillingMode=billing_mode,
@@ -77,9 +69,7 @@ def create_table(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Cr
         specification: dict[str, Any] = {"PointInTimeRecoveryEnabled": True}
         if recovery.get("recoveryPeriodInDays"):
             specification["RecoveryPeriodInDays"] = int(recovery["recoveryPeriodInDays"])
-        call(
-            TABLE,
-            name,
+        resource.call(
             "dynamodb:UpdateContinuousBackups",
             dynamodb.update_continuous_backups,
             TableName=table_name,
@@ -87,23 +77,18 @@ def create_table(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Cr
         )
     ttl = inputs.get("ttl") or {}
     if ttl.get("enabled"):
-        call(
-            TABLE,
-            name,
+        resource.call(
             "dynamodb:UpdateTimeToLive",
             dynamodb.update_time_to_live,
             TableName=table_name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["attributeName"]},
         )
-    return Created(
-        id=table_name,
-        outputs=with_outputs(
-            inputs,
-            name=table_name,
-            arn=description["TableArn"],
-            streamArn=description.get("LatestStreamArn"),
-            streamLabel=description.get("LatestStreamLabel"),
-        ),
+    return resource.created(
+        table_name,
+        name=table_name,
+        arn=description["TableArn"],
+        streamArn=description.get("LatestStreamArn"),
+        streamLabel=description.get("LatestStreamLabel"),
     )
 
 
@@ -129,5 +114,7 @@ TRANSLATIONS = (
                 "ttl",
             }
         ),
+        fabricate=base.fabricate_named("dynamodb", "table/{name}", TABLE_NAME_MAX),
+        key_inputs=("name", "hashKey", "rangeKey", "billingMode", "pointInTimeRecovery.enabled"),
     ),
 )

@@ -15,15 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from rehearsal.errors import BridgeError
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    call,
-    physical_name,
-    required,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
 
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 TARGET_GROUP_ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
@@ -107,15 +100,14 @@ def _attributes(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
 
 def create_target_group(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``CreateTargetGroup``, then ``ModifyTargetGroupAttributes`` for the attributes."""
+    resource = base.Registration(TARGET_GROUP, name, inputs)
     elbv2 = ctx.client("elbv2")
-    group_name = physical_name(inputs, name, TARGET_GROUP_NAME_MAX)
+    group_name = resource.physical_name(TARGET_GROUP_NAME_MAX)
     target_type = str(inputs.get("targetType") or "instance")
     is_lambda = target_type == "lambda"
     # Lambda target groups take no port, protocol or VPC (CreateTargetGroup
     # rejects them in AWS); the other types need all three.
-    response = call(
-        TARGET_GROUP,
-        name,
+    response = resource.call(
         "elasticloadbalancing:CreateTargetGroup",
         elbv2.create_target_group,
         Name=group_name,
@@ -131,24 +123,19 @@ def create_target_group(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]
     arn = str(group["TargetGroupArn"])
     attributes = _attributes(inputs)
     if attributes:
-        call(
-            TARGET_GROUP,
-            name,
+        resource.call(
             "elasticloadbalancing:ModifyTargetGroupAttributes",
             elbv2.modify_target_group_attributes,
             TargetGroupArn=arn,
             Attributes=attributes,
         )
-    return Created(
-        id=arn,
-        outputs=with_outputs(
-            inputs,
-            arn=arn,
-            arnSuffix=arn_suffix(arn),
-            name=group_name,
-            targetType=target_type,
-            loadBalancerArns=list(group.get("LoadBalancerArns") or []),
-        ),
+    return resource.created(
+        arn,
+        arn=arn,
+        arnSuffix=arn_suffix(arn),
+        name=group_name,
+        targetType=target_type,
+        loadBalancerArns=list(group.get("LoadBalancerArns") or []),
     )
 
 
@@ -185,37 +172,34 @@ def create_target_group_attachment(
     check; the bridge does, so a program that registers the target before
     the permission exists (a missing ``depends_on``) fails here as in AWS.
     """
+    resource = base.Registration(TARGET_GROUP_ATTACHMENT, name, inputs)
     elbv2 = ctx.client("elbv2")
-    group_arn = str(required(TARGET_GROUP_ATTACHMENT, name, inputs, "targetGroupArn"))
-    target_id = str(required(TARGET_GROUP_ATTACHMENT, name, inputs, "targetId"))
+    group_arn = str(resource.required("targetGroupArn"))
+    target_id = str(resource.required("targetId"))
     if target_id.startswith("arn:aws:lambda:"):
         try:
             policy = ctx.client("lambda").get_policy(FunctionName=target_id)["Policy"]
         except ctx.client("lambda").exceptions.ResourceNotFoundException:
             policy = '{"Statement": []}'
         if not _grants_elb_invoke(policy, group_arn):
-            raise BridgeError(
+            raise resource.error(
                 f"the policy of {target_id} does not let {ELB_PRINCIPAL} invoke it for "
                 f"{group_arn}; AWS refuses RegisterTargets until the lambda permission "
                 "exists (declare the attachment with depends_on=[permission])",
-                token=TARGET_GROUP_ATTACHMENT,
-                name=name,
-                api_call="elasticloadbalancing:RegisterTargets",
+                "elasticloadbalancing:RegisterTargets",
             )
     target: dict[str, Any] = {"Id": target_id}
     if inputs.get("port") is not None:
         target["Port"] = int(inputs["port"])
     if inputs.get("availabilityZone"):
         target["AvailabilityZone"] = str(inputs["availabilityZone"])
-    call(
-        TARGET_GROUP_ATTACHMENT,
-        name,
+    resource.call(
         "elasticloadbalancing:RegisterTargets",
         elbv2.register_targets,
         TargetGroupArn=group_arn,
         Targets=[target],
     )
-    return Created(id=f"{group_arn}-{target_id}", outputs=with_outputs(inputs))
+    return resource.created(f"{group_arn}-{target_id}")
 
 
 def _condition(condition: Mapping[str, Any]) -> dict[str, Any]:
@@ -297,23 +281,46 @@ def _action(action: Mapping[str, Any]) -> dict[str, Any]:
 
 def create_listener_rule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``CreateRule`` with the conditions and the (weighted) forward action."""
+    resource = base.Registration(LISTENER_RULE, name, inputs)
     try:
         conditions = [_condition(c) for c in inputs.get("conditions") or []]
-        actions = [_action(a) for a in required(LISTENER_RULE, name, inputs, "actions")]
+        actions = [_action(a) for a in resource.required("actions")]
     except BridgeError as error:
-        raise BridgeError(str(error), token=LISTENER_RULE, name=name) from error
-    response = call(
-        LISTENER_RULE,
-        name,
+        raise resource.error(str(error)) from error
+    response = resource.call(
         "elasticloadbalancing:CreateRule",
         ctx.client("elbv2").create_rule,
-        ListenerArn=required(LISTENER_RULE, name, inputs, "listenerArn"),
-        Priority=int(required(LISTENER_RULE, name, inputs, "priority")),
+        ListenerArn=resource.required("listenerArn"),
+        Priority=int(resource.required("priority")),
         Conditions=conditions,
         Actions=actions,
     )
     arn = str(response["Rules"][0]["RuleArn"])
-    return Created(id=arn, outputs=with_outputs(inputs, arn=arn))
+    return resource.created(arn, arn=arn)
+
+
+def fabricate_target_group(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's target group: the name ``create_target_group`` would give it; the ARN is the id."""
+    group_name = base.physical_name(inputs, name, TARGET_GROUP_NAME_MAX)
+    suffix = f"targetgroup/{group_name}/{base.stable_hex(name)}"
+    arn = ctx.arn("elasticloadbalancing", suffix)
+    return base.created(arn, inputs, name=group_name, arn=arn, arnSuffix=suffix)
+
+
+def fabricate_listener_rule(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's listener rule: an ARN under its listener's, as ELB names rules."""
+    listener = str(inputs.get("listenerArn") or "")
+    arn = f"{listener.replace(':listener/', ':listener-rule/', 1)}/{base.stable_hex(name)}"
+    return base.created(arn, inputs, arn=arn)
+
+
+def forward_weights(inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each forwarded target group with its weight, for the plan."""
+    return [
+        {"targetGroupArn": group.get("arn"), "weight": group.get("weight")}
+        for action in inputs.get("actions") or []
+        for group in (action.get("forward") or {}).get("targetGroups") or []
+    ]
 
 
 TRANSLATIONS = (
@@ -338,15 +345,28 @@ TRANSLATIONS = (
                 "stickiness",
             }
         ),
+        fabricate=fabricate_target_group,
+        key_inputs=(
+            "name",
+            "targetType",
+            "healthCheck.enabled",
+            "healthCheck.path",
+            "lambdaMultiValueHeadersEnabled",
+        ),
     ),
     Translation(
         token=TARGET_GROUP_ATTACHMENT,
         create=create_target_group_attachment,
         handled=frozenset({"targetGroupArn", "targetId", "port", "availabilityZone"}),
+        fabricate=base.fabricate_arn("lb"),
+        key_inputs=("targetGroupArn", "targetId"),
     ),
     Translation(
         token=LISTENER_RULE,
         create=create_listener_rule,
         handled=frozenset({"listenerArn", "priority", "conditions", "actions"}),
+        fabricate=fabricate_listener_rule,
+        key_inputs=("listenerArn", "priority", "conditions"),
+        derived_key_inputs={"weights": forward_weights},
     ),
 )

@@ -7,22 +7,11 @@ the rehearsal delivers them through the declared rule's own pattern.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from rehearsal.errors import BridgeError
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    as_json_text,
-    auto_name,
-    call,
-    physical_name,
-    required,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, Translation
 
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
@@ -44,23 +33,13 @@ def _state(inputs: Mapping[str, Any]) -> str | None:
 
 def create_event_rule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``PutRule``; the pattern must be valid JSON, as AWS requires."""
-    rule_name = physical_name(inputs, name, RULE_NAME_MAX)
+    resource = base.Registration(EVENT_RULE, name, inputs)
+    rule_name = resource.physical_name(RULE_NAME_MAX)
     pattern = inputs.get("eventPattern")
     if pattern is not None:
-        pattern = as_json_text(pattern)
-        try:
-            json.loads(pattern)
-        except ValueError as error:
-            raise BridgeError(
-                f"eventPattern is not valid JSON: {error}",
-                token=EVENT_RULE,
-                name=name,
-                api_call="events:PutRule",
-            ) from error
+        pattern = resource.valid_json("eventPattern", pattern, "events:PutRule")
     bus = str(inputs.get("eventBusName") or DEFAULT_BUS)
-    response = call(
-        EVENT_RULE,
-        name,
+    response = resource.call(
         "events:PutRule",
         ctx.client("events").put_rule,
         Name=rule_name,
@@ -73,10 +52,27 @@ def create_event_rule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) 
     )
     # pulumi-aws ids: the name on the default bus, "bus/name" on another.
     rule_id = rule_name if bus == DEFAULT_BUS else f"{bus}/{rule_name}"
-    return Created(
-        id=rule_id,
-        outputs=with_outputs(inputs, arn=response["RuleArn"], name=rule_name, eventBusName=bus),
-    )
+    return resource.created(rule_id, arn=response["RuleArn"], name=rule_name, eventBusName=bus)
+
+
+def retry_and_dead_letter(target: Mapping[str, Any]) -> dict[str, Any]:
+    """A target's ``RetryPolicy`` and ``DeadLetterConfig``, in the shape EventBridge
+    (``PutTargets``) and EventBridge Scheduler (``CreateSchedule``) both take."""
+    translated: dict[str, Any] = {}
+    retry = target.get("retryPolicy")
+    if retry:
+        translated["RetryPolicy"] = {
+            aws: int(retry[key])
+            for key, aws in (
+                ("maximumRetryAttempts", "MaximumRetryAttempts"),
+                ("maximumEventAgeInSeconds", "MaximumEventAgeInSeconds"),
+            )
+            if retry.get(key) is not None
+        }
+    dead_letter = target.get("deadLetterConfig")
+    if dead_letter and dead_letter.get("arn"):
+        translated["DeadLetterConfig"] = {"Arn": dead_letter["arn"]}
+    return translated
 
 
 def _target(inputs: Mapping[str, Any], target_id: str) -> dict[str, Any]:
@@ -94,17 +90,7 @@ def _target(inputs: Mapping[str, Any], target_id: str) -> dict[str, Any]:
                 else {}
             ),
         }
-    dead_letter = inputs.get("deadLetterConfig")
-    if dead_letter and dead_letter.get("arn"):
-        target["DeadLetterConfig"] = {"Arn": dead_letter["arn"]}
-    retry = inputs.get("retryPolicy")
-    if retry:
-        policy: dict[str, int] = {}
-        if retry.get("maximumRetryAttempts") is not None:
-            policy["MaximumRetryAttempts"] = int(retry["maximumRetryAttempts"])
-        if retry.get("maximumEventAgeInSeconds") is not None:
-            policy["MaximumEventAgeInSeconds"] = int(retry["maximumEventAgeInSeconds"])
-        target["RetryPolicy"] = policy
+    target.update(retry_and_dead_letter(inputs))
     sqs_target = inputs.get("sqsTarget")
     if sqs_target and sqs_target.get("messageGroupId"):
         target["SqsParameters"] = {"MessageGroupId": sqs_target["messageGroupId"]}
@@ -113,13 +99,12 @@ def _target(inputs: Mapping[str, Any], target_id: str) -> dict[str, Any]:
 
 def create_event_target(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``PutTargets`` with one target; a failed entry is an error, as in pulumi-aws."""
-    rule_name = str(required(EVENT_TARGET, name, inputs, "rule"))
-    required(EVENT_TARGET, name, inputs, "arn")
-    target_id = str(inputs.get("targetId") or auto_name(name, TARGET_ID_MAX))
+    resource = base.Registration(EVENT_TARGET, name, inputs)
+    rule_name = str(resource.required("rule"))
+    resource.required("arn")
+    target_id = str(inputs.get("targetId") or base.auto_name(name, TARGET_ID_MAX))
     bus = str(inputs.get("eventBusName") or DEFAULT_BUS)
-    response = call(
-        EVENT_TARGET,
-        name,
+    response = resource.call(
         "events:PutTargets",
         ctx.client("events").put_targets,
         Rule=rule_name,
@@ -127,16 +112,10 @@ def create_event_target(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]
         Targets=[_target(inputs, target_id)],
     )
     if response.get("FailedEntryCount"):
-        raise BridgeError(
-            f"PutTargets refused the target: {response.get('FailedEntries')}",
-            token=EVENT_TARGET,
-            name=name,
-            api_call="events:PutTargets",
+        raise resource.error(
+            f"PutTargets refused the target: {response.get('FailedEntries')}", "events:PutTargets"
         )
-    return Created(
-        id=f"{rule_name}-{target_id}",
-        outputs=with_outputs(inputs, targetId=target_id, eventBusName=bus),
-    )
+    return resource.created(f"{rule_name}-{target_id}", targetId=target_id, eventBusName=bus)
 
 
 TRANSLATIONS = (
@@ -157,6 +136,8 @@ TRANSLATIONS = (
             }
         ),
         ignored={"forceDestroy": "only changes deletion; the twin never deletes"},
+        fabricate=base.fabricate_named("events", "rule/{name}", RULE_NAME_MAX),
+        key_inputs=("name", "eventPattern"),
     ),
     Translation(
         token=EVENT_TARGET,
@@ -177,5 +158,7 @@ TRANSLATIONS = (
             }
         ),
         ignored={"forceDestroy": "only changes deletion; the twin never deletes"},
+        fabricate=base.fabricate_arn("cloudwatch"),
+        key_inputs=("rule", "targetId", "arn", "deadLetterConfig.arn", "retryPolicy"),
     ),
 )

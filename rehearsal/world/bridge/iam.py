@@ -6,7 +6,6 @@ policy document is not caught by the twin (tests/ lint them with parliament).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import urllib.parse
 from collections.abc import Mapping
@@ -15,16 +14,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from rehearsal.errors import BridgeError
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    as_json_text,
-    call,
-    physical_name,
-    required,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -38,12 +29,11 @@ POLICY_NAME_MAX = 128
 
 def create_role(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``CreateRole`` (+ ``PutRolePolicy`` per inline policy, ``AttachRolePolicy`` per ARN)."""
+    resource = base.Registration(ROLE, name, inputs)
     iam = ctx.client("iam")
-    role_name = physical_name(inputs, name, ROLE_NAME_MAX)
-    document = as_json_text(required(ROLE, name, inputs, "assumeRolePolicy"))
-    response = call(
-        ROLE,
-        name,
+    role_name = resource.physical_name(ROLE_NAME_MAX)
+    document = base.as_json_text(resource.required("assumeRolePolicy"))
+    response = resource.call(
         "iam:CreateRole",
         iam.create_role,
         RoleName=role_name,
@@ -56,74 +46,88 @@ def create_role(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Cre
         PermissionsBoundary=inputs.get("permissionsBoundary"),
     )
     for policy in inputs.get("inlinePolicies") or []:
-        call(
-            ROLE,
-            name,
+        resource.call(
             "iam:PutRolePolicy",
             iam.put_role_policy,
             RoleName=role_name,
             PolicyName=policy["name"],
-            PolicyDocument=as_json_text(policy["policy"]),
+            PolicyDocument=base.as_json_text(policy["policy"]),
         )
     for policy_arn in inputs.get("managedPolicyArns") or []:
-        call(
-            ROLE,
-            name,
+        resource.call(
             "iam:AttachRolePolicy",
             iam.attach_role_policy,
             RoleName=role_name,
             PolicyArn=policy_arn,
         )
     role = response["Role"]
-    return Created(
-        id=role_name,
-        outputs=with_outputs(
-            inputs,
-            name=role_name,
-            arn=role["Arn"],
-            uniqueId=role["RoleId"],
-            createDate=role["CreateDate"].isoformat(),
-            path=role["Path"],
-        ),
+    return resource.created(
+        role_name,
+        name=role_name,
+        arn=role["Arn"],
+        uniqueId=role["RoleId"],
+        createDate=role["CreateDate"].isoformat(),
+        path=role["Path"],
     )
 
 
 def create_role_policy(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``PutRolePolicy``; the id is ``role:policy`` like pulumi-aws's."""
-    role_name = str(required(ROLE_POLICY, name, inputs, "role"))
-    policy_name = physical_name(inputs, name, POLICY_NAME_MAX)
-    call(
-        ROLE_POLICY,
-        name,
+    resource = base.Registration(ROLE_POLICY, name, inputs)
+    role_name = str(resource.required("role"))
+    policy_name = resource.physical_name(POLICY_NAME_MAX)
+    resource.call(
         "iam:PutRolePolicy",
         ctx.client("iam").put_role_policy,
         RoleName=role_name,
         PolicyName=policy_name,
-        PolicyDocument=as_json_text(required(ROLE_POLICY, name, inputs, "policy")),
+        PolicyDocument=base.as_json_text(resource.required("policy")),
     )
-    return Created(
-        id=f"{role_name}:{policy_name}",
-        outputs=with_outputs(inputs, name=policy_name, role=role_name),
-    )
+    return resource.created(f"{role_name}:{policy_name}", name=policy_name, role=role_name)
 
 
 def create_role_policy_attachment(
     ctx: BridgeContext, name: str, inputs: Mapping[str, Any]
 ) -> Created:
     """``AttachRolePolicy``; fails like AWS on a policy ARN that does not exist."""
-    role_name = str(required(ROLE_POLICY_ATTACHMENT, name, inputs, "role"))
-    policy_arn = str(required(ROLE_POLICY_ATTACHMENT, name, inputs, "policyArn"))
-    call(
-        ROLE_POLICY_ATTACHMENT,
-        name,
+    resource = base.Registration(ROLE_POLICY_ATTACHMENT, name, inputs)
+    role_name = str(resource.required("role"))
+    policy_arn = str(resource.required("policyArn"))
+    resource.call(
         "iam:AttachRolePolicy",
         ctx.client("iam").attach_role_policy,
         RoleName=role_name,
         PolicyArn=policy_arn,
     )
     # pulumi-aws's id is "<role>-<timestamp>"; any stable unique string serves.
-    digest = hashlib.sha256(policy_arn.encode()).hexdigest()[:12]
-    return Created(id=f"{role_name}-{digest}", outputs=with_outputs(inputs))
+    digest = base.stable_hex(policy_arn, 12)
+    return resource.created(f"{role_name}-{digest}")
+
+
+def fabricate_role_policy(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's inline policy: the ``role:policy`` id of ``create_role_policy``."""
+    policy_name = base.physical_name(inputs, name, POLICY_NAME_MAX)
+    return base.created(f"{inputs.get('role')}:{policy_name}", inputs, name=policy_name)
+
+
+def policy_actions(inputs: Mapping[str, Any]) -> list[str] | None:
+    """The actions a policy document allows, sorted, for the plan (None if unreadable)."""
+    policy = inputs.get("policy")
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return None
+    if not isinstance(policy, Mapping):
+        return None
+    statements = policy.get("Statement") or []
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    actions: list[str] = []
+    for statement in statements:
+        listed = statement.get("Action") or []
+        actions.extend([listed] if isinstance(listed, str) else listed)
+    return sorted(set(actions))
 
 
 TRANSLATIONS = (
@@ -146,16 +150,23 @@ TRANSLATIONS = (
         ignored={
             "forceDetachPolicies": "only changes how the role is deleted; the twin never deletes",
         },
+        fabricate=base.fabricate_named("iam", "role/{name}", ROLE_NAME_MAX, regional=False),
+        key_inputs=("name", "description"),
     ),
     Translation(
         token=ROLE_POLICY,
         create=create_role_policy,
         handled=frozenset({"role", "policy", "name", "namePrefix"}),
+        fabricate=fabricate_role_policy,
+        key_inputs=("role",),
+        derived_key_inputs={"actions": policy_actions},
     ),
     Translation(
         token=ROLE_POLICY_ATTACHMENT,
         create=create_role_policy_attachment,
         handled=frozenset({"role", "policyArn"}),
+        fabricate=base.fabricate_arn("iam"),
+        key_inputs=("role", "policyArn"),
     ),
 )
 

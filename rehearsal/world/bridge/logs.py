@@ -5,14 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    call,
-    physical_name,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, Translation
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
@@ -22,11 +16,10 @@ LOG_GROUP_NAME_MAX = 512
 
 def create_log_group(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``CreateLogGroup`` then ``PutRetentionPolicy`` (pulumi-aws does the same two calls)."""
+    resource = base.Registration(LOG_GROUP, name, inputs)
     logs = ctx.client("logs")
-    group_name = physical_name(inputs, name, LOG_GROUP_NAME_MAX)
-    call(
-        LOG_GROUP,
-        name,
+    group_name = resource.physical_name(LOG_GROUP_NAME_MAX)
+    resource.call(
         "logs:CreateLogGroup",
         logs.create_log_group,
         logGroupName=group_name,
@@ -35,17 +28,13 @@ def create_log_group(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -
     )
     retention = inputs.get("retentionInDays")
     if retention:
-        call(
-            LOG_GROUP,
-            name,
+        resource.call(
             "logs:PutRetentionPolicy",
             logs.put_retention_policy,
             logGroupName=group_name,
             retentionInDays=int(retention),
         )
-    described = call(
-        LOG_GROUP,
-        name,
+    described = resource.call(
         "logs:DescribeLogGroups",
         logs.describe_log_groups,
         logGroupNamePrefix=group_name,
@@ -54,7 +43,7 @@ def create_log_group(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -
     # DescribeLogGroups answers "...:log-group:NAME:*"; pulumi-aws's arn
     # attribute has no ":*" (IAM statements add it themselves).
     arn = str(group["arn"]).removesuffix(":*")
-    return Created(id=group_name, outputs=with_outputs(inputs, name=group_name, arn=arn))
+    return resource.created(group_name, name=group_name, arn=arn)
 
 
 TRANSLATIONS = (
@@ -66,5 +55,7 @@ TRANSLATIONS = (
             "skipDestroy": "only changes deletion; the twin never deletes",
             "deletionProtectionEnabled": "only changes deletion; the twin never deletes",
         },
+        fabricate=base.fabricate_named("logs", "log-group:{name}", LOG_GROUP_NAME_MAX),
+        key_inputs=("name", "retentionInDays"),
     ),
 )

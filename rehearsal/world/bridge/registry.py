@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rehearsal.errors import BridgeError, UnhandledInput, UnknownInvoke, UnknownResourceType
 from rehearsal.world.bridge import (
@@ -30,11 +30,20 @@ from rehearsal.world.bridge import (
     ssm,
 )
 from rehearsal.world.bridge.base import BridgeContext, Created, Translation
-from rehearsal.world.emulator import Emulator
+
+if TYPE_CHECKING:
+    # Only a type here: plan reads the table without starting an emulator.
+    from rehearsal.world.emulator import Emulator
 
 
 def all_translations() -> tuple[Translation, ...]:
-    """Every translation the bridge knows, one per Pulumi type token."""
+    """Every translation the bridge knows, one per Pulumi type token.
+
+    The one table of resource types: the bridge creates them, ``plan``
+    fabricates their outputs and shows their key inputs from the same entries
+    (see :class:`Translation`). Built on each call from the service modules'
+    ``TRANSLATIONS``: an entry added there is all the bridge and plan need.
+    """
     return (
         *iam.TRANSLATIONS,
         *logs.TRANSLATIONS,
@@ -49,6 +58,14 @@ def all_translations() -> tuple[Translation, ...]:
         *scheduler.TRANSLATIONS,
         *ssm.TRANSLATIONS,
     )
+
+
+def translation_for(token: str) -> Translation | None:
+    """The translation of ``token``, or None for a type the bridge does not cover."""
+    for translation in all_translations():
+        if translation.token == token:
+            return translation
+    return None
 
 
 class Bridge:

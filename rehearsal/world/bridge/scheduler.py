@@ -8,16 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rehearsal.errors import BridgeError
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    call,
-    physical_name,
-    required,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
+from rehearsal.world.bridge.events import retry_and_dead_letter
 
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 
@@ -35,52 +28,35 @@ _UNTRANSLATED_TARGET_KEYS = (
 )
 
 
-def _target(name: str, target: Mapping[str, Any]) -> dict[str, Any]:
+def _target(resource: base.Registration, target: Mapping[str, Any]) -> dict[str, Any]:
     present = [key for key in _UNTRANSLATED_TARGET_KEYS if target.get(key)]
     if present:
-        raise BridgeError(
-            f"target.{', target.'.join(present)} not translated by the bridge",
-            token=SCHEDULE,
-            name=name,
-        )
+        raise resource.error(f"target.{', target.'.join(present)} not translated by the bridge")
     translated: dict[str, Any] = {"Arn": target["arn"], "RoleArn": target["roleArn"]}
     if target.get("input"):
         translated["Input"] = target["input"]
-    retry = target.get("retryPolicy")
-    if retry:
-        translated["RetryPolicy"] = {
-            key: int(retry[source])
-            for source, key in (
-                ("maximumEventAgeInSeconds", "MaximumEventAgeInSeconds"),
-                ("maximumRetryAttempts", "MaximumRetryAttempts"),
-            )
-            if retry.get(source) is not None
-        }
-    dead_letter = target.get("deadLetterConfig")
-    if dead_letter and dead_letter.get("arn"):
-        translated["DeadLetterConfig"] = {"Arn": dead_letter["arn"]}
+    translated.update(retry_and_dead_letter(target))
     return translated
 
 
 def create_schedule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``CreateSchedule``; the id is ``group/name``, like pulumi-aws's."""
-    schedule_name = physical_name(inputs, name, SCHEDULE_NAME_MAX)
+    resource = base.Registration(SCHEDULE, name, inputs)
+    schedule_name = resource.physical_name(SCHEDULE_NAME_MAX)
     group = str(inputs.get("groupName") or DEFAULT_GROUP)
-    window = required(SCHEDULE, name, inputs, "flexibleTimeWindow")
+    window = resource.required("flexibleTimeWindow")
     flexible: dict[str, Any] = {"Mode": window["mode"]}
     if window.get("maximumWindowInMinutes"):
         flexible["MaximumWindowInMinutes"] = int(window["maximumWindowInMinutes"])
-    response = call(
-        SCHEDULE,
-        name,
+    response = resource.call(
         "scheduler:CreateSchedule",
         ctx.client("scheduler").create_schedule,
         Name=schedule_name,
         GroupName=None if group == DEFAULT_GROUP else group,
-        ScheduleExpression=required(SCHEDULE, name, inputs, "scheduleExpression"),
+        ScheduleExpression=resource.required("scheduleExpression"),
         ScheduleExpressionTimezone=inputs.get("scheduleExpressionTimezone"),
         FlexibleTimeWindow=flexible,
-        Target=_target(name, required(SCHEDULE, name, inputs, "target")),
+        Target=_target(resource, resource.required("target")),
         State=inputs.get("state"),
         Description=inputs.get("description"),
         StartDate=inputs.get("startDate"),
@@ -88,12 +64,17 @@ def create_schedule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) ->
         KmsKeyArn=inputs.get("kmsKeyArn"),
         ActionAfterCompletion=inputs.get("actionAfterCompletion"),
     )
-    return Created(
-        id=f"{group}/{schedule_name}",
-        outputs=with_outputs(
-            inputs, arn=response["ScheduleArn"], name=schedule_name, groupName=group
-        ),
+    return resource.created(
+        f"{group}/{schedule_name}", arn=response["ScheduleArn"], name=schedule_name, groupName=group
     )
+
+
+def fabricate_schedule(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's schedule: the ``group/name`` id of ``create_schedule``, and its ARN."""
+    schedule_name = base.physical_name(inputs, name, SCHEDULE_NAME_MAX)
+    group = str(inputs.get("groupName") or DEFAULT_GROUP)
+    arn = ctx.arn("scheduler", f"schedule/{group}/{schedule_name}")
+    return base.created(f"{group}/{schedule_name}", inputs, name=schedule_name, arn=arn)
 
 
 TRANSLATIONS = (
@@ -116,6 +97,14 @@ TRANSLATIONS = (
                 "kmsKeyArn",
                 "actionAfterCompletion",
             }
+        ),
+        fabricate=fabricate_schedule,
+        key_inputs=(
+            "name",
+            "scheduleExpression",
+            "scheduleExpressionTimezone",
+            "state",
+            "target.arn",
         ),
     ),
 )

@@ -10,16 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    as_json_text,
-    call,
-    physical_name,
-    required,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, Translation
 from rehearsal.world.bridge.iam import check_trust
 
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
@@ -51,8 +43,9 @@ def _logging(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def create_state_machine(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``CreateStateMachine`` after checking that Step Functions may assume the role."""
-    machine_name = physical_name(inputs, name, STATE_MACHINE_NAME_MAX)
-    role_arn = str(required(STATE_MACHINE, name, inputs, "roleArn"))
+    resource = base.Registration(STATE_MACHINE, name, inputs)
+    machine_name = resource.physical_name(STATE_MACHINE_NAME_MAX)
+    role_arn = str(resource.required("roleArn"))
     check_trust(
         ctx,
         token=STATE_MACHINE,
@@ -63,13 +56,11 @@ def create_state_machine(ctx: BridgeContext, name: str, inputs: Mapping[str, Any
     )
     tracing = inputs.get("tracingConfiguration")
     encryption = inputs.get("encryptionConfiguration") or {}
-    response = call(
-        STATE_MACHINE,
-        name,
+    response = resource.call(
         "states:CreateStateMachine",
         ctx.client("stepfunctions").create_state_machine,
         name=machine_name,
-        definition=as_json_text(required(STATE_MACHINE, name, inputs, "definition")),
+        definition=base.as_json_text(resource.required("definition")),
         roleArn=role_arn,
         type=inputs.get("type"),
         loggingConfiguration=_logging(inputs),
@@ -93,16 +84,13 @@ def create_state_machine(ctx: BridgeContext, name: str, inputs: Mapping[str, Any
         publish=inputs.get("publish"),
     )
     arn = str(response["stateMachineArn"])
-    return Created(
-        id=arn,
-        outputs=with_outputs(
-            inputs,
-            arn=arn,
-            name=machine_name,
-            status="ACTIVE",
-            creationDate=response["creationDate"].isoformat(),
-            stateMachineVersionArn=response.get("stateMachineVersionArn") or "",
-        ),
+    return resource.created(
+        arn,
+        arn=arn,
+        name=machine_name,
+        status="ACTIVE",
+        creationDate=response["creationDate"].isoformat(),
+        stateMachineVersionArn=response.get("stateMachineVersionArn") or "",
     )
 
 
@@ -122,6 +110,16 @@ TRANSLATIONS = (
                 "encryptionConfiguration",
                 "publish",
             }
+        ),
+        fabricate=base.fabricate_named(
+            "states", "stateMachine:{name}", STATE_MACHINE_NAME_MAX, id_is_arn=True
+        ),
+        key_inputs=(
+            "name",
+            "type",
+            "roleArn",
+            "loggingConfiguration.level",
+            "tracingConfiguration.enabled",
         ),
     ),
 )

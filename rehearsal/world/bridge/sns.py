@@ -9,16 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    as_json_text,
-    call,
-    physical_name,
-    required,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, Translation
 
 TOPIC = "aws:sns/topic:Topic"
 TOPIC_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
@@ -45,8 +37,9 @@ _SUBSCRIPTION_ATTRIBUTES = {
 
 def create_topic(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``CreateTopic`` with the attributes the inputs set."""
+    resource = base.Registration(TOPIC, name, inputs)
     fifo = bool(inputs.get("fifoTopic"))
-    topic_name = physical_name(inputs, name, TOPIC_NAME_MAX - (5 if fifo else 0))
+    topic_name = resource.physical_name(TOPIC_NAME_MAX - (5 if fifo else 0))
     if fifo and not topic_name.endswith(".fifo"):
         # pulumi-aws appends the suffix AWS requires for FIFO topics.
         topic_name += ".fifo"
@@ -54,57 +47,49 @@ def create_topic(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Cr
         aws: str(inputs[key]) for key, aws in _TOPIC_ATTRIBUTES.items() if inputs.get(key)
     }
     if inputs.get("policy"):
-        attributes["Policy"] = as_json_text(inputs["policy"])
+        attributes["Policy"] = base.as_json_text(inputs["policy"])
     if fifo:
         attributes["FifoTopic"] = "true"
         if inputs.get("contentBasedDeduplication"):
             attributes["ContentBasedDeduplication"] = "true"
-    response = call(
-        TOPIC,
-        name,
+    response = resource.call(
         "sns:CreateTopic",
         ctx.client("sns").create_topic,
         Name=topic_name,
         Attributes=attributes or None,
     )
     arn = str(response["TopicArn"])
-    return Created(
-        id=arn, outputs=with_outputs(inputs, arn=arn, name=topic_name, owner=ctx.account_id)
-    )
+    return resource.created(arn, arn=arn, name=topic_name, owner=ctx.account_id)
 
 
 def create_topic_subscription(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``Subscribe`` with ``ReturnSubscriptionArn`` (pulumi-aws needs the ARN as the id)."""
+    resource = base.Registration(TOPIC_SUBSCRIPTION, name, inputs)
     attributes = {
-        aws: as_json_text(inputs[key])
+        aws: base.as_json_text(inputs[key])
         for key, aws in _SUBSCRIPTION_ATTRIBUTES.items()
         if inputs.get(key)
     }
     if inputs.get("rawMessageDelivery") is not None:
         attributes["RawMessageDelivery"] = str(bool(inputs["rawMessageDelivery"])).lower()
-    protocol = str(required(TOPIC_SUBSCRIPTION, name, inputs, "protocol"))
-    response = call(
-        TOPIC_SUBSCRIPTION,
-        name,
+    protocol = str(resource.required("protocol"))
+    response = resource.call(
         "sns:Subscribe",
         ctx.client("sns").subscribe,
-        TopicArn=required(TOPIC_SUBSCRIPTION, name, inputs, "topic"),
+        TopicArn=resource.required("topic"),
         Protocol=protocol,
-        Endpoint=required(TOPIC_SUBSCRIPTION, name, inputs, "endpoint"),
+        Endpoint=resource.required("endpoint"),
         Attributes=attributes or None,
         ReturnSubscriptionArn=True,
     )
     arn = str(response["SubscriptionArn"])
-    return Created(
-        id=arn,
-        outputs=with_outputs(
-            inputs,
-            arn=arn,
-            ownerId=ctx.account_id,
-            # Email (and HTTP) endpoints must confirm in AWS; moto confirms at once.
-            pendingConfirmation=protocol in ("email", "email-json", "http", "https"),
-            confirmationWasAuthenticated=False,
-        ),
+    return resource.created(
+        arn,
+        arn=arn,
+        ownerId=ctx.account_id,
+        # Email (and HTTP) endpoints must confirm in AWS; moto confirms at once.
+        pendingConfirmation=protocol in ("email", "email-json", "http", "https"),
+        confirmationWasAuthenticated=False,
     )
 
 
@@ -122,6 +107,8 @@ TRANSLATIONS = (
                 *_TOPIC_ATTRIBUTES,
             }
         ),
+        fabricate=base.fabricate_named("sns", "{name}", TOPIC_NAME_MAX, id_is_arn=True),
+        key_inputs=("name",),
     ),
     Translation(
         token=TOPIC_SUBSCRIPTION,
@@ -135,5 +122,7 @@ TRANSLATIONS = (
             "confirmationTimeoutInMinutes": "only how long pulumi-aws waits for an HTTP(S) "
             "confirmation; moto confirms at once",
         },
+        fabricate=base.fabricate_arn("sns"),
+        key_inputs=("protocol", "endpoint"),
     ),
 )

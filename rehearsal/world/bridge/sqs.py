@@ -5,16 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    as_json_text,
-    call,
-    physical_name,
-    required,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -57,7 +49,7 @@ def _attributes(inputs: Mapping[str, Any]) -> dict[str, str]:
             attributes[aws] = str(inputs[key])
     for key, aws in _DOCUMENT_ATTRIBUTES.items():
         if inputs.get(key):
-            attributes[aws] = as_json_text(inputs[key])
+            attributes[aws] = base.as_json_text(inputs[key])
     for key, aws in _BOOLEAN_ATTRIBUTES.items():
         if inputs.get(key) is not None:
             attributes[aws] = str(bool(inputs[key])).lower()
@@ -66,43 +58,46 @@ def _attributes(inputs: Mapping[str, Any]) -> dict[str, str]:
 
 def create_queue(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``CreateQueue`` with the attributes, then ``GetQueueAttributes`` for the ARN."""
+    resource = base.Registration(QUEUE, name, inputs)
     sqs = ctx.client("sqs")
     fifo = bool(inputs.get("fifoQueue"))
-    queue_name = physical_name(inputs, name, QUEUE_NAME_MAX - (5 if fifo else 0))
+    queue_name = resource.physical_name(QUEUE_NAME_MAX - (5 if fifo else 0))
     if fifo and not queue_name.endswith(".fifo"):
         # AWS requires the suffix on FIFO queues; pulumi-aws adds it to auto-names.
         queue_name += ".fifo"
-    url = call(
-        QUEUE,
-        name,
+    url = resource.call(
         "sqs:CreateQueue",
         sqs.create_queue,
         QueueName=queue_name,
         Attributes=_attributes(inputs) or None,
     )["QueueUrl"]
-    arn = call(
-        QUEUE,
-        name,
+    arn = resource.call(
         "sqs:GetQueueAttributes",
         sqs.get_queue_attributes,
         QueueUrl=url,
         AttributeNames=["QueueArn"],
     )["Attributes"]["QueueArn"]
-    return Created(id=url, outputs=with_outputs(inputs, url=url, arn=arn, name=queue_name))
+    return resource.created(url, url=url, arn=arn, name=queue_name)
 
 
 def create_queue_policy(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``SetQueueAttributes`` with ``Policy``; the id is the queue URL, like pulumi-aws's."""
-    url = str(required(QUEUE_POLICY, name, inputs, "queueUrl"))
-    call(
-        QUEUE_POLICY,
-        name,
+    resource = base.Registration(QUEUE_POLICY, name, inputs)
+    url = str(resource.required("queueUrl"))
+    resource.call(
         "sqs:SetQueueAttributes",
         ctx.client("sqs").set_queue_attributes,
         QueueUrl=url,
-        Attributes={"Policy": as_json_text(required(QUEUE_POLICY, name, inputs, "policy"))},
+        Attributes={"Policy": base.as_json_text(resource.required("policy"))},
     )
-    return Created(id=url, outputs=with_outputs(inputs))
+    return resource.created(url)
+
+
+def fabricate_queue(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's queue: the name ``create_queue`` would give it; the URL is the id."""
+    queue_name = base.physical_name(inputs, name, QUEUE_NAME_MAX)
+    url = f"https://sqs.{ctx.region}.amazonaws.com/{ctx.account_id}/{queue_name}"
+    return base.created(url, inputs, name=queue_name, url=url, arn=ctx.arn("sqs", queue_name))
 
 
 TRANSLATIONS = (
@@ -119,10 +114,14 @@ TRANSLATIONS = (
                 *_BOOLEAN_ATTRIBUTES,
             }
         ),
+        fabricate=fabricate_queue,
+        key_inputs=("name", "messageRetentionSeconds"),
     ),
     Translation(
         token=QUEUE_POLICY,
         create=create_queue_policy,
         handled=frozenset({"queueUrl", "policy"}),
+        fabricate=base.fabricate_arn("sqs"),
+        key_inputs=("queueUrl",),
     ),
 )

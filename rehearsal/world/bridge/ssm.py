@@ -5,15 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rehearsal.errors import BridgeError
-from rehearsal.world.bridge.base import (
-    BridgeContext,
-    Created,
-    Translation,
-    call,
-    physical_name,
-    with_outputs,
-)
+from rehearsal.world.bridge import base
+from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
 
 PARAMETER = "aws:ssm/parameter:Parameter"
 
@@ -23,16 +16,15 @@ PARAMETER_NAME_MAX = 2048
 
 def create_parameter(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``PutParameter``, then ``GetParameter`` for the version."""
+    resource = base.Registration(PARAMETER, name, inputs)
     ssm = ctx.client("ssm")
-    parameter_name = physical_name(inputs, name, PARAMETER_NAME_MAX)
+    parameter_name = resource.physical_name(PARAMETER_NAME_MAX)
     value = inputs.get("value")
     if value is None:
         value = inputs.get("insecureValue")
     if value is None:
-        raise BridgeError("neither value nor insecureValue is set", token=PARAMETER, name=name)
-    call(
-        PARAMETER,
-        name,
+        raise resource.error("neither value nor insecureValue is set")
+    resource.call(
         "ssm:PutParameter",
         ssm.put_parameter,
         Name=parameter_name,
@@ -45,19 +37,21 @@ def create_parameter(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -
         KeyId=inputs.get("keyId"),
         Overwrite=inputs.get("overwrite"),
     )
-    stored = call(PARAMETER, name, "ssm:GetParameter", ssm.get_parameter, Name=parameter_name)[
-        "Parameter"
-    ]
-    return Created(
-        id=parameter_name,
-        outputs=with_outputs(
-            inputs,
-            name=parameter_name,
-            arn=stored["ARN"],
-            version=int(stored["Version"]),
-            type=stored["Type"],
-        ),
+    stored = resource.call("ssm:GetParameter", ssm.get_parameter, Name=parameter_name)["Parameter"]
+    return resource.created(
+        parameter_name,
+        name=parameter_name,
+        arn=stored["ARN"],
+        version=int(stored["Version"]),
+        type=stored["Type"],
     )
+
+
+def fabricate_parameter(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's parameter: the name ``create_parameter`` would give it, and its ARN."""
+    parameter_name = base.physical_name(inputs, name, PARAMETER_NAME_MAX)
+    arn = ctx.arn("ssm", f"parameter/{parameter_name.lstrip('/')}")
+    return base.created(parameter_name, inputs, name=parameter_name, arn=arn)
 
 
 TRANSLATIONS = (
@@ -78,5 +72,7 @@ TRANSLATIONS = (
                 "overwrite",
             }
         ),
+        fabricate=fabricate_parameter,
+        key_inputs=("name", "type", "tier"),
     ),
 )
