@@ -1,97 +1,100 @@
 """The route's alarms, and the one composite alarm the controller watches.
 
-What is watched (the original design's table, plus the ALB's view):
-
-- errors: 100 * Lambda Errors / Invocations; the function itself failed.
-- throttles: Lambda Throttles; the concurrency cap was hit (the ALB answers 502).
-- app-errors: 100 * Strangler AppErrors / Requests, 10-second periods; the
-  upstream returned an error, or a runtime error.
-- target-5xx: ALB HTTPCode_Target_5XX_Count; the function answered 5xx.
-- lambda-user-errors: ALB LambdaUserError; the ALB could not use the function.
-- healthy-hosts: ALB HealthyHostCount < 1 for longer than a new target takes
-  to turn healthy; the health check fails.
-- p99-latency: ALB TargetResponseTime p99; the function got slow.
-
-The ALB target-group metrics of a Lambda target group carry the dimensions
-``TargetGroup`` (``targetgroup/<name>/<id>``) and ``LoadBalancer``
-(``app/<name>/<id>``), both set here.
+Every alarm is a row of :data:`components.alarm_specs.ALARM_SPECS`; this
+module turns the rows into resources, with one ``MetricAlarm`` call for all of
+them, and ORs them into the composite alarm.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.config import HealthCheckConfig, RouteConfig, StackConfig
-from controller.core.contract import (
-    METRIC_APP_ERRORS,
-    METRIC_NAMESPACE,
-    METRIC_REQUESTS,
-    ROUTE_DIMENSION,
+from components.alarm_specs import (
+    ALARM_SPECS,
+    AlarmSpec,
+    Dimensions,
+    RateOfSums,
+    SingleMetric,
 )
-
-LAMBDA_NAMESPACE = "AWS/Lambda"
-ALB_NAMESPACE = "AWS/ApplicationELB"
-
-#: Standard-resolution AWS metrics arrive once a minute.
-STANDARD_PERIOD = 60
-#: The route function emits its metrics at high resolution (1 s storage), so
-#: the application error alarm can evaluate every 10 s. PutMetricAlarm: "Valid
-#: values are 10, 20, 30, and any multiple of 60"; 10/20/30 only for metrics
-#: stored with StorageResolution 1, and they make a (pricier) high-resolution
-#: alarm. In a metric-math alarm the period sits on each metric query.
-HIGH_RESOLUTION_PERIOD = 10
-
-# "M out of N": one bad minute out of three is enough to act on; a single
-# noisy datapoint is not.
-STANDARD_EVALUATION_PERIODS = 3
-STANDARD_DATAPOINTS_TO_ALARM = 2
-# Application errors: 3 bad 10-second datapoints within one minute.
-HIGH_RESOLUTION_EVALUATION_PERIODS = 6
-HIGH_RESOLUTION_DATAPOINTS_TO_ALARM = 3
-
-#: No traffic is not an error: Lambda and the ALB publish nothing while a route
-#: gets no requests (Lambda sends Invocations/Errors only when non-zero), so
-#: missing data counts as "fine" for every traffic-driven alarm.
-NO_TRAFFIC_IS_FINE = "notBreaching"
-#: A missing health signal is neither fine nor a failure: HealthyHostCount is
-#: documented as "Reported if health checks are enabled", but the same ELB page
-#: also says "Elastic Load Balancing reports metrics to CloudWatch only when
-#: requests are flowing through the load balancer ... If there are no requests
-#: ... or no data for a metric, the metric is not reported" (ELB guide,
-#: "CloudWatch metrics for your Application Load Balancer"). Nothing documents
-#: that a weight-0 Lambda target group gets the metric regardless of traffic.
-#: "breaching" would then put the composite alarm in ALARM on a fresh deploy,
-#: and the controller rolls a route back on ALARM from any status, idle
-#: included: every new route would start rolled back and blocked. "missing"
-#: (CloudWatch: "If all data points in the alarm evaluation range are missing,
-#: the alarm transitions to INSUFFICIENT_DATA") leaves a lost signal out of the
-#: composite rule, which only ORs ALARM(...); a published 0 still alarms.
-MISSING_HEALTH_IS_UNKNOWN = "missing"
-
-
-def healthy_host_periods(health_check: HealthCheckConfig) -> int:
-    """One-minute periods HealthyHostCount must stay below 1 before the alarm fires.
-
-    A newly registered target is not healthy until it passes its first health
-    checks ("After your target is registered, it must pass one health check to
-    be considered healthy", ELB guide; older target groups wait for the healthy
-    threshold), so the count is 0 for up to ``interval * healthy_threshold``
-    seconds after every deploy that registers the function. The alarm waits
-    one period longer than that, so a fresh target never trips it while a
-    target that stays unhealthy still does.
-    """
-    warm_up_seconds = health_check.interval_seconds * health_check.healthy_threshold
-    return math.ceil(warm_up_seconds / STANDARD_PERIOD) + 1
+from components.config import RouteConfig, StackConfig
+from controller.core.contract import ROUTE_DIMENSION
 
 
 def composite_rule(alarm_names: list[str]) -> str:
     """``ALARM("a") OR ALARM("b") ...``: in ALARM as soon as any child is."""
     return " OR ".join(f'ALARM("{name}")' for name in alarm_names)
+
+
+def rate_queries(
+    rate: RateOfSums, dimensions: Mapping[str, pulumi.Input[str]]
+) -> list[aws.cloudwatch.MetricAlarmMetricQueryArgs]:
+    """The metric queries of a :class:`~components.alarm_specs.RateOfSums` row."""
+
+    def metric(query_id: str, metric_name: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+        return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id=query_id,
+            return_data=False,
+            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                namespace=rate.namespace,
+                metric_name=metric_name,
+                dimensions=dict(dimensions),
+                period=rate.period,
+                stat="Sum",
+            ),
+        )
+
+    return [
+        metric("failures", rate.failures),
+        metric("total", rate.total),
+        aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id="rate", expression=rate.EXPRESSION, label=rate.label, return_data=True
+        ),
+    ]
+
+
+def metric_alarm(
+    resource_name: str,
+    spec: AlarmSpec,
+    *,
+    route: RouteConfig,
+    alarm_name: str,
+    dimensions: Mapping[str, pulumi.Input[str]],
+    actions: list[pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
+) -> aws.cloudwatch.MetricAlarm:
+    """The one place a route alarm is declared: every argument comes from ``spec``.
+
+    A single metric sets namespace, metric, statistic and period on the alarm;
+    metric math sets them on its queries instead. The other one's arguments
+    stay ``None``, which Pulumi leaves out of the inputs.
+    """
+    single = spec.source if isinstance(spec.source, SingleMetric) else None
+    rate = spec.source if isinstance(spec.source, RateOfSums) else None
+    window = spec.window(route)
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        name=alarm_name,
+        alarm_description=spec.description(route),
+        namespace=single.namespace if single else None,
+        metric_name=single.metric_name if single else None,
+        dimensions=dict(dimensions) if single else None,
+        statistic=single.statistic if single else None,
+        extended_statistic=single.extended_statistic if single else None,
+        period=single.period if single else None,
+        metric_queries=rate_queries(rate, dimensions) if rate else None,
+        comparison_operator=spec.comparison,
+        threshold=spec.threshold(route),
+        evaluation_periods=window.evaluation_periods,
+        datapoints_to_alarm=window.datapoints_to_alarm,
+        treat_missing_data=spec.treat_missing_data,
+        alarm_actions=actions,
+        opts=opts,
+    )
 
 
 @dataclass
@@ -107,7 +110,7 @@ class RouteAlarmsArgs:
 
 
 class RouteAlarms(pulumi.ComponentResource):
-    """One alarm per failure signal of a route, ORed by a composite alarm."""
+    """One alarm per row of the alarm table, ORed by a composite alarm."""
 
     alarm_names: pulumi.Output[list[str]]
     composite_alarm_name: pulumi.Output[str]
@@ -116,210 +119,31 @@ class RouteAlarms(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: RouteAlarmsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        route, stack, stack_name = args.route, args.stack, args.stack_name
-        thresholds = route.canary.alarms
+        route, stack_name = args.route, args.stack_name
         super().__init__("strangler:alarms:RouteAlarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        actions = [args.topic_arn]
-        lambda_dims: dict[str, pulumi.Input[str]] = {"FunctionName": args.function_name}
-        alb_dims: dict[str, pulumi.Input[str]] = {
-            "TargetGroup": args.target_group_arn_suffix,
-            "LoadBalancer": stack.load_balancer_dimension,
+        actions: list[pulumi.Input[str]] = [args.topic_arn]
+        dimensions: dict[Dimensions, dict[str, pulumi.Input[str]]] = {
+            Dimensions.FUNCTION: {"FunctionName": args.function_name},
+            Dimensions.TARGET_GROUP: {
+                "TargetGroup": args.target_group_arn_suffix,
+                "LoadBalancer": args.stack.load_balancer_dimension,
+            },
+            Dimensions.ROUTE: {ROUTE_DIMENSION: route.name},
         }
-        route_dims: dict[str, pulumi.Input[str]] = {ROUTE_DIMENSION: route.name}
-        healthy_periods = healthy_host_periods(route.health_check)
 
-        def alarm_name(kind: str) -> str:
-            return naming.alarm_name(stack_name, route.name, kind)
-
-        def rate_queries(
-            namespace: str,
-            failures: str,
-            total: str,
-            dimensions: dict[str, pulumi.Input[str]],
-            period: int,
-            label: str,
-        ) -> list[aws.cloudwatch.MetricAlarmMetricQueryArgs]:
-            # 100 * failures / total. FILL(failures, 0): a period with requests
-            # but no failure datapoint is a 0 % period, not a missing one. A
-            # period without requests has no result at all (missing data).
-            def metric(
-                query_id: str, metric_name: str
-            ) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
-                return aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                    id=query_id,
-                    return_data=False,
-                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                        namespace=namespace,
-                        metric_name=metric_name,
-                        dimensions=dimensions,
-                        period=period,
-                        stat="Sum",
-                    ),
-                )
-
-            return [
-                metric("failures", failures),
-                metric("total", total),
-                aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                    id="rate",
-                    expression="100 * FILL(failures, 0) / total",
-                    label=label,
-                    return_data=True,
-                ),
-            ]
-
-        alarms: list[aws.cloudwatch.MetricAlarm] = []
-
-        alarms.append(
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-errors",
-                name=alarm_name("errors"),
-                alarm_description=f"{route.name}: Lambda Errors above "
-                f"{thresholds.error_rate_percent:g} % of Invocations",
-                metric_queries=rate_queries(
-                    LAMBDA_NAMESPACE,
-                    "Errors",
-                    "Invocations",
-                    lambda_dims,
-                    STANDARD_PERIOD,
-                    "Lambda error rate (%)",
-                ),
-                comparison_operator="GreaterThanThreshold",
-                threshold=thresholds.error_rate_percent,
-                evaluation_periods=STANDARD_EVALUATION_PERIODS,
-                datapoints_to_alarm=STANDARD_DATAPOINTS_TO_ALARM,
-                treat_missing_data=NO_TRAFFIC_IS_FINE,
-                alarm_actions=actions,
+        alarms = [
+            metric_alarm(
+                f"{name}-{spec.kind}",
+                spec,
+                route=route,
+                alarm_name=naming.alarm_name(stack_name, route.name, spec.kind),
+                dimensions=dimensions[spec.source.dimensions],
+                actions=actions,
                 opts=child,
             )
-        )
-        alarms.append(
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-throttles",
-                name=alarm_name("throttles"),
-                alarm_description=f"{route.name}: reserved concurrency exhausted; throttled "
-                "requests get a 502 from the ALB",
-                namespace=LAMBDA_NAMESPACE,
-                metric_name="Throttles",
-                dimensions=lambda_dims,
-                statistic="Sum",
-                period=STANDARD_PERIOD,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                threshold=thresholds.throttles,
-                # One minute with throttles is enough: each one is a failed
-                # request, and the cap exists to protect the upstream.
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                treat_missing_data=NO_TRAFFIC_IS_FINE,
-                alarm_actions=actions,
-                opts=child,
-            )
-        )
-        alarms.append(
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-app-errors",
-                name=alarm_name("app-errors"),
-                alarm_description=f"{route.name}: application errors above "
-                f"{thresholds.app_error_rate_percent:g} % of requests (10-second periods)",
-                metric_queries=rate_queries(
-                    METRIC_NAMESPACE,
-                    METRIC_APP_ERRORS,
-                    METRIC_REQUESTS,
-                    route_dims,
-                    HIGH_RESOLUTION_PERIOD,
-                    "Application error rate (%)",
-                ),
-                comparison_operator="GreaterThanThreshold",
-                threshold=thresholds.app_error_rate_percent,
-                evaluation_periods=HIGH_RESOLUTION_EVALUATION_PERIODS,
-                datapoints_to_alarm=HIGH_RESOLUTION_DATAPOINTS_TO_ALARM,
-                treat_missing_data=NO_TRAFFIC_IS_FINE,
-                alarm_actions=actions,
-                opts=child,
-            )
-        )
-        alarms.append(
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-target-5xx",
-                name=alarm_name("target-5xx"),
-                alarm_description=f"{route.name}: the Lambda target answered 5xx",
-                namespace=ALB_NAMESPACE,
-                metric_name="HTTPCode_Target_5XX_Count",
-                dimensions=alb_dims,
-                statistic="Sum",
-                period=STANDARD_PERIOD,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                threshold=thresholds.target_5xx_count,
-                evaluation_periods=STANDARD_EVALUATION_PERIODS,
-                datapoints_to_alarm=STANDARD_DATAPOINTS_TO_ALARM,
-                treat_missing_data=NO_TRAFFIC_IS_FINE,
-                alarm_actions=actions,
-                opts=child,
-            )
-        )
-        alarms.append(
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-lambda-user-errors",
-                name=alarm_name("lambda-user-errors"),
-                alarm_description=f"{route.name}: the ALB could not use the function's "
-                "response (LambdaUserError: bad response, permission, over 1 MB)",
-                namespace=ALB_NAMESPACE,
-                metric_name="LambdaUserError",
-                dimensions=alb_dims,
-                statistic="Sum",
-                period=STANDARD_PERIOD,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                threshold=thresholds.lambda_user_errors,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                treat_missing_data=NO_TRAFFIC_IS_FINE,
-                alarm_actions=actions,
-                opts=child,
-            )
-        )
-        alarms.append(
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-healthy-hosts",
-                name=alarm_name("healthy-hosts"),
-                alarm_description=f"{route.name}: the ALB health check of the function "
-                f"({route.health_check.path}) is failing",
-                namespace=ALB_NAMESPACE,
-                metric_name="HealthyHostCount",
-                dimensions=alb_dims,
-                statistic="Minimum",
-                period=STANDARD_PERIOD,
-                comparison_operator="LessThanThreshold",
-                threshold=1,
-                # Every period of the window must be bad: N out of N.
-                evaluation_periods=healthy_periods,
-                datapoints_to_alarm=healthy_periods,
-                treat_missing_data=MISSING_HEALTH_IS_UNKNOWN,
-                alarm_actions=actions,
-                opts=child,
-            )
-        )
-        alarms.append(
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-p99-latency",
-                name=alarm_name("p99-latency"),
-                alarm_description=f"{route.name}: p99 target response time above "
-                f"{thresholds.p99_latency_ms} ms",
-                namespace=ALB_NAMESPACE,
-                metric_name="TargetResponseTime",
-                dimensions=alb_dims,
-                extended_statistic="p99",
-                period=STANDARD_PERIOD,
-                comparison_operator="GreaterThanThreshold",
-                # TargetResponseTime is in seconds.
-                threshold=thresholds.p99_latency_ms / 1000,
-                evaluation_periods=STANDARD_EVALUATION_PERIODS,
-                datapoints_to_alarm=STANDARD_DATAPOINTS_TO_ALARM,
-                treat_missing_data=NO_TRAFFIC_IS_FINE,
-                alarm_actions=actions,
-                opts=child,
-            )
-        )
+            for spec in ALARM_SPECS
+        ]
 
         child_names = [alarm.name for alarm in alarms]
         # The rule is built from the children's name outputs, so the composite

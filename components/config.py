@@ -20,6 +20,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from components.limits import (
+    ARCHITECTURES,
+    LAYER_ARN,
+    MAX_MEMORY_MB,
+    MAX_TIMEOUT_SECONDS,
+    MIN_MEMORY_MB,
+    MIN_TIMEOUT_SECONDS,
+    PARTITION_PATTERN,
+    ROUTE_NAME,
+)
 from controller.core.contract import (
     ENV_HEALTH_CHECK_PATH,
     ENV_ROUTE_NAME,
@@ -34,9 +44,6 @@ from controller.core.weights import TOTAL_WEIGHT, Weights
 MAX_CONDITION_VALUES = 5
 # ELB API RulePriorityPair.Priority: "Valid Range: Minimum value of 1. Maximum value of 50000."
 MIN_PRIORITY, MAX_PRIORITY = 1, 50000
-# Lambda quotas: function timeout 900 seconds (15 minutes); memory 128 MB - 10,240 MB.
-MAX_TIMEOUT_SECONDS = 900
-MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
 # Target group health checks: interval 5-300 s, timeout 2-120 s, thresholds 2-10.
 # For a lambda target group the interval "needs to be greater than the timeout
 # of the underlying lambda" (provider docs of TargetGroup.health_check.interval).
@@ -53,7 +60,6 @@ LOG_RETENTION_DAYS = frozenset(
 )  # fmt: skip
 # Runtimes for which Powertools for AWS Lambda (Python) V3 publishes a layer.
 RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
-ARCHITECTURES = ("x86_64", "arm64")
 
 # The official public Powertools V3 layer (account 017000801446), one per
 # runtime and architecture: AWSLambdaPowertoolsPythonV3-python312-x86_64.
@@ -67,8 +73,10 @@ POWERTOOLS_LAYER_VERSION = 27
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ARCHITECTURE = "x86_64"
 DEFAULT_HANDLER = "app.handler"
-DEFAULT_MEMORY_MB = 512
-DEFAULT_TIMEOUT_SECONDS = 10
+# Defaults of a route function (the controller function has its own, in
+# components/controller_function.py).
+ROUTE_FUNCTION_DEFAULT_MEMORY_MB = 512
+ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS = 10
 DEFAULT_LOG_RETENTION_DAYS = 30
 DEFAULT_MIN_REQUESTS = 50
 
@@ -80,17 +88,14 @@ RESERVED_ENV_KEYS = frozenset(
      ENV_POWERTOOLS_METRICS_NAMESPACE}
 )  # fmt: skip
 
-_ROUTE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
-_PARTITION = r"arn:aws(?:-[a-z]+)*"
 _LISTENER_ARN = re.compile(
-    _PARTITION + r":elasticloadbalancing:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    PARTITION_PATTERN + r":elasticloadbalancing:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"listener/(?P<lb>app/[A-Za-z0-9-]{1,32}/[0-9a-f]+)/[0-9a-f]+$"
 )
 _TARGET_GROUP_ARN = re.compile(
-    _PARTITION + r":elasticloadbalancing:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    PARTITION_PATTERN + r":elasticloadbalancing:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]+$"
 )
-_LAYER_ARN = re.compile(_PARTITION + r":lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]+$")
@@ -534,7 +539,7 @@ def parse_stack_config(
         )
         log_retention = DEFAULT_LOG_RETENTION_DAYS
     stack_layer = reader.string(data, "powertoolsLayerArn", "")
-    if stack_layer is not None and not _LAYER_ARN.match(stack_layer):
+    if stack_layer is not None and not LAYER_ARN.match(stack_layer):
         reader.add("powertoolsLayerArn", f"{stack_layer!r} is not a Lambda layer version ARN")
 
     routes: list[RouteConfig] = []
@@ -609,10 +614,10 @@ def _parse_route(
     before = len(reader.problems)
 
     name = reader.string(data, "name", path, required=True)
-    if name is not None and not _ROUTE_NAME.match(name):
+    if name is not None and not ROUTE_NAME.match(name):
         reader.add(
             f"{path}.name",
-            f"{name!r} must match ^[a-z][a-z0-9-]{{0,23}}$ (it becomes part of resource names)",
+            f"{name!r} must match {ROUTE_NAME.pattern} (it becomes part of resource names)",
         )
     priority = reader.integer(
         data, "priority", path, low=MIN_PRIORITY, high=MAX_PRIORITY, required=True
@@ -733,18 +738,19 @@ def _parse_function(
             f"{path}.architecture", f"{architecture!r} is not one of {', '.join(ARCHITECTURES)}"
         )
     memory = reader.integer(
-        data, "memoryMb", path, default=DEFAULT_MEMORY_MB, low=MIN_MEMORY_MB, high=MAX_MEMORY_MB
-    )
+        data, "memoryMb", path, default=ROUTE_FUNCTION_DEFAULT_MEMORY_MB, low=MIN_MEMORY_MB,
+        high=MAX_MEMORY_MB,
+    )  # fmt: skip
     timeout = reader.integer(
-        data, "timeoutSeconds", path, default=DEFAULT_TIMEOUT_SECONDS, low=1,
-        high=MAX_TIMEOUT_SECONDS,
+        data, "timeoutSeconds", path, default=ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS,
+        low=MIN_TIMEOUT_SECONDS, high=MAX_TIMEOUT_SECONDS,
     )  # fmt: skip
     # Required: the per-API cap of the original design. Requests above it get
     # an immediate 502 instead of piling up on the upstream.
     reserved = reader.integer(data, "reservedConcurrency", path, low=1, required=True)
     environment = _parse_environment(reader, data.get("environment"), f"{path}.environment")
     layer = reader.string(data, "powertoolsLayerArn", path)
-    if layer is not None and not _LAYER_ARN.match(layer):
+    if layer is not None and not LAYER_ARN.match(layer):
         reader.add(f"{path}.powertoolsLayerArn", f"{layer!r} is not a Lambda layer version ARN")
 
     if len(reader.problems) != before:
@@ -756,8 +762,8 @@ def _parse_function(
         handler=handler,
         runtime=runtime,
         architecture=architecture,
-        memory_mb=memory or DEFAULT_MEMORY_MB,
-        timeout_seconds=timeout or DEFAULT_TIMEOUT_SECONDS,
+        memory_mb=memory or ROUTE_FUNCTION_DEFAULT_MEMORY_MB,
+        timeout_seconds=timeout or ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS,
         reserved_concurrency=reserved,
         environment=MappingProxyType(dict(environment)),
         powertools_layer_arn=layer
@@ -807,7 +813,9 @@ def _parse_health_check(
     )
     if not health_path.startswith("/") or len(health_path) > 1024:
         reader.add(f"{path}.path", f"{health_path!r} must start with '/' (at most 1024 chars)")
-    function_timeout = function.timeout_seconds if function else DEFAULT_TIMEOUT_SECONDS
+    function_timeout = (
+        function.timeout_seconds if function else ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS
+    )
     # For a lambda target group the interval must be greater than the
     # function's timeout; the interval is at most 300 s.
     default_interval = min(MAX_HC_INTERVAL, max(DEFAULT_HC_INTERVAL, function_timeout + 5))

@@ -20,20 +20,11 @@ from components.config import (
     RouteConfig,
     StackConfig,
 )
+from components.controller_iam import assume_role_policy
 from controller.core.contract import ENV_HEALTH_CHECK_PATH, ENV_ROUTE_NAME, METRIC_NAMESPACE
 
-LAMBDA_ASSUME_ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+# Keys in document order (not sorted): the text the route roles were created with.
+LAMBDA_ASSUME_ROLE_POLICY = json.dumps(assume_role_policy("lambda.amazonaws.com"))
 
 
 def function_environment(route: RouteConfig) -> dict[str, str]:

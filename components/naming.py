@@ -1,29 +1,32 @@
 """Deterministic physical names of the resources of a stack.
 
 Explicit names let operators, the controller and the dashboards find a route's
-resources without a lookup; they must stay within each service's length limit.
+resources without a lookup. One rule keeps every name within its service's
+length limit: :func:`fit`, which shortens a long name with a hash suffix
+instead of refusing it.
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from components.alarm_specs import ALARM_SPECS
+
 # Name length limits from the AWS documentation.
 MAX_FUNCTION_NAME = 64  # Lambda FunctionName: 1-64 characters
 MAX_TARGET_GROUP_NAME = 32  # ELB target group name: at most 32 characters
 MAX_TOPIC_NAME = 256  # SNS topic name: up to 256 characters
 MAX_ALARM_NAME = 255  # CloudWatch AlarmName: 1-255 characters
+MAX_STATE_MACHINE_NAME = 80  # Step Functions CreateStateMachine name
+MAX_RULE_NAME = 64  # EventBridge PutRule Name
+MAX_SCHEDULE_NAME = 64  # EventBridge Scheduler CreateSchedule Name
+MAX_QUEUE_NAME = 80  # SQS CreateQueue QueueName
+MAX_TABLE_NAME = 255  # DynamoDB TableName: 3-255 characters
+MAX_DASHBOARD_NAME = 255  # CloudWatch PutDashboard DashboardName
 
-#: The alarm kinds of a route, in the order the composite alarm lists them.
-ALARM_KINDS = (
-    "errors",
-    "throttles",
-    "app-errors",
-    "target-5xx",
-    "lambda-user-errors",
-    "healthy-hosts",
-    "p99-latency",
-)
+#: The alarm kinds of a route, in the order the composite alarm lists them
+#: (the order of :data:`components.alarm_specs.ALARM_SPECS`).
+ALARM_KINDS = tuple(spec.kind for spec in ALARM_SPECS)
 
 
 def fit(name: str, limit: int) -> str:
@@ -65,3 +68,57 @@ def composite_alarm_name(stack: str, route: str) -> str:
 def topic_name(stack: str) -> str:
     """The stack's alert topic."""
     return fit(f"strangler-{stack}-alerts", MAX_TOPIC_NAME)
+
+
+# --- the canary controller of a stack ---------------------------------------------
+
+
+def controller_function_name(stack: str) -> str:
+    """``strangler-<stack>-controller``."""
+    return fit(f"strangler-{stack}-controller", MAX_FUNCTION_NAME)
+
+
+def controller_log_group_name(stack: str) -> str:
+    """Lambda's default log group of the controller, created by the stack to set retention."""
+    return f"/aws/lambda/{controller_function_name(stack)}"
+
+
+def state_machine_name(stack: str) -> str:
+    """``strangler-<stack>-canary``: explicit, so ARNs can be built without a cycle."""
+    return fit(f"strangler-{stack}-canary", MAX_STATE_MACHINE_NAME)
+
+
+def state_machine_log_group_name(stack: str) -> str:
+    """Under ``/aws/vendedlogs/``: CloudWatch Logs (vended logs) then needs no per-group
+    resource policy, whose 5120-character account quota many log groups would exhaust."""
+    return f"/aws/vendedlogs/states/{state_machine_name(stack)}"
+
+
+def table_name(stack: str) -> str:
+    """``strangler-<stack>-state``: route state, locks and history."""
+    return fit(f"strangler-{stack}-state", MAX_TABLE_NAME)
+
+
+def dlq_name(stack: str) -> str:
+    """``strangler-<stack>-controller-dlq``: failed alarm events and scheduled starts."""
+    return fit(f"strangler-{stack}-controller-dlq", MAX_QUEUE_NAME)
+
+
+def dlq_alarm_name(stack: str) -> str:
+    """``strangler-<stack>-controller-dlq``: pages when a delivery failed."""
+    return fit(f"strangler-{stack}-controller-dlq", MAX_ALARM_NAME)
+
+
+def dashboard_name(stack: str) -> str:
+    """``strangler-<stack>``."""
+    return fit(f"strangler-{stack}", MAX_DASHBOARD_NAME)
+
+
+def failback_rule_name(stack: str, route: str) -> str:
+    """``strangler-<stack>-<route>-failback``."""
+    return fit(f"strangler-{stack}-{route}-failback", MAX_RULE_NAME)
+
+
+def schedule_name(stack: str, route: str) -> str:
+    """``strangler-<stack>-<route>-canary`` (in the ``default`` schedule group)."""
+    return fit(f"strangler-{stack}-{route}-canary", MAX_SCHEDULE_NAME)

@@ -70,6 +70,7 @@ class RecordedResource:
     outputs: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
     registered_outputs: dict[str, Any] = field(default_factory=dict)
+    alias_urns: list[str] = field(default_factory=list)
 
 
 def _name_from_urn(urn: str) -> str:
@@ -210,9 +211,23 @@ class RecordingMonitor(MockMonitor):
                 depends_on=[_name_from_urn(u) for u in request.dependencies],
                 outputs=dict(registration.state or {}),
                 id=registration.id,
+                alias_urns=[self._alias_urn(request, alias) for alias in request.aliases],
             )
         )
         return response
+
+    def _alias_urn(self, request: Any, alias: Any) -> str:
+        """The URN an alias of a ``RegisterResource`` request stands for.
+
+        Built like the mock monitor builds URNs, so it compares with the
+        ``urn`` of resources recorded by an earlier run. Unset fields of an
+        alias spec mean "as the resource is now".
+        """
+        if alias.urn:
+            return str(alias.urn)
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         """Record what a component passed to ``register_outputs``."""

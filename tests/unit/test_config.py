@@ -11,6 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.config import (
+    ROUTE_FUNCTION_DEFAULT_MEMORY_MB,
+    ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS,
     ConfigError,
     StackConfig,
     default_health_check_path,
@@ -19,6 +21,8 @@ from components.config import (
     load_balancer_dimension,
     parse_stack_config,
 )
+from components.controller import CanaryControllerArgs, ControllerConfigError, ControllerRoute
+from controller.core.contract import PlanRecord, StagePlanRecord
 from controller.core.weights import TOTAL_WEIGHT
 
 REGION = "ap-northeast-1"
@@ -355,6 +359,71 @@ def test_negative_bake_time(project: Path) -> None:
     assert problems(raw_config(route(canary=canary)), project) == [
         "routes[0].canary.stages[0].bakeMinutes: must not be negative, got -5"
     ]
+
+
+def test_route_function_defaults(project: Path) -> None:
+    r = route()
+    del r["function"]["memoryMb"], r["function"]["timeoutSeconds"]
+    (parsed,) = parse(raw_config(r), project).routes
+    assert (parsed.function.memory_mb, parsed.function.timeout_seconds) == (
+        ROUTE_FUNCTION_DEFAULT_MEMORY_MB,
+        ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS,
+    )
+
+
+def _controller_problems(memory_mb: int, timeout_seconds: int) -> list[str]:
+    args = CanaryControllerArgs(
+        stack="prod",
+        routes=[
+            ControllerRoute(
+                name="map-tile",
+                listener_arn=LISTENER,
+                plan=PlanRecord(stages=(StagePlanRecord(weight=100.0),)),
+                rule_arn="rule",
+                ecs_target_group_arn=ECS_TG,
+                lambda_target_group_arn="tg",
+                function_name="fn",
+                composite_alarm_name="composite",
+                composite_alarm_arn="composite-arn",
+                alarm_names=("a",),
+            )
+        ],
+        topic_arn="topic",
+        powertools_layer_arn=default_powertools_layer_arn(REGION, "python3.12", "x86_64"),
+        memory_mb=memory_mb,
+        timeout_seconds=timeout_seconds,
+    )
+    try:
+        args.validate()
+    except ControllerConfigError as error:
+        return list(error.problems)
+    return []
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "timeout_seconds"),
+    [(127, 10), (128, 1), (10240, 10), (10241, 10), (512, 0), (512, 900), (512, 901)],
+)
+def test_route_functions_and_the_controller_obey_the_same_lambda_quotas(
+    project: Path, memory_mb: int, timeout_seconds: int
+) -> None:
+    r = route()
+    r["function"].update(memoryMb=memory_mb, timeoutSeconds=timeout_seconds)
+    try:
+        parse(raw_config(r), project)
+        found: list[str] = []
+    except ConfigError as error:
+        found = error.messages
+    # Only the quota's own messages: a long timeout also leaves no room for the
+    # health check interval, which is the route's problem alone.
+    out_of_range = [m.split(":")[0] for m in found if " is above the maximum " in m
+                    or " is below the minimum " in m]  # fmt: skip
+    controller = [p.split(" ")[0] for p in _controller_problems(memory_mb, timeout_seconds)]
+    assert ("routes[0].function.memoryMb" in out_of_range) == ("memory_mb" in controller)
+    assert ("routes[0].function.timeoutSeconds" in out_of_range) == (
+        "timeout_seconds" in controller
+    )
+    assert bool(out_of_range) == (memory_mb in (127, 10241) or timeout_seconds in (0, 901))
 
 
 def test_missing_reserved_concurrency(project: Path) -> None:

@@ -1,24 +1,42 @@
-"""CanaryController under Pulumi mocks: every resource, wiring and exact IAM document."""
+"""CanaryController under Pulumi mocks: its sub-components, wiring, archive and aliases."""
 
 from __future__ import annotations
 
 import importlib
+import io
 import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pulumi
 import pytest
 
+from components import naming
 from components.config import POWERTOOLS_LAYER_VERSION, StackConfig
 from components.controller import (
-    CONTROLLER_SOURCE,
-    HANDLER,
     TYPE_TOKEN,
     CanaryController,
     CanaryControllerArgs,
     ControllerConfigError,
     ControllerRoute,
+)
+from components.controller_function import (
+    CONTROLLER_SOURCE,
+    HANDLER,
+    controller_archive,
+)
+from components.controller_iam import (
+    ControllerPolicyInputs,
+    assume_role_policy,
+    controller_policy,
+    dead_letter_queue_policy,
+    scheduler_policy,
+    state_machine_policy,
 )
 from controller.core.contract import (
     PlanRecord,
@@ -27,6 +45,7 @@ from controller.core.contract import (
     StagePlanRecord,
 )
 from controller.core.state_machine import build_definition
+from rehearsal.world.bridge.archive import archive_to_zip
 from tests.pulumi_mocks import (
     RecordedResource,
     by_name,
@@ -142,12 +161,24 @@ def declare(source_dir: Path, routes=None, **overrides) -> list[RecordedResource
     return list(monitor.recorded)
 
 
+def fake_controller_package(folder: Path) -> Path:
+    """A ``controller/`` folder shaped like the real one, with the CLI and stray files."""
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("")
+    (folder / "handler.py").write_text("def handler(event, context):\n    return {}\n")
+    (folder / "__main__.py").write_text("from controller.cli.main import main\n")
+    (folder / "README.txt").write_text("not a module\n")
+    for package in ("core", "aws", "cli"):
+        (folder / package).mkdir()
+        (folder / package / "__init__.py").write_text("")
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"stale")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def source_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("src") / "controller"
-    folder.mkdir()
-    (folder / "handler.py").write_text("def handler(event, context):\n    return {}\n")
-    return folder
+    return fake_controller_package(tmp_path_factory.mktemp("src") / "controller")
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +205,12 @@ def test_declares_every_controller_resource_once_per_stack_or_route(declared):
         counts[resource.type] = counts.get(resource.type, 0) + 1
     assert counts == {
         TYPE_TOKEN: 1,
+        "strangler:controller_function:ControllerFunction": 1,
+        "strangler:canary_state_machine:CanaryStateMachine": 1,
+        "strangler:dead_letter_queue:DeadLetterQueue": 1,
+        "strangler:failback:FailbackRule": 2,
+        "strangler:canary_schedules:CanarySchedules": 1,
+        "strangler:registry:ControllerRegistry": 1,
         "aws:lambda/function:Function": 1,
         "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,
         "aws:cloudwatch/logGroup:LogGroup": 2,
@@ -193,14 +230,63 @@ def test_declares_every_controller_resource_once_per_stack_or_route(declared):
     }
 
 
-def test_children_are_parented_and_named_after_the_component(declared):
+def test_children_are_parented_and_named_after_their_component(declared):
     component = one(declared, TYPE_TOKEN)
     assert component.name == "canary"
+    components = {r.name for r in declared if not r.custom}
     for resource in declared:
         if resource is component:
             continue
-        assert resource.parent == "canary", resource.name
-        assert resource.name.startswith("canary-"), resource.name
+        assert resource.parent in components, resource.name
+        assert resource.name.startswith(f"{resource.parent}-"), resource.name
+    for sub in (r for r in declared if not r.custom):
+        assert sub.registered_outputs, f"{sub.name} registers no outputs"
+    assert {r.parent for r in declared if r.custom} == components
+
+
+# Where each resource was declared before the controller was split into
+# sub-components: directly under the CanaryController, with these names.
+FORMER_LAYOUT = [
+    ("aws:dynamodb/table:Table", "canary-table"),
+    ("aws:sqs/queue:Queue", "canary-dlq"),
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "canary-dlq-alarm"),
+    ("aws:sqs/queuePolicy:QueuePolicy", "canary-dlq-policy"),
+    ("aws:cloudwatch/logGroup:LogGroup", "canary-function-logs"),
+    ("aws:iam/role:Role", "canary-function-role"),
+    ("aws:iam/rolePolicy:RolePolicy", "canary-function-policy"),
+    ("aws:lambda/function:Function", "canary-function"),
+    ("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "canary-function-async"),
+    ("aws:cloudwatch/logGroup:LogGroup", "canary-state-machine-logs"),
+    ("aws:iam/role:Role", "canary-state-machine-role"),
+    ("aws:iam/rolePolicy:RolePolicy", "canary-state-machine-policy"),
+    ("aws:sfn/stateMachine:StateMachine", "canary-state-machine"),
+    *[
+        (typ, f"canary-{route}-failback-{part}")
+        for route in ("map-tile", "map-style")
+        for typ, part in (
+            ("aws:cloudwatch/eventRule:EventRule", "rule"),
+            ("aws:lambda/permission:Permission", "permission"),
+            ("aws:cloudwatch/eventTarget:EventTarget", "target"),
+        )
+    ],
+    ("aws:iam/role:Role", "canary-scheduler-role"),
+    ("aws:iam/rolePolicy:RolePolicy", "canary-scheduler-policy"),
+    ("aws:scheduler/schedule:Schedule", "canary-map-tile-schedule"),
+    ("aws:cloudwatch/dashboard:Dashboard", "canary-dashboard"),
+    ("aws:ssm/parameter:Parameter", "canary-map-tile-record"),
+    ("aws:ssm/parameter:Parameter", "canary-map-style-record"),
+    ("aws:ssm/parameter:Parameter", "canary-stack-record"),
+]
+
+
+def test_every_resource_keeps_its_former_urn_or_an_alias_to_it(declared):
+    """An update moves the resources into the sub-components instead of replacing them."""
+    custom = [r for r in declared if r.custom]
+    assert len(custom) == len(FORMER_LAYOUT), "the split adds or drops no AWS resource"
+    for typ, name in FORMER_LAYOUT:
+        former = f"urn:pulumi:{STACK}::strangler::{TYPE_TOKEN}${typ}::{name}"
+        matches = [r for r in custom if former == r.urn or former in r.alias_urns]
+        assert [r.type for r in matches] == [typ], f"{name}: {[r.name for r in matches]}"
 
 
 def test_component_registers_its_outputs(declared):
@@ -230,6 +316,7 @@ def test_controller_function(declared, source_dir):
     assert inputs["memorySize"] == 512
     assert inputs["reservedConcurrentExecutions"] == 10
     assert inputs["role"] == by_name(declared, "canary-function-role").outputs["arn"]
+    assert function.name == "canary-function-lambda"
     assert inputs["environment"] == {
         "variables": {
             "STRANGLER_STACK": "prod",
@@ -242,10 +329,76 @@ def test_controller_function(declared, source_dir):
     code = inputs["code"]
     assert isinstance(code, pulumi.AssetArchive)
     assert set(code.assets) == {"controller"}
-    assert isinstance(code.assets["controller"], pulumi.FileArchive)
-    assert Path(code.assets["controller"].path) == source_dir
+    assert Path(code.assets["controller"].assets["handler.py"].path) == source_dir / "handler.py"
     # Its log group and permissions exist before it can run.
     assert {"canary-function-logs", "canary-function-policy"} <= set(function.depends_on)
+
+
+def _archive_entries(archive: pulumi.Archive) -> dict[str, str]:
+    """Entry name -> kind of an AssetArchive, nested archives flattened with '/'."""
+    assert isinstance(archive, pulumi.AssetArchive)
+    found: dict[str, str] = {}
+    for name, item in archive.assets.items():
+        if isinstance(item, pulumi.AssetArchive):
+            found.update({f"{name}/{k}": v for k, v in _archive_entries(item).items()})
+        else:
+            found[name] = type(item).__name__
+    return found
+
+
+def test_the_archive_ships_modules_and_packages_but_not_the_cli(source_dir):
+    assert _archive_entries(controller_archive(source_dir)) == {
+        "controller/__init__.py": "FileAsset",
+        "controller/handler.py": "FileAsset",
+        "controller/core": "FileArchive",
+        "controller/aws": "FileArchive",
+    }
+
+
+def test_the_real_archive_has_no_cli_and_its_handler_imports_without_it(tmp_path):
+    """Unzipped alone, the shipped package imports the handler; the CLI is not there."""
+    shipped = _archive_entries(controller_archive(CONTROLLER_SOURCE))
+    assert {"controller/core", "controller/aws", "controller/handler.py"} <= set(shipped)
+    assert {"controller/service.py", "controller/events.py", "controller/__init__.py"} <= set(
+        shipped
+    )
+    code = tmp_path / "code"
+    with zipfile.ZipFile(
+        io.BytesIO(archive_to_zip(controller_archive(CONTROLLER_SOURCE), tmp_path))
+    ) as zipped:
+        names = zipped.namelist()
+        zipped.extractall(code)
+    assert not [n for n in names if n.startswith("controller/cli/")], names
+    assert "controller/__main__.py" not in names
+    probe = (
+        "import sys, controller, controller.handler\n"
+        "assert controller.__file__.startswith(sys.argv[1]), controller.__file__\n"
+        "assert callable(controller.handler.lambda_handler)\n"
+        "assert not [m for m in sys.modules if m.startswith('controller.cli')]\n"
+        "try:\n"
+        "    import controller.cli\n"
+        "except ModuleNotFoundError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise AssertionError('controller.cli is importable from the zip')\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(code),
+        "AWS_DEFAULT_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "STRANGLER_STACK": STACK,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(code)],
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_handler_setting_names_the_real_entry_point():
@@ -277,97 +430,32 @@ def test_failed_async_events_go_to_the_dlq(declared):
     assert "canary-function-policy" in config.depends_on
 
 
+# The documents themselves are checked statement by statement in
+# tests/aws/test_controller_iam.py; here, that each role gets its document for
+# the stack's own resources.
+
+
 def test_controller_role_trusts_lambda_only(declared):
-    assert json.loads(by_name(declared, "canary-function-role").inputs["assumeRolePolicy"]) == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    role = by_name(declared, "canary-function-role")
+    assert json.loads(role.inputs["assumeRolePolicy"]) == assume_role_policy("lambda.amazonaws.com")
 
 
-def test_controller_policy_exact(declared):
+def test_controller_policy_is_scoped_to_the_stack_resources(declared):
     assert by_name(declared, "canary-function-policy").inputs["role"] == "canary-function-role-id"
-    assert policy_of(declared, "canary-function-policy") == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": f"{LOG_GROUP_ARN}:log-stream:*",
-            },
-            {
-                "Sid": "ShiftRouteWeights",
-                "Effect": "Allow",
-                "Action": "elasticloadbalancing:ModifyRule",
-                "Resource": [rule_arn("0a1b2c3d4e5f6071"), rule_arn("9683b2d02a6cabee")],
-            },
-            {
-                "Sid": "ReadRouteWeights",
-                "Effect": "Allow",
-                "Action": "elasticloadbalancing:DescribeRules",
-                "Resource": "*",
-            },
-            {
-                "Sid": "ReadAlarmsAndMetrics",
-                "Effect": "Allow",
-                "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
-                "Resource": "*",
-            },
-            {
-                "Sid": "PublishCanaryWeight",
-                "Effect": "Allow",
-                "Action": "cloudwatch:PutMetricData",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"cloudwatch:namespace": "Strangler"}},
-            },
-            {
-                "Sid": "RouteStateAndHistory",
-                "Effect": "Allow",
-                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
-                "Resource": TABLE_ARN,
-            },
-            {
-                "Sid": "StartAndListRuns",
-                "Effect": "Allow",
-                "Action": ["states:ListExecutions", "states:StartExecution"],
-                "Resource": SM_ARN,
-            },
-            {
-                "Sid": "StopAndDescribeRuns",
-                "Effect": "Allow",
-                "Action": ["states:DescribeExecution", "states:StopExecution"],
-                "Resource": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:strangler-prod-canary:*",
-            },
-            {"Sid": "Notify", "Effect": "Allow", "Action": "sns:Publish", "Resource": TOPIC},
-            {
-                "Sid": "ReadRegistry",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:GetParametersByPath"],
-                "Resource": [
-                    f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/strangler/prod",
-                    f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/strangler/prod/*",
-                ],
-            },
-            {
-                "Sid": "FailedEventsToDeadLetterQueue",
-                "Effect": "Allow",
-                "Action": "sqs:SendMessage",
-                "Resource": DLQ_ARN,
-            },
-            {
-                "Sid": "Tracing",
-                "Effect": "Allow",
-                "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-                "Resource": "*",
-            },
-        ],
-    }
+    assert policy_of(declared, "canary-function-policy") == controller_policy(
+        ControllerPolicyInputs(
+            stack=STACK,
+            partition="aws",
+            region=REGION,
+            account=ACCOUNT,
+            log_group_arn=LOG_GROUP_ARN,
+            rule_arns=(rule_arn("9683b2d02a6cabee"), rule_arn("0a1b2c3d4e5f6071")),
+            table_arn=TABLE_ARN,
+            state_machine_arn=SM_ARN,
+            topic_arn=TOPIC,
+            dlq_arn=DLQ_ARN,
+        )
+    )
 
 
 def test_the_constructed_state_machine_arn_is_the_real_one(declared):
@@ -399,54 +487,12 @@ def test_state_machine(declared):
     assert group.inputs["retentionInDays"] == 30
 
 
-def test_state_machine_policy_exact(declared):
-    assert policy_of(declared, "canary-state-machine-policy") == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "InvokeController",
-                "Effect": "Allow",
-                "Action": "lambda:InvokeFunction",
-                "Resource": FUNCTION_ARN,
-            },
-            {
-                "Sid": "DeliverExecutionLogs",
-                "Effect": "Allow",
-                "Action": [
-                    "logs:CreateLogDelivery",
-                    "logs:DeleteLogDelivery",
-                    "logs:DescribeLogGroups",
-                    "logs:DescribeResourcePolicies",
-                    "logs:GetLogDelivery",
-                    "logs:ListLogDeliveries",
-                    "logs:PutResourcePolicy",
-                    "logs:UpdateLogDelivery",
-                ],
-                "Resource": "*",
-            },
-            {
-                "Sid": "Tracing",
-                "Effect": "Allow",
-                "Action": [
-                    "xray:GetSamplingRules",
-                    "xray:GetSamplingTargets",
-                    "xray:PutTelemetryRecords",
-                    "xray:PutTraceSegments",
-                ],
-                "Resource": "*",
-            },
-        ],
-    }
-    assert json.loads(by_name(declared, "canary-state-machine-role").inputs["assumeRolePolicy"])[
-        "Statement"
-    ] == [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
-        }
-    ]
+def test_state_machine_role_may_invoke_the_controller_and_trusts_the_account(declared):
+    assert policy_of(declared, "canary-state-machine-policy") == state_machine_policy(FUNCTION_ARN)
+    role = by_name(declared, "canary-state-machine-role")
+    assert json.loads(role.inputs["assumeRolePolicy"]) == assume_role_policy(
+        "states.amazonaws.com", ACCOUNT
+    )
 
 
 def _invoked_functions(node) -> set[str]:
@@ -527,7 +573,7 @@ def test_eventbridge_may_invoke_the_controller_only_from_the_route_rule(declared
     }
 
 
-def test_dlq_and_its_policy_exact(declared):
+def test_dlq_and_its_policy(declared):
     queue = one(declared, "aws:sqs/queue:Queue")
     assert queue.inputs == {
         "name": "strangler-prod-controller-dlq",
@@ -536,23 +582,11 @@ def test_dlq_and_its_policy_exact(declared):
     }
     policy = one(declared, "aws:sqs/queuePolicy:QueuePolicy")
     assert policy.inputs["queueUrl"] == DLQ_URL
-    rules = sorted(
+    rules = [
         by_name(declared, f"canary-{route}-failback-rule").outputs["arn"]
         for route in ("map-tile", "map-style")
-    )
-    assert json.loads(policy.inputs["policy"]) == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "FailbackDeliveriesFromStackRules",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": DLQ_ARN,
-                "Condition": {"ArnEquals": {"aws:SourceArn": rules}},
-            }
-        ],
-    }
+    ]
+    assert json.loads(policy.inputs["policy"]) == dead_letter_queue_policy(DLQ_ARN, rules)
 
 
 def test_a_dead_letter_pages_the_topic(declared):
@@ -585,7 +619,7 @@ def test_a_dead_letter_pages_the_topic(declared):
 def test_schedule_starts_the_state_machine_in_the_route_timezone(declared):
     schedule = one(declared, "aws:scheduler/schedule:Schedule")
     inputs = schedule.inputs
-    assert schedule.name == "canary-map-tile-schedule"
+    assert schedule.name == "canary-scheduler-map-tile"
     assert inputs["name"] == "strangler-prod-map-tile-canary"
     assert inputs["groupName"] == "default"
     assert inputs["scheduleExpression"] == "cron(0 10 ? * MON-FRI *)"
@@ -614,35 +648,12 @@ def test_schedule_starts_the_state_machine_in_the_route_timezone(declared):
     assert "canary-scheduler-policy" in schedule.depends_on
 
 
-def test_scheduler_role_and_policy_exact(declared):
-    assert json.loads(by_name(declared, "canary-scheduler-role").inputs["assumeRolePolicy"]) == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "scheduler.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
-            }
-        ],
-    }
-    assert policy_of(declared, "canary-scheduler-policy") == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "StartCanaryRun",
-                "Effect": "Allow",
-                "Action": "states:StartExecution",
-                "Resource": SM_ARN,
-            },
-            {
-                "Sid": "FailedStartsToDeadLetterQueue",
-                "Effect": "Allow",
-                "Action": "sqs:SendMessage",
-                "Resource": DLQ_ARN,
-            },
-        ],
-    }
+def test_scheduler_role_may_start_the_state_machine_and_trusts_the_account(declared):
+    role = by_name(declared, "canary-scheduler-role")
+    assert json.loads(role.inputs["assumeRolePolicy"]) == assume_role_policy(
+        "scheduler.amazonaws.com", ACCOUNT
+    )
+    assert policy_of(declared, "canary-scheduler-policy") == scheduler_policy(SM_ARN, DLQ_ARN)
 
 
 def test_no_schedule_no_scheduler_role(source_dir):
@@ -650,7 +661,7 @@ def test_no_schedule_no_scheduler_role(source_dir):
         source_dir, routes=[make_route("map-style", "0a1b2c3d4e5f6071", STYLE_PLAN)]
     )
     assert by_type(resources, "aws:scheduler/schedule:Schedule") == []
-    assert [r.name for r in by_type(resources, "aws:iam/role:Role")] == [
+    assert sorted(r.name for r in by_type(resources, "aws:iam/role:Role")) == [
         "canary-function-role",
         "canary-state-machine-role",
     ]
@@ -724,7 +735,7 @@ def test_dashboard_shows_each_route(declared):
 
 
 def test_registry_route_records(declared):
-    tile = by_name(declared, "canary-map-tile-record")
+    tile = by_name(declared, "canary-registry-route-map-tile")
     assert tile.inputs["name"] == "/strangler/prod/routes/map-tile"
     assert tile.inputs["type"] == "String"
     assert tile.inputs["tier"] == "Standard"
@@ -744,7 +755,7 @@ def test_registry_route_records(declared):
         timezone="Asia/Tokyo",
     )
     style = RouteRecord.from_json(
-        by_name(declared, "canary-map-style-record").inputs["insecureValue"]
+        by_name(declared, "canary-registry-route-map-style").inputs["insecureValue"]
     )
     assert (style.route, style.plan, style.schedule_name, style.schedule, style.timezone) == (
         "map-style",
@@ -757,7 +768,7 @@ def test_registry_route_records(declared):
 
 
 def test_registry_stack_record(declared):
-    parameter = by_name(declared, "canary-stack-record")
+    parameter = by_name(declared, "canary-registry-stack")
     assert parameter.inputs["name"] == "/strangler/prod/stack"
     assert StackRecord.from_json(parameter.inputs["insecureValue"]) == StackRecord(
         stack="prod",
@@ -777,7 +788,6 @@ def test_registry_stack_record(declared):
     "overrides, message",
     [
         ({"stack": "pr.od"}, "stack 'pr.od': must be letters"),
-        ({"stack": "x" * 60}, "controller function name"),
         ({"routes": []}, "routes: the controller needs at least one route"),
         ({"powertools_layer_arn": "layer"}, "powertools_layer_arn 'layer': not a layer ARN"),
         ({"architecture": "sparc"}, "architecture 'sparc'"),
@@ -827,22 +837,47 @@ def test_route_problems_are_all_reported(source_dir):
     assert monitor.recorded == []
 
 
-def test_long_stack_names_are_refused_per_derived_name(source_dir):
-    stack = "s" * 25  # fits the function name, not the rule or schedule of a long route
+# Physical names the controller sets, with the service limit each must fit.
+NAME_LIMITS = {
+    ("aws:lambda/function:Function", "name"): naming.MAX_FUNCTION_NAME,
+    ("aws:sfn/stateMachine:StateMachine", "name"): naming.MAX_STATE_MACHINE_NAME,
+    ("aws:sqs/queue:Queue", "name"): naming.MAX_QUEUE_NAME,
+    ("aws:cloudwatch/eventRule:EventRule", "name"): naming.MAX_RULE_NAME,
+    ("aws:scheduler/schedule:Schedule", "name"): naming.MAX_SCHEDULE_NAME,
+    ("aws:dynamodb/table:Table", "name"): naming.MAX_TABLE_NAME,
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "name"): naming.MAX_ALARM_NAME,
+    ("aws:cloudwatch/dashboard:Dashboard", "dashboardName"): naming.MAX_DASHBOARD_NAME,
+}
+
+
+def test_long_names_are_fitted_like_every_other_name(source_dir):
+    """One rule for all names: too long is shortened with a hash, never refused."""
+    stack = "s" * 70
     route = make_route("r" * 24, "9683b2d02a6cabee", TILE_PLAN, "rate(1 day)")
-    args = CanaryControllerArgs(
-        stack=stack,
-        routes=[route],
-        topic_arn=TOPIC,
-        powertools_layer_arn=LAYER,
-        source_dir=source_dir,
+    resources = declare(source_dir, routes=[route], stack=stack)
+    shortened = set()
+    for (typ, key), limit in NAME_LIMITS.items():
+        (resource,) = by_type(resources, typ)
+        value = resource.inputs[key]
+        assert len(value) <= limit, (typ, value)
+        if re.search(r"-[0-9a-f]{7}$", value):
+            shortened.add(typ)
+    assert shortened == {
+        "aws:lambda/function:Function",
+        "aws:sfn/stateMachine:StateMachine",
+        "aws:sqs/queue:Queue",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:scheduler/schedule:Schedule",
+    }
+    function = one(resources, "aws:lambda/function:Function")
+    assert function.inputs["name"] == naming.controller_function_name(stack)
+    machine = one(resources, "aws:sfn/stateMachine:StateMachine")
+    statements = {s["Sid"]: s for s in policy_of(resources, "canary-function-policy")["Statement"]}
+    assert statements["StartAndListRuns"]["Resource"] == machine.outputs["arn"]
+    record = RouteRecord.from_json(
+        by_name(resources, f"canary-registry-route-{route.name}").inputs["insecureValue"]
     )
-    with pytest.raises(ControllerConfigError) as error:
-        args.validate()
-    assert [p.split(":")[1].strip().split(" ")[0] for p in error.value.problems] == [
-        "rule",
-        "schedule",
-    ]
+    assert record.schedule_name == one(resources, "aws:scheduler/schedule:Schedule").inputs["name"]
 
 
 def test_a_source_without_handler_is_refused(tmp_path):
@@ -934,7 +969,7 @@ def test_the_program_builds_the_controller_from_the_real_routes():
     rule = one(run.resources, "aws:lb/listenerRule:ListenerRule")
     composite = one(run.resources, "aws:cloudwatch/compositeAlarm:CompositeAlarm")
     record = RouteRecord.from_json(
-        by_name(run.resources, "controller-map-tile-record").inputs["insecureValue"]
+        by_name(run.resources, "controller-registry-route-map-tile").inputs["insecureValue"]
     )
     assert record.rule_arn == rule.outputs["arn"]
     assert record.composite_alarm_arn == composite.outputs["arn"]

@@ -16,8 +16,9 @@ import pulumi
 import pytest
 
 from components import naming
+from components.alarm_specs import ALARM_SPECS, AlarmSpec, RateOfSums, SingleMetric
 from components.alarms import composite_rule
-from components.config import parse_stack_config
+from components.config import RouteConfig, StackConfig, parse_stack_config
 from components.route import StranglerRoute, StranglerRouteArgs
 from tests.pulumi_mocks import (
     PROJECT_ROOT,
@@ -73,6 +74,21 @@ def prod() -> ProgramRun:
 @pytest.fixture(scope="module")
 def three() -> ProgramRun:
     return route_resources_only(run_program_full(THREE))
+
+
+def parsed_config(path: Path) -> StackConfig:
+    """The stack file's ``strangler`` config, parsed as the program parses it."""
+    raw = load_stack_config(path)
+    return parse_stack_config(
+        {key.split(":", 1)[1]: value for key, value in raw.items() if key.startswith("strangler:")},
+        region="ap-northeast-1",
+        project_root=PROJECT_ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def tile() -> RouteConfig:
+    return parsed_config(PROD).route("map-tile")
 
 
 def one(run: ProgramRun, typ: str) -> RecordedResource:
@@ -361,6 +377,66 @@ def test_composite_alarm_ors_every_child(prod: ProgramRun) -> None:
     assert alarm_resources <= set(composite.depends_on)
 
 
+@pytest.mark.parametrize("spec", ALARM_SPECS, ids=lambda spec: spec.kind)
+def test_each_row_of_the_alarm_table_is_declared_as_it_says(
+    prod: ProgramRun, tile: RouteConfig, spec: AlarmSpec
+) -> None:
+    """The one MetricAlarm call carries every setting of its row, and nothing else."""
+    a = alarm(prod, spec.kind)
+    assert a.name == f"map-tile-alarms-{spec.kind}"
+    window = spec.window(tile)
+    assert a.inputs["comparisonOperator"] == spec.comparison
+    assert a.inputs["threshold"] == spec.threshold(tile)
+    assert (a.inputs["evaluationPeriods"], a.inputs["datapointsToAlarm"]) == (
+        window.evaluation_periods,
+        window.datapoints_to_alarm,
+    )
+    assert a.inputs["treatMissingData"] == spec.treat_missing_data
+    assert a.inputs["alarmDescription"] == spec.description(tile)
+    assert a.inputs["alarmDescription"].startswith("map-tile: ")
+    single_keys = {"namespace", "metricName", "dimensions", "period"}
+    if isinstance(spec.source, SingleMetric):
+        assert "metricQueries" not in a.inputs
+        assert (a.inputs["namespace"], a.inputs["metricName"], a.inputs["period"]) == (
+            spec.source.namespace,
+            spec.source.metric_name,
+            spec.source.period,
+        )
+        assert a.inputs.get("statistic") == spec.source.statistic
+        assert a.inputs.get("extendedStatistic") == spec.source.extended_statistic
+    else:
+        assert isinstance(spec.source, RateOfSums)
+        assert not single_keys & set(a.inputs), "metric math sets the metric on its queries"
+        queries = {q["id"]: q for q in a.inputs["metricQueries"]}
+        assert queries["rate"] == {
+            "id": "rate",
+            "expression": "100 * FILL(failures, 0) / total",
+            "label": spec.source.label,
+            "returnData": True,
+        }
+        for query_id, metric_name in (
+            ("failures", spec.source.failures),
+            ("total", spec.source.total),
+        ):
+            metric = queries[query_id]["metric"]
+            assert queries[query_id]["returnData"] is False
+            assert (metric["namespace"], metric["metricName"], metric["period"]) == (
+                spec.source.namespace,
+                metric_name,
+                spec.source.period,
+            )
+            assert metric["stat"] == "Sum"
+
+
+def test_alarm_kinds_are_distinct_name_suffixes() -> None:
+    kinds = [spec.kind for spec in ALARM_SPECS]
+    assert list(naming.ALARM_KINDS) == kinds
+    assert len(set(kinds)) == len(kinds)
+    # "composite" names the composite alarm; a kind of that name would collide.
+    assert "composite" not in kinds
+    assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", kind) for kind in kinds), kinds
+
+
 def test_composite_rule_syntax() -> None:
     assert composite_rule(["a", "b"]) == 'ALARM("a") OR ALARM("b")'
 
@@ -501,13 +577,8 @@ def test_missing_listener_is_reported_with_the_other_problems() -> None:
 
 
 def test_route_component_exposes_the_names_the_controller_uses() -> None:
-    raw = load_stack_config(PROD)
-    config = parse_stack_config(
-        {key.split(":", 1)[1]: value for key, value in raw.items() if key.startswith("strangler:")},
-        region="ap-northeast-1",
-        project_root=PROJECT_ROOT,
-    )
-    monitor = install_mocks(stack="unit", config=raw)
+    config = parsed_config(PROD)
+    monitor = install_mocks(stack="unit", config=load_stack_config(PROD))
 
     @pulumi.runtime.test
     def check() -> pulumi.Output[Any]:

@@ -1,0 +1,108 @@
+"""Scheduled canary runs: one EventBridge Scheduler schedule per scheduled route.
+
+Each schedule starts the canary state machine with the route's plan; the
+schedules share one role that may start that state machine and dead-letter a
+failed start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import naming
+from components.controller_iam import render_policy, scheduler_policy
+from components.json_text import json_text
+from components.moved import FormerParent, moved_child
+from components.service_role import service_role
+from controller.core.contract import PlanRecord
+
+TYPE_TOKEN = "strangler:canary_schedules:CanarySchedules"
+
+# Scheduler -> state machine (scheduled runs): a start more than an hour late is
+# dropped to the DLQ; the next scheduled run resumes from the stored stage.
+SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600
+SCHEDULE_MAX_RETRY_ATTEMPTS = 5
+
+
+def schedule_input(route: str, plan: PlanRecord) -> dict[str, Any]:
+    """The execution input of a scheduled run (``controller/core/state_machine.py``)."""
+    return {"route": route, "trigger": "schedule", "actor": "schedule", "plan": plan.to_input()}
+
+
+@dataclass(frozen=True)
+class ScheduledRoute:
+    """A route with ``canary.schedule``: when its runs start, and with which plan."""
+
+    name: str
+    schedule: str
+    timezone: str | None
+    plan: PlanRecord
+
+
+@dataclass
+class CanarySchedulesArgs:
+    """Inputs of :class:`CanarySchedules`; ``routes`` must not be empty."""
+
+    stack: str
+    routes: Sequence[ScheduledRoute]
+    state_machine_arn: pulumi.Input[str]
+    dlq_arn: pulumi.Input[str]
+    account: pulumi.Input[str]
+    former_parent: FormerParent | None = None
+
+
+class CanarySchedules(pulumi.ComponentResource):
+    """The schedules' role and one schedule per route; ``arns`` maps route -> schedule ARN."""
+
+    arns: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: CanarySchedulesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        if not args.routes:
+            raise ValueError("CanarySchedules needs at least one scheduled route")
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        stack, former = args.stack, args.former_parent
+
+        role, policy = service_role(
+            self,
+            name,
+            service="scheduler.amazonaws.com",
+            source_account=args.account,
+            description=f"Strangler scheduled canary runs of stack {stack}",
+            policy=pulumi.Output.all(args.state_machine_arn, args.dlq_arn).apply(
+                lambda v: render_policy(scheduler_policy(v[0], v[1]), role="scheduler")
+            ),
+            former=former,
+            former_prefix="scheduler",
+        )
+        self.arns = {}
+        for route in args.routes:
+            schedule = aws.scheduler.Schedule(
+                f"{name}-{route.name}",
+                name=naming.schedule_name(stack, route.name),
+                group_name="default",
+                description=f"Scheduled canary run of route {route.name}",
+                schedule_expression=route.schedule,
+                schedule_expression_timezone=route.timezone or "UTC",
+                # Runs start on the minute the operators planned for.
+                flexible_time_window={"mode": "OFF"},
+                target={
+                    "arn": args.state_machine_arn,
+                    "role_arn": role.arn,
+                    "input": json_text(schedule_input(route.name, route.plan)),
+                    "retry_policy": {
+                        "maximum_event_age_in_seconds": SCHEDULE_MAX_EVENT_AGE_SECONDS,
+                        "maximum_retry_attempts": SCHEDULE_MAX_RETRY_ATTEMPTS,
+                    },
+                    "dead_letter_config": {"arn": args.dlq_arn},
+                },
+                opts=moved_child(self, former, f"{route.name}-schedule", depends_on=[policy]),
+            )
+            self.arns[route.name] = schedule.arn
+        self.register_outputs({"arns": self.arns})

@@ -1,0 +1,50 @@
+"""Aliases for resources that moved under a sub-component.
+
+The canary controller used to declare every resource directly under
+:class:`~components.controller.CanaryController`, with logical names such as
+``controller-function-role``. Its sub-components now parent them, which
+changes their URNs. Without an alias Pulumi would create each resource anew
+and then delete the old one, and the create fails because the explicit
+physical name (table, function, queue, ...) is still taken. An alias to the
+former URN makes the update move the resource in place instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class FormerParent:
+    """The component a sub-component's children were declared under before it existed.
+
+    ``name`` is that component's logical name, the prefix of the children's
+    former logical names (``<name>-<suffix>``).
+    """
+
+    resource: pulumi.Resource
+    name: str
+
+
+def moved_child(
+    parent: pulumi.Resource,
+    former: FormerParent | None,
+    former_suffix: str,
+    depends_on: Sequence[pulumi.Resource] | None = None,
+) -> pulumi.ResourceOptions:
+    """Options of a child of ``parent`` that was ``<former.name>-<former_suffix>``.
+
+    ``former`` is ``None`` for a sub-component declared on its own (no former
+    place, so no alias).
+    """
+    aliases: list[pulumi.Alias | str] | None = None
+    if former is not None:
+        aliases = [pulumi.Alias(name=f"{former.name}-{former_suffix}", parent=former.resource)]
+    return pulumi.ResourceOptions(
+        parent=parent,
+        aliases=aliases,
+        depends_on=list(depends_on) if depends_on is not None else None,
+    )
