@@ -262,7 +262,7 @@ class CanaryController(pulumi.ComponentResource):
             attributes=[{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
             point_in_time_recovery={"enabled": True},
             # No deletion protection: `pulumi destroy` is the documented last-resort
-            # failover (architecture.md, failure path 4) and must not stop half way.
+            # failover (docs/architecture.md, failure path 4) and must not stop half way.
             # Deleting a table with PITR on leaves a system backup for 35 days
             # (DynamoDB Developer Guide, point-in-time recovery), so the history
             # survives a destroy.

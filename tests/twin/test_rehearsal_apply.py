@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from components.naming import ALARM_KINDS
 from controller.core.contract import (
     RouteRecord,
     StackRecord,
@@ -36,15 +37,6 @@ STACK = "prod"
 REGION = "ap-northeast-1"
 ROUTE = "map-tile"
 CONTROLLER_TYPE = "strangler:controller:CanaryController"
-ALARM_KINDS = (
-    "errors",
-    "throttles",
-    "app-errors",
-    "target-5xx",
-    "lambda-user-errors",
-    "healthy-hosts",
-    "p99-latency",
-)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from components.naming import ALARM_KINDS
 from rehearsal.plan import Plan, build_plan
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def test_prod_plan_lists_every_route_resource(prod):
     assert set(ROUTE_TYPES) <= types
     assert {"strangler:route:StranglerRoute", "aws:sns/topic:Topic"} <= types
     alarms = [r for r in prod.resources if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"]
-    assert len([a for a in alarms if a.parent == "map-tile-alarms"]) == 7
+    assert len([a for a in alarms if a.parent == "map-tile-alarms"]) == len(ALARM_KINDS)
     assert prod.uncovered_types == [], "the bridge covers every declared type"
     counts = prod.counts()
     assert counts["total"] == counts["aws"] + counts["components"] == len(prod.resources)
