@@ -17,8 +17,11 @@ Three kinds, told apart by their shape:
 
 - **Operator actions** (the same operations as the CLI, for automation)::
 
-      {"action": "operator", "command": "rollback" | "pause" | "resume" | "promote" | "start",
+      {"action": "operator", "command": "rollback",
        "route": "map-tile", "actor": "operator:alice", "reason": "...", "full": false}
+
+  ``command`` names an operation of :mod:`controller.operations`, checked
+  against that table when the event is parsed.
 
 :func:`parse_event` returns a :class:`TaskEvent`, :class:`AlarmStateChange` or
 :class:`OperatorEvent`, or raises :class:`InvalidEvent` naming every field
@@ -34,14 +37,15 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
+from controller import operations
 from controller.core.contract import PlanRecord, StagePlanRecord
 from controller.core.errors import StranglerError
 
 __all__ = [
     "ALARM_STATE_CHANGE",
-    "OPERATOR_COMMANDS",
     "TASK_ACTIONS",
     "AlarmStateChange",
     "ControllerEvent",
@@ -57,10 +61,8 @@ __all__ = [
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 TASK_ACTIONS = ("begin", "shift", "check", "finish", "rollback")
-OPERATOR_COMMANDS = ("rollback", "pause", "resume", "promote", "start")
 
 TaskAction = Literal["begin", "shift", "check", "finish", "rollback"]
-OperatorCommand = Literal["rollback", "pause", "resume", "promote", "start"]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 
 
@@ -155,11 +157,28 @@ class OperatorEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: Literal["operator"]
-    command: OperatorCommand
+    command: str
     route: str = Field(min_length=1)
     actor: str = Field(min_length=1)
     reason: str | None = None
     full: bool = False
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _an_operation(cls, value: Any) -> Any:
+        """Only a command of the operations table; worded like pydantic's own Literal error."""
+        known = operations.commands()
+        if value not in known:
+            expected = ", ".join(repr(c) for c in known[:-1])
+            expected = f"{expected} or {known[-1]!r}" if expected else repr(known[-1])
+            raise PydanticCustomError(
+                "literal_error", "Input should be {expected}", {"expected": expected}
+            )
+        return value
+
+    def operation(self) -> operations.Operation:
+        """The table entry of ``command`` (validated, so it is there)."""
+        return operations.get(self.command)
 
 
 class _AlarmStateModel(BaseModel):

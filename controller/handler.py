@@ -3,7 +3,8 @@
 Invoked by the canary state machine's tasks, by the failback EventBridge rule
 (composite alarm to ALARM) and by operator automation; see
 :mod:`controller.events` for the shapes. Everything it does is in
-:mod:`controller.service`, the same code the operator CLI runs.
+:mod:`controller.service`, the same code the operator CLI runs; an operator
+event runs its entry of :mod:`controller.operations`, as the CLI command does.
 
 The ports are built once per execution environment, on the first invocation,
 from the environment: ``STRANGLER_STACK`` names the stack and
@@ -37,13 +38,8 @@ from controller.events import (
     TaskEvent,
     parse_event,
 )
-from controller.service import (
-    ActionResult,
-    CanaryService,
-    RunContext,
-    aws_ports,
-    is_transient,
-)
+from controller.operations import OperatorRequest
+from controller.service import CanaryService, RunContext, is_transient
 
 __all__ = [
     "ConfigurationError",
@@ -104,6 +100,7 @@ def _build_service(environ: Mapping[str, str]) -> CanaryService:
     # Imported here: boto3 and the adapters are only needed once, on the cold start.
     from controller.aws.clients import AwsSettings, ClientFactory
     from controller.aws.registry import SsmRegistry
+    from controller.aws.wiring import aws_ports
     from controller.core.contract import registry_path
 
     stack = environ.get(ENV_STACK, "").strip()
@@ -188,20 +185,18 @@ def _alarm(event: AlarmStateChange, service: CanaryService) -> dict[str, Any]:
 
 
 def _operator(event: OperatorEvent, service: CanaryService) -> dict[str, Any]:
+    """Run the event's operation from :mod:`controller.operations`, as the CLI would."""
     logger.append_keys(route=event.route, command=event.command, actor=event.actor)
-    reason = event.reason or f"{event.command} requested by {event.actor}"
-    result: ActionResult
-    if event.command == "rollback":
-        result = service.rollback(event.route, reason=reason, actor=event.actor)
+    operation = event.operation()
+    request = OperatorRequest(
+        route=event.route,
+        actor=event.actor,
+        reason=event.reason or f"{event.command} requested by {event.actor}",
+        full=event.full,
+    )
+    result = operation.perform(service, request)
+    if operation.counts_as_rollback:
         _count_rollback(event.route)
-    elif event.command == "pause":
-        result = service.pause(event.route, reason=reason, actor=event.actor)
-    elif event.command == "resume":
-        result = service.resume(event.route, reason=reason, actor=event.actor)
-    elif event.command == "promote":
-        result = service.promote(event.route, reason=reason, actor=event.actor, full=event.full)
-    else:
-        result = service.start_run(event.route, actor=event.actor)
     logger.info("operator %s: %s", event.command, result.result, extra={"result": result.to_dict()})
     return result.to_dict()
 

@@ -20,7 +20,8 @@ returning a :class:`TaskResult`. Operator operations:
 :meth:`~CanaryService.handle_alarm`.
 
 AWS is reached only through the ports of :mod:`controller.core.ports`; this module
-never imports boto3 (:func:`aws_ports` imports the adapters when called).
+never imports boto3 nor the adapters (:mod:`controller.aws.wiring` builds the
+:class:`Ports` of the boto3 adapters).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from controller.core import lifecycle
 from controller.core.contract import PlanRecord, RouteRecord
@@ -46,21 +47,9 @@ from controller.core.errors import (
 )
 from controller.core.lifecycle import HistoryEntry, RouteState, Status, Transition
 from controller.core.plan import Stage, StagePlan
-from controller.core.ports import (
-    AlarmPort,
-    AlarmStatus,
-    ExecutionPort,
-    MetricsPort,
-    NotifyPort,
-    RegistryPort,
-    StatePort,
-    TrafficPort,
-)
+from controller.core.ports import AlarmStatus, Ports
 from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
-
-if TYPE_CHECKING:
-    from controller.aws.clients import ClientFactory
 
 __all__ = [
     "STATE_MACHINE_ACTOR",
@@ -73,7 +62,6 @@ __all__ = [
     "RunContext",
     "ServiceSettings",
     "TaskResult",
-    "aws_ports",
     "execution_name",
     "is_transient",
 ]
@@ -106,19 +94,6 @@ class Log(Protocol):
     def error(self, msg: str, *args: Any) -> None:
         """Log at ERROR."""
         ...
-
-
-@dataclass(frozen=True)
-class Ports:
-    """Every port the service needs (boto3 adapters in real use, see :func:`aws_ports`)."""
-
-    registry: RegistryPort
-    traffic: TrafficPort
-    alarms: AlarmPort
-    metrics: MetricsPort
-    state: StatePort
-    executions: ExecutionPort
-    notify: NotifyPort
 
 
 @dataclass(frozen=True)
@@ -632,21 +607,14 @@ class CanaryService:
         """Stop the running execution and keep the weights; only an operator resumes."""
         record = self._ports.registry.route(route)
         now = self._clock()
-        before, transition = self._commit(
-            route, lambda s: lifecycle.pause(s, reason=reason, actor=actor, now=now)
+        transition, stopped = self._operator_commit(
+            route,
+            lambda s: lifecycle.pause(s, reason=reason, actor=actor, now=now),
+            event="pause",
+            what="paused",
+            actor=actor,
+            stop_cause=f"paused by {actor}: {reason}",
         )
-        stopped = None
-        if transition.changed and before.lock is not None:
-            stopped = self._stop(before.lock.execution_arn, f"paused by {actor}: {reason}")
-        if transition.changed:
-            self._notify(
-                route,
-                "paused",
-                event="pause",
-                state=transition.state,
-                actor=actor,
-                weights=transition.state.last_written,
-            )
         return self._action(record, "pause", transition, stopped=stopped)
 
     def resume(
@@ -660,19 +628,14 @@ class CanaryService:
         record = self._ports.registry.route(route)
         live = self._ports.traffic.read_weights(record) if accept_live else None
         now = self._clock()
-        _, transition = self._commit(
+        transition, _ = self._operator_commit(
             route,
             lambda s: lifecycle.resume(s, reason=reason, actor=actor, now=now, accept_live=live),
+            event="resume",
+            what="resumed",
+            actor=actor,
+            stop_cause=None,  # resume stops nothing: it only makes the route runnable
         )
-        if transition.changed:
-            self._notify(
-                route,
-                "resumed",
-                event="resume",
-                state=transition.state,
-                actor=actor,
-                weights=transition.state.last_written,
-            )
         return self._action(record, "resume", transition)
 
     def promote(self, route: str, *, reason: str, actor: str, full: bool = False) -> ActionResult:
@@ -780,6 +743,42 @@ class CanaryService:
                 continue
             return before, transition
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _operator_commit(
+        self,
+        route: str,
+        decide: Callable[[RouteState], Transition],
+        *,
+        event: str,
+        what: str,
+        actor: str,
+        stop_cause: str | None,
+        weights: Weights | None = None,
+    ) -> tuple[Transition, str | None]:
+        """Commit an operator's transition; only when it changed the route, stop and notify.
+
+        The execution that held the lock is stopped when ``stop_cause`` is
+        given. ``weights`` are the ones the notification reports, by default the ones
+        the controller last wrote. Returns the transition and the stopped
+        execution's ARN, if any. A repeated call that changes nothing stops
+        nothing and notifies no one.
+        """
+        before, transition = self._commit(route, decide)
+        if not transition.changed:
+            return transition, None
+        stopped: str | None = None
+        if stop_cause is not None and before.lock is not None:
+            stopped = self._stop(before.lock.execution_arn, stop_cause)
+        state = transition.state
+        self._notify(
+            route,
+            what,
+            event=event,
+            state=state,
+            actor=actor,
+            weights=state.last_written if weights is None else weights,
+        )
+        return transition, stopped
 
     def _holder_running(self, state: RouteState, me: str | None) -> bool:
         """Whether the lock holder (other than ``me``) is a running execution."""
@@ -1008,21 +1007,15 @@ class CanaryService:
             self._verify(record, ALL_LAMBDA)
             self._ports.metrics.put_canary_weight(route, ALL_LAMBDA.lambda_percent)
         now = self._clock()
-        before, transition = self._commit(
-            route, lambda s: lifecycle.promote(s, full=True, reason=reason, actor=actor, now=now)
+        transition, stopped = self._operator_commit(
+            route,
+            lambda s: lifecycle.promote(s, full=True, reason=reason, actor=actor, now=now),
+            event="promote",
+            what="promoted to 100 %",
+            actor=actor,
+            stop_cause=f"promoted to 100 % by {actor}",
+            weights=ALL_LAMBDA,
         )
-        stopped = None
-        if transition.changed and before.lock is not None:
-            stopped = self._stop(before.lock.execution_arn, f"promoted to 100 % by {actor}")
-        if transition.changed:
-            self._notify(
-                route,
-                "promoted to 100 %",
-                event="promote",
-                state=transition.state,
-                actor=actor,
-                weights=ALL_LAMBDA,
-            )
         return self._action(record, "promote", transition, stopped=stopped, weights=ALL_LAMBDA)
 
     def _stop(self, execution_arn: str, cause: str) -> str:
@@ -1131,30 +1124,3 @@ def _subject(route: str, what: str) -> str:
     # SNS subjects: ASCII, no line breaks, at most 100 characters.
     subject = subject.encode("ascii", "replace").decode("ascii").replace("\n", " ")
     return subject[:_MAX_SUBJECT]
-
-
-def aws_ports(factory: ClientFactory, registry: RegistryPort) -> Ports:
-    """The boto3 adapters of every port, for the stack that ``registry`` describes.
-
-    Imports the adapters (and boto3) only when called, so importing this
-    module stays cheap and free of the AWS SDK.
-    """
-    from controller.aws.alarms import CloudWatchAlarms
-    from controller.aws.alb import AlbTraffic
-    from controller.aws.executions import StepFunctionsExecutions
-    from controller.aws.metrics import CloudWatchMetrics
-    from controller.aws.notify import SnsNotify
-    from controller.aws.state import DynamoState
-
-    stack = registry.stack()
-    return Ports(
-        registry=registry,
-        traffic=AlbTraffic(factory.client("elbv2")),
-        alarms=CloudWatchAlarms(factory.client("cloudwatch")),
-        metrics=CloudWatchMetrics(factory.client("cloudwatch")),
-        state=DynamoState(factory.client("dynamodb"), stack.table_name),
-        executions=StepFunctionsExecutions(
-            factory.client("stepfunctions"), stack.state_machine_arn
-        ),
-        notify=SnsNotify(factory.client("sns"), stack.topic_arn),
-    )

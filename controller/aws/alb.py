@@ -124,6 +124,20 @@ def weights_from_rule(rule: dict[str, Any], route: RouteRecord) -> Weights:
         ) from error
 
 
+def validate_for_rule(weights: list[int], route: RouteRecord) -> None:
+    """:func:`validate_forward` for the route's rule: the error names the route, rule and call."""
+    try:
+        validate_forward(weights)
+    except WeightError as error:
+        raise WeightError(
+            error.message,
+            route=route.route,
+            arn=route.rule_arn,
+            api_call=MODIFY_RULE,
+            limit=error.limit,
+        ) from error
+
+
 def actions_with_weights(
     actions: list[dict[str, Any]], route: RouteRecord, weights: Weights
 ) -> list[dict[str, Any]]:
@@ -150,16 +164,7 @@ def actions_with_weights(
         route.lambda_target_group_arn: weights.lambda_,
     }
     new_weights = [wanted.get(group.arn, group.weight) for group in groups]
-    try:
-        validate_forward(new_weights)
-    except WeightError as error:
-        raise WeightError(
-            error.message,
-            route=route.route,
-            arn=route.rule_arn,
-            api_call=MODIFY_RULE,
-            limit=error.limit,
-        ) from error
+    validate_for_rule(new_weights, route)
     forward = dict(action.get("ForwardConfig") or {})
     forward["TargetGroups"] = [
         {"TargetGroupArn": group.arn, "Weight": weight}
@@ -216,16 +221,7 @@ class AlbTraffic:
         caller reads back with :meth:`read_weights` (see the module docstring).
         """
         # Refuse an impossible pair (e.g. both 0) before any AWS call.
-        try:
-            validate_forward(weights.as_list())
-        except WeightError as error:
-            raise WeightError(
-                error.message,
-                route=route.route,
-                arn=route.rule_arn,
-                api_call=MODIFY_RULE,
-                limit=error.limit,
-            ) from error
+        validate_for_rule(weights.as_list(), route)
         actions = list(self.describe_rule(route).get("Actions", []))
         new_actions = actions_with_weights(actions, route, weights)
         # Compare raw integers, not a Weights built from the live rule: a rule

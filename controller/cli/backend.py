@@ -2,9 +2,10 @@
 
 Everything is found from the stack name: the deploy's SSM registry gives the
 table, the state machine, the topic and every route's rule, target groups and
-alarms. Actions call :mod:`controller.service` in-process with the same boto3
-adapters the controller Lambda uses, so an operator rollback is the Lambda's
-rollback, step for step.
+alarms. Actions run their entry of :mod:`controller.operations` on
+:mod:`controller.service` in-process, with the same boto3 adapters the
+controller Lambda uses (:func:`controller.aws.wiring.aws_ports`), so an
+operator rollback is the Lambda's rollback, step for step.
 """
 
 from __future__ import annotations
@@ -17,19 +18,21 @@ from botocore.exceptions import NoRegionError, ProfileNotFound
 
 from controller.aws.clients import AwsSettings, ClientFactory
 from controller.aws.registry import SsmRegistry
+from controller.aws.wiring import aws_ports
 from controller.cli.format import ActionView, RouteStatusView
-from controller.cli.main import EXIT_USAGE, CliError, Options
+from controller.cli.types import EXIT_USAGE, CliError, Options
 from controller.core import lifecycle
 from controller.core.contract import RouteRecord, StackRecord, stack_parameter_name
 from controller.core.cron import CronError, next_run
 from controller.core.errors import AwsCallFailed, StranglerError
 from controller.core.lifecycle import HistoryEntry, RouteState, Status
-from controller.service import ActionResult, CanaryService, RouteStatus, aws_ports
+from controller.operations import Operation, OperatorRequest
+from controller.service import ActionResult, CanaryService, RouteStatus
 
 
 @dataclass
 class AwsBackend:
-    """:class:`controller.cli.main.Backend` on boto3, for one stack in one region."""
+    """:class:`controller.cli.types.Backend` on boto3, for one stack in one region."""
 
     stack_name: str
     region: str
@@ -123,29 +126,9 @@ class AwsBackend:
         """The route's transitions, newest first (service.history)."""
         return self.service().history(route.route, limit)
 
-    def start(self, route: RouteRecord, actor: str) -> ActionView:
-        """Start a run now, with the checks of a scheduled start (service.start_run)."""
-        return action_view(self.service().start_run(route.route, actor=actor))
-
-    def pause(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        """Stop the execution and keep the weights (service.pause)."""
-        return action_view(self.service().pause(route.route, reason=reason, actor=actor))
-
-    def resume(self, route: RouteRecord, reason: str, actor: str, accept_live: bool) -> ActionView:
-        """Make a paused or rolled-back route runnable again (service.resume)."""
-        return action_view(
-            self.service().resume(route.route, reason=reason, actor=actor, accept_live=accept_live)
-        )
-
-    def rollback(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        """All traffic back to ECS now (service.rollback, the alarm's rollback)."""
-        return action_view(self.service().rollback(route.route, reason=reason, actor=actor))
-
-    def promote(self, route: RouteRecord, full: bool, reason: str, actor: str) -> ActionView:
-        """Skip the current bake, or go to 100 % with ``full`` (service.promote)."""
-        return action_view(
-            self.service().promote(route.route, reason=reason, actor=actor, full=full)
-        )
+    def perform(self, operation: Operation, request: OperatorRequest) -> ActionView:
+        """Run one operator action on the service: the function the Lambda runs for it."""
+        return action_view(operation.perform(self.service(), request))
 
 
 def next_scheduled_run(

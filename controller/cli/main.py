@@ -9,8 +9,11 @@ locked, not confirmed); 2 usage or configuration error (unknown route,
 no such stack); 3 AWS unreachable or access denied.
 
 This module parses arguments, resolves the actor, maps errors to exit codes,
-runs the watch loop and prints; :mod:`controller.cli.backend` talks to AWS and
-:mod:`controller.cli.format` renders.
+runs the watch loop and prints; :mod:`controller.cli.backend` talks to AWS,
+:mod:`controller.cli.format` renders and :mod:`controller.cli.types` holds
+what they share. The operator actions (start, pause, resume, rollback,
+promote) are not listed here: each sub-command, its options and its call come
+from the table of :mod:`controller.operations`.
 """
 
 from __future__ import annotations
@@ -25,11 +28,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO, TypeVar
 
+from controller import operations
 from controller.cli.format import (
     CLEAR_SCREEN,
-    ActionView,
     RouteStatusView,
     Style,
     action_payload,
@@ -41,6 +44,17 @@ from controller.cli.format import (
     render_history,
     render_status,
     status_payload,
+)
+from controller.cli.types import (
+    DEFAULT_HISTORY_LIMIT,
+    DEFAULT_INTERVAL_SECONDS,
+    EXIT_AWS,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    Backend,
+    CliError,
+    Options,
 )
 from controller.core.contract import RouteRecord
 from controller.core.errors import (
@@ -54,13 +68,8 @@ from controller.core.errors import (
     VerificationFailed,
     WeightError,
 )
-from controller.core.lifecycle import HistoryEntry
+from controller.operations import Operation, OperatorRequest
 from controller.service import RollbackIncomplete
-
-EXIT_OK = 0
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-EXIT_AWS = 3
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -74,83 +83,9 @@ exit codes:
 """
 
 DEFAULT_STACK = "prod"
-DEFAULT_INTERVAL_SECONDS = 5.0
-DEFAULT_HISTORY_LIMIT = 20
 ENV_ACTOR = "STRANGLER_ACTOR"
 ACTOR_PREFIX = "operator:"
-
-
-class CliError(Exception):
-    """An error the CLI reports itself: ``exit_code``, the message and what to do."""
-
-    def __init__(self, message: str, exit_code: int, hint: str | None = None) -> None:
-        self.message = message
-        self.exit_code = exit_code
-        self.hint = hint
-        super().__init__(message)
-
-
-class Backend(Protocol):
-    """What the commands need from AWS; :class:`controller.cli.backend.AwsBackend` in real use."""
-
-    region: str
-
-    def routes(self) -> list[RouteRecord]:
-        """Every route of the stack (raises :class:`CliError` when the stack has no registry)."""
-        ...
-
-    def route(self, name: str) -> RouteRecord:
-        """One route; :class:`~controller.core.errors.UnknownRoute` lists the known ones."""
-        ...
-
-    def route_status(self, route: RouteRecord, now: datetime) -> RouteStatusView:
-        """The live status of one route."""
-        ...
-
-    def history(self, route: RouteRecord, limit: int) -> list[HistoryEntry]:
-        """The route's transitions, newest first."""
-        ...
-
-    def start(self, route: RouteRecord, actor: str) -> ActionView:
-        """Start a run now, with the checks of a scheduled start."""
-        ...
-
-    def pause(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        """Stop the execution and keep the weights."""
-        ...
-
-    def resume(self, route: RouteRecord, reason: str, actor: str, accept_live: bool) -> ActionView:
-        """Make a paused route runnable from its stored stage, or clear a rolled-back one."""
-        ...
-
-    def rollback(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        """Immediate failback to ECS."""
-        ...
-
-    def promote(self, route: RouteRecord, full: bool, reason: str, actor: str) -> ActionView:
-        """Skip the current bake, or go to 100 % with ``full``."""
-        ...
-
-
-@dataclass(frozen=True)
-class Options:
-    """The parsed command line, with every default resolved."""
-
-    command: str
-    stack: str
-    region: str | None
-    profile: str | None
-    endpoint_url: str | None
-    json: bool
-    actor: str
-    route: str | None = None
-    watch: bool = False
-    interval: float = DEFAULT_INTERVAL_SECONDS
-    limit: int = DEFAULT_HISTORY_LIMIT
-    reason: str | None = None
-    full: bool = False
-    yes: bool = False
-    accept_live: bool = False
+ROUTE_HELP = "route name, as in the stack config"
 
 
 @dataclass
@@ -183,24 +118,26 @@ def _isatty(stream: TextIO) -> bool:
 # --------------------------------------------------------------------------- parsing
 
 
-def _positive_float(text: str) -> float:
+_Number = TypeVar("_Number", int, float)
+
+
+def _positive(text: str, convert: Callable[[str], _Number], kind: str, bound: str) -> _Number:
+    """``text`` as a number above 0; argparse prints the message of a wrong one."""
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError as e:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from e
+        raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from e
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        raise argparse.ArgumentTypeError(f"{text!r} must be {bound}")
     return value
+
+
+def _positive_float(text: str) -> float:
+    return _positive(text, float, "a number", "greater than 0")
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from e
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+    return _positive(text, int, "a whole number", "at least 1")
 
 
 def _add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
@@ -245,6 +182,21 @@ def _add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
 def _paragraphs(text: str) -> str:
     """Wrap each paragraph (the raw formatter keeps the blank lines between them)."""
     return "\n\n".join(textwrap.fill(p, 79) for p in text.split("\n\n"))
+
+
+def _plain(text: str) -> str:
+    """Plain text as an argparse help string, which argparse %-formats."""
+    return text.replace("%", "%%")
+
+
+def _add_operation(sub: argparse.ArgumentParser, operation: Operation) -> None:
+    """The options of one operator action: ``--route``, then the table's, in its order."""
+    sub.add_argument("--route", required=True, help=ROUTE_HELP)
+    for option in operation.options:
+        if option.switch:
+            sub.add_argument(option.flag, action="store_true", help=_plain(option.help))
+        else:
+            sub.add_argument(option.flag, help=_plain(option.help))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         "The route's transitions, newest first: when, who or what (schedule, state machine, "
         "alarm, operator), the event, the status change, the stage, the weights and why.",
     )
-    history.add_argument("--route", required=True, help="route name, as in the stack config")
+    history.add_argument("--route", required=True, help=ROUTE_HELP)
     history.add_argument(
         "--limit",
         type=_positive_int,
@@ -308,61 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"at most this many entries (default: {DEFAULT_HISTORY_LIMIT})",
     )
 
-    start = command(
-        "start",
-        "start a run now, with the same checks as a scheduled start",
-        "Start a run of the route's canary now. The same checks as a scheduled start apply: "
-        "a route that is promoted, rolled back or locked by a running execution is refused.",
-    )
-    start.add_argument("--route", required=True, help="route name, as in the stack config")
-
-    pause = command(
-        "pause",
-        "stop the running execution and keep the weights",
-        "Stop the running execution and keep the weights where they are. Only an operator "
-        "resume moves the route on.",
-    )
-    pause.add_argument("--route", required=True, help="route name, as in the stack config")
-    pause.add_argument("--reason", help="recorded in the history")
-
-    resume = command(
-        "resume",
-        "continue from the stored stage, or clear a rolled-back route",
-        "Make the route runnable again: a paused route continues from its stored stage at the "
-        "next run (or `start`), a rolled-back route goes back to idle at stage 0.",
-    )
-    resume.add_argument("--route", required=True, help="route name, as in the stack config")
-    resume.add_argument("--reason", help="recorded in the history")
-    resume.add_argument(
-        "--accept-live",
-        action="store_true",
-        help="after a drift: adopt the rule's live weights as the controller's baseline "
-        "(recorded in the history) instead of restoring them by hand first",
-    )
-
-    rollback = command(
-        "rollback",
-        "send all traffic back to ECS now",
-        "Immediate failback: the rule goes to ECS 100 / Lambda 0 first, then the state, the "
-        "execution is stopped and the topic is notified. Allowed from any state; repeating it "
-        "is harmless.",
-    )
-    rollback.add_argument("--route", required=True, help="route name, as in the stack config")
-    rollback.add_argument("--reason", help="recorded in the history (default: operator rollback)")
-
-    promote = command(
-        "promote",
-        "skip the rest of the current bake, or go straight to 100 with --full",
-        "Skip the rest of the current bake (the run moves to the next stage), or with --full "
-        "send 100 % of the traffic to Lambda now.\n\n"
-        "Confirmation: on a terminal, promote asks before acting unless --yes is given. When "
-        "stdin is not a terminal (a script, CI), promote refuses with exit code 2 unless --yes "
-        "is given: an unattended promote must be explicit.",
-    )
-    promote.add_argument("--route", required=True, help="route name, as in the stack config")
-    promote.add_argument("--full", action="store_true", help="go straight to 100 %% Lambda")
-    promote.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    promote.add_argument("--reason", help="recorded in the history")
+    for operation in operations.operations():
+        _add_operation(
+            command(operation.command, _plain(operation.help), operation.description), operation
+        )
     return parser
 
 
@@ -630,28 +531,37 @@ def run_history(options: Options, backend: Backend, io: Io, style: Style) -> int
     return EXIT_OK
 
 
-def confirm_promote(options: Options, view: RouteStatusView, io: Io) -> None:
-    """Ask on a terminal; refuse (exit 2) when stdin is not one and --yes is missing."""
-    if options.yes:
+def confirm(
+    operation: Operation,
+    request: OperatorRequest,
+    options: Options,
+    view: RouteStatusView,
+    io: Io,
+) -> None:
+    """Ask on a terminal; refuse (exit 2) when stdin is not one and --yes is missing.
+
+    Only for an operation with ``confirm`` set; the question shows the route's
+    status and live Lambda share next to what the operation is about to do.
+    """
+    if operation.confirm is None or options.yes:
         return
+    command = operation.command
     if not io.stdin_is_tty():
         raise CliError(
-            f"promote of route {view.route} needs confirmation, and stdin is not a terminal",
+            f"{command} of route {view.route} needs confirmation, and stdin is not a terminal",
             EXIT_USAGE,
-            "pass --yes to promote without asking",
+            f"pass --yes to {command} without asking",
         )
     live = percent_pair(view.live) or {"lambda": float("nan")}
-    target = (
-        "to 100% Lambda now" if options.full else "past the rest of the current bake (next stage)"
-    )
     io.stderr.write(
-        f"Promote route {view.route} (status {view.status}, stage {view.stage}/{view.stages}, "
-        f"lambda {live['lambda']:.1f}%) {target}? [y/N] "
+        f"{command.capitalize()} route {view.route} (status {view.status}, "
+        f"stage {view.stage}/{view.stages}, lambda {live['lambda']:.1f}%) "
+        f"{operation.confirm(request)}? [y/N] "
     )
     io.stderr.flush()
     answer = io.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
-        raise CliError(f"promote of route {view.route} cancelled: not confirmed", EXIT_REFUSED)
+        raise CliError(f"{command} of route {view.route} cancelled: not confirmed", EXIT_REFUSED)
 
 
 def _default_reason(options: Options) -> str:
@@ -662,24 +572,28 @@ def _default_reason(options: Options) -> str:
     return f"operator {options.command}{suffix}"
 
 
-def run_action(options: Options, backend: Backend, io: Io, style: Style) -> int:
-    """start / pause / resume / rollback / promote: one service call, then one line or JSON."""
+def operator_request(options: Options) -> OperatorRequest:
+    """The request of an operator action, from the command line."""
     assert options.route is not None  # argparse requires --route
-    route = backend.route(options.route)
-    reason = _default_reason(options)
-    if options.command == "start":
-        view = backend.start(route, options.actor)
-    elif options.command == "pause":
-        view = backend.pause(route, reason, options.actor)
-    elif options.command == "resume":
-        view = backend.resume(route, reason, options.actor, options.accept_live)
-    elif options.command == "rollback":
-        view = backend.rollback(route, reason, options.actor)
-    elif options.command == "promote":
-        confirm_promote(options, backend.route_status(route, io.clock()), io)
-        view = backend.promote(route, options.full, reason, options.actor)
-    else:  # pragma: no cover - argparse only accepts the commands above
+    return OperatorRequest(
+        route=options.route,
+        actor=options.actor,
+        reason=_default_reason(options),
+        full=options.full,
+        accept_live=options.accept_live,
+    )
+
+
+def run_action(options: Options, backend: Backend, io: Io, style: Style) -> int:
+    """An operator action of :mod:`controller.operations`: one service call, one line or JSON."""
+    operation = operations.find(options.command)
+    if operation is None:  # pragma: no cover - argparse only accepts the table's commands
         raise CliError(f"unknown command {options.command!r}", EXIT_USAGE)
+    request = operator_request(options)
+    route = backend.route(request.route)  # an unknown route fails here, listing the known ones
+    if operation.confirm is not None:
+        confirm(operation, request, options, backend.route_status(route, io.clock()), io)
+    view = backend.perform(operation, request)
     if options.json:
         io.stdout.write(json.dumps(action_payload(view), indent=2) + "\n")
     else:
@@ -687,15 +601,19 @@ def run_action(options: Options, backend: Backend, io: Io, style: Style) -> int:
     return EXIT_OK
 
 
-COMMANDS: dict[str, Callable[[Options, Backend, Io, Style], int]] = {
+Command = Callable[[Options, Backend, Io, Style], int]
+
+# The commands that only read; every other command is an operator action.
+READ_COMMANDS: dict[str, Command] = {
     "status": run_status,
     "history": run_history,
-    "start": run_action,
-    "pause": run_action,
-    "resume": run_action,
-    "rollback": run_action,
-    "promote": run_action,
 }
+
+
+def command_for(name: str) -> Command:
+    """What runs the command ``name``: a read command, else :func:`run_action`."""
+    return READ_COMMANDS.get(name, run_action)
+
 
 BackendFactory = Callable[[Options], Backend]
 
@@ -719,10 +637,10 @@ def main(
     style = Style(enabled=not options.json and colour_enabled(io.stdout_is_tty(), io.env))
     try:
         backend = backend_factory(options)
-        return COMMANDS[options.command](options, backend, io, style)
+        return command_for(options.command)(options, backend, io, style)
     except KeyboardInterrupt:
         io.stderr.write("interrupted\n")
         return 130
     except (StranglerError, CliError) as error:
-        action = options.command if options.command not in ("status", "history") else None
+        action = options.command if options.command not in READ_COMMANDS else None
         return report_failure(classify(error, action), options, io)

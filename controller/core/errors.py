@@ -13,6 +13,7 @@ stays importable without the AWS SDK.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 __all__ = [
     "TRANSIENT_ERROR_CODES",
@@ -25,8 +26,21 @@ __all__ = [
     "UnknownRoute",
     "VerificationFailed",
     "WeightError",
+    "Where",
     "is_transient",
 ]
+
+
+class Where(TypedDict, total=False):
+    """Where an error happened: the keywords every :class:`StranglerError` takes.
+
+    The subclasses with details of their own take these as ``**where``, so
+    the route, ARN and API call are passed the same way to every error.
+    """
+
+    route: str | None
+    arn: str | None
+    api_call: str | None
 
 
 class StranglerError(Exception):
@@ -70,17 +84,9 @@ class StranglerError(Exception):
 class WeightError(StranglerError, ValueError):
     """A weight or percent outside what the ALB accepts; ``limit`` names the limit."""
 
-    def __init__(
-        self,
-        message: str,
-        route: str | None = None,
-        arn: str | None = None,
-        api_call: str | None = None,
-        *,
-        limit: str | None = None,
-    ) -> None:
+    def __init__(self, message: str, *, limit: str | None = None, **where: Unpack[Where]) -> None:
         self.limit = limit
-        super().__init__(message, route=route, arn=arn, api_call=api_call)
+        super().__init__(message, **where)
 
 
 class PlanError(StranglerError, ValueError):
@@ -122,16 +128,10 @@ class ConcurrentUpdate(StranglerError):
     """
 
     def __init__(
-        self,
-        message: str,
-        route: str | None = None,
-        arn: str | None = None,
-        api_call: str | None = None,
-        *,
-        expected_version: int | None = None,
+        self, message: str, *, expected_version: int | None = None, **where: Unpack[Where]
     ) -> None:
         self.expected_version = expected_version
-        super().__init__(message, route=route, arn=arn, api_call=api_call)
+        super().__init__(message, **where)
 
 
 class UnknownRoute(StranglerError, KeyError):
@@ -153,34 +153,25 @@ class VerificationFailed(StranglerError):
     def __init__(
         self,
         message: str,
-        route: str | None = None,
-        arn: str | None = None,
-        api_call: str | None = None,
         *,
         expected: object = None,
         actual: object = None,
+        **where: Unpack[Where],
     ) -> None:
         self.expected = expected
         self.actual = actual
-        super().__init__(message, route=route, arn=arn, api_call=api_call)
+        super().__init__(message, **where)
 
 
 class DriftDetected(StranglerError):
     """The live weights differ from the ones the controller last wrote: a human changed them."""
 
     def __init__(
-        self,
-        message: str,
-        route: str | None = None,
-        arn: str | None = None,
-        api_call: str | None = None,
-        *,
-        live: object = None,
-        expected: object = None,
+        self, message: str, *, live: object = None, expected: object = None, **where: Unpack[Where]
     ) -> None:
         self.live = live
         self.expected = expected
-        super().__init__(message, route=route, arn=arn, api_call=api_call)
+        super().__init__(message, **where)
 
 
 # Error codes AWS returns for throttling and for its own transient failures.
@@ -233,16 +224,14 @@ class AwsCallFailed(StranglerError):
     def __init__(
         self,
         message: str,
-        route: str | None = None,
-        arn: str | None = None,
-        api_call: str | None = None,
         *,
         transient: bool = False,
         error_code: str | None = None,
+        **where: Unpack[Where],
     ) -> None:
         self.transient = transient
         self.error_code = error_code
-        super().__init__(message, route=route, arn=arn, api_call=api_call)
+        super().__init__(message, **where)
 
     @classmethod
     def from_exception(

@@ -27,6 +27,7 @@ __all__ = [
     "ExecutionPort",
     "MetricsPort",
     "NotifyPort",
+    "Ports",
     "RegistryPort",
     "StatePort",
     "TrafficPort",
@@ -158,3 +159,20 @@ class RegistryPort(Protocol):
     def routes(self) -> list[RouteRecord]:
         """Every route of the stack."""
         ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Every port the service needs.
+
+    The boto3 adapters in real use, wired by :func:`controller.aws.wiring.aws_ports`;
+    tests replace one port with a fake for fault injection.
+    """
+
+    registry: RegistryPort
+    traffic: TrafficPort
+    alarms: AlarmPort
+    metrics: MetricsPort
+    state: StatePort
+    executions: ExecutionPort
+    notify: NotifyPort

@@ -1,32 +1,24 @@
 """controller/cli/main.py in-process: options, actor, exit-code mapping, watch loop, promote prompt.
 
-The AWS side is a fake of the CLI's own :class:`controller.cli.main.Backend`
-protocol (fault injection); tests/test_cli.py runs the real entry point on moto.
+The AWS side is a fake of the CLI's own :class:`controller.cli.types.Backend`
+protocol (fault injection); tests/twin/test_cli.py runs the real entry point on moto.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from controller.cli.format import ActionView, RouteStatusView
-from controller.cli.main import (
-    EXIT_AWS,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_USAGE,
-    CliError,
-    Io,
-    Options,
-    classify,
-    main,
-    parse_options,
-    resolve_actor,
-)
+from controller.cli.main import Io, classify, main, parse_options, resolve_actor
+from controller.cli.types import EXIT_AWS, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError, Options
 from controller.core.contract import PlanRecord, RouteRecord, StagePlanRecord
 from controller.core.errors import (
     AwsCallFailed,
@@ -36,8 +28,10 @@ from controller.core.errors import (
 )
 from controller.core.lifecycle import HistoryEntry
 from controller.core.weights import ALL_ECS, Weights
+from controller.operations import Operation, OperatorRequest
 
 NOW = datetime(2024, 5, 10, 9, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def record(name: str) -> RouteRecord:
@@ -106,27 +100,18 @@ class FakeBackend:
         self.calls.append(("history", (route.route, limit)))
         return []
 
-    def _act(self, action: str, *args: object) -> ActionView:
-        self.calls.append((action, args))
+    def perform(self, operation: Operation, request: OperatorRequest) -> ActionView:
+        self.calls.append((operation.command, (request,)))
         if self.action_error is not None:
             raise self.action_error
-        route = str(args[0])
-        return ActionView(route, action, "done", "rolled_back", "ok", weights=ALL_ECS)
+        return ActionView(
+            request.route, operation.command, "done", "rolled_back", "ok", weights=ALL_ECS
+        )
 
-    def start(self, route: RouteRecord, actor: str) -> ActionView:
-        return self._act("start", route.route, actor)
 
-    def pause(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        return self._act("pause", route.route, reason, actor)
-
-    def resume(self, route: RouteRecord, reason: str, actor: str, accept_live: bool) -> ActionView:
-        return self._act("resume", route.route, reason, actor, accept_live)
-
-    def rollback(self, route: RouteRecord, reason: str, actor: str) -> ActionView:
-        return self._act("rollback", route.route, reason, actor)
-
-    def promote(self, route: RouteRecord, full: bool, reason: str, actor: str) -> ActionView:
-        return self._act("promote", route.route, full, reason, actor)
+def request(reason: str, actor: str, *, full: bool = False, accept_live: bool = False) -> tuple:
+    """What FakeBackend records for an action on map-tile."""
+    return (OperatorRequest("map-tile", actor, reason, full=full, accept_live=accept_live),)
 
 
 @dataclass
@@ -253,9 +238,13 @@ def test_actions_pass_route_reason_and_actor_to_the_backend():
     backend = FakeBackend()
     assert run(["rollback", "--route", "map-tile", "--reason", "p99"], backend).code == EXIT_OK
     assert run(["pause", "--route", "map-tile", "--actor", "bob"], backend).code == EXIT_OK
+    assert run(["resume", "--route", "map-tile", "--accept-live"], backend).code == EXIT_OK
+    assert run(["start", "--route", "map-tile"], backend).code == EXIT_OK
     assert backend.calls == [
-        ("rollback", ("map-tile", "p99", "operator:alice")),
-        ("pause", ("map-tile", "operator pause", "operator:bob")),
+        ("rollback", request("p99", "operator:alice")),
+        ("pause", request("operator pause", "operator:bob")),
+        ("resume", request("operator resume", "operator:alice", accept_live=True)),
+        ("start", request("operator start", "operator:alice")),
     ]
 
 
@@ -271,7 +260,7 @@ def test_promote_without_a_terminal_needs_yes():
     assert backend.calls == []
     assert run(["promote", "--route", "map-tile", "--yes", "--full"], backend).code == EXIT_OK
     assert backend.calls == [
-        ("promote", ("map-tile", True, "operator promote --full", "operator:alice"))
+        ("promote", request("operator promote --full", "operator:alice", full=True))
     ]
 
 
@@ -377,3 +366,20 @@ def test_options_dataclass_is_what_commands_see():
     backend = FakeBackend()
     assert run(["history", "--route", "map-tile", "--limit", "3"], backend).code == EXIT_OK
     assert backend.calls == [("history", ("map-tile", 3))]
+
+
+# --------------------------------------------------------------------------- module layout
+
+
+def test_the_backend_does_not_import_the_cli_entry_point() -> None:
+    # What main and backend share lives in controller.cli.types: loading the
+    # backend (as main does lazily) must not need main to be loaded first.
+    code = (
+        "import sys\n"
+        "import controller.cli.backend\n"
+        "assert 'controller.cli.main' not in sys.modules, 'backend imports main'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -189,3 +189,15 @@ def test_wrapping_keeps_the_cause() -> None:
         except ClientError as exc:
             raise AwsCallFailed.from_exception(exc, api_call="ModifyRule", arn=RULE_ARN) from exc
     assert info.value.__cause__ is original
+
+
+@pytest.mark.parametrize(
+    "cls", [WeightError, ConcurrentUpdate, VerificationFailed, DriftDetected, AwsCallFailed]
+)
+def test_errors_with_details_take_where_it_happened_like_the_base(
+    cls: type[StranglerError],
+) -> None:
+    error = cls("boom", route="map-tile", arn=RULE_ARN, api_call="ModifyRule")
+    assert (error.route, error.arn, error.api_call) == ("map-tile", RULE_ARN, "ModifyRule")
+    assert str(error) == f"route map-tile: ModifyRule: {RULE_ARN}: boom"
+    assert str(cls("boom")) == "boom"

@@ -118,7 +118,11 @@ def test_malformed_task_events_name_the_field(change: Any, expected: str) -> Non
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda e: e.update(command="nuke"), "command: Input should be 'rollback'"),
+        (
+            lambda e: e.update(command="nuke"),
+            "command: Input should be 'start', 'pause', 'resume', 'rollback' or 'promote'",
+        ),
+        (lambda e: e.update(command=7), "command: Input should be 'start', 'pause'"),
         (lambda e: e.update(actor=""), "actor: String should have at least 1 character"),
         (lambda e: e.update(full="maybe"), "full: Input should be a valid boolean"),
     ],
