@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -14,19 +13,9 @@ from controller.aws.clients import ClientFactory
 from controller.core.contract import RouteRecord
 from controller.core.errors import AwsCallFailed, StranglerError
 from controller.core.ports import ALARM, INSUFFICIENT_DATA, OK, AlarmStatus
-from rehearsal.world import moto_patches
-from tests.aws_fixtures import REGION, AlbWorld, CallCounter, ErrorInjector, moto_factory
+from tests.aws_fixtures import REGION, AlbWorld, CallCounter, ErrorInjector
 
 ARN = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012"
-
-
-@pytest.fixture
-def factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
-    # moto 5.2.5 stores composite alarms but has no PutCompositeAlarm handler;
-    # the rehearsal's one patch adds it (and refuses any other moto version).
-    moto_patches.install()
-    with moto_factory(monkeypatch) as made:
-        yield made
 
 
 @pytest.fixture

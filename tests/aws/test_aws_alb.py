@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -12,13 +11,16 @@ from hypothesis import strategies as st
 
 from controller.aws.alb import (
     AlbTraffic,
+    TargetGroupWeight,
+    actions_with_forward,
     actions_with_weights,
     forward_action_index,
     target_group_weights,
     weights_from_rule,
 )
 from controller.aws.clients import ClientFactory
-from controller.core.errors import AwsCallFailed, DriftDetected, WeightError
+from controller.core.errors import AwsCallFailed, ConcurrentUpdate, DriftDetected, WeightError
+from controller.core.sync import plan_sync
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, TOTAL_WEIGHT, Weights
 from tests.aws_fixtures import (
     REGION,
@@ -26,16 +28,9 @@ from tests.aws_fixtures import (
     CallCounter,
     ErrorInjector,
     build_alb_world,
-    moto_factory,
 )
 
 STICKY = {"Enabled": True, "DurationSeconds": 300}
-
-
-@pytest.fixture
-def factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
-    with moto_factory(monkeypatch) as made:
-        yield made
 
 
 @pytest.fixture
@@ -244,6 +239,97 @@ def test_throttled_modify_is_transient_and_the_next_call_succeeds(
     assert counter.count("ModifyRule") == 2
 
 
+# --- the forward action's target groups (sync) ------------------------------------
+
+
+def test_read_forward_reads_a_rule_the_registry_no_longer_matches(
+    world: AlbWorld, counter: CallCounter, elbv2: Any
+) -> None:
+    new_ecs = world.new_target_group("monolith-ecs-v2")
+    world.set_forward([(world.lambda_tg_arn, 100), (world.ecs_tg_arn, 899)])
+    route = world.route_record(ecs_target_group_arn=new_ecs)
+
+    assert AlbTraffic(elbv2).read_forward(route) == (
+        TargetGroupWeight(world.lambda_tg_arn, 100),
+        TargetGroupWeight(world.ecs_tg_arn, 899),
+    )
+    assert counter.count("DescribeRules") == 1
+    with pytest.raises(DriftDetected, match=new_ecs):
+        AlbTraffic(elbv2).read_weights(route)  # an ordinary run still refuses this rule
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("side", ["ecs", "lambda"])
+def test_sync_through_the_adapter_moves_one_arn_and_keeps_the_split(
+    world: AlbWorld, counter: CallCounter, elbv2: Any, reverse: bool, side: str
+) -> None:
+    new_arn = world.new_target_group(f"new-{side}")
+    groups = [(world.ecs_tg_arn, 899), (world.lambda_tg_arn, 100)]
+    world.set_forward(groups[::-1] if reverse else groups, stickiness=STICKY)
+    before = world.client.describe_rules(RuleArns=[world.rule_arn])["Rules"][0]
+    field = "ecs_target_group_arn" if side == "ecs" else "lambda_target_group_arn"
+    route = world.route_record(**{field: new_arn})
+    traffic = AlbTraffic(elbv2)
+
+    plan = plan_sync(
+        traffic.read_forward(route),
+        ecs_arn=route.ecs_target_group_arn,
+        lambda_arn=route.lambda_target_group_arn,
+    )
+    traffic.write_forward(route, plan.synced, plan.current)
+
+    assert counter.count("ModifyRule") == 1
+    assert traffic.read_weights(route) == Weights(ecs=899, lambda_=100)
+    old = world.ecs_tg_arn if side == "ecs" else world.lambda_tg_arn
+    assert old not in world.weights_by_arn()
+    assert [tg["TargetGroupArn"] for tg in world.forward_config()["TargetGroups"]] == [
+        group.arn for group in plan.synced
+    ], "the rule's order is kept"
+    assert world.forward_config()["TargetGroupStickinessConfig"] == STICKY
+    after = world.client.describe_rules(RuleArns=[world.rule_arn])["Rules"][0]
+    assert (after["Conditions"], after["Priority"]) == (before["Conditions"], before["Priority"])
+
+
+def test_write_forward_refuses_a_rule_changed_since_it_was_read(
+    world: AlbWorld, counter: CallCounter, elbv2: Any
+) -> None:
+    new_ecs = world.new_target_group("monolith-ecs-v2")
+    route = world.route_record(ecs_target_group_arn=new_ecs)
+    traffic = AlbTraffic(elbv2)
+    world.set_forward([(world.ecs_tg_arn, 899), (world.lambda_tg_arn, 100)])
+    plan = plan_sync(traffic.read_forward(route), ecs_arn=new_ecs, lambda_arn=world.lambda_tg_arn)
+    world.set_forward([(world.ecs_tg_arn, 999), (world.lambda_tg_arn, 0)])  # a rollback lands
+
+    with pytest.raises(ConcurrentUpdate, match="changed after they were read"):
+        traffic.write_forward(route, plan.synced, plan.current)
+
+    assert counter.count("ModifyRule") == 0
+    assert world.weights_by_arn() == {world.ecs_tg_arn: 999, world.lambda_tg_arn: 0}
+
+
+def test_write_forward_of_what_the_rule_holds_writes_nothing(
+    world: AlbWorld, counter: CallCounter, elbv2: Any
+) -> None:
+    traffic = AlbTraffic(elbv2)
+    route = world.route_record()
+    live = traffic.read_forward(route)
+    traffic.write_forward(route, live[::-1], ())
+    assert counter.count("ModifyRule") == 0
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_weights_and_writes_are_by_arn_in_either_order(
+    world: AlbWorld, elbv2: Any, reverse: bool
+) -> None:
+    groups = [(world.ecs_tg_arn, 989), (world.lambda_tg_arn, 10)]
+    world.set_forward(groups[::-1] if reverse else groups)
+    traffic = AlbTraffic(elbv2)
+    route = world.route_record()
+    assert traffic.read_weights(route) == Weights(989, 10)
+    traffic.write_weights(route, Weights.from_percent(50))
+    assert world.weights_by_arn() == {world.ecs_tg_arn: 499, world.lambda_tg_arn: 500}
+
+
 # --- pure helpers ---------------------------------------------------------------
 
 ECS = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/ecs/1"
@@ -296,6 +382,25 @@ def test_actions_with_weights_changes_only_the_two_weights() -> None:
     ]
     assert "TargetGroupArn" not in new[1], "TargetGroupArn + 2 weighted groups is refused"
     assert actions == _actions(), "the input is not mutated"
+
+
+def test_actions_with_forward_replaces_only_the_target_groups() -> None:
+    actions = _actions(899, 100)
+    new_ecs = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/ecs2/9"
+    groups = [TargetGroupWeight(new_ecs, 899), TargetGroupWeight(LAMBDA, 100)]
+    new = actions_with_forward(actions, _route(), groups)
+    assert new[0] == actions[0]
+    assert new[1]["ForwardConfig"] == {
+        "TargetGroups": [
+            {"TargetGroupArn": new_ecs, "Weight": 899},
+            {"TargetGroupArn": LAMBDA, "Weight": 100},
+        ],
+        "TargetGroupStickinessConfig": {"Enabled": False},
+    }
+    assert "TargetGroupArn" not in new[1], "the old top-level ARN must not survive"
+    assert actions == _actions(899, 100), "the input is not mutated"
+    with pytest.raises(WeightError):
+        actions_with_forward(actions, _route(), [TargetGroupWeight(ECS, 1000)])
 
 
 def test_plain_single_target_forward_is_read_with_weight_one() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,7 +29,7 @@ from controller.aws.clients import (
     wrap_error,
 )
 from controller.core.errors import TRANSIENT_ERROR_CODES, AwsCallFailed, StranglerError
-from tests.aws_fixtures import REGION, fake_aws_env, moto_factory
+from tests.aws_fixtures import REGION, fake_aws_env
 
 RULE = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:listener-rule/app/x/1/2/3"
 
@@ -44,12 +43,6 @@ def client_error(code: str, status: int = 400, operation: str = "ModifyRule") ->
         },
         operation,
     )
-
-
-@pytest.fixture
-def factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
-    with moto_factory(monkeypatch) as made:
-        yield made
 
 
 # --- classification ---------------------------------------------------------------

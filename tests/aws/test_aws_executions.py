@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,21 +10,15 @@ import pytest
 from controller.aws.clients import ClientFactory
 from controller.aws.executions import STOP_ERROR, StepFunctionsExecutions, execution_input
 from controller.core.errors import AwsCallFailed
-from tests.aws_fixtures import CallCounter, ErrorInjector, moto_factory
+from tests.aws_fixtures import CallCounter, ErrorInjector
 
 DEFINITION = {"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}}
 
 
 @pytest.fixture
-def factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
-    # Without execute_state_machine, moto keeps every execution RUNNING until
-    # it is stopped: exactly what these tests need.
-    with moto_factory(monkeypatch) as made:
-        yield made
-
-
-@pytest.fixture
 def sfn(factory: ClientFactory) -> Any:
+    # The shared factory's moto has no execute_state_machine: every execution
+    # stays RUNNING until it is stopped, exactly what these tests need.
     return factory.client("stepfunctions")
 
 

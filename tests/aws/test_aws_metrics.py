@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,15 +19,9 @@ from controller.aws.metrics import (
 )
 from controller.core.contract import METRIC_CANARY_WEIGHT, METRIC_NAMESPACE, METRIC_REQUESTS
 from controller.core.errors import AwsCallFailed
-from tests.aws_fixtures import REGION, CallCounter, ErrorInjector, moto_factory
+from tests.aws_fixtures import REGION, CallCounter, ErrorInjector
 
 ROUTE = "map-tile"
-
-
-@pytest.fixture
-def factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
-    with moto_factory(monkeypatch) as made:
-        yield made
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,13 +23,7 @@ from controller.aws.notify import (
 )
 from controller.core.errors import AwsCallFailed
 from controller.core.lifecycle import Status
-from tests.aws_fixtures import REGION, CallCounter, ErrorInjector, moto_factory
-
-
-@pytest.fixture
-def factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
-    with moto_factory(monkeypatch) as made:
-        yield made
+from tests.aws_fixtures import REGION, CallCounter, ErrorInjector
 
 
 @pytest.fixture

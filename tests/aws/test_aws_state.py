@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -28,17 +27,12 @@ from controller.aws.state import (
 from controller.core.errors import AwsCallFailed, ConcurrentUpdate
 from controller.core.lifecycle import Event, HistoryEntry, Lock, RouteState, Status, Transition
 from controller.core.weights import ALL_ECS, Weights
-from tests.aws_fixtures import CallCounter, ErrorInjector, create_state_table, moto_factory
+from tests.aws_fixtures import CallCounter, ErrorInjector, create_state_table
+from tests.fakes import CallLog, FakeState, Faults
 
 ROUTE = "map-tile"
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 EXECUTION = "arn:aws:states:ap-northeast-1:123456789012:execution:strangler-test:run-1"
-
-
-@pytest.fixture
-def factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
-    with moto_factory(monkeypatch) as made:
-        yield made
 
 
 @pytest.fixture
@@ -372,3 +366,74 @@ def test_history_item_round_trips(entry: HistoryEntry, version: int) -> None:
 def test_weights_are_stored_as_two_numbers() -> None:
     item = state_to_item(replace(RouteState(route=ROUTE), last_written=ALL_ECS))
     assert item["last_written"] == {"M": {"ecs": {"N": "999"}, "lambda": {"N": "0"}}}
+
+
+# --- the contract the in-memory fake (tests/fakes.py) shares with this adapter ------------
+
+
+@pytest.fixture(params=["dynamodb", "fake"])
+def any_store(request: pytest.FixtureRequest) -> Any:
+    """The DynamoDB adapter on moto, and the unit tier's fake: the same contract holds."""
+    if request.param == "fake":
+        return FakeState(CallLog(), Faults())
+    client = request.getfixturevalue("factory").client("dynamodb")
+    return DynamoState(client, create_state_table(client))
+
+
+def test_contract_unknown_route_loads_fresh_and_first_save_round_trips(any_store: Any) -> None:
+    assert any_store.load(ROUTE) == RouteState(route=ROUTE)
+    first = transition(1, at=T0)
+    any_store.save(0, first)
+    assert any_store.load(ROUTE) == first.state
+    assert any_store.history(ROUTE, 10) == [first.entry]
+
+
+def test_contract_a_stale_version_raises_concurrent_update_and_writes_nothing(
+    any_store: Any,
+) -> None:
+    saved = save_chain(any_store, 3)
+    with pytest.raises(ConcurrentUpdate) as stale:
+        any_store.save(1, transition(3, at=T0 + timedelta(minutes=5), status=Status.PAUSED))
+    assert stale.value.route == ROUTE
+    assert stale.value.expected_version == 1
+    assert "expected version 1" in str(stale.value)
+    with pytest.raises(ConcurrentUpdate) as again:
+        any_store.save(0, transition(1, at=T0 + timedelta(minutes=6)))
+    assert "no stored state" in str(again.value)
+    assert again.value.expected_version == 0
+    assert any_store.load(ROUTE) == saved[-1].state
+    assert len(any_store.history(ROUTE, 100)) == 3, "a refused save appends no history"
+
+
+def test_contract_two_writers_from_one_version_only_one_wins(any_store: Any) -> None:
+    save_chain(any_store, 1)
+    base = any_store.load(ROUTE)
+    any_store.save(base.version, transition(2, at=T0 + timedelta(seconds=10)))
+    with pytest.raises(ConcurrentUpdate):
+        any_store.save(base.version, transition(2, at=T0 + timedelta(seconds=11)))
+    assert any_store.load(ROUTE).version == 2
+    assert len(any_store.history(ROUTE, 10)) == 2
+
+
+def test_contract_history_is_newest_first_by_time_then_version(any_store: Any) -> None:
+    any_store.save(0, transition(1, at=T0, event=Event.BEGIN))
+    any_store.save(1, transition(2, at=T0, event=Event.SHIFT))
+    any_store.save(2, transition(3, at=T0 + timedelta(seconds=1), event=Event.CHECK_PASSED))
+    assert [e.event for e in any_store.history(ROUTE, 10)] == [
+        Event.CHECK_PASSED,
+        Event.SHIFT,
+        Event.BEGIN,
+    ]
+    assert len(any_store.history(ROUTE, 2)) == 2
+    assert any_store.history(ROUTE, 0) == []
+
+
+def test_contract_unchanged_transition_saves_nothing_and_versions_must_rise(
+    any_store: Any,
+) -> None:
+    any_store.save(0, Transition(state=RouteState(route=ROUTE), entry=None, changed=False))
+    assert any_store.load(ROUTE).version == 0
+    any_store.save(0, transition(1, at=T0))
+    with pytest.raises(ValueError, match="must be greater"):
+        any_store.save(1, transition(1, at=T0 + timedelta(seconds=1)))
+    assert any_store.load(ROUTE).version == 1

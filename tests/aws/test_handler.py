@@ -1,4 +1,10 @@
-"""Tests of controller/handler.py: parsing, dispatch, error mapping, lazy wiring."""
+"""Tests of controller/handler.py: parsing, dispatch, error mapping, lazy wiring.
+
+The handler runs against the twin (the real program applied to moto, the
+``twin`` fixture): its service is built from the environment the deploy gives
+the controller function. Executions started here wait in their first task
+(the twin holds their controller calls), so they stay RUNNING until stopped.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from controller import handler
-from controller.core.contract import ENV_REGISTRY_PATH, ENV_STACK
+from controller.core.contract import ENV_REGISTRY_PATH, ENV_STACK, PlanRecord, StagePlanRecord
 from controller.core.errors import AwsCallFailed, TransitionRefused
 from controller.core.lifecycle import Event, Status
 from controller.core.state_machine import TASK_RESULT_KEYS, TRANSIENT_ERROR
@@ -19,11 +24,13 @@ from controller.core.weights import ALL_ECS, Weights
 from controller.events import InvalidEvent
 from controller.service import CanaryService
 from rehearsal.world.moto_lambda import FakeLambdaContext
-from tests.aws_fixtures import fake_aws_env
+from tests.aws_fixtures import TwinWorld
 from tests.events import load_event
-from tests.moto_stack import MotoStack, build_moto_stack
 
 ROUTE = "map-tile"
+PLAN = PlanRecord(
+    stages=(StagePlanRecord(10.0, 1), StagePlanRecord(50.0, 1), StagePlanRecord(100.0, 1)),
+)
 
 
 @pytest.fixture(autouse=True)
@@ -34,36 +41,31 @@ def _reset_handler() -> Iterator[None]:
 
 
 @pytest.fixture(name="stack")
-def _stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoStack]:
-    fake_aws_env(monkeypatch)
-    with mock_aws():
-        stack = build_moto_stack()
-        monkeypatch.setenv(ENV_STACK, stack.stack.stack)
-        monkeypatch.setenv(ENV_REGISTRY_PATH, stack.registry_path)
-        yield stack
+def _stack(twin: TwinWorld, monkeypatch: pytest.MonkeyPatch) -> TwinWorld:
+    twin.set_plan(PLAN)
+    monkeypatch.setenv(ENV_STACK, twin.stack.stack)
+    monkeypatch.setenv(ENV_REGISTRY_PATH, twin.registry_path)
+    return twin
 
 
 def context() -> FakeLambdaContext:
     return FakeLambdaContext(
-        "strangler-test-controller",
-        "arn:aws:lambda:ap-northeast-1:123456789012:function:strangler-test-controller",
+        "strangler-three-controller",
+        "arn:aws:lambda:ap-northeast-1:123456789012:function:strangler-three-controller",
     )
 
 
-def task_event(stack: MotoStack, action: str, execution_arn: str, **extra: Any) -> dict[str, Any]:
+def task_event(stack: TwinWorld, action: str, execution_arn: str, **extra: Any) -> dict[str, Any]:
     event = {"action": action, "executionArn": execution_arn, **stack.execution_input(ROUTE)}
     event.update(extra)
     return event
 
 
-def start(stack: MotoStack, name: str = "run-1") -> str:
-    return str(
-        stack.client("stepfunctions").start_execution(
-            stateMachineArn=stack.stack.state_machine_arn,
-            name=name,
-            input=json.dumps(stack.execution_input(ROUTE)),
-        )["executionArn"]
-    )
+def start(stack: TwinWorld, name: str = "run-1") -> str:
+    """An execution of the deployed state machine, waiting in its first task."""
+    arn = stack.start_execution(name, stack.execution_input(ROUTE))
+    stack.hold.wait_for(arn)
+    return arn
 
 
 def test_transient_error_has_the_name_the_state_machine_retries() -> None:
@@ -78,7 +80,7 @@ def test_missing_stack_variable_is_a_clear_configuration_error(
         handler.get_service()
 
 
-def test_service_is_built_from_the_environment_once(stack: MotoStack) -> None:
+def test_service_is_built_from_the_environment_once(stack: TwinWorld) -> None:
     first = handler.get_service()
     assert handler.get_service() is first
     assert first.ports.registry.route(ROUTE) == stack.route()
@@ -86,7 +88,7 @@ def test_service_is_built_from_the_environment_once(stack: MotoStack) -> None:
     assert handler.get_service() is not first
 
 
-def test_task_events_answer_the_keys_the_state_machine_selects(stack: MotoStack) -> None:
+def test_task_events_answer_the_keys_the_state_machine_selects(stack: TwinWorld) -> None:
     arn = start(stack)
     begin = handler.lambda_handler(task_event(stack, "begin", arn), context())
     assert set(begin) == set(TASK_RESULT_KEYS)
@@ -100,7 +102,7 @@ def test_task_events_answer_the_keys_the_state_machine_selects(stack: MotoStack)
     assert stack.live_weights() == Weights.from_percent(10)
 
 
-def test_rollback_task_uses_the_failure_as_reason(stack: MotoStack) -> None:
+def test_rollback_task_uses_the_failure_as_reason(stack: TwinWorld) -> None:
     arn = start(stack)
     handler.lambda_handler(task_event(stack, "begin", arn), context())
     handler.lambda_handler(task_event(stack, "shift", arn), context())
@@ -113,7 +115,7 @@ def test_rollback_task_uses_the_failure_as_reason(stack: MotoStack) -> None:
     assert entry.reason == "run failed: States.Timeout: the task timed out"
 
 
-def test_invalid_event_is_rejected_before_any_aws_call(stack: MotoStack) -> None:
+def test_invalid_event_is_rejected_before_any_aws_call(stack: TwinWorld) -> None:
     handler.set_service(stack.service())
     calls: list[str] = []
     for service in ("elbv2", "dynamodb", "ssm"):
@@ -127,13 +129,19 @@ def test_invalid_event_is_rejected_before_any_aws_call(stack: MotoStack) -> None
     assert calls == []
 
 
-def test_transient_failures_become_transient_error(stack: MotoStack) -> None:
+def test_transient_failures_become_transient_error(stack: TwinWorld) -> None:
     class Throttled:
         def read_weights(self, route: Any) -> Weights:
             raise AwsCallFailed("Throttling", route=ROUTE, api_call="DescribeRules", transient=True)
 
         def write_weights(self, route: Any, weights: Weights) -> None:
             raise AssertionError("not reached")
+
+        def read_forward(self, route: Any) -> Any:  # Begin's sync reads the rule
+            return ports.traffic.read_forward(route)
+
+        def write_forward(self, route: Any, groups: Any, expected: Any) -> None:
+            raise AssertionError("not reached: the rule is in sync")
 
     ports = stack.ports()
     handler.set_service(stack.service(replace(ports, traffic=Throttled())))
@@ -144,7 +152,7 @@ def test_transient_failures_become_transient_error(stack: MotoStack) -> None:
     assert isinstance(info.value.__cause__, AwsCallFailed)
 
 
-def test_other_failures_keep_their_class_name(stack: MotoStack) -> None:
+def test_other_failures_keep_their_class_name(stack: TwinWorld) -> None:
     handler.set_service(stack.service())
     handler.lambda_handler(load_event("operator_rollback"), context())
     with pytest.raises(TransitionRefused):
@@ -158,7 +166,7 @@ def test_other_failures_keep_their_class_name(stack: MotoStack) -> None:
     ("command", "expected_status"),
     [("pause", "paused"), ("rollback", "rolled_back"), ("start", "idle")],
 )
-def test_operator_commands(stack: MotoStack, command: str, expected_status: str) -> None:
+def test_operator_commands(stack: TwinWorld, command: str, expected_status: str) -> None:
     event = {"action": "operator", "command": command, "route": ROUTE, "actor": "operator:bob"}
     result = handler.lambda_handler(event, context())
     assert result["action"] == command
@@ -171,7 +179,7 @@ def test_operator_commands(stack: MotoStack, command: str, expected_status: str)
         assert entry.reason == f"{command} requested by operator:bob"
 
 
-def test_operator_resume_and_promote(stack: MotoStack) -> None:
+def test_operator_resume_and_promote(stack: TwinWorld) -> None:
     operator = {"action": "operator", "route": ROUTE, "actor": "operator:bob"}
     handler.lambda_handler({**operator, "command": "rollback"}, context())
     resumed = handler.lambda_handler({**operator, "command": "resume"}, context())
@@ -182,7 +190,7 @@ def test_operator_resume_and_promote(stack: MotoStack) -> None:
 
 
 def test_alarm_event_rolls_back_and_counts_it(
-    stack: MotoStack, capsys: pytest.CaptureFixture[str]
+    stack: TwinWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
     service: CanaryService = stack.service()
     handler.set_service(service)
@@ -198,8 +206,75 @@ def test_alarm_event_rolls_back_and_counts_it(
     assert any(m.get("Rollbacks") == [1.0] and m.get("route") == ROUTE for m in emf), emf
 
 
-def test_alarm_back_to_ok_changes_nothing(stack: MotoStack) -> None:
+def test_alarm_back_to_ok_changes_nothing(stack: TwinWorld) -> None:
     handler.set_service(stack.service())
     result = handler.lambda_handler(stack.alarm_event(state="OK"), context())
     assert result["results"] == []
     assert handler.get_service().history(ROUTE, 10) == []
+
+
+# --- the registry's "Parameter Store Change" event: sync the route's rule ----------
+
+
+@pytest.fixture(name="rules_restored")
+def _rules_restored(stack: TwinWorld) -> Iterator[None]:
+    """Put every route's rule actions back after the test (the twin's reset restores weights)."""
+    elbv2 = stack.client("elbv2")
+    saved = {
+        r.rule_arn: elbv2.describe_rules(RuleArns=[r.rule_arn])["Rules"][0]["Actions"]
+        for r in stack.registry().routes()
+    }
+    yield
+    for rule_arn, actions in saved.items():
+        elbv2.modify_rule(RuleArn=rule_arn, Actions=actions)
+
+
+@pytest.mark.usefixtures("rules_restored")
+def test_parameter_store_change_syncs_the_route_with_its_new_record(stack: TwinWorld) -> None:
+    old = stack.route(ROUTE)
+    new_ecs = stack.brownfield.monolith_target_group_arn
+    assert new_ecs != old.ecs_target_group_arn
+    handler.get_service().ports.registry.route(ROUTE)  # a warm function has the old record
+    stack.put_route_record(ROUTE, ecs_target_group_arn=new_ecs)  # the deploy
+    stack.notifications()
+
+    result = handler.lambda_handler(load_event("ssm_parameter_store_change"), context())
+
+    assert (result["handled"], result["route"], result["result"]["result"]) == (
+        "registry",
+        ROUTE,
+        "done",
+    )
+    assert stack.live_weights() == ALL_ECS, "read by the new ARN"
+    entry = handler.get_service().history(ROUTE, 1)[0]
+    assert (entry.event, entry.actor) == (Event.SYNC, handler.REGISTRY_ACTOR)
+    assert entry.reason is not None
+    assert old.ecs_target_group_arn in entry.reason and new_ecs in entry.reason
+    assert [n["message"]["event"] for n in stack.notifications()] == ["sync"]
+    again = handler.lambda_handler(load_event("ssm_parameter_store_change"), context())
+    assert again["result"]["result"] == "unchanged"
+    assert stack.notifications() == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["/strangler/other/routes/map-tile", "/strangler/three/stack", "/strangler/three-eu/routes/x"],
+)
+def test_parameter_store_change_of_another_parameter_is_ignored(
+    stack: TwinWorld, name: str
+) -> None:
+    event = load_event("ssm_parameter_store_change")
+    event["detail"]["name"] = name
+    result = handler.lambda_handler(event, context())
+    assert result["ignored"].startswith(f"{name} is not a route record of stack three")
+    assert handler.get_service().history(ROUTE, 10) == []
+
+
+def test_parameter_store_delete_of_a_route_record_is_ignored(stack: TwinWorld) -> None:
+    event = load_event("ssm_parameter_store_change")
+    event["detail"]["operation"] = "Delete"
+    result = handler.lambda_handler(event, context())
+    assert (result["route"], result["ignored"]) == (
+        ROUTE,
+        "operation Delete leaves no record to sync with",
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -15,15 +14,9 @@ from controller.core.contract import (
     stack_parameter_name,
 )
 from controller.core.errors import AwsCallFailed, StranglerError, UnknownRoute
-from tests.aws_fixtures import STACK, AlbWorld, CallCounter, ErrorInjector, moto_factory
+from tests.aws_fixtures import STACK, AlbWorld, CallCounter, ErrorInjector
 
 ARN = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012"
-
-
-@pytest.fixture
-def factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
-    with moto_factory(monkeypatch) as made:
-        yield made
 
 
 def stack_record(routes: tuple[str, ...]) -> StackRecord:

@@ -1,23 +1,23 @@
-"""Tests of rehearsal/scenario/faults.py: alarms, their event through the program's rule, drift."""
+"""Tests of rehearsal/scenario/faults.py: alarms, their event through the program's rule, drift.
+
+The delivery tests run on the twin (the ``twin`` fixture): the failback rules
+and their targets are the ones the program deployed.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from components.controller import failback_event_pattern
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from controller.events import AlarmStateChange, parse_event
 from rehearsal.scenario import faults
-from rehearsal.world.moto_lambda import route_lambda_invocations
-from tests.aws_fixtures import REGION, fake_aws_env
+from tests.aws_fixtures import ACCOUNT_ID, REGION, TwinWorld
 from tests.events import load_event
-from tests.moto_stack import ACCOUNT_ID, MotoStack, build_moto_stack
 
 COMPOSITE = {
     "AlarmName": "strangler-test-map-tile-composite",
@@ -75,80 +75,67 @@ def test_the_programs_pattern_matches_its_alarm_going_to_alarm_only():
 # --- delivery through moto's EventBridge -----------------------------------------------
 
 
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoStack]:
-    fake_aws_env(monkeypatch)
-    with mock_aws(config={"lambda": {"use_docker": False}}):
-        yield build_moto_stack()
+def _failback_rule(twin: TwinWorld) -> str:
+    """The failback rule the program deployed for the route (components/controller.py)."""
+    return f"strangler-{twin.stack.stack}-map-tile-failback"
 
 
-def _failback_rule(stack: MotoStack, **target: Any) -> None:
-    """The rule and target the program declares (components/controller.py), in moto."""
-    events = stack.client("events")
-    record = stack.route()
-    events.put_rule(
-        Name="strangler-test-map-tile-failback",
-        EventPattern=json.dumps(failback_event_pattern(record.composite_alarm_arn)),
-    )
-    function = stack.client("lambda").get_function(
-        FunctionName=stack.stack.controller_function_name
-    )["Configuration"]["FunctionArn"]
-    events.put_targets(
-        Rule="strangler-test-map-tile-failback",
-        Targets=[{"Id": "controller", "Arn": target.pop("Arn", function), **target}],
-    )
-    events.put_rule(Name="unrelated", EventPattern=json.dumps({"source": ["aws.ec2"]}))
-
-
-def _composite_event(stack: MotoStack) -> dict[str, Any]:
-    composite = faults.describe_composite(stack.client("cloudwatch"), stack.route())
+def _composite_event(twin: TwinWorld) -> dict[str, Any]:
+    composite = faults.describe_composite(twin.client("cloudwatch"), twin.route())
     return event_of(composite)
 
 
-def test_the_event_reaches_the_rules_target_once(stack: MotoStack):
-    _failback_rule(stack)
+def test_the_event_reaches_the_rules_target_once(twin: TwinWorld):
     received: list[Any] = []
-    with route_lambda_invocations(
-        {stack.stack.controller_function_name: lambda event, context: received.append(event)}
-    ):
-        deliveries = faults.deliver(
-            stack.client("events"), stack.client("lambda"), _composite_event(stack)
-        )
+    twin.controller = lambda event, context: received.append(event)
+    deliveries = faults.deliver(
+        twin.client("events"), twin.client("lambda"), _composite_event(twin)
+    )
     assert [(d.rule, d.target_id, d.status_code) for d in deliveries] == [
-        ("strangler-test-map-tile-failback", "controller", 202)
+        (_failback_rule(twin), "controller", 202)
     ], "EventBridge invokes Lambda asynchronously"
     assert len(received) == 1
-    assert received[0]["detail"]["alarmName"] == stack.route().composite_alarm_name
+    assert received[0]["detail"]["alarmName"] == twin.route().composite_alarm_name
 
 
-def test_an_event_no_rule_matches_is_an_error(stack: MotoStack):
+def test_an_event_no_rule_matches_is_an_error(twin: TwinWorld):
+    # An alarm of another stack: none of this stack's failback rules matches it.
     with pytest.raises(faults.FaultError, match="failback path is not wired"):
-        faults.deliver(stack.client("events"), stack.client("lambda"), _composite_event(stack))
+        faults.deliver(twin.client("events"), twin.client("lambda"), event_of())
 
 
-def test_a_target_that_is_not_a_function_is_refused(stack: MotoStack):
-    queue = stack.client("sqs").create_queue(QueueName="q")["QueueUrl"]
-    arn = stack.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    _failback_rule(stack, Arn=arn)
+def test_a_target_that_is_not_a_function_is_refused(twin: TwinWorld):
+    sqs = twin.client("sqs")
+    queue = sqs.create_queue(QueueName="not-a-function")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    twin.client("events").put_targets(
+        Rule=_failback_rule(twin), Targets=[{"Id": "controller", "Arn": arn}]
+    )
     with pytest.raises(faults.FaultError, match="Lambda functions only"):
-        faults.deliver(stack.client("events"), stack.client("lambda"), _composite_event(stack))
+        faults.deliver(twin.client("events"), twin.client("lambda"), _composite_event(twin))
+    sqs.delete_queue(QueueUrl=queue)
 
 
-def test_a_transformed_input_is_refused(stack: MotoStack):
-    _failback_rule(stack, InputPath="$.detail")
-    handlers = {stack.stack.controller_function_name: lambda e, c: None}
-    with (
-        route_lambda_invocations(handlers),
-        pytest.raises(faults.FaultError, match="transforms its input"),
-    ):
-        faults.deliver(stack.client("events"), stack.client("lambda"), _composite_event(stack))
+def test_a_transformed_input_is_refused(twin: TwinWorld):
+    function = twin.client("lambda").get_function(FunctionName=twin.stack.controller_function_name)[
+        "Configuration"
+    ]["FunctionArn"]
+    twin.client("events").put_targets(
+        Rule=_failback_rule(twin),
+        Targets=[{"Id": "controller", "Arn": function, "InputPath": "$.detail"}],
+    )
+    received: list[Any] = []
+    twin.controller = lambda event, context: received.append(event)
+    with pytest.raises(faults.FaultError, match="transforms its input"):
+        faults.deliver(twin.client("events"), twin.client("lambda"), _composite_event(twin))
+    assert received == [], "nothing was delivered"
 
 
-def test_set_route_alarms_moves_a_child_and_the_composite(stack: MotoStack):
-    cloudwatch = stack.client("cloudwatch")
-    record = stack.route()
+def test_set_route_alarms_moves_a_child_and_the_composite(twin: TwinWorld):
+    cloudwatch = twin.client("cloudwatch")
+    record = twin.route()
     before = faults.set_route_alarms(cloudwatch, record, state="ALARM", reason="rehearsal")
     assert before["StateValue"] == "OK" and before["AlarmArn"] == record.composite_alarm_arn
     states = {
@@ -159,9 +146,13 @@ def test_set_route_alarms_moves_a_child_and_the_composite(stack: MotoStack):
             AlarmTypes=["CompositeAlarm", "MetricAlarm"],
         )[kind]
     }
+    prefix = f"strangler-{twin.stack.stack}-map-tile"
     assert states[record.composite_alarm_name] == "ALARM"
-    assert states["strangler-test-map-tile-app-errors"] == "ALARM", "the AppErrors child trips"
-    assert states["strangler-test-map-tile-p99-latency"] == "OK"
+    assert states[f"{prefix}-app-errors"] == "ALARM", "the AppErrors child trips"
+    assert states[f"{prefix}-p99-latency"] == "OK"
+    assert sorted(name for name, state in states.items() if state == "ALARM") == sorted(
+        [record.composite_alarm_name, f"{prefix}-app-errors"]
+    ), "one child only"
 
 
 # --- drift -----------------------------------------------------------------------------
@@ -174,12 +165,12 @@ def test_drift_weights_differ_from_the_current_ones(current: Weights):
     assert drifted.is_canonical
 
 
-def test_a_change_by_hand_keeps_the_rest_of_the_rule(stack: MotoStack):
-    record = stack.route()
-    elbv2 = stack.client("elbv2")
+def test_a_change_by_hand_keeps_the_rest_of_the_rule(twin: TwinWorld):
+    record = twin.route()
+    elbv2 = twin.client("elbv2")
     before = elbv2.describe_rules(RuleArns=[record.rule_arn])["Rules"][0]
     faults.change_weights_by_hand(elbv2, record, Weights.from_percent(33.3))
     after = elbv2.describe_rules(RuleArns=[record.rule_arn])["Rules"][0]
-    assert stack.live_weights() == Weights.from_percent(33.3)
+    assert twin.live_weights() == Weights.from_percent(33.3)
     assert after["Conditions"] == before["Conditions"]
     assert after["Priority"] == before["Priority"]

@@ -1,22 +1,21 @@
-"""The operator CLI through its real entry point, ``python -m controller``, against moto.
+"""The operator CLI through its real entry point, ``python -m controller``, against the twin.
 
-A ThreadedMotoServer on 127.0.0.1 (port 0: a free one) holds a stack built with
-tests/moto_stack.py. Each test runs the CLI as a subprocess, with fake
-credentials and ``--endpoint-url`` pointing at the server, exactly as an
-operator would run it. The state a scenario needs (a run in progress, a
-rollback by an alarm) is set up through :class:`controller.service.CanaryService`,
-the code the state machine's tasks run; executions are started in moto without
-being interpreted, so they stay RUNNING until something stops them.
+The twin (the real program applied to moto, the ``twin`` fixture) is served
+by a moto server on 127.0.0.1 (port 0: a free one) in this process. Each test
+runs the CLI as a subprocess, with fake credentials and ``--endpoint-url``
+pointing at the server, exactly as an operator would run it. The state a
+scenario needs (a run in progress, a rollback by an alarm) is set up through
+:class:`controller.service.CanaryService`, the code the state machine's tasks
+run; executions wait in their first task (the twin holds their controller
+calls), so they stay RUNNING until something stops them.
 
-Each subprocess costs ~0.5-1 s (the boto3 import), so the stack is built once
-per module (per xdist worker) and every test works on its own route: the tests
-stay independent of each other and of their order.
+The twin is put back as deployed before every test; each test first deploys
+the long-baking plan below for every route.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
@@ -24,25 +23,22 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from moto.server import ThreadedMotoServer
 
-from controller.aws.clients import AwsSettings
-from controller.core.contract import PlanRecord, StagePlanRecord, route_parameter_name
+from controller.core.contract import PlanRecord, StagePlanRecord
 from controller.core.lifecycle import Status
 from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from controller.service import RunContext
-from tests.moto_stack import REGION, MotoStack, RouteSpec, build_moto_stack
+from tests.aws_fixtures import REGION, TWIN_ROUTES, SharedTwin, TwinWorld
 
 REPO = Path(__file__).resolve().parents[2]
-STACK = "cli"
+STACK = "three"
 # Long bakes: a run set up by a test stays in its first bake for the whole test.
 SLOW_PLAN = PlanRecord(
     stages=(
@@ -51,16 +47,7 @@ SLOW_PLAN = PlanRecord(
         StagePlanRecord(weight=100.0, bake_seconds=0),
     )
 )
-# One route per scenario (see the module docstring).
-ROUTES = (
-    RouteSpec("tile", 100, "/map/v1/tile/*", SLOW_PLAN),
-    RouteSpec("style", 110, "/map/v1/style/*", SLOW_PLAN),
-    RouteSpec("search", 120, "/map/v1/search/*", SLOW_PLAN),
-    RouteSpec("geo", 130, "/map/v1/geo/*", SLOW_PLAN),
-    RouteSpec("poi", 140, "/map/v1/poi/*", SLOW_PLAN),
-    RouteSpec("quiet", 150, "/map/v1/quiet/*", SLOW_PLAN),
-)
-KNOWN = "geo, poi, quiet, search, style, tile"
+KNOWN = "map-poi, map-tile, route-search"
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
@@ -77,10 +64,10 @@ def fake_env() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class World:
-    """The moto server of this module and the stack deployed into it."""
+    """The moto server's URL and the twin it serves."""
 
     url: str
-    stack: MotoStack
+    stack: TwinWorld
 
 
 def _post(url: str, body: bytes = b"") -> None:
@@ -91,28 +78,13 @@ def _post(url: str, body: bytes = b"") -> None:
     urllib.request.urlopen(request, timeout=10).close()
 
 
-@pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request
-    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto_server.start()
-    host, port = moto_server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-            patch.delenv(name, raising=False)
-        for name, value in fake_env().items():
-            patch.setenv(name, value)
-        # moto's Step Functions interpreter calls the other services on localhost:$MOTO_PORT.
-        patch.setenv("MOTO_PORT", str(port))
-        try:
-            _post(f"{url}/moto-api/reset")
-            stack = build_moto_stack(
-                stack=STACK, routes=ROUTES, settings=AwsSettings(region=REGION, endpoint_url=url)
-            )
-            yield World(url=url, stack=stack)
-        finally:
-            moto_server.stop()
+@pytest.fixture
+def world(twin: TwinWorld, shared_twin: SharedTwin) -> World:
+    url = shared_twin.endpoint(twin)
+    assert twin.registry().stack().routes == TWIN_ROUTES
+    for route in TWIN_ROUTES:
+        twin.set_plan(SLOW_PLAN, route=route)
+    return World(url=url, stack=twin)
 
 
 def cli(
@@ -168,13 +140,10 @@ def in_progress(world: World, route: str) -> str:
 def in_progress_run(world: World, route: str) -> RunContext:
     """Start an execution and run its Begin and first Shift (the tasks' service calls)."""
     stack = world.stack
-    arn = str(
-        stack.client("stepfunctions").start_execution(
-            stateMachineArn=stack.stack.state_machine_arn,
-            name=f"{route}-run-{time.time_ns()}",
-            input=json.dumps(stack.execution_input(route, actor="schedule", trigger="schedule")),
-        )["executionArn"]
+    arn = stack.start_execution(
+        f"{route}-run", stack.execution_input(route, actor="schedule", trigger="schedule")
     )
+    stack.hold.wait_for(arn)
     service = stack.service()
     run = RunContext(route, arn, "schedule", "schedule", stack.route(route).plan)
     assert service.begin(run).outcome == Outcome.RUN
@@ -184,20 +153,12 @@ def in_progress_run(world: World, route: str) -> RunContext:
 
 
 def execution_status(world: World, arn: str) -> str:
-    client = world.stack.client("stepfunctions")
-    return str(client.describe_execution(executionArn=arn)["status"])
+    return world.stack.execution_status(arn)
 
 
 def put_route_record(world: World, name: str, **changes: object) -> None:
     """Rewrite one route's registry record (what a redeploy with another config does)."""
-    record = replace(world.stack.routes[name], **changes)  # type: ignore[arg-type]
-    world.stack.routes[name] = record
-    world.stack.client("ssm").put_parameter(
-        Name=route_parameter_name(STACK, name),
-        Value=record.to_json(),
-        Type="String",
-        Overwrite=True,
-    )
+    world.stack.put_route_record(name, **changes)
 
 
 def closed_port_url() -> str:
@@ -233,7 +194,7 @@ def test_missing_registry_and_unknown_route_exit_2(world: World):
     assert "route tyle" in unknown.stderr
     assert KNOWN in unknown.stderr, "the known routes are listed"
     assert json.loads(unknown.stdout)["exit_code"] == 2
-    assert world.stack.live_weights("tile") == ALL_ECS, "nothing was written"
+    assert world.stack.live_weights("map-tile") == ALL_ECS, "nothing was written"
 
 
 def test_unreachable_endpoint_exits_3_naming_the_call_and_resource():
@@ -271,26 +232,30 @@ def test_access_denied_exits_3_naming_the_call_and_resource(world: World):
     }
     _post(f"{world.url}/moto-api/reset-auth", b"0")  # moto checks IAM from now on
     try:
-        result = cli(world, "status", "--stack", STACK, "--route", "quiet", env=credentials)
+        result = cli(world, "status", "--stack", STACK, "--route", "map-tile", env=credentials)
     finally:
         _post(f"{world.url}/moto-api/reset-auth", b"inf")
+        # The twin is shared by the session: the operator leaves with the test.
+        iam.delete_access_key(UserName="reader", AccessKeyId=key["AccessKeyId"])
+        iam.delete_user_policy(UserName="reader", PolicyName="registry-and-state-only")
+        iam.delete_user(UserName="reader")
     ok(result, 3)
-    rule_arn = world.stack.route("quiet").rule_arn
+    rule_arn = world.stack.route("map-tile").rule_arn
     assert "elasticloadbalancing:DescribeRules" in result.stderr
     assert rule_arn in result.stderr
     assert "AccessDenied" in result.stderr
     assert "IAM policy" in result.stderr  # the hint
-    assert row(result, "quiet")[1] == "error"
+    assert row(result, "map-tile")[1] == "error"
 
 
 # --------------------------------------------------------------------------- a run in progress
 
 
 def test_progressing_route_status_refused_start_rollback_and_history(world: World):
-    execution = in_progress(world, "tile")
+    execution = in_progress(world, "map-tile")
 
     table = ok(cli(world, "status", "--stack", STACK))
-    cells = row(table, "tile")
+    cells = row(table, "map-tile")
     assert cells[1:7] == ["progressing", "0/3", "10.0%", "/", "90.0%", "OK"], cells
     assert cells[7] == execution.rsplit(":", 1)[-1]
     assert cells[8:10] == ["next", "stage"], cells
@@ -298,12 +263,12 @@ def test_progressing_route_status_refused_start_rollback_and_history(world: Worl
     assert "DRIFT" not in table.stdout
 
     as_json = json.loads(
-        ok(cli(world, "status", "--stack", STACK, "--route", "tile", "--json")).stdout
+        ok(cli(world, "status", "--stack", STACK, "--route", "map-tile", "--json")).stdout
     )
     assert len(as_json) == 1
     tile = as_json[0]
     assert {k: tile[k] for k in ("route", "status", "stage", "stages", "drift", "alarm")} == {
-        "route": "tile",
+        "route": "map-tile",
         "status": "progressing",
         "stage": 0,
         "stages": 3,
@@ -316,7 +281,7 @@ def test_progressing_route_status_refused_start_rollback_and_history(world: Worl
     assert datetime.fromisoformat(tile["next_stage_at"]) > datetime.now(UTC)
     assert tile["reason"] is None or isinstance(tile["reason"], str)
 
-    locked = ok(cli(world, "start", "--stack", STACK, "--route", "tile"), 1)
+    locked = ok(cli(world, "start", "--stack", STACK, "--route", "map-tile"), 1)
     assert "start refused" in locked.stderr
     assert execution in locked.stderr, "the message names the execution holding the lock"
     assert "hint:" in locked.stderr
@@ -328,7 +293,7 @@ def test_progressing_route_status_refused_start_rollback_and_history(world: Worl
             "--stack",
             STACK,
             "--route",
-            "tile",
+            "map-tile",
             "--reason",
             "p99 2.4 s",
             "--json",
@@ -336,21 +301,21 @@ def test_progressing_route_status_refused_start_rollback_and_history(world: Worl
     )
     payload = json.loads(rollback.stdout)
     assert {k: payload[k] for k in ("route", "action", "result", "status")} == {
-        "route": "tile",
+        "route": "map-tile",
         "action": "rollback",
         "result": "done",
         "status": "rolled_back",
     }
     assert payload["weights"] == {"ecs": 100.0, "lambda": 0.0}
     assert payload["stopped_execution"] == execution
-    assert world.stack.live_weights("tile") == ALL_ECS
-    assert execution_status(world, execution) == "ABORTED"
+    assert world.stack.live_weights("map-tile") == ALL_ECS
+    assert world.stack.stopped_status(execution) == "ABORTED"
 
-    again = ok(cli(world, "rollback", "--stack", STACK, "--route", "tile"))
+    again = ok(cli(world, "rollback", "--stack", STACK, "--route", "map-tile"))
     assert "rollback -> unchanged" in again.stdout, "a repeated rollback changes nothing"
 
     history = json.loads(
-        ok(cli(world, "history", "--stack", STACK, "--route", "tile", "--json")).stdout
+        ok(cli(world, "history", "--stack", STACK, "--route", "map-tile", "--json")).stdout
     )
     assert [e["event"] for e in history] == ["rollback", "shift", "begin"]  # newest first
     newest = history[0]
@@ -366,7 +331,7 @@ def test_progressing_route_status_refused_start_rollback_and_history(world: Worl
     assert history[2]["actor"] == "schedule"
     assert all(datetime.fromisoformat(e["at"]).tzinfo is not None for e in history)
 
-    text = ok(cli(world, "history", "--stack", STACK, "--route", "tile", "--limit", "1"))
+    text = ok(cli(world, "history", "--stack", STACK, "--route", "map-tile", "--limit", "1"))
     lines = text.stdout.splitlines()
     assert len(lines) == 2, lines
     assert "operator:tester  rollback  progressing -> rolled_back" in lines[1]
@@ -374,29 +339,31 @@ def test_progressing_route_status_refused_start_rollback_and_history(world: Worl
 
 
 def test_pause_resume_and_the_rolled_back_refusal(world: World):
-    execution = in_progress(world, "geo")
+    execution = in_progress(world, "map-poi")
 
-    paused = ok(cli(world, "pause", "--stack", STACK, "--route", "geo", "--reason", "lunch"))
+    paused = ok(cli(world, "pause", "--stack", STACK, "--route", "map-poi", "--reason", "lunch"))
     assert "pause -> done" in paused.stdout
     assert "status paused" in paused.stdout
-    assert execution_status(world, execution) == "ABORTED"
-    assert world.stack.live_weights("geo") == Weights.from_percent(10.0), "pause keeps the weights"
+    assert world.stack.stopped_status(execution) == "ABORTED"
+    assert world.stack.live_weights("map-poi") == Weights.from_percent(10.0), (
+        "pause keeps the weights"
+    )
 
-    resumed = ok(cli(world, "resume", "--stack", STACK, "--route", "geo", "--json"))
+    resumed = ok(cli(world, "resume", "--stack", STACK, "--route", "map-poi", "--json"))
     assert json.loads(resumed.stdout)["status"] == "idle"
 
-    world.stack.service().rollback("geo", reason="composite in ALARM", actor="alarm:geo")
-    refused = ok(cli(world, "start", "--stack", STACK, "--route", "geo"), 1)
-    assert "route geo: start refused: route is rolled_back" in refused.stderr
-    assert "hint: an operator runs: python -m controller resume --route geo" in refused.stderr
+    world.stack.service().rollback("map-poi", reason="composite in ALARM", actor="alarm:geo")
+    refused = ok(cli(world, "start", "--stack", STACK, "--route", "map-poi"), 1)
+    assert "route map-poi: start refused: route is rolled_back" in refused.stderr
+    assert "hint: an operator runs: python -m controller resume --route map-poi" in refused.stderr
 
-    ok(cli(world, "resume", "--stack", STACK, "--route", "geo", "--actor", "alice"))
+    ok(cli(world, "resume", "--stack", STACK, "--route", "map-poi", "--actor", "alice"))
     started = json.loads(
-        ok(cli(world, "start", "--stack", STACK, "--route", "geo", "--json")).stdout
+        ok(cli(world, "start", "--stack", STACK, "--route", "map-poi", "--json")).stdout
     )
     assert (started["action"], started["result"]) == ("start", "started")
     assert execution_status(world, started["execution"]) == "RUNNING"
-    events = [(e.event.value, e.actor) for e in world.stack.service().history("geo", 10)]
+    events = [(e.event.value, e.actor) for e in world.stack.service().history("map-poi", 10)]
     assert events[:2] == [("resume", "operator:alice"), ("rollback", "alarm:geo")]
 
 
@@ -404,21 +371,21 @@ def test_pause_resume_and_the_rolled_back_refusal(world: World):
 
 
 def test_drift_by_hand_is_flagged_then_accepted_on_resume(world: World):
-    run = in_progress_run(world, "style")
+    run = in_progress_run(world, "route-search")
     by_hand = Weights(ecs=499, lambda_=500)
-    world.stack.set_weights_by_hand(by_hand, route="style")
+    world.stack.set_weights_by_hand(by_hand, route="route-search")
 
     table = ok(cli(world, "status", "--stack", STACK))
-    cells = row(table, "style")
+    cells = row(table, "route-search")
     assert cells[3:7] == ["50.1%", "/", "49.9%", "DRIFT"], cells
-    assert "! style: DRIFT: the rule has lambda 50.1% / ecs 49.9% (ALB weights 500/499)" in (
+    assert "! route-search: DRIFT: the rule has lambda 50.1% / ecs 49.9% (ALB weights 500/499)" in (
         table.stdout
     )
     assert "the controller last wrote lambda 10.0% / ecs 90.0%" in table.stdout
-    assert "DRIFT" not in " ".join(row(table, "quiet")), "only the drifted route is flagged"
+    assert "DRIFT" not in " ".join(row(table, "map-tile")), "only the drifted route is flagged"
 
     style = json.loads(
-        ok(cli(world, "status", "--stack", STACK, "--route", "style", "--json")).stdout
+        ok(cli(world, "status", "--stack", STACK, "--route", "route-search", "--json")).stdout
     )[0]
     assert style["drift"] is True
     assert style["weights"] == {"ecs": 49.9, "lambda": 50.1}
@@ -426,71 +393,75 @@ def test_drift_by_hand_is_flagged_then_accepted_on_resume(world: World):
 
     # The run's next Shift finds the drift and pauses the route, weights untouched.
     assert world.stack.service().shift(run).outcome == Outcome.DRIFT
-    paused = row(ok(cli(world, "status", "--stack", STACK, "--route", "style")), "style")
+    paused = row(
+        ok(cli(world, "status", "--stack", STACK, "--route", "route-search")), "route-search"
+    )
     assert paused[1:3] == ["paused", "0/3"], paused
-    resumed = ok(cli(world, "resume", "--stack", STACK, "--route", "style", "--accept-live"))
+    resumed = ok(cli(world, "resume", "--stack", STACK, "--route", "route-search", "--accept-live"))
     assert "status idle" in resumed.stdout
     after = json.loads(
-        ok(cli(world, "status", "--stack", STACK, "--route", "style", "--json")).stdout
+        ok(cli(world, "status", "--stack", STACK, "--route", "route-search", "--json")).stdout
     )[0]
     assert after["drift"] is False, "the live weights are the new baseline"
     assert after["last_written"] == after["weights"] == {"ecs": 49.9, "lambda": 50.1}
-    assert world.stack.live_weights("style") == by_hand, "the human's weights were kept"
+    assert world.stack.live_weights("route-search") == by_hand, "the human's weights were kept"
 
 
 def test_alarm_children_schedule_and_promote_refused_in_alarm(world: World):
-    put_route_record(world, "search", schedule="cron(0 9 ? * MON-FRI *)", timezone="Asia/Tokyo")
-    world.stack.set_alarm("ALARM", route="search", child="p99-latency")
+    put_route_record(world, "map-poi", schedule="cron(0 9 ? * MON-FRI *)", timezone="Asia/Tokyo")
+    world.stack.set_alarm("ALARM", route="map-poi", child="p99-latency")
 
     search = json.loads(
-        ok(cli(world, "status", "--stack", STACK, "--route", "search", "--json")).stdout
+        ok(cli(world, "status", "--stack", STACK, "--route", "map-poi", "--json")).stdout
     )[0]
     assert search["alarm"] == "ALARM"
-    assert search["alarms_in_alarm"] == [f"strangler-{STACK}-search-p99-latency"]
+    assert search["alarms_in_alarm"] == [f"strangler-{STACK}-map-poi-p99-latency"]
     assert (search["schedule"], search["timezone"]) == ("cron(0 9 ? * MON-FRI *)", "Asia/Tokyo")
     next_run = datetime.fromisoformat(search["next_run_at"]).astimezone(TOKYO)
     assert (next_run.hour, next_run.minute) == (9, 0)
     assert next_run.isoweekday() <= 5, "weekdays only"
     assert next_run > datetime.now(UTC)
 
-    table = ok(cli(world, "status", "--stack", STACK, "--route", "search"))
-    cells = row(table, "search")
+    table = ok(cli(world, "status", "--stack", STACK, "--route", "map-poi"))
+    cells = row(table, "map-poi")
     assert cells[1:7] == ["idle", "0/3", "0.0%", "/", "100.0%", "ALARM"], cells
     assert cells[-3:-1] == ["run", "in"], cells
-    assert f"! search: in ALARM: strangler-{STACK}-search-p99-latency" in table.stdout
+    assert f"! map-poi: in ALARM: strangler-{STACK}-map-poi-p99-latency" in table.stdout
 
-    refused = ok(cli(world, "promote", "--stack", STACK, "--route", "search", "--yes"), 1)
+    refused = ok(cli(world, "promote", "--stack", STACK, "--route", "map-poi", "--yes"), 1)
     assert "promote refused" in refused.stderr
     assert "ALARM" in refused.stderr
-    assert "rollback --route search" in refused.stderr
-    assert world.stack.live_weights("search") == ALL_ECS
+    assert "rollback --route map-poi" in refused.stderr
+    assert world.stack.live_weights("map-poi") == ALL_ECS
 
 
 # --------------------------------------------------------------------------- promote
 
 
 def test_promote_needs_yes_without_a_terminal_then_skips_a_bake_then_goes_full(world: World):
-    first = in_progress(world, "poi")
+    first = in_progress(world, "route-search")
 
-    unconfirmed = ok(cli(world, "promote", "--stack", STACK, "--route", "poi"), 2)
+    unconfirmed = ok(cli(world, "promote", "--stack", STACK, "--route", "route-search"), 2)
     assert "stdin is not a terminal" in unconfirmed.stderr
     assert "--yes" in unconfirmed.stderr
     assert execution_status(world, first) == "RUNNING", "nothing happened"
 
     skipped = json.loads(
-        ok(cli(world, "promote", "--stack", STACK, "--route", "poi", "--yes", "--json")).stdout
+        ok(
+            cli(world, "promote", "--stack", STACK, "--route", "route-search", "--yes", "--json")
+        ).stdout
     )
     assert (skipped["action"], skipped["result"], skipped["stage"]) == ("promote", "started", 1)
     assert skipped["stopped_execution"] == first
-    assert execution_status(world, first) == "ABORTED"
+    assert world.stack.stopped_status(first) == "ABORTED"
     assert execution_status(world, skipped["execution"]) == "RUNNING", "a run from stage 2"
 
-    full = ok(cli(world, "promote", "--stack", STACK, "--route", "poi", "--full", "--yes"))
+    full = ok(cli(world, "promote", "--stack", STACK, "--route", "route-search", "--full", "--yes"))
     assert "promote -> done" in full.stdout
     assert "status promoted" in full.stdout
     assert "lambda 100.0% / ecs 0.0%" in full.stdout
-    assert world.stack.live_weights("poi") == ALL_LAMBDA
-    state = world.stack.service().ports.state.load("poi")
+    assert world.stack.live_weights("route-search") == ALL_LAMBDA
+    state = world.stack.service().ports.state.load("route-search")
     assert state.status is Status.PROMOTED
 
 
@@ -516,7 +487,7 @@ def test_watch_repeats_until_ctrl_c_and_exits_0(world: World):
             "--stack",
             STACK,
             "--route",
-            "quiet",
+            "map-tile",
             "--region",
             REGION,
             "--endpoint-url",

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +21,7 @@ from controller.core.contract import PlanRecord, RouteRecord, StagePlanRecord
 from controller.core.errors import (
     AwsCallFailed,
     ConcurrentUpdate,
+    SyncRefused,
     TransitionRefused,
     UnknownRoute,
 )
@@ -65,6 +64,7 @@ class FakeBackend:
     status_errors: list[BaseException | None] = field(default_factory=list)
     routes_errors: list[BaseException | None] = field(default_factory=list)
     action_error: BaseException | None = None
+    route_errors: dict[str, BaseException] = field(default_factory=dict)
     calls: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
 
     def routes(self) -> list[RouteRecord]:
@@ -104,6 +104,8 @@ class FakeBackend:
         self.calls.append((operation.command, (request,)))
         if self.action_error is not None:
             raise self.action_error
+        if request.route in self.route_errors:
+            raise self.route_errors[request.route]
         return ActionView(
             request.route, operation.command, "done", "rolled_back", "ok", weights=ALL_ECS
         )
@@ -371,15 +373,75 @@ def test_options_dataclass_is_what_commands_see():
 # --------------------------------------------------------------------------- module layout
 
 
-def test_the_backend_does_not_import_the_cli_entry_point() -> None:
-    # What main and backend share lives in controller.cli.types: loading the
-    # backend (as main does lazily) must not need main to be loaded first.
-    code = (
-        "import sys\n"
-        "import controller.cli.backend\n"
-        "assert 'controller.cli.main' not in sys.modules, 'backend imports main'\n"
+# --------------------------------------------------------------------------- sync
+
+
+def sync_refused(route: str) -> SyncRefused:
+    return SyncRefused(
+        "cannot sync the rule's target groups with the registry: neither registry target group "
+        "is in the rule (rule: arn:tg/old-ecs=999, arn:tg/old-lambda=0; registry: ECS "
+        "arn:tg/ecs, Lambda arn:tg/lambda)",
+        found=("arn:tg/old-ecs", "arn:tg/old-lambda"),
+        route=route,
+        arn=f"arn:rule/{route}",
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+
+
+def test_sync_without_route_runs_on_every_route_one_line_each():
+    backend = FakeBackend()
+    result = run(["sync"], backend)
+    assert result.code == EXIT_OK, result.stderr
+    assert [call[1][0].route for call in backend.calls] == ["map-style", "map-tile"]
+    assert all(call[0] == "sync" for call in backend.calls)
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["map-style", "map-tile"]
+    assert all("sync -> done" in line for line in lines)
+
+
+def test_sync_of_one_route_runs_only_that_route():
+    backend = FakeBackend()
+    result = run(["sync", "--route", "map-tile", "--json"], backend)
+    assert result.code == EXIT_OK
+    assert [payload["route"] for payload in json.loads(result.stdout)] == ["map-tile"]
+    assert backend.calls == [("sync", request("operator sync", "operator:alice"))]
+
+
+def test_sync_refused_on_one_route_still_syncs_the_others_and_exits_1():
+    backend = FakeBackend(route_errors={"map-style": sync_refused("map-style")})
+    result = run(["sync"], backend)
+    assert result.code == EXIT_REFUSED
+    style_line, tile_line = result.stdout.splitlines()
+    assert style_line.startswith("map-style: sync -> refused: route map-style")
+    assert "arn:tg/old-ecs" in style_line
+    assert tile_line.startswith("map-tile: sync -> done")
+    assert "error: route map-style" in result.stderr
+    assert "hint: nothing was written" in result.stderr
+
+    as_json = json.loads(run(["sync", "--json"], backend).stdout)
+    assert [(p["route"], p.get("error"), p.get("result")) for p in as_json] == [
+        ("map-style", "refused", None),
+        ("map-tile", None, "done"),
+    ]
+    assert as_json[0]["exit_code"] == EXIT_REFUSED
+
+
+def test_sync_exit_code_is_the_most_serious_failure():
+    throttled = AwsCallFailed("Throttling", api_call="DescribeRules", transient=True)
+    backend = FakeBackend(
+        route_errors={"map-style": throttled, "map-tile": sync_refused("map-tile")}
     )
-    assert done.returncode == 0, done.stderr
+    assert run(["sync"], backend).code == EXIT_AWS
+
+
+def test_sync_of_an_unknown_route_is_a_usage_error_before_anything_runs():
+    backend = FakeBackend()
+    result = run(["sync", "--route", "nope"], backend)
+    assert result.code == EXIT_USAGE
+    assert "known routes: map-style, map-tile" in result.stderr
+    assert backend.calls == []
+
+
+def test_sync_refused_is_exit_1_with_a_hint():
+    failure = classify(sync_refused("map-tile"), "sync")
+    assert failure.exit_code == EXIT_REFUSED
+    assert failure.hint is not None and "sync again" in failure.hint

@@ -482,6 +482,35 @@ def test_promote_is_refused_on_a_rolled_back_route() -> None:
 # --- serialisation ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("status", list(Status))
+def test_sync_is_recorded_in_every_status_and_changes_nothing_else(status: Status) -> None:
+    state = (
+        replace(started(), status=status)
+        if status is Status.PROGRESSING
+        else replace(
+            lc.initial_state(ROUTE), status=status, version=3, last_written=Weights.from_percent(10)
+        )
+    )
+    t = lc.sync(
+        state,
+        reason="ECS arn:old -> arn:new (weight 899 kept)",
+        weights=Weights.from_percent(10),
+        actor="registry",
+        now=at(5),
+    )
+    assert t.changed and t.entry is not None
+    assert t.state == replace(state, version=state.version + 1, updated_at=at(5))
+    assert (t.entry.event, t.entry.actor, t.entry.weights) == (
+        Event.SYNC,
+        "registry",
+        Weights.from_percent(10),
+    )
+    assert t.entry.from_status is t.entry.to_status is status
+    assert t.entry.reason == "ECS arn:old -> arn:new (weight 899 kept)"
+    assert t.entry.execution_arn == (RUN_A if status is Status.PROGRESSING else None)
+    assert HistoryEntry.from_dict(json.loads(json.dumps(t.entry.to_dict()))) == t.entry
+
+
 def test_state_and_entry_round_trip_through_json() -> None:
     t = lc.drift(run_stage(started()), live=Weights(1, 2), actor="sm", now=at(9))
     state_data = json.loads(json.dumps(t.state.to_dict()))
@@ -662,6 +691,19 @@ class LifeCycle(RuleBasedStateMachine):
         )
 
     @rule()
+    def sync(self) -> None:
+        before = self.state
+        self.apply(
+            "sync",
+            lambda: lc.sync(
+                self.state, reason="ECS a -> b", weights=None, actor="registry", now=self.now()
+            ),
+        )
+        keep = ("status", "stage", "stages_total", "last_written", "lock", "reason", "run_stages")
+        assert [getattr(self.state, k) for k in keep] == [getattr(before, k) for k in keep]
+        assert self.history[-1].event is Event.SYNC
+
+    @rule()
     def pause(self) -> None:
         self.apply(
             "pause",
@@ -752,7 +794,7 @@ class LifeCycle(RuleBasedStateMachine):
 
 
 LifeCycle.TestCase.settings = settings(
-    max_examples=150,
+    max_examples=100,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -5,11 +5,21 @@ The Protocols themselves are checked by mypy.
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import importlib
+import inspect
 from pathlib import Path
 
-from controller.core.ports import ALARM, INSUFFICIENT_DATA, OK, AlarmStatus
+import pytest
+
+from controller.core.ports import (
+    ALARM,
+    INSUFFICIENT_DATA,
+    OK,
+    AlarmStatus,
+    RegistryPort,
+    TrafficPort,
+)
+from tests.fakes import FakeRegistry, FakeTraffic
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,18 +41,32 @@ def test_alarm_status_ok_and_insufficient_data_pass() -> None:
     assert not AlarmStatus(composite_state=INSUFFICIENT_DATA).in_alarm
 
 
-def test_the_service_holds_ports_and_loads_no_adapter() -> None:
-    # The adapters are wired in controller.aws.wiring; importing the service
-    # (as the Lambda's events and the CLI do) must not pull them, nor boto3, in.
-    code = (
-        "import sys\n"
-        "import controller.service as service\n"
-        "from controller.core.ports import Ports\n"
-        "assert service.Ports is Ports\n"
-        "loaded = sorted(m for m in sys.modules if m.startswith(('controller.aws', 'boto3')))\n"
-        "assert not loaded, loaded\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
+def _methods(protocol: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in vars(protocol).items()
+        if callable(member) and not name.startswith("_")
+    }
+
+
+@pytest.mark.parametrize(
+    ("protocol", "implementations"),
+    [
+        (TrafficPort, ("controller.aws.alb:AlbTraffic", FakeTraffic)),
+        (RegistryPort, ("controller.aws.registry:SsmRegistry", FakeRegistry)),
+    ],
+)
+def test_the_adapter_and_the_fake_have_every_method_of_the_port(
+    protocol: type, implementations: tuple[str, type]
+) -> None:
+    # mypy checks the adapters against the ports, but not the fakes of tests/.
+    adapter_path, fake = implementations
+    module, name = adapter_path.split(":")
+    adapter = getattr(importlib.import_module(module), name)
+    for method, signature in _methods(protocol).items():
+        for implementation in (adapter, fake):
+            assert hasattr(implementation, method), f"{implementation.__name__}.{method}"
+            mine = inspect.signature(getattr(implementation, method))
+            assert list(mine.parameters) == list(signature.parameters), (
+                f"{implementation.__name__}.{method}{mine} differs from the port's {signature}"
+            )
