@@ -39,8 +39,8 @@ def _present_keys() -> set[str]:
     return {key[len(prefix) :] for key in keys if key.startswith(prefix)}
 
 
-def load_config() -> StackConfig:
-    """Read the ``strangler`` namespace and validate it as a whole."""
+def load_config(stack: str) -> StackConfig:
+    """Read the ``strangler`` namespace and validate it, and the stack's name, as a whole."""
     config = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {}
     for key in sorted(_present_keys() | set(TOP_LEVEL_KEYS)):
@@ -56,7 +56,10 @@ def load_config() -> StackConfig:
             raw[key] = value
     try:
         return parse_stack_config(
-            raw, region=pulumi.Config("aws").get("region"), project_root=PROJECT_ROOT
+            raw,
+            region=pulumi.Config("aws").get("region"),
+            project_root=PROJECT_ROOT,
+            stack=stack,
         )
     except ConfigError as err:
         # RunError: Pulumi prints the message (every problem) without a traceback.
@@ -83,7 +86,7 @@ def export_outputs(routes: list[StranglerRoute], alerts: AlertTopic) -> None:
 
 
 stack_name = pulumi.get_stack()
-stack_config = load_config()
+stack_config = load_config(stack_name)
 alerts = AlertTopic(
     "alerts", AlertTopicArgs(stack_name=stack_name, emails=stack_config.alert_emails)
 )

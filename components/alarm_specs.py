@@ -8,10 +8,17 @@ whatever new threshold or dimension it needs).
 
 What is watched (the original design's table, plus the ALB's view):
 
-- errors: 100 * Lambda Errors / Invocations; the function itself failed.
+- errors: 100 * Lambda Errors / the target group's ALB RequestCount; the
+  function itself failed.
 - throttles: Lambda Throttles; the concurrency cap was hit (the ALB answers 502).
-- app-errors: 100 * Strangler AppErrors / Requests, 10-second periods; the
-  upstream returned an error, or a runtime error.
+- app-errors: 100 * Strangler AppErrors / Strangler Requests, 10-second
+  periods; the upstream returned an error, or a runtime error.
+
+Neither rate divides by Lambda ``Invocations``: the ALB's health checks of a
+Lambda target are ordinary invocations and count there, so at a low canary
+weight, when a route gets a few requests a minute and a health check every
+interval, ``Errors / Invocations`` would be diluted toward 0 % exactly when a
+broken function must be caught.
 - target-5xx: ALB HTTPCode_Target_5XX_Count; the function answered 5xx.
 - lambda-user-errors: ALB LambdaUserError; the ALB could not use the function.
 - healthy-hosts: ALB HealthyHostCount < 1 for longer than a new target takes
@@ -118,18 +125,27 @@ class SingleMetric:
 
 
 @dataclass(frozen=True)
+class MetricRef:
+    """One metric of a metric-math alarm: namespace, name and which dimensions."""
+
+    namespace: str
+    metric_name: str
+    dimensions: Dimensions
+
+
+@dataclass(frozen=True)
 class RateOfSums:
     """Metric math: ``100 * FILL(failures, 0) / total`` over the Sum of two metrics.
 
+    The two metrics may come from different namespaces (a Lambda metric over an
+    ALB metric), each with its own dimensions; both use ``period``.
     FILL(failures, 0): a period with requests but no failure datapoint is a 0 %
     period, not a missing one. A period without requests has no result at all
     (missing data).
     """
 
-    namespace: str
-    failures: str
-    total: str
-    dimensions: Dimensions
+    failures: MetricRef
+    total: MetricRef
     period: int
     label: str
 
@@ -182,12 +198,23 @@ ALARM_SPECS: tuple[AlarmSpec, ...] = (
     AlarmSpec(
         kind="errors",
         source=RateOfSums(
-            namespace=LAMBDA_NAMESPACE,
-            failures="Errors",
-            total="Invocations",
-            dimensions=Dimensions.FUNCTION,
+            failures=MetricRef(LAMBDA_NAMESPACE, "Errors", Dimensions.FUNCTION),
+            # The denominator counts client requests only. RequestCount of a
+            # target group is "The number of requests processed over IPv4 and
+            # IPv6. This metric is only incremented for requests where the load
+            # balancer node was able to choose a target" (ELB guide, "CloudWatch
+            # metrics for your Application Load Balancer"); health checks are
+            # sent by the load balancer itself, not processed for a client, so
+            # they are not in it, while they are in Lambda Invocations. Not the
+            # function's own Requests metric: a function that crashes, times out
+            # or fails to start writes no EMF at all, so Errors / Requests would
+            # have no denominator exactly when Errors is high. The ALB counts the
+            # request whatever the function does. Errors still counts a failed
+            # health check; that only makes the alarm fire sooner on a function
+            # that fails its health check, which is a failure too.
+            total=MetricRef(ALB_NAMESPACE, "RequestCount", Dimensions.TARGET_GROUP),
             period=STANDARD_PERIOD,
-            label="Lambda error rate (%)",
+            label="Lambda error rate (% of ALB requests)",
         ),
         comparison="GreaterThanThreshold",
         threshold=lambda route: route.canary.alarms.error_rate_percent,
@@ -195,7 +222,7 @@ ALARM_SPECS: tuple[AlarmSpec, ...] = (
         treat_missing_data=NO_TRAFFIC_IS_FINE,
         description=lambda route: (
             f"{route.name}: Lambda Errors above "
-            f"{route.canary.alarms.error_rate_percent:g} % of Invocations"
+            f"{route.canary.alarms.error_rate_percent:g} % of the target group's requests"
         ),
     ),
     AlarmSpec(
@@ -220,10 +247,15 @@ ALARM_SPECS: tuple[AlarmSpec, ...] = (
     AlarmSpec(
         kind="app-errors",
         source=RateOfSums(
-            namespace=METRIC_NAMESPACE,
-            failures=METRIC_APP_ERRORS,
-            total=METRIC_REQUESTS,
-            dimensions=Dimensions.ROUTE,
+            failures=MetricRef(METRIC_NAMESPACE, METRIC_APP_ERRORS, Dimensions.ROUTE),
+            # A route function emits Requests for every request it serves and
+            # none for the target group's health check (the route-function
+            # contract, docs/architecture.md "A new route function";
+            # functions/map_proxy/app.py answers the health check without a
+            # metric), so health checks do not dilute this rate. It stays on the
+            # function's own metric because the ALB's RequestCount is a
+            # one-minute metric and this alarm evaluates 10-second periods.
+            total=MetricRef(METRIC_NAMESPACE, METRIC_REQUESTS, Dimensions.ROUTE),
             period=HIGH_RESOLUTION_PERIOD,
             label="Application error rate (%)",
         ),

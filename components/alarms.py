@@ -18,6 +18,7 @@ from components.alarm_specs import (
     ALARM_SPECS,
     AlarmSpec,
     Dimensions,
+    MetricRef,
     RateOfSums,
     SingleMetric,
 )
@@ -30,19 +31,22 @@ def composite_rule(alarm_names: list[str]) -> str:
     return " OR ".join(f'ALARM("{name}")' for name in alarm_names)
 
 
+DimensionValues = Mapping[Dimensions, Mapping[str, pulumi.Input[str]]]
+
+
 def rate_queries(
-    rate: RateOfSums, dimensions: Mapping[str, pulumi.Input[str]]
+    rate: RateOfSums, dimensions: DimensionValues
 ) -> list[aws.cloudwatch.MetricAlarmMetricQueryArgs]:
     """The metric queries of a :class:`~components.alarm_specs.RateOfSums` row."""
 
-    def metric(query_id: str, metric_name: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    def metric(query_id: str, ref: MetricRef) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
         return aws.cloudwatch.MetricAlarmMetricQueryArgs(
             id=query_id,
             return_data=False,
             metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace=rate.namespace,
-                metric_name=metric_name,
-                dimensions=dict(dimensions),
+                namespace=ref.namespace,
+                metric_name=ref.metric_name,
+                dimensions=dict(dimensions[ref.dimensions]),
                 period=rate.period,
                 stat="Sum",
             ),
@@ -63,7 +67,7 @@ def metric_alarm(
     *,
     route: RouteConfig,
     alarm_name: str,
-    dimensions: Mapping[str, pulumi.Input[str]],
+    dimensions: DimensionValues,
     actions: list[pulumi.Input[str]],
     opts: pulumi.ResourceOptions,
 ) -> aws.cloudwatch.MetricAlarm:
@@ -71,7 +75,9 @@ def metric_alarm(
 
     A single metric sets namespace, metric, statistic and period on the alarm;
     metric math sets them on its queries instead. The other one's arguments
-    stay ``None``, which Pulumi leaves out of the inputs.
+    stay ``None``, which Pulumi leaves out of the inputs. ``dimensions`` holds
+    the values of every :class:`~components.alarm_specs.Dimensions` set; each
+    metric takes the set it carries.
     """
     single = spec.source if isinstance(spec.source, SingleMetric) else None
     rate = spec.source if isinstance(spec.source, RateOfSums) else None
@@ -82,7 +88,7 @@ def metric_alarm(
         alarm_description=spec.description(route),
         namespace=single.namespace if single else None,
         metric_name=single.metric_name if single else None,
-        dimensions=dict(dimensions) if single else None,
+        dimensions=dict(dimensions[single.dimensions]) if single else None,
         statistic=single.statistic if single else None,
         extended_statistic=single.extended_statistic if single else None,
         period=single.period if single else None,
@@ -121,9 +127,10 @@ class RouteAlarms(pulumi.ComponentResource):
     ) -> None:
         route, stack_name = args.route, args.stack_name
         super().__init__("strangler:alarms:RouteAlarms", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # Fixed names (components/naming.py): the old one goes before the new one.
+        named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         actions: list[pulumi.Input[str]] = [args.topic_arn]
-        dimensions: dict[Dimensions, dict[str, pulumi.Input[str]]] = {
+        dimensions: dict[Dimensions, Mapping[str, pulumi.Input[str]]] = {
             Dimensions.FUNCTION: {"FunctionName": args.function_name},
             Dimensions.TARGET_GROUP: {
                 "TargetGroup": args.target_group_arn_suffix,
@@ -138,9 +145,9 @@ class RouteAlarms(pulumi.ComponentResource):
                 spec,
                 route=route,
                 alarm_name=naming.alarm_name(stack_name, route.name, spec.kind),
-                dimensions=dimensions[spec.source.dimensions],
+                dimensions=dimensions,
                 actions=actions,
-                opts=child,
+                opts=named,
             )
             for spec in ALARM_SPECS
         ]
@@ -156,7 +163,7 @@ class RouteAlarms(pulumi.ComponentResource):
             alarm_rule=pulumi.Output.all(*child_names).apply(composite_rule),
             alarm_actions=actions,
             ok_actions=actions,
-            opts=child,
+            opts=named,
         )
 
         self.alarm_names = pulumi.Output.all(*child_names)

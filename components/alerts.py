@@ -34,7 +34,8 @@ class AlertTopic(pulumi.ComponentResource):
         topic = aws.sns.Topic(
             f"{name}-topic",
             name=naming.topic_name(args.stack_name),
-            opts=pulumi.ResourceOptions(parent=self),
+            # A fixed name (components/naming.py): the old one goes first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         # Email subscriptions stay "pending confirmation" until the recipient
         # clicks the link AWS sends; until then nothing is delivered to them.

@@ -102,7 +102,13 @@ class CanarySchedules(pulumi.ComponentResource):
                     },
                     "dead_letter_config": {"arn": args.dlq_arn},
                 },
-                opts=moved_child(self, former, f"{route.name}-schedule", depends_on=[policy]),
+                opts=moved_child(
+                    self,
+                    former,
+                    f"{route.name}-schedule",
+                    depends_on=[policy],
+                    delete_before_replace=True,
+                ),
             )
             self.arns[route.name] = schedule.arn
         self.register_outputs({"arns": self.arns})

@@ -55,7 +55,7 @@ class CanaryStateMachine(pulumi.ComponentResource):
             f"{name}-logs",
             name=naming.state_machine_log_group_name(stack),
             retention_in_days=args.log_retention_days,
-            opts=moved_child(self, former, "state-machine-logs"),
+            opts=moved_child(self, former, "state-machine-logs", delete_before_replace=True),
         )
         role, policy = service_role(
             self,
@@ -83,7 +83,9 @@ class CanaryStateMachine(pulumi.ComponentResource):
             },
             tracing_configuration={"enabled": True},
             # CreateStateMachine checks that the role may deliver the logs.
-            opts=moved_child(self, former, "state-machine", depends_on=[policy]),
+            opts=moved_child(
+                self, former, "state-machine", depends_on=[policy], delete_before_replace=True
+            ),
         )
 
         self.arn = machine.arn

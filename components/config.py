@@ -29,6 +29,7 @@ from components.limits import (
     MIN_TIMEOUT_SECONDS,
     PARTITION_PATTERN,
     ROUTE_NAME,
+    stack_name_problems,
 )
 from controller.core.contract import (
     ENV_HEALTH_CHECK_PATH,
@@ -492,16 +493,24 @@ def _known_timezones() -> set[str]:
 
 
 def parse_stack_config(
-    raw: Mapping[str, Any], *, region: str | None, project_root: Path
+    raw: Mapping[str, Any],
+    *,
+    region: str | None,
+    project_root: Path,
+    stack: str | None = None,
 ) -> StackConfig:
     """Validate the whole ``strangler`` namespace and return it parsed.
 
     ``raw`` maps the namespace's keys (without ``strangler:``) to plain
     values; ``region`` is ``aws:region``; ``function.source`` folders are
-    resolved against ``project_root``. Raises :class:`ConfigError` listing
-    every problem.
+    resolved against ``project_root``; ``stack`` is the Pulumi stack's name
+    (``pulumi.get_stack()``), which goes into every physical name and is
+    checked too when given. Raises :class:`ConfigError` listing every problem.
     """
     reader = _Reader()
+    if stack is not None:
+        for problem in stack_name_problems(stack):
+            reader.add("", problem)
     data = reader.mapping(raw, "", TOP_LEVEL_KEYS) or {}
 
     if not region:

@@ -13,8 +13,12 @@ One :class:`CanaryController` per stack declares:
   CloudWatch Logs and X-Ray tracing, and its role;
 - per route, :class:`~components.failback.FailbackRule`: an EventBridge rule on
   the composite alarm going to ``ALARM``, targeting the controller, with
-  retries and the dead-letter queue; then the queue's policy admitting exactly
-  these rules;
+  retries and the dead-letter queue;
+- :class:`~components.registry_sync.RegistrySyncRule`: an EventBridge rule on a
+  route record of the registry being created or updated, targeting the
+  controller (which reconciles the listener rule's target groups with it), with
+  the same retries and dead-letter queue; then the queue's policy admitting
+  exactly these rules;
 - for the routes with ``canary.schedule``,
   :class:`~components.canary_schedules.CanarySchedules`: one EventBridge
   Scheduler schedule per route that starts the state machine, and their role;
@@ -70,6 +74,7 @@ from components.limits import (
 )
 from components.moved import FormerParent
 from components.registry import ControllerRegistry, ControllerRegistryArgs
+from components.registry_sync import RegistrySyncRule, RegistrySyncRuleArgs
 from controller.core.contract import registry_path
 
 __all__ = [
@@ -240,6 +245,7 @@ class CanaryController(pulumi.ComponentResource):
     dlq_arn: pulumi.Output[str]
     registry_path: str
     failback_rule_arns: dict[str, pulumi.Output[str]]
+    registry_sync_rule_arn: pulumi.Output[str]
     schedule_arns: dict[str, pulumi.Output[str]]
 
     def __init__(
@@ -267,7 +273,11 @@ class CanaryController(pulumi.ComponentResource):
             # (DynamoDB Developer Guide, point-in-time recovery), so the history
             # survives a destroy.
             deletion_protection_enabled=False,
-            opts=child,
+            # A fixed name (components/naming.py): the old table goes first. No
+            # config key can replace it; only a change of its name or key schema
+            # in this file does, and that loses the routes' state (locks, last
+            # written weights) along with the table.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         dlq = DeadLetterQueue(
             f"{name}-dlq",
@@ -323,15 +333,28 @@ class CanaryController(pulumi.ComponentResource):
             ).rule_arn
             for route in args.routes
         }
-        # EventBridge delivers a failed failback to the queue only if its policy
+        self.registry_sync_rule_arn = RegistrySyncRule(
+            f"{name}-registry-sync",
+            RegistrySyncRuleArgs(
+                stack=stack,
+                function_name=function.function_name,
+                function_arn=function.function_arn,
+                dlq_arn=dlq.queue_arn,
+            ),
+            opts=child,
+        ).rule_arn
+        # EventBridge delivers a failed event to the queue only if its policy
         # admits the rule, so the policy lists exactly the rules above.
         aws.sqs.QueuePolicy(
             f"{name}-dlq-policy",
             queue_url=dlq.queue_url,
             policy=pulumi.Output.all(
-                dlq.queue_arn, pulumi.Output.all(*self.failback_rule_arns.values())
+                dlq.queue_arn,
+                pulumi.Output.all(*self.failback_rule_arns.values(), self.registry_sync_rule_arn),
             ).apply(lambda v: json_text(dead_letter_queue_policy(v[0], v[1]))),
-            opts=child,
+            # One policy per queue: a replacement set before the old one is
+            # deleted would be deleted with it, so the old one goes first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
         scheduled = [
@@ -373,7 +396,8 @@ class CanaryController(pulumi.ComponentResource):
                     for route in args.routes
                 ],
             ).apply(lambda values: _dashboard_body(stack, args.routes, values)),
-            opts=child,
+            # A fixed name (components/naming.py): the old dashboard goes first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         ControllerRegistry(
             f"{name}-registry",
@@ -409,6 +433,7 @@ class CanaryController(pulumi.ComponentResource):
                 "dlq_url": self.dlq_url,
                 "registry_path": self.registry_path,
                 "failback_rule_arns": self.failback_rule_arns,
+                "registry_sync_rule_arn": self.registry_sync_rule_arn,
                 "schedule_arns": self.schedule_arns,
             }
         )

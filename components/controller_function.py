@@ -138,7 +138,7 @@ class ControllerFunction(pulumi.ComponentResource):
             f"{name}-logs",
             name=naming.controller_log_group_name(stack),
             retention_in_days=args.log_retention_days,
-            opts=moved_child(self, former, "function-logs"),
+            opts=moved_child(self, former, "function-logs", delete_before_replace=True),
         )
         # Partition, region and account, read from the first ARN the stack has. The
         # state machine's ARN is built from its explicit name, so the controller's
@@ -208,8 +208,16 @@ class ControllerFunction(pulumi.ComponentResource):
             },
             # The log group first (else Lambda creates it, without retention), and the
             # policy first so the very first alarm event finds its permissions.
-            opts=moved_child(self, former, "function", depends_on=[log_group, policy]),
+            opts=moved_child(
+                self,
+                former,
+                "function",
+                depends_on=[log_group, policy],
+                delete_before_replace=True,
+            ),
         )
+        # One configuration per function: a replacement put before the old one is
+        # deleted would be deleted with it, so the old one goes first.
         aws.lambda_.FunctionEventInvokeConfig(
             f"{name}-async",
             function_name=function.name,
@@ -218,7 +226,9 @@ class ControllerFunction(pulumi.ComponentResource):
             # An alarm event the function failed on, after Lambda's retries: to the
             # DLQ, whose alarm pages. Lambda checks the role may send there.
             destination_config={"on_failure": {"destination": args.dlq_arn}},
-            opts=moved_child(self, former, "function-async", depends_on=[policy]),
+            opts=moved_child(
+                self, former, "function-async", depends_on=[policy], delete_before_replace=True
+            ),
         )
 
         self.function_name = function.name

@@ -357,6 +357,9 @@ def scheduler_policy(state_machine: str, dlq_arn: str) -> dict[str, Any]:
 def dead_letter_queue_policy(queue_arn: str, event_rule_arns: Sequence[str]) -> dict[str, Any]:
     """The DLQ's resource policy: EventBridge may send, only for the stack's rules.
 
+    ``event_rule_arns`` are every rule that targets the controller with this
+    queue as its dead-letter queue: each route's failback rule and the
+    registry-sync rule.
     EventBridge delivers to a rule target's DLQ as ``events.amazonaws.com``; the
     ``aws:SourceArn`` condition keeps other rules (any account's) out (EventBridge
     User Guide, "Granting permissions to the dead-letter queue").
@@ -366,7 +369,7 @@ def dead_letter_queue_policy(queue_arn: str, event_rule_arns: Sequence[str]) -> 
     return _document(
         [
             {
-                "Sid": "FailbackDeliveriesFromStackRules",
+                "Sid": "FailedDeliveriesFromStackRules",
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sqs:SendMessage",

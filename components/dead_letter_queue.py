@@ -51,7 +51,7 @@ class DeadLetterQueue(pulumi.ComponentResource):
             message_retention_seconds=DLQ_RETENTION_SECONDS,
             # SSE-SQS: EventBridge can deliver to it without a KMS key policy.
             sqs_managed_sse_enabled=True,
-            opts=moved_child(self, former, "dlq"),
+            opts=moved_child(self, former, "dlq", delete_before_replace=True),
         )
         alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-alarm",
@@ -74,7 +74,7 @@ class DeadLetterQueue(pulumi.ComponentResource):
             treat_missing_data="notBreaching",
             alarm_actions=[args.topic_arn],
             ok_actions=[args.topic_arn],
-            opts=moved_child(self, former, "dlq-alarm"),
+            opts=moved_child(self, former, "dlq-alarm", delete_before_replace=True),
         )
 
         self.queue_arn = queue.arn

@@ -71,7 +71,7 @@ class FailbackRule(pulumi.ComponentResource):
             event_pattern=pulumi.Output.from_input(args.composite_alarm_arn).apply(
                 lambda arn: json_text(failback_event_pattern(arn))
             ),
-            opts=moved_child(self, former, f"{route}-failback-rule"),
+            opts=moved_child(self, former, f"{route}-failback-rule", delete_before_replace=True),
         )
         permission = aws.lambda_.Permission(
             f"{name}-permission",
@@ -91,7 +91,15 @@ class FailbackRule(pulumi.ComponentResource):
                 "maximum_retry_attempts": FAILBACK_MAX_RETRY_ATTEMPTS,
             },
             dead_letter_config={"arn": args.dlq_arn},
-            opts=moved_child(self, former, f"{route}-failback-target", depends_on=[permission]),
+            # The target's identity is (rule, "controller"): a replacement put
+            # first would overwrite it and then be removed with the old one.
+            opts=moved_child(
+                self,
+                former,
+                f"{route}-failback-target",
+                depends_on=[permission],
+                delete_before_replace=True,
+            ),
         )
 
         self.rule_arn = rule.arn

@@ -73,6 +73,8 @@ class RouteFunction(pulumi.ComponentResource):
             )
         super().__init__("strangler:function:RouteFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Fixed names (components/naming.py): the old one goes before the new one.
+        named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         function_name = naming.function_name(args.stack_name, route.name)
 
         # Created before the function so that Lambda does not create it itself
@@ -81,7 +83,7 @@ class RouteFunction(pulumi.ComponentResource):
             f"{name}-logs",
             name=naming.log_group_name(args.stack_name, route.name),
             retention_in_days=stack.log_retention_days,
-            opts=child,
+            opts=named,
         )
 
         role = aws.iam.Role(
@@ -154,7 +156,9 @@ class RouteFunction(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=function_environment(route)),
             vpc_config=vpc_config,
             description=f"Strangler route {route.name} ({', '.join(route.match.path_patterns)})",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *permissions]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, *permissions], delete_before_replace=True
+            ),
         )
 
         self.function_name = function.name

@@ -34,11 +34,14 @@ def moved_child(
     former: FormerParent | None,
     former_suffix: str,
     depends_on: Sequence[pulumi.Resource] | None = None,
+    *,
+    delete_before_replace: bool = False,
 ) -> pulumi.ResourceOptions:
     """Options of a child of ``parent`` that was ``<former.name>-<former_suffix>``.
 
     ``former`` is ``None`` for a sub-component declared on its own (no former
-    place, so no alias).
+    place, so no alias). ``delete_before_replace`` is for a resource with a
+    fixed name or identity (see :mod:`components.naming`).
     """
     aliases: list[pulumi.Alias | str] | None = None
     if former is not None:
@@ -47,4 +50,5 @@ def moved_child(
         parent=parent,
         aliases=aliases,
         depends_on=list(depends_on) if depends_on is not None else None,
+        delete_before_replace=delete_before_replace,
     )

@@ -4,6 +4,12 @@ Explicit names let operators, the controller and the dashboards find a route's
 resources without a lookup. One rule keeps every name within its service's
 length limit: :func:`fit`, which shortens a long name with a hash suffix
 instead of refusing it.
+
+A fixed name also decides how a resource can be replaced. Pulumi replaces by
+creating the new resource before deleting the old one, and the create fails
+while the old resource still holds the name. So every resource declared with
+a name from here is declared with ``delete_before_replace=True`` (the Lambda
+target group excepted; see :mod:`components.traffic`).
 """
 
 from __future__ import annotations
@@ -117,6 +123,11 @@ def dashboard_name(stack: str) -> str:
 def failback_rule_name(stack: str, route: str) -> str:
     """``strangler-<stack>-<route>-failback``."""
     return fit(f"strangler-{stack}-{route}-failback", MAX_RULE_NAME)
+
+
+def registry_sync_rule_name(stack: str) -> str:
+    """``strangler-<stack>-registry-sync``: a route record changed, reconcile its rule."""
+    return fit(f"strangler-{stack}-registry-sync", MAX_RULE_NAME)
 
 
 def schedule_name(stack: str, route: str) -> str:

@@ -84,7 +84,7 @@ class ControllerRegistry(pulumi.ComponentResource):
                 description=f"Strangler registry: {description}",
                 # Not secret: `insecure_value` lets a preview show the registry's diff.
                 insecure_value=value,
-                opts=moved_child(self, former, former_suffix),
+                opts=moved_child(self, former, former_suffix, delete_before_replace=True),
             )
 
         self.route_parameter_names = {}

@@ -2,7 +2,8 @@
 
 The rule forwards to the existing ECS target group and to the new Lambda
 target group. Pulumi creates it with all traffic on ECS and then never touches
-the weights again: the controller owns them.
+its action again: the controller owns the weights, and reconciles the target
+group ARNs with the route registry when the registry changes.
 """
 
 from __future__ import annotations
@@ -23,20 +24,36 @@ from controller.core.weights import ALL_ECS, validate_forward
 INITIAL_ECS_WEIGHT = ALL_ECS.ecs
 INITIAL_LAMBDA_WEIGHT = ALL_ECS.lambda_
 
-#: Index of each target group inside the forward action. The controller and the
-#: ignore list below rely on this order.
-ECS_TARGET_GROUP_INDEX = 0
-LAMBDA_TARGET_GROUP_INDEX = 1
+#: The rule's properties the controller owns: the whole ``actions`` list. The
+#: provider models the forward action's target groups as a set, so a path that
+#: indexes into it (``actions[0].forward.targetGroups[1].weight``) is not
+#: reliable: after a refresh the engine may copy old values by index onto
+#: reordered elements (pulumi-terraform-bridge #2240, #1756), and any other
+#: change to the action makes the provider send the whole list
+#: (pulumi-aws #5771, #5798). So Pulumi sets the action once, on create, and
+#: never diffs it again; the controller reconciles the target group ARNs with
+#: the registry (see components/registry_sync.py). Conditions, priority and
+#: tags stay Pulumi's.
+IGNORED_RULE_PROPERTIES = ("actions",)
 
-#: The rule's property paths that the controller owns. Exactly the two weights,
-#: not the whole action: a change of a condition, the priority or a target
-#: group ARN must still be applied by `pulumi up`, but `pulumi up` must never
-#: undo a weight the controller wrote. Pulumi property paths use the provider's
-#: (camelCase) names.
-IGNORED_WEIGHT_PATHS = (
-    f"actions[0].forward.targetGroups[{ECS_TARGET_GROUP_INDEX}].weight",
-    f"actions[0].forward.targetGroups[{LAMBDA_TARGET_GROUP_INDEX}].weight",
-)
+
+@dataclass(frozen=True)
+class TargetGroupIdentity:
+    """The Lambda target group's inputs whose change makes the provider replace it.
+
+    CreateTargetGroup takes them and ModifyTargetGroup cannot change them. A
+    lambda target group has no port, protocol or VPC, so these are all of them.
+    """
+
+    name: str
+    target_type: str
+
+
+def target_group_identity(stack_name: str, route_name: str) -> TargetGroupIdentity:
+    """The target group's replacement-triggering inputs: the stack and route names only."""
+    return TargetGroupIdentity(
+        name=naming.target_group_name(stack_name, route_name), target_type="lambda"
+    )
 
 
 def rule_conditions(route: RouteConfig) -> list[aws.lb.ListenerRuleConditionArgs]:
@@ -99,14 +116,26 @@ class RouteTraffic(pulumi.ComponentResource):
         super().__init__("strangler:traffic:RouteTraffic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         hc = route.health_check
+        identity = target_group_identity(args.stack_name, route.name)
 
         # Health checks of a lambda target group are off by default ("If the
         # target type is lambda, health checks are disabled by default"); the
         # HealthyHostCount alarm needs them, so they are always on here.
+        #
+        # Never replaced in place: its replacement-triggering inputs (name,
+        # target_type; no port, protocol or vpc_id for a lambda target group)
+        # come from the stack and route names only (target_group_identity), and
+        # every other input updates it in place. A replacement could not work
+        # either way: ELB refuses to delete a target group a rule still
+        # forwards to (ResourceInUse), and the rule's actions are ignored by
+        # Pulumi. So no delete_before_replace here: a replacement with the same
+        # name stops at CreateTargetGroup (DuplicateTargetGroupName) before
+        # anything is touched, whereas deleting first would make the engine
+        # delete the attachment and the invoke permission, then fail.
         target_group = aws.lb.TargetGroup(
             f"{name}-tg",
-            name=naming.target_group_name(args.stack_name, route.name),
-            target_type="lambda",
+            name=identity.name,
+            target_type=identity.target_type,
             # The function gets and returns multi-value headers and query
             # strings (attribute lambda.multi_value_headers.enabled).
             lambda_multi_value_headers_enabled=True,
@@ -135,12 +164,17 @@ class RouteTraffic(pulumi.ComponentResource):
             opts=child,
         )
         # Registering the target makes ELB test the invoke permission, so the
-        # attachment waits for it.
+        # attachment waits for it. Its identity is (target group, function): a
+        # replacement created first would register the same target again and
+        # then deregister it, leaving the target group empty, so the old
+        # registration goes first.
         aws.lb.TargetGroupAttachment(
             f"{name}-attachment",
             target_group_arn=target_group.arn,
             target_id=args.function_arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[permission], delete_before_replace=True
+            ),
         )
 
         target_groups = [
@@ -163,7 +197,10 @@ class RouteTraffic(pulumi.ComponentResource):
             ],
             conditions=rule_conditions(route),
             tags={"strangler:route": route.name},
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(IGNORED_WEIGHT_PATHS)),
+            # A replacement (only a new listener forces one) is created before
+            # the old rule is deleted: the new rule has its own listener, so its
+            # priority cannot collide, and it starts on ECS 999 / Lambda 0.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(IGNORED_RULE_PROPERTIES)),
         )
 
         self.lambda_target_group_arn = target_group.arn

@@ -71,6 +71,18 @@ class RecordedResource:
     id: str | None = None
     registered_outputs: dict[str, Any] = field(default_factory=dict)
     alias_urns: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of a region: ``aws-cn`` for ``cn-*``, ``aws-us-gov`` for
+    ``us-gov-*``, ``aws`` otherwise (the partitions whose regions the ARN
+    formats of this project cover)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 def _name_from_urn(urn: str) -> str:
@@ -88,12 +100,15 @@ class RecordingMocks(Mocks):
 
     Outputs are the inputs plus, depending on the type, ``arn``, ``name``,
     ``arnSuffix`` (target groups: the ``targetgroup/<name>/<id>`` CloudWatch
-    dimension value), ``invokeArn`` and ``qualifiedArn`` (functions).
+    dimension value), ``invokeArn`` and ``qualifiedArn`` (functions). Every ARN
+    is in the region's partition (``arn:aws-cn:`` in ``cn-north-1``), as AWS
+    answers.
     """
 
     def __init__(self, region: str = DEFAULT_REGION, account: str = ACCOUNT_ID) -> None:
         self.region = region
         self.account = account
+        self.partition = partition_of(region)
         self.resources: list[RecordedResource] = []
         self.calls: list[MockCallArgs] = []
 
@@ -110,27 +125,30 @@ class RecordingMocks(Mocks):
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:root"}, []
+            arn = f"arn:{self.partition}:iam::{self.account}:root"
+            return {"accountId": self.account, "arn": arn}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+            suffix = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
+            return {"partition": self.partition, "dnsSuffix": suffix, "id": self.partition}, []
         # The SDK iterates the check failures: an empty list, never None.
         return {}, []
 
     def _computed(self, typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        region, account = self.region, self.account
+        region, account, partition = self.region, self.account, self.partition
         physical = str(inputs.get("name") or name)
         if typ == "aws:lb/targetGroup:TargetGroup":
             suffix = f"targetgroup/{physical[:32]}/{_fake_id(name)}"
-            arn = f"arn:aws:elasticloadbalancing:{region}:{account}:{suffix}"
+            arn = f"arn:{partition}:elasticloadbalancing:{region}:{account}:{suffix}"
             return {"arn": arn, "arnSuffix": suffix, "name": physical, "id": arn}
         if typ == "aws:lb/listenerRule:ListenerRule":
             listener = str(inputs.get("listenerArn", ""))
             rule = listener.replace(":listener/", ":listener-rule/", 1)
             return {"arn": f"{rule}/{_fake_id(name)}"}
         if typ == "aws:lambda/function:Function":
-            arn = f"arn:aws:lambda:{region}:{account}:function:{physical}"
+            arn = f"arn:{partition}:lambda:{region}:{account}:function:{physical}"
             invoke = (
-                f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+                f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
+                f"{arn}/invocations"
             )
             return {
                 "arn": arn,
@@ -141,37 +159,43 @@ class RecordingMocks(Mocks):
             }
         if typ in ("aws:cloudwatch/metricAlarm:MetricAlarm",):
             alarm = str(inputs.get("name") or name)
-            return {"arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{alarm}", "name": alarm}
+            return {
+                "arn": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{alarm}",
+                "name": alarm,
+            }
         if typ == "aws:cloudwatch/compositeAlarm:CompositeAlarm":
             alarm = str(inputs.get("alarmName") or name)
-            return {"arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{alarm}"}
+            return {"arn": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{alarm}"}
         if typ == "aws:cloudwatch/logGroup:LogGroup":
             return {
-                "arn": f"arn:aws:logs:{region}:{account}:log-group:{physical}",
+                "arn": f"arn:{partition}:logs:{region}:{account}:log-group:{physical}",
                 "name": physical,
             }
         if typ == "aws:sns/topic:Topic":
-            return {"arn": f"arn:aws:sns:{region}:{account}:{physical}", "name": physical}
+            return {"arn": f"arn:{partition}:sns:{region}:{account}:{physical}", "name": physical}
         if typ == "aws:iam/role:Role":
-            return {"arn": f"arn:aws:iam::{account}:role/{physical}", "name": physical}
+            return {"arn": f"arn:{partition}:iam::{account}:role/{physical}", "name": physical}
         if typ == "aws:iam/policy:Policy":
-            return {"arn": f"arn:aws:iam::{account}:policy/{physical}", "name": physical}
+            return {"arn": f"arn:{partition}:iam::{account}:policy/{physical}", "name": physical}
         if typ == "aws:sqs/queue:Queue":
             return {
-                "arn": f"arn:aws:sqs:{region}:{account}:{physical}",
+                "arn": f"arn:{partition}:sqs:{region}:{account}:{physical}",
                 "url": f"https://sqs.{region}.amazonaws.com/{account}/{physical}",
                 "name": physical,
             }
         if typ == "aws:dynamodb/table:Table":
-            arn = f"arn:aws:dynamodb:{region}:{account}:table/{physical}"
+            arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{physical}"
             return {"arn": arn, "name": physical, "streamArn": f"{arn}/stream/2024-01-01"}
         if typ == "aws:sfn/stateMachine:StateMachine":
-            return {"arn": f"arn:aws:states:{region}:{account}:stateMachine:{physical}"}
+            return {"arn": f"arn:{partition}:states:{region}:{account}:stateMachine:{physical}"}
         if typ == "aws:ssm/parameter:Parameter":
-            return {"arn": f"arn:aws:ssm:{region}:{account}:parameter{physical}", "name": physical}
+            return {
+                "arn": f"arn:{partition}:ssm:{region}:{account}:parameter{physical}",
+                "name": physical,
+            }
         if typ.startswith("aws:"):
             service = typ.split(":")[1].split("/")[0]
-            return {"arn": f"arn:aws:{service}:{region}:{account}:{physical}"}
+            return {"arn": f"arn:{partition}:{service}:{region}:{account}:{physical}"}
         return {}
 
 
@@ -180,7 +204,7 @@ class RecordingMonitor(MockMonitor):
 
     ``MockResourceArgs`` carries no options; the ``RegisterResource`` request
     does: ``ignoreChanges`` (already translated to the provider's property
-    paths), ``parent``, ``dependencies``.
+    paths), ``deleteBeforeReplace``, ``parent``, ``dependencies``.
     """
 
     def __init__(self, mocks: RecordingMocks) -> None:
@@ -212,6 +236,7 @@ class RecordingMonitor(MockMonitor):
                 outputs=dict(registration.state or {}),
                 id=registration.id,
                 alias_urns=[self._alias_urn(request, alias) for alias in request.aliases],
+                delete_before_replace=bool(request.deleteBeforeReplace),
             )
         )
         return response

@@ -25,9 +25,11 @@ Flow (every transition is explicit; the names below are the state names)::
     meanwhile; it ends without writing anything.
 
 Every task invokes the controller Lambda through the ``lambda:invoke``
-integration. Its payload is the execution input plus ``action`` and the
-execution's own ARN (``$$.Execution.Id``), so the controller knows which run
-holds the route's lock and never stops the execution it is running in.
+integration, whose ARN is in the stack's partition
+(``arn:aws-cn:states:::lambda:invoke`` in the China regions). Its payload is
+the execution input plus ``action`` and the execution's own ARN
+(``$$.Execution.Id``), so the controller knows which run holds the route's
+lock and never stops the execution it is running in.
 
 The controller answers every task with the same four keys (see
 :data:`TASK_RESULT_KEYS`); ``ResultSelector`` picks them out of the Lambda
@@ -39,6 +41,7 @@ Pure module: no boto3.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -49,6 +52,8 @@ __all__ = [
     "Outcome",
     "RetryPolicy",
     "build_definition",
+    "lambda_invoke_resource",
+    "partition_of_arn",
 ]
 
 # Name of the error the controller handler raises for throttling and other
@@ -69,7 +74,25 @@ LAMBDA_TRANSIENT_ERRORS: Final = (
 # Keys of the dict the controller returns for every task (ResultSelector reads them).
 TASK_RESULT_KEYS: Final = ("outcome", "status", "stage", "reason")
 
-_LAMBDA_INVOKE: Final = "arn:aws:states:::lambda:invoke"
+# Step Functions' optimized Lambda integration ("Invoke an AWS Lambda function
+# with Step Functions": arn:aws:states:::lambda:invoke), in a given partition.
+_LAMBDA_INVOKE: Final = "arn:{partition}:states:::lambda:invoke"
+_PARTITION: Final = re.compile(r"^arn:(aws(?:-[a-z]+)*):")
+
+
+def lambda_invoke_resource(partition: str) -> str:
+    """The ``lambda:invoke`` integration's ARN in ``partition`` (``aws``, ``aws-cn``, ...)."""
+    if not re.fullmatch(r"aws(?:-[a-z]+)*", partition):
+        raise ValueError(f"{partition!r} is not an AWS partition")
+    return _LAMBDA_INVOKE.format(partition=partition)
+
+
+def partition_of_arn(arn: str) -> str:
+    """The partition of an ARN (``arn:<partition>:...``); ValueError for anything else."""
+    match = _PARTITION.match(arn)
+    if not match:
+        raise ValueError(f"{arn!r} is not an ARN (arn:<partition>:...)")
+    return match.group(1)
 
 
 class Outcome:
@@ -121,13 +144,22 @@ class RetryPolicy:
 
 
 def build_definition(
-    controller_function_arn: str, *, retry: RetryPolicy | None = None
+    controller_function_arn: str,
+    *,
+    partition: str | None = None,
+    retry: RetryPolicy | None = None,
 ) -> dict[str, Any]:
-    """The ASL definition of the stack's canary state machine (see the module docstring)."""
+    """The ASL definition of the stack's canary state machine (see the module docstring).
+
+    ``partition`` is the stack's; by default it is the controller function ARN's,
+    since the state machine and the function live in the same partition.
+    """
     policy = retry or RetryPolicy()
     fn = controller_function_arn
+    invoke = lambda_invoke_resource(partition or partition_of_arn(controller_function_arn))
     states: dict[str, Any] = {
         "Begin": _task(
+            invoke,
             fn,
             "begin",
             comment="Take the route's lock; a refused start is recorded and ends the run.",
@@ -144,6 +176,7 @@ def build_definition(
             "Comment": "The start was refused (promoted, rolled back or locked); see the history.",
         },
         "Shift": _task(
+            invoke,
             fn,
             "shift",
             comment="Check for drift, write the next stage's weights, read them back.",
@@ -167,6 +200,7 @@ def build_definition(
             "Next": "Check",
         },
         "Check": _task(
+            invoke,
             fn,
             "check",
             comment="Alarms, drift and the request count of the bake decide the stage.",
@@ -202,6 +236,7 @@ def build_definition(
             "Comment": "The weights were changed by hand: the route is paused, weights untouched.",
         },
         "Finish": _task(
+            invoke,
             fn,
             "finish",
             comment="Every stage passed: mark the route promoted and release the lock.",
@@ -222,6 +257,7 @@ def build_definition(
             ),
         },
         "Rollback": _task(
+            invoke,
             fn,
             "rollback",
             comment="All traffic back to ECS first, then the state, then notify.",
@@ -313,6 +349,7 @@ def _retriers(policy: RetryPolicy, *, rollback: bool) -> list[dict[str, Any]]:
 
 
 def _task(
+    invoke: str,
     function_arn: str,
     action: str,
     *,
@@ -328,7 +365,7 @@ def _task(
     return {
         "Type": "Task",
         "Comment": comment,
-        "Resource": _LAMBDA_INVOKE,
+        "Resource": invoke,
         "Parameters": {"FunctionName": function_arn, "Payload": _payload(action, extra)},
         "ResultSelector": {f"{key}.$": f"$.Payload.{key}" for key in TASK_RESULT_KEYS},
         "ResultPath": result_path,

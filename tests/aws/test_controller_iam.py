@@ -217,7 +217,7 @@ def test_dead_letter_queue_policy_admits_only_the_stack_rules():
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "FailbackDeliveriesFromStackRules",
+                "Sid": "FailedDeliveriesFromStackRules",
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sqs:SendMessage",

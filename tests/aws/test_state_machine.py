@@ -207,3 +207,43 @@ def test_definition_is_json_serialisable_and_deterministic() -> None:
     first = json.dumps(build_definition(FUNCTION_ARN), sort_keys=True)
     second = json.dumps(build_definition(FUNCTION_ARN), sort_keys=True)
     assert first == second
+
+
+# --- partitions ------------------------------------------------------------------------
+
+CHINA_FUNCTION_ARN = "arn:aws-cn:lambda:cn-north-1:123456789012:function:strangler-cn-controller"
+
+
+@pytest.mark.parametrize(
+    ("function_arn", "partition"),
+    [
+        (FUNCTION_ARN, "aws"),
+        (CHINA_FUNCTION_ARN, "aws-cn"),
+        ("arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:f", "aws-us-gov"),
+    ],
+)
+def test_every_task_invokes_lambda_in_the_function_partition(
+    function_arn: str, partition: str
+) -> None:
+    """``arn:aws:states:::lambda:invoke`` does not exist in aws-cn or aws-us-gov."""
+    definition = build_definition(function_arn)
+    for name in TASKS:
+        task = definition["States"][name]
+        assert task["Resource"] == f"arn:{partition}:states:::lambda:invoke", name
+        assert task["Parameters"]["FunctionName"] == function_arn
+    text = json.dumps(definition)
+    assert text.count(f"arn:{partition}:") == text.count("arn:") == 2 * len(TASKS)
+
+
+def test_the_china_definition_passes_both_linters(tmp_path: Path) -> None:
+    definition = build_definition(CHINA_FUNCTION_ARN)
+    assert Linter.validate(definition) == []
+    result = asl_validator(definition, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_partition_can_be_given_for_a_function_name() -> None:
+    definition = build_definition("strangler-cn-controller", partition="aws-cn")
+    assert definition["States"]["Begin"]["Resource"] == "arn:aws-cn:states:::lambda:invoke"
+    with pytest.raises(ValueError, match="not an ARN"):
+        build_definition("strangler-cn-controller")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from components import naming
 from components.config import (
     ROUTE_FUNCTION_DEFAULT_MEMORY_MB,
     ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS,
@@ -22,8 +25,10 @@ from components.config import (
     parse_stack_config,
 )
 from components.controller import CanaryControllerArgs, ControllerConfigError, ControllerRoute
+from components.limits import MAX_STACK_NAME_LENGTH
 from controller.core.contract import PlanRecord, StagePlanRecord
 from controller.core.weights import TOTAL_WEIGHT
+from tests.pulumi_mocks import PROJECT_ROOT, run_program
 
 REGION = "ap-northeast-1"
 LISTENER = (
@@ -530,3 +535,69 @@ def test_every_problem_is_reported_at_once(project: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         parse(raw, project)
     assert str(caught.value).startswith("invalid strangler config (9 problems):")
+
+
+# --- the stack's name -------------------------------------------------------------------
+#
+# The stack's name is part of every physical name; the Lambda target group's name
+# (sl-<stack>-<route>) allows only letters, digits and hyphens, at most 32
+# characters, not beginning or ending with a hyphen (ELB CreateTargetGroup).
+
+
+def stack_problems(stack: str, project: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw_config(), region=REGION, project_root=project, stack=stack)
+    return caught.value.messages
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev2", "Prod-Tokyo", "a", "x" * MAX_STACK_NAME_LENGTH])
+def test_stack_names_a_target_group_name_can_hold(project: Path, stack: str) -> None:
+    config = parse_stack_config(raw_config(), region=REGION, project_root=project, stack=stack)
+    assert config.routes[0].name == "map-tile"
+    name = naming.target_group_name(stack, "map-tile")
+    assert re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?", name), name
+
+
+@pytest.mark.parametrize("stack", ["my_stack", "prod.eu", "prod eu", "-prod", "prod-", "prød"])
+def test_a_stack_name_a_target_group_name_cannot_hold_is_refused(project: Path, stack: str) -> None:
+    found = stack_problems(stack, project)
+    assert found == [
+        f"stack {stack!r}: must be letters, digits and '-', not beginning or ending with "
+        "'-' (it is part of the Lambda target group names, which allow nothing else)"
+    ]
+
+
+def test_a_stack_name_too_long_for_meaningful_names_is_refused(project: Path) -> None:
+    stack = "x" * (MAX_STACK_NAME_LENGTH + 1)
+    found = stack_problems(stack, project)
+    assert found == [
+        f"stack {stack!r}: is {MAX_STACK_NAME_LENGTH + 1} characters, at most "
+        f"{MAX_STACK_NAME_LENGTH} (a target group name sl-<stack>-<route> has 32; a longer "
+        "stack name would leave no room for the route's name)"
+    ]
+
+
+def test_the_longest_stack_name_keeps_the_stack_and_the_route_in_target_group_names() -> None:
+    """At the limit, even a 24-character route keeps its first 8 characters."""
+    stack = "s" * MAX_STACK_NAME_LENGTH
+    route_name = "abcdefgh" + "r" * 16
+    name = naming.target_group_name(stack, route_name)
+    assert len(name) == naming.MAX_TARGET_GROUP_NAME
+    assert name.startswith(f"sl-{stack}-abcdefgh")
+    # One character more and the route would lose a character of its prefix.
+    longer = naming.target_group_name(stack + "s", route_name)
+    assert not longer.startswith(f"sl-{stack}s-abcdefgh")
+
+
+def test_stack_problems_are_reported_with_the_others(project: Path) -> None:
+    raw = raw_config(route(priority=0))
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw, region=REGION, project_root=project, stack="my_stack")
+    assert caught.value.messages[0].startswith("stack 'my_stack': must be letters")
+    assert "routes[0].priority: 0 is below the minimum 1" in caught.value.messages
+
+
+def test_the_program_refuses_a_bad_stack_name_before_any_resource() -> None:
+    with pytest.raises(pulumi.RunError, match=r"stack 'my_stack': must be letters") as caught:
+        run_program(PROJECT_ROOT / "Pulumi.prod.yaml", stack="my_stack")
+    assert caught.value.recorded_resources == []  # type: ignore[attr-defined]

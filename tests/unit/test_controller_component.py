@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from moto.events.models import EventPattern
 
 from components import naming
 from components.config import POWERTOOLS_LAYER_VERSION, StackConfig
@@ -38,11 +39,14 @@ from components.controller_iam import (
     scheduler_policy,
     state_machine_policy,
 )
+from components.registry_sync import registry_sync_event_pattern
 from controller.core.contract import (
     PlanRecord,
     RouteRecord,
     StackRecord,
     StagePlanRecord,
+    route_parameter_name,
+    stack_parameter_name,
 )
 from controller.core.state_machine import build_definition
 from rehearsal.world.bridge.archive import archive_to_zip
@@ -88,6 +92,8 @@ TILE_PLAN = PlanRecord(
     min_requests=50,
 )
 STYLE_PLAN = PlanRecord(stages=(StagePlanRecord(weight=100.0),))
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
 def rule_arn(route_id: str) -> str:
@@ -209,6 +215,7 @@ def test_declares_every_controller_resource_once_per_stack_or_route(declared):
         "strangler:canary_state_machine:CanaryStateMachine": 1,
         "strangler:dead_letter_queue:DeadLetterQueue": 1,
         "strangler:failback:FailbackRule": 2,
+        "strangler:registry_sync:RegistrySyncRule": 1,
         "strangler:canary_schedules:CanarySchedules": 1,
         "strangler:registry:ControllerRegistry": 1,
         "aws:lambda/function:Function": 1,
@@ -221,9 +228,9 @@ def test_declares_every_controller_resource_once_per_stack_or_route(declared):
         "aws:sqs/queue:Queue": 1,
         "aws:sqs/queuePolicy:QueuePolicy": 1,
         "aws:cloudwatch/metricAlarm:MetricAlarm": 1,
-        "aws:cloudwatch/eventRule:EventRule": 2,
-        "aws:cloudwatch/eventTarget:EventTarget": 2,
-        "aws:lambda/permission:Permission": 2,
+        "aws:cloudwatch/eventRule:EventRule": 3,
+        "aws:cloudwatch/eventTarget:EventTarget": 3,
+        "aws:lambda/permission:Permission": 3,
         "aws:scheduler/schedule:Schedule": 1,
         "aws:cloudwatch/dashboard:Dashboard": 1,
         "aws:ssm/parameter:Parameter": 3,
@@ -279,10 +286,20 @@ FORMER_LAYOUT = [
 ]
 
 
+#: Resources added after the split: they had no former place, so no alias.
+ADDED_AFTER_THE_SPLIT = {
+    "canary-registry-sync-rule",
+    "canary-registry-sync-permission",
+    "canary-registry-sync-target",
+}
+
+
 def test_every_resource_keeps_its_former_urn_or_an_alias_to_it(declared):
     """An update moves the resources into the sub-components instead of replacing them."""
-    custom = [r for r in declared if r.custom]
+    custom = [r for r in declared if r.custom and r.name not in ADDED_AFTER_THE_SPLIT]
     assert len(custom) == len(FORMER_LAYOUT), "the split adds or drops no AWS resource"
+    added = [r for r in declared if r.name in ADDED_AFTER_THE_SPLIT]
+    assert [r.alias_urns for r in added] == [[], [], []]
     for typ, name in FORMER_LAYOUT:
         former = f"urn:pulumi:{STACK}::strangler::{TYPE_TOKEN}${typ}::{name}"
         matches = [r for r in custom if former == r.urn or former in r.alias_urns]
@@ -297,6 +314,10 @@ def test_component_registers_its_outputs(declared):
     assert outputs["dlq_url"] == DLQ_URL
     assert outputs["registry_path"] == "/strangler/prod"
     assert set(outputs["failback_rule_arns"]) == {"map-tile", "map-style"}
+    assert (
+        outputs["registry_sync_rule_arn"]
+        == (by_name(declared, "canary-registry-sync-rule").outputs["arn"])
+    )
     assert set(outputs["schedule_arns"]) == {"map-tile"}
 
 
@@ -573,6 +594,142 @@ def test_eventbridge_may_invoke_the_controller_only_from_the_route_rule(declared
     }
 
 
+# --- registry sync ------------------------------------------------------------------------------
+
+
+def parameter_store_change(name: str, operation: str = "Update") -> dict:
+    """A Parameter Store Change event as SSM sends it to EventBridge's default bus."""
+    return {
+        "version": "0",
+        "id": "5b2d2e4e-63f2-4f1f-9d5e-0c4f0c6a1f11",
+        "detail-type": "Parameter Store Change",
+        "source": "aws.ssm",
+        "account": ACCOUNT,
+        "time": "2026-12-02T06:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}"],
+        "detail": {"name": name, "type": "String", "operation": operation},
+    }
+
+
+def sync_pattern(declared) -> EventPattern:
+    rule = by_name(declared, "canary-registry-sync-rule")
+    return EventPattern.load(rule.inputs["eventPattern"])
+
+
+def test_registry_sync_rule_matches_the_stack_route_records(declared):
+    rule = by_name(declared, "canary-registry-sync-rule")
+    assert rule.parent == "canary-registry-sync"
+    assert by_name(declared, "canary-registry-sync").type == (
+        "strangler:registry_sync:RegistrySyncRule"
+    )
+    assert rule.inputs["name"] == "strangler-prod-registry-sync"
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["aws.ssm"],
+        "detail-type": ["Parameter Store Change"],
+        "detail": {
+            "name": [{"prefix": "/strangler/prod/routes/"}],
+            "operation": ["Create", "Update"],
+        },
+    }
+    assert registry_sync_event_pattern(STACK) == json.loads(rule.inputs["eventPattern"])
+
+
+@pytest.mark.parametrize("operation", ["Create", "Update"])
+@pytest.mark.parametrize("route", ["map-tile", "map-style"])
+def test_a_route_record_change_matches(declared, route, operation):
+    event = parameter_store_change(route_parameter_name(STACK, route), operation)
+    assert sync_pattern(declared).matches_event(event)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        # The stack record is not a route record.
+        parameter_store_change(stack_parameter_name(STACK)),
+        # Another stack's route records, including one whose name extends this one's.
+        parameter_store_change(route_parameter_name("staging", "map-tile")),
+        parameter_store_change(route_parameter_name("prod-eu", "map-tile")),
+        parameter_store_change("/strangler/prodx/routes/map-tile"),
+        # A deleted route has no rule left to reconcile; labels change no value.
+        parameter_store_change(route_parameter_name(STACK, "map-tile"), "Delete"),
+        parameter_store_change(route_parameter_name(STACK, "map-tile"), "LabelParameterVersion"),
+        # Not SSM at all.
+        {
+            **parameter_store_change(route_parameter_name(STACK, "map-tile")),
+            "source": "aws.cloudwatch",
+        },
+    ],
+    ids=[
+        "stack-record",
+        "other-stack",
+        "longer-stack",
+        "prefix-stack",
+        "delete",
+        "label",
+        "source",
+    ],
+)
+def test_other_parameter_changes_do_not_match(declared, event):
+    assert not sync_pattern(declared).matches_event(event)
+
+
+def test_the_sample_parameter_store_event_matches_its_stack_pattern_only():
+    """tests/events/ssm_parameter_store_change.json is the event the handler is tested with."""
+    event = json.loads((EVENTS / "ssm_parameter_store_change.json").read_text())
+    assert EventPattern.load(json.dumps(registry_sync_event_pattern("three"))).matches_event(event)
+    assert not EventPattern.load(json.dumps(registry_sync_event_pattern("prod"))).matches_event(
+        event
+    )
+
+
+def test_registry_sync_target_passes_the_event_unchanged_and_dead_letters(declared):
+    rule = by_name(declared, "canary-registry-sync-rule")
+    target = by_name(declared, "canary-registry-sync-target")
+    assert target.inputs == {
+        "rule": rule.outputs["name"],
+        "targetId": "controller",
+        "arn": FUNCTION_ARN,
+        "retryPolicy": {"maximumEventAgeInSeconds": 300, "maximumRetryAttempts": 185},
+        "deadLetterConfig": {"arn": DLQ_ARN},
+    }
+    assert "input" not in target.inputs and "inputTransformer" not in target.inputs
+    assert "canary-registry-sync-permission" in target.depends_on
+    # The same delivery policy as the failback rules.
+    failback = by_name(declared, "canary-map-tile-failback-target")
+    assert target.inputs["retryPolicy"] == failback.inputs["retryPolicy"]
+    assert target.inputs["deadLetterConfig"] == failback.inputs["deadLetterConfig"]
+
+
+def test_eventbridge_may_invoke_the_controller_from_the_registry_sync_rule(declared):
+    rule = by_name(declared, "canary-registry-sync-rule")
+    permission = by_name(declared, "canary-registry-sync-permission")
+    assert permission.inputs == {
+        "action": "lambda:InvokeFunction",
+        "function": "strangler-prod-controller",
+        "principal": "events.amazonaws.com",
+        "sourceArn": rule.outputs["arn"],
+    }
+
+
+def test_the_controller_may_reconcile_what_a_sync_event_names(declared):
+    """The event names a route record; the controller may read it and rewrite that rule."""
+    statements = {s["Sid"]: s for s in policy_of(declared, "canary-function-policy")["Statement"]}
+    read = statements["ReadRegistry"]
+    parameter_arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter" + route_parameter_name(
+        STACK, "map-tile"
+    )
+    assert "ssm:GetParameter" in read["Action"]
+    assert any(
+        re.fullmatch(pattern.replace("*", ".*"), parameter_arn) for pattern in read["Resource"]
+    )
+    assert statements["ReadRouteWeights"]["Action"] == "elasticloadbalancing:DescribeRules"
+    assert set(statements["ShiftRouteWeights"]["Resource"]) == {
+        rule_arn("9683b2d02a6cabee"),
+        rule_arn("0a1b2c3d4e5f6071"),
+    }
+
+
 def test_dlq_and_its_policy(declared):
     queue = one(declared, "aws:sqs/queue:Queue")
     assert queue.inputs == {
@@ -586,7 +743,20 @@ def test_dlq_and_its_policy(declared):
         by_name(declared, f"canary-{route}-failback-rule").outputs["arn"]
         for route in ("map-tile", "map-style")
     ]
-    assert json.loads(policy.inputs["policy"]) == dead_letter_queue_policy(DLQ_ARN, rules)
+    sync = by_name(declared, "canary-registry-sync-rule").outputs["arn"]
+    assert json.loads(policy.inputs["policy"]) == dead_letter_queue_policy(DLQ_ARN, [*rules, sync])
+    # Every rule that dead-letters to the queue is admitted by its policy.
+    admitted = json.loads(policy.inputs["policy"])["Statement"][0]["Condition"]["ArnEquals"][
+        "aws:SourceArn"
+    ]
+    targets = by_type(declared, "aws:cloudwatch/eventTarget:EventTarget")
+    rule_arns = {r.outputs["name"]: r.outputs["arn"] for r in by_type(declared, EVENT_RULE)}
+    dead_lettered = {
+        rule_arns[t.inputs["rule"]]
+        for t in targets
+        if t.inputs["deadLetterConfig"] == {"arn": DLQ_ARN}
+    }
+    assert dead_lettered == set(admitted) and len(dead_lettered) == 3
 
 
 def test_a_dead_letter_pages_the_topic(declared):
@@ -857,11 +1027,11 @@ def test_long_names_are_fitted_like_every_other_name(source_dir):
     resources = declare(source_dir, routes=[route], stack=stack)
     shortened = set()
     for (typ, key), limit in NAME_LIMITS.items():
-        (resource,) = by_type(resources, typ)
-        value = resource.inputs[key]
-        assert len(value) <= limit, (typ, value)
-        if re.search(r"-[0-9a-f]{7}$", value):
-            shortened.add(typ)
+        for resource in by_type(resources, typ):
+            value = resource.inputs[key]
+            assert len(value) <= limit, (typ, value)
+            if re.search(r"-[0-9a-f]{7}$", value):
+                shortened.add(typ)
     assert shortened == {
         "aws:lambda/function:Function",
         "aws:sfn/stateMachine:StateMachine",

@@ -16,7 +16,7 @@ import pulumi
 import pytest
 
 from components import naming
-from components.alarm_specs import ALARM_SPECS, AlarmSpec, RateOfSums, SingleMetric
+from components.alarm_specs import ALARM_SPECS, AlarmSpec, Dimensions, RateOfSums, SingleMetric
 from components.alarms import composite_rule
 from components.config import RouteConfig, StackConfig, parse_stack_config
 from components.route import StranglerRoute, StranglerRouteArgs
@@ -55,10 +55,8 @@ COMPOSITE = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 
-WEIGHT_PATHS = [
-    "actions[0].forward.targetGroups[0].weight",
-    "actions[0].forward.targetGroups[1].weight",
-]
+#: Every stack file the program is run for in the tests.
+STACK_FILES = [PROD, *sorted((PROJECT_ROOT / "tests" / "stacks").glob("Pulumi.*.yaml"))]
 
 
 def route_resources_only(run: ProgramRun) -> ProgramRun:
@@ -125,14 +123,28 @@ def test_rule_forwards_all_traffic_to_ecs_on_create(prod: ProgramRun) -> None:
     assert sum(g["weight"] for g in groups) == 999
 
 
-def test_rule_ignores_exactly_the_weight_paths(prod: ProgramRun) -> None:
+def test_rule_ignores_exactly_the_whole_action_list(prod: ProgramRun) -> None:
+    """Pulumi sets the forward action on create only; the controller owns it afterwards.
+
+    The target groups of a forward action are a set in the provider, so no
+    path into them is reliable (pulumi-terraform-bridge #2240, #1756).
+    """
     rule = one(prod, RULE)
-    assert rule.ignore_changes == WEIGHT_PATHS
-    # Each ignored path addresses a weight in the provider's input shape, so
-    # the engine keeps the controller's weights and diffs everything else.
-    for path in rule.ignore_changes:
-        assert isinstance(resolve(rule.inputs, path), int | float), path
-    assert not any(path in ("actions", "actions[0]") for path in rule.ignore_changes)
+    assert rule.ignore_changes == ["actions"]
+    assert isinstance(resolve(rule.inputs, rule.ignore_changes[0]), list)
+    # Conditions, priority, listener and tags stay Pulumi's.
+    assert {"conditions", "priority", "listenerArn", "tags"} <= set(rule.inputs)
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda path: path.name)
+def test_no_ignored_path_indexes_into_a_list(stack_file: Path) -> None:
+    """Not one resource of the program ignores a positional path (``x[0].y``)."""
+    resources = run_program(stack_file)
+    assert by_type(resources, RULE), "the run declared the rules"
+    positional = {
+        r.name: r.ignore_changes for r in resources if any("[" in path for path in r.ignore_changes)
+    }
+    assert positional == {}
 
 
 def test_rule_conditions_priority_and_listener(prod: ProgramRun) -> None:
@@ -277,18 +289,40 @@ def test_every_alarm_notifies_the_topic_and_chooses_missing_data(prod: ProgramRu
     }
 
 
-def test_lambda_alarm_dimensions(prod: ProgramRun) -> None:
+def test_error_rate_divides_lambda_errors_by_the_target_group_requests(prod: ProgramRun) -> None:
+    """ALB health checks are Lambda invocations; the ALB's RequestCount does not hold them.
+
+    ``Errors / Invocations`` would be diluted toward 0 % by the health checks
+    at a low canary weight.
+    """
     errors = alarm(prod, "errors")
     queries = {q["id"]: q for q in errors.inputs["metricQueries"]}
     assert queries["rate"]["expression"] == "100 * FILL(failures, 0) / total"
     assert queries["rate"]["returnData"] is True
-    for query_id, metric_name in (("failures", "Errors"), ("total", "Invocations")):
-        metric = queries[query_id]["metric"]
-        assert metric["namespace"] == "AWS/Lambda"
-        assert metric["metricName"] == metric_name
-        assert metric["dimensions"] == {"FunctionName": "strangler-prod-map-tile"}
-        assert metric["stat"] == "Sum"
-        assert metric["period"] == 60
+    assert queries["failures"]["metric"] == {
+        "namespace": "AWS/Lambda",
+        "metricName": "Errors",
+        "dimensions": {"FunctionName": "strangler-prod-map-tile"},
+        "period": 60,
+        "stat": "Sum",
+    }
+    assert queries["total"]["metric"] == {
+        "namespace": "AWS/ApplicationELB",
+        "metricName": "RequestCount",
+        "dimensions": {
+            "TargetGroup": one(prod, TARGET_GROUP).outputs["arnSuffix"],
+            "LoadBalancer": LOAD_BALANCER,
+        },
+        "period": 60,
+        "stat": "Sum",
+    }
+    denominators = [
+        q["metric"]["metricName"]
+        for a in by_type(prod.resources, ALARM)
+        for q in a.inputs.get("metricQueries", [])
+        if q["id"] == "total"
+    ]
+    assert denominators and "Invocations" not in denominators
     assert errors.inputs["threshold"] == 1
     assert errors.inputs["treatMissingData"] == "notBreaching"
 
@@ -414,17 +448,20 @@ def test_each_row_of_the_alarm_table_is_declared_as_it_says(
             "label": spec.source.label,
             "returnData": True,
         }
-        for query_id, metric_name in (
-            ("failures", spec.source.failures),
-            ("total", spec.source.total),
-        ):
+        dimension_keys = {
+            Dimensions.FUNCTION: {"FunctionName"},
+            Dimensions.TARGET_GROUP: {"TargetGroup", "LoadBalancer"},
+            Dimensions.ROUTE: {"route"},
+        }
+        for query_id, ref in (("failures", spec.source.failures), ("total", spec.source.total)):
             metric = queries[query_id]["metric"]
             assert queries[query_id]["returnData"] is False
             assert (metric["namespace"], metric["metricName"], metric["period"]) == (
-                spec.source.namespace,
-                metric_name,
+                ref.namespace,
+                ref.metric_name,
                 spec.source.period,
             )
+            assert set(metric["dimensions"]) == dimension_keys[ref.dimensions]
             assert metric["stat"] == "Sum"
 
 

@@ -1,0 +1,115 @@
+"""The registry-change trigger: a route's registry record written invokes the controller.
+
+Pulumi sets a listener rule's forward action only on create (the action is
+ignored afterwards, see :mod:`components.traffic`), so when ``pulumi up``
+writes a route record with another target group ARN, the rule still forwards to
+the old one. The controller reconciles the rule with the record; this rule
+tells it when to. SSM sends a "Parameter Store Change" event (source
+``aws.ssm``, ``detail.name`` the parameter's name, ``detail.operation`` one of
+``Create``, ``Update``, ``Delete``, ``LabelParameterVersion``) for every change
+(EventBridge User Guide, "Amazon EventBridge events for Parameter Store"). The
+rule matches creates and updates of the stack's route records only and passes
+the event on unchanged; deleting a route deletes its rule, so there is nothing
+to reconcile.
+
+Delivery is the failback rule's: retries up to the same age, then the stack's
+dead-letter queue, whose alarm pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import naming
+from components.failback import FAILBACK_EVENT_MAX_AGE_SECONDS, FAILBACK_MAX_RETRY_ATTEMPTS
+from components.json_text import json_text
+from controller.core.contract import route_parameter_name
+
+TYPE_TOKEN = "strangler:registry_sync:RegistrySyncRule"
+
+#: The operations that leave a route record to reconcile with.
+SYNC_OPERATIONS = ("Create", "Update")
+
+
+def route_records_prefix(stack: str) -> str:
+    """``/strangler/<stack>/routes/``: every route record of the stack starts with it.
+
+    The trailing slash keeps a stack whose name extends this one's
+    (``prod`` and ``prod-eu``) out, and the stack record
+    (``/strangler/<stack>/stack``) too.
+    """
+    return route_parameter_name(stack, "")
+
+
+def registry_sync_event_pattern(stack: str) -> dict[str, Any]:
+    """EventBridge pattern: a route record of ``stack`` was created or updated."""
+    return {
+        "source": ["aws.ssm"],
+        "detail-type": ["Parameter Store Change"],
+        "detail": {
+            "name": [{"prefix": route_records_prefix(stack)}],
+            "operation": list(SYNC_OPERATIONS),
+        },
+    }
+
+
+@dataclass
+class RegistrySyncRuleArgs:
+    """Inputs of :class:`RegistrySyncRule`."""
+
+    stack: str
+    function_name: pulumi.Input[str]
+    function_arn: pulumi.Input[str]
+    dlq_arn: pulumi.Input[str]
+
+
+class RegistrySyncRule(pulumi.ComponentResource):
+    """The rule, its target (the controller) and the permission that lets it invoke."""
+
+    rule_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: RegistrySyncRuleArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        stack = args.stack
+
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-rule",
+            name=naming.registry_sync_rule_name(stack),
+            description=f"A route record of stack {stack} changed: reconcile its listener rule",
+            event_pattern=json_text(registry_sync_event_pattern(stack)),
+            # A fixed name (components/naming.py): the old rule goes first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-permission",
+            action="lambda:InvokeFunction",
+            function=args.function_name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # No input or input transformer: the controller gets the event as SSM sent it.
+        aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=rule.name,
+            target_id="controller",
+            arn=args.function_arn,
+            retry_policy={
+                "maximum_event_age_in_seconds": FAILBACK_EVENT_MAX_AGE_SECONDS,
+                "maximum_retry_attempts": FAILBACK_MAX_RETRY_ATTEMPTS,
+            },
+            dead_letter_config={"arn": args.dlq_arn},
+            # The target's identity is (rule, "controller"): the old one goes first.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[permission], delete_before_replace=True
+            ),
+        )
+
+        self.rule_arn = rule.arn
+        self.register_outputs({"rule_arn": self.rule_arn})
