@@ -15,6 +15,13 @@ Three kinds, told apart by their shape:
   delivers), or the event a CloudWatch alarm sends when it invokes a Lambda
   function directly (read with Powertools' ``CloudWatchAlarmEvent``).
 
+- **Registry changes**: the EventBridge event with ``source`` "aws.ssm" and
+  ``detail-type`` "Parameter Store Change" (what the registry-sync rule
+  delivers when a deploy writes a route record): ``detail.name`` names the
+  parameter and ``detail.operation`` says what happened to it (``Create``,
+  ``Update``, ``Delete``, ``LabelParameterVersion``; EventBridge User Guide,
+  "Amazon EventBridge events for Parameter Store").
+
 - **Operator actions** (the same operations as the CLI, for automation)::
 
       {"action": "operator", "command": "rollback",
@@ -23,9 +30,10 @@ Three kinds, told apart by their shape:
   ``command`` names an operation of :mod:`controller.operations`, checked
   against that table when the event is parsed.
 
-:func:`parse_event` returns a :class:`TaskEvent`, :class:`AlarmStateChange` or
-:class:`OperatorEvent`, or raises :class:`InvalidEvent` naming every field
-that is wrong. Parsing never touches AWS, so a rejected event changes nothing.
+:func:`parse_event` returns a :class:`TaskEvent`, :class:`AlarmStateChange`,
+:class:`RegistryChange` or :class:`OperatorEvent`, or raises
+:class:`InvalidEvent` naming every field that is wrong. Parsing never touches
+AWS, so a rejected event changes nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from controller.core.errors import StranglerError
 
 __all__ = [
     "ALARM_STATE_CHANGE",
+    "PARAMETER_STORE_CHANGE",
     "TASK_ACTIONS",
     "AlarmStateChange",
     "ControllerEvent",
@@ -53,6 +62,7 @@ __all__ = [
     "InvalidEvent",
     "OperatorEvent",
     "PlanInput",
+    "RegistryChange",
     "StageInput",
     "StageRef",
     "TaskEvent",
@@ -60,6 +70,7 @@ __all__ = [
 ]
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+PARAMETER_STORE_CHANGE = "Parameter Store Change"
 TASK_ACTIONS = ("begin", "shift", "check", "finish", "rollback")
 
 TaskAction = Literal["begin", "shift", "check", "finish", "rollback"]
@@ -219,7 +230,36 @@ class AlarmStateChange:
         return self.state == "ALARM"
 
 
-ControllerEvent = TaskEvent | AlarmStateChange | OperatorEvent
+class _ParameterDetailModel(BaseModel):
+    # AWS may add fields to the detail (type, description, ...): only these two matter.
+    name: str = Field(min_length=1)
+    operation: str = Field(min_length=1)
+
+
+class _ParameterStoreChangeModel(EventBridgeModel):
+    """EventBridge's "Parameter Store Change" (Powertools' EventBridge model)."""
+
+    detail_type: Literal["Parameter Store Change"] = Field(alias="detail-type")
+    source: Literal["aws.ssm"]
+    detail: _ParameterDetailModel
+
+
+@dataclass(frozen=True)
+class RegistryChange:
+    """An SSM parameter was written or deleted: which one, how, when."""
+
+    parameter_name: str
+    operation: str
+    time: datetime | None
+    event_id: str | None
+
+    @property
+    def is_write(self) -> bool:
+        """True for ``Create`` and ``Update``: the parameter holds a new value to act on."""
+        return self.operation in ("Create", "Update")
+
+
+ControllerEvent = TaskEvent | AlarmStateChange | RegistryChange | OperatorEvent
 
 
 def parse_event(event: Any) -> ControllerEvent:
@@ -238,14 +278,17 @@ def parse_event(event: Any) -> ControllerEvent:
         raise InvalidEvent([f"action: {action!r} is not one of {accepted}"], "event")
     if event.get("detail-type") == ALARM_STATE_CHANGE:
         return _alarm_from_eventbridge(event)
+    if event.get("detail-type") == PARAMETER_STORE_CHANGE:
+        return _registry_change(event)
     if event.get("source") == "aws.cloudwatch" and "alarmData" in event:
         return _alarm_from_alarm_action(event)
     keys = ", ".join(sorted(str(k) for k in event)) or "(none)"
     raise InvalidEvent(
         [
             "unrecognised event: expected a Step Functions task (action "
-            f"{'|'.join(TASK_ACTIONS)}), an EventBridge {ALARM_STATE_CHANGE!r} event, "
-            f"or an operator action (action 'operator'); got keys: {keys}"
+            f"{'|'.join(TASK_ACTIONS)}), an EventBridge {ALARM_STATE_CHANGE!r} or "
+            f"{PARAMETER_STORE_CHANGE!r} event, or an operator action (action 'operator'); "
+            f"got keys: {keys}"
         ],
         "event",
     )
@@ -276,6 +319,17 @@ def _alarm_from_eventbridge(event: dict[str, Any]) -> AlarmStateChange:
         state=detail.state.value,
         previous_state=detail.previousState.value if detail.previousState else None,
         reason=detail.state.reason,
+        time=model.time,
+        event_id=model.id,
+    )
+
+
+def _registry_change(event: dict[str, Any]) -> RegistryChange:
+    model = _validate(event, _ParameterStoreChangeModel, "parameter store change event")
+    detail: _ParameterDetailModel = model.detail
+    return RegistryChange(
+        parameter_name=detail.name,
+        operation=detail.operation,
         time=model.time,
         event_id=model.id,
     )

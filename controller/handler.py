@@ -1,7 +1,9 @@
 """The controller Lambda: parse the event, call the service, answer.
 
 Invoked by the canary state machine's tasks, by the failback EventBridge rule
-(composite alarm to ALARM) and by operator automation; see
+(composite alarm to ALARM), by the registry-sync EventBridge rule (a route
+record written by a deploy: the route's rule is synced with it) and by
+operator automation; see
 :mod:`controller.events` for the shapes. Everything it does is in
 :mod:`controller.service`, the same code the operator CLI runs; an operator
 event runs its entry of :mod:`controller.operations`, as the CLI command does.
@@ -28,13 +30,20 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from controller.core.contract import ENV_REGISTRY_PATH, ENV_STACK, METRIC_NAMESPACE, ROUTE_DIMENSION
+from controller.core.contract import (
+    ENV_REGISTRY_PATH,
+    ENV_STACK,
+    METRIC_NAMESPACE,
+    ROUTE_DIMENSION,
+    route_of_parameter,
+)
 from controller.core.state_machine import TRANSIENT_ERROR
 from controller.events import (
     AlarmStateChange,
     ControllerEvent,
     InvalidEvent,
     OperatorEvent,
+    RegistryChange,
     TaskEvent,
     parse_event,
 )
@@ -42,6 +51,7 @@ from controller.operations import OperatorRequest
 from controller.service import CanaryService, RunContext, is_transient
 
 __all__ = [
+    "REGISTRY_ACTOR",
     "ConfigurationError",
     "TransientError",
     "dispatch",
@@ -61,6 +71,9 @@ metrics = Metrics(namespace=METRIC_NAMESPACE)
 # Rollback requests handled (alarm, operator or the state machine's Rollback
 # task), per route: a dashboard line that shows how often routes fail back.
 METRIC_ROLLBACKS = "Rollbacks"
+
+# The actor of the history entries a registry change's sync writes.
+REGISTRY_ACTOR = "registry"
 
 
 class TransientError(Exception):
@@ -141,6 +154,8 @@ def dispatch(event: ControllerEvent, service: CanaryService) -> dict[str, Any]:
         return _task(event, service)
     if isinstance(event, AlarmStateChange):
         return _alarm(event, service)
+    if isinstance(event, RegistryChange):
+        return _registry_change(event, service)
     return _operator(event, service)
 
 
@@ -182,6 +197,39 @@ def _alarm(event: AlarmStateChange, service: CanaryService) -> dict[str, Any]:
         "state": event.state,
         "results": [r.to_dict() for r in results],
     }
+
+
+def _registry_change(event: RegistryChange, service: CanaryService) -> dict[str, Any]:
+    """A route record was written: sync that route's rule with it; ignore anything else.
+
+    The registry-sync rule matches only this stack's route records, but a
+    wider rule (or a replayed event) may deliver another stack's parameter,
+    the stack record or a delete: those are logged and answered, not failed,
+    so they neither retry nor land in the dead-letter queue.
+    """
+    name = event.parameter_name
+    logger.append_keys(parameter=name, operation=event.operation)
+    answer: dict[str, Any] = {
+        "handled": "registry",
+        "parameter": name,
+        "operation": event.operation,
+    }
+    stack = service.ports.registry.stack().stack
+    route = route_of_parameter(stack, name)
+    if route is None or not event.is_write:
+        ignored = (
+            f"{name} is not a route record of stack {stack}"
+            if route is None
+            else f"operation {event.operation} leaves no record to sync with"
+        )
+        logger.info("registry change ignored: %s", ignored)
+        return {**answer, "route": route, "ignored": ignored}
+    logger.append_keys(route=route)
+    result = service.sync(
+        route, actor=REGISTRY_ACTOR, reason=f"Parameter Store {event.operation} of {name}"
+    )
+    logger.info("registry change: sync %s", result.result, extra={"result": result.to_dict()})
+    return {**answer, "route": route, "result": result.to_dict()}
 
 
 def _operator(event: OperatorEvent, service: CanaryService) -> dict[str, Any]:

@@ -22,6 +22,12 @@ at import time, so what the table says is what all of them do.
 
 The read-only commands of the CLI (``status``, ``history``) are not operator
 actions: they change nothing and have no Lambda event.
+
+``sync`` is an operator action: it acts on one route, and the Lambda does the
+same for a route on its registry's change event or an operator event. Its
+entry is marked ``every_route``: the CLI's ``--route`` is then optional, and
+without it the CLI runs the action for every route of the stack, one after
+the other (the Lambda's event always names one route).
 """
 
 from __future__ import annotations
@@ -112,7 +118,8 @@ class Operation:
     what the operator is asked to confirm before the action (the CLI asks on
     a terminal, and ``--yes``, which such an operation must take, skips the
     question). ``counts_as_rollback`` adds the action to the Lambda's
-    Rollbacks metric.
+    Rollbacks metric. ``every_route`` makes the CLI's ``--route`` optional:
+    without it the CLI performs the action on every route of the stack.
     """
 
     command: str
@@ -122,6 +129,7 @@ class Operation:
     options: tuple[Option, ...] = ()
     confirm: Callable[[OperatorRequest], str] | None = None
     counts_as_rollback: bool = False
+    every_route: bool = False
 
     def __post_init__(self) -> None:
         if not _COMMAND.fullmatch(self.command):
@@ -179,6 +187,11 @@ def perform_promote(service: CanaryService, request: OperatorRequest) -> ActionR
     )
 
 
+def perform_sync(service: CanaryService, request: OperatorRequest) -> ActionResult:
+    """Rewrite the rule's target group ARNs to the registry's, keeping the live split."""
+    return service.sync(request.route, actor=request.actor, reason=request.reason)
+
+
 def _promote_question(request: OperatorRequest) -> str:
     if request.full:
         return "to 100% Lambda now"
@@ -234,6 +247,20 @@ OPERATIONS: tuple[Operation, ...] = (
         perform=perform_promote,
         options=(FULL, YES, REASON),
         confirm=_promote_question,
+    ),
+    Operation(
+        command="sync",
+        help="point the rule at the registry's target groups, keeping the weights",
+        description="Make the route's listener rule forward to the ECS and Lambda target "
+        "groups the deploy wrote in the registry, keeping the live split on each side; a rule "
+        "already in sync is left alone. Without --route, every route of the stack, one line "
+        "per route (with --json, a list). The controller also syncs on every registry change "
+        "and at the start of every run.\n\n"
+        "A rule whose target groups cannot be matched to the registry without guessing (both "
+        "changed at once, an unknown extra target group) is refused and left as it is: exit "
+        "code 1.",
+        perform=perform_sync,
+        every_route=True,
     ),
 )
 

@@ -15,9 +15,15 @@ Operations of a run (called by the state machine's tasks, see
 returning a :class:`TaskResult`. Operator operations:
 :meth:`~CanaryService.start_run`, :meth:`~CanaryService.pause`,
 :meth:`~CanaryService.resume`, :meth:`~CanaryService.promote`,
-:meth:`~CanaryService.rollback`, :meth:`~CanaryService.status`,
-:meth:`~CanaryService.history`. The failback fast path:
-:meth:`~CanaryService.handle_alarm`.
+:meth:`~CanaryService.rollback`, :meth:`~CanaryService.sync`,
+:meth:`~CanaryService.status`, :meth:`~CanaryService.history`. The failback
+fast path: :meth:`~CanaryService.handle_alarm`.
+
+The sync (:meth:`~CanaryService.sync`) reconciles the rule's target group
+ARNs with the registry, which the deploy rewrites while Pulumi ignores the
+rule's actions. It runs on the registry's "Parameter Store Change" event, at
+the start of every run (Begin), on the operator's ``sync`` command, and
+inside a rollback whose rule is out of sync.
 
 AWS is reached only through the ports of :mod:`controller.core.ports`; this module
 never imports boto3 nor the adapters (:mod:`controller.aws.wiring` builds the
@@ -40,8 +46,10 @@ from controller.core.contract import PlanRecord, RouteRecord
 from controller.core.errors import (
     AwsCallFailed,
     ConcurrentUpdate,
+    DriftDetected,
     PlanError,
     StranglerError,
+    SyncRefused,
     TransitionRefused,
     VerificationFailed,
 )
@@ -49,6 +57,7 @@ from controller.core.lifecycle import HistoryEntry, RouteState, Status, Transiti
 from controller.core.plan import Stage, StagePlan
 from controller.core.ports import AlarmStatus, Ports
 from controller.core.state_machine import Outcome
+from controller.core.sync import SyncPlan, TargetGroupWeight, plan_sync, same_groups
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 
 __all__ = [
@@ -293,13 +302,25 @@ class CanaryService:
         whose holder is no longer running is taken over (``lock_stolen``).
         """
         self._ports.registry.route(run.route)  # an unknown route is an error, not a no-op
-        now = self._clock()
         problem: str | None = None
+        # Before the first shift, the rule must forward to the registry's target
+        # groups: a deploy since the last run may have replaced one. A rule
+        # that cannot be synced without guessing is not run (a recorded no-op).
+        try:
+            self.sync(
+                run.route,
+                actor=STATE_MACHINE_ACTOR,
+                reason=f"at the start of run {run.execution_arn}",
+            )
+        except (SyncRefused, DriftDetected) as error:
+            # DriftDetected: the rule has no single forward action to sync.
+            problem = f"start skipped: {error.message}"
+        now = self._clock()
         stages_total = 0
         try:
             stages_total = StagePlan.from_record(run.plan, route=run.route).total
         except PlanError as error:
-            problem = f"start skipped: {error.message}"
+            problem = problem or f"start skipped: {error.message}"
 
         def decide(state: RouteState) -> Transition:
             if problem is not None:
@@ -347,7 +368,7 @@ class CanaryService:
         if stage is None:
             return TaskResult(Outcome.COMPLETE, state.status, reason="all stages passed")
         desired = stage.weights
-        live = self._ports.traffic.read_weights(record)
+        record, live = self._read_live(record)
         # A retried Shift may find its own earlier write already in place: the
         # rule then holds exactly the stage's weights, which is no human change.
         if live != desired and lifecycle.is_drift(state, live):
@@ -410,7 +431,7 @@ class CanaryService:
             return self._fail_check(
                 record, run, f"stage {stage.number} check failed: {alarm.describe()}"
             )
-        live = self._ports.traffic.read_weights(record)
+        record, live = self._read_live(record)
         if lifecycle.is_drift(state, live):
             return self._drift(record, run, live)
         evidence = ""
@@ -680,6 +701,180 @@ class CanaryService:
         result = self._action(record, "promote", transition, stopped=stopped)
         return replace(result, result="started", execution=started.execution)
 
+    # ------------------------------------------------------------------ sync
+
+    def sync(self, route: str, *, actor: str, reason: str | None = None) -> ActionResult:
+        """Make the rule forward to the registry's target groups, keeping the live split.
+
+        The registry record (re-read from the registry, never a cached copy)
+        is the desired state of the ECS and Lambda target group ARNs. When
+        the rule holds another ARN for one side, that ARN is replaced and its
+        weight kept (:func:`controller.core.sync.plan_sync` decides, by ARN);
+        a rule already in sync writes nothing. Allowed in every status and
+        whoever holds the lock: only ARNs change, never the weights.
+
+        Order: read the rule, decide, write only if the rule still holds what
+        was read (a writer in between makes the sync read and decide again),
+        read back until the rule holds the registry's ARNs, record a history
+        entry (event ``sync``), and notify. Then, because a rollback wins: if
+        the route is rolled back by now, the rule is put back to ECS 100 %
+        in case the sync's write landed after the rollback's.
+
+        Raises :class:`SyncRefused` (after notifying the topic) when the rule
+        cannot be synced without guessing; nothing is written then.
+        """
+        # A record cached before the deploy names the target groups it replaced.
+        self._ports.registry.reload()
+        record = self._ports.registry.route(route)
+        try:
+            plan = self._write_sync(record)
+        except SyncRefused as error:
+            self._log.error("route %s: %s", route, error)
+            self._notify_sync_refused(record, error, actor)
+            raise
+        if not plan.changed:
+            state = self._ports.state.load(route)
+            return ActionResult(
+                route=route,
+                action="sync",
+                result="unchanged",
+                status=state.status,
+                message="in sync with the registry: nothing to do",
+                stage=state.stage,
+                stages=state.stages_total or len(record.plan.stages),
+                weights=plan.weights,
+            )
+        live = self._verify_sync(record, plan)
+        now = self._clock()
+        why = plan.describe() + (f" ({reason})" if reason else "")
+        _, transition = self._commit(
+            route,
+            lambda s: lifecycle.sync(s, reason=why, weights=plan.weights, actor=actor, now=now),
+        )
+        state = transition.state
+        self._log.warning("route %s: %s", route, why)
+        if state.status is Status.ROLLED_BACK:
+            # Rollback wins: this sync may have written its (older) weights
+            # after the rollback's own re-check of the rule.
+            self._force_weights(record, ALL_ECS)
+            live = ALL_ECS
+        self._notify(
+            route,
+            "target groups synced with the registry",
+            event="sync",
+            state=state,
+            actor=actor,
+            weights=live,
+            extra={
+                "replaced": [
+                    {
+                        "side": r.side,
+                        "from": r.old_arn,
+                        "to": r.new_arn,
+                        "weight": r.weight,
+                    }
+                    for r in plan.replaced
+                ],
+                "syncReason": why,
+            },
+        )
+        return self._action(record, "sync", transition, weights=live)
+
+    def _write_sync(self, record: RouteRecord) -> SyncPlan:
+        """Read the rule, decide, and write when needed; a concurrent writer makes it decide again.
+
+        The rule is read right before each write, and the write goes through
+        only if the rule still holds what was read (see
+        :meth:`~controller.core.ports.TrafficPort.write_forward`), so the
+        weights written are the live ones: a rollback's ECS 100 % is kept.
+        """
+        attempts = max(1, self._settings.save_attempts)
+        for attempt in range(1, attempts + 1):
+            groups = self._ports.traffic.read_forward(record)
+            plan = plan_sync(
+                groups,
+                ecs_arn=record.ecs_target_group_arn,
+                lambda_arn=record.lambda_target_group_arn,
+                route=record.route,
+                rule_arn=record.rule_arn,
+            )
+            if not plan.changed:
+                return plan
+            try:
+                self._ports.traffic.write_forward(record, plan.synced, plan.current)
+            except ConcurrentUpdate:
+                if attempt == attempts:
+                    raise
+                self._log.info(
+                    "route %s: the rule changed while syncing; deciding again", record.route
+                )
+                continue
+            return plan
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _verify_sync(self, record: RouteRecord, plan: SyncPlan) -> Weights | None:
+        """Read the rule back until it forwards to the registry's ARNs; returns the live weights.
+
+        The ARNs must read back as written. The weights may differ from the
+        ones the sync kept only if another writer (a rollback) wrote after it,
+        which is logged, not refused: that writer's weights are the newer ones.
+        """
+        reads = max(1, self._settings.verify_reads)
+        found: tuple[TargetGroupWeight, ...] = ()
+        for attempt in range(reads):
+            found = self._ports.traffic.read_forward(record)
+            arns = sorted(group.arn for group in found)
+            if arns == sorted(group.arn for group in plan.synced):
+                if not same_groups(found, plan.synced):
+                    self._log.warning(
+                        "route %s: the weights changed right after the sync: %s",
+                        record.route,
+                        ", ".join(str(group) for group in found),
+                    )
+                by_arn = {group.arn: group.weight for group in found}
+                try:
+                    return Weights(
+                        ecs=by_arn[record.ecs_target_group_arn],
+                        lambda_=by_arn[record.lambda_target_group_arn],
+                    )
+                except StranglerError:
+                    return None
+            if attempt + 1 < reads:
+                self._sleep(self._settings.verify_interval_seconds)
+        raise VerificationFailed(
+            "the rule reads back "
+            + (", ".join(str(group) for group in found) or "no target groups")
+            + " after ModifyRule, expected "
+            + ", ".join(str(group) for group in plan.synced),
+            route=record.route,
+            arn=record.rule_arn,
+            api_call="elasticloadbalancing:DescribeRules",
+            expected=plan.synced,
+            actual=found,
+        )
+
+    def _notify_sync_refused(self, record: RouteRecord, error: SyncRefused, actor: str) -> None:
+        """Best effort: a rule that cannot be synced needs a human; the error is raised anyway."""
+        try:
+            self._ports.notify.notify(
+                _subject(record.route, "SYNC REFUSED: target groups differ from the registry"),
+                {
+                    "route": record.route,
+                    "event": "sync_refused",
+                    "reason": error.message,
+                    "actor": actor,
+                    "rule": record.rule_arn,
+                    "ruleTargetGroups": list(error.found),
+                    "registry": {"ecs": error.ecs, "lambda": error.lambda_},
+                    "action": "fix the rule's forward action (or the registry) by hand, then "
+                    f"run: python -m controller sync --route {record.route}",
+                },
+            )
+        except Exception as notify_error:  # the refusal itself is raised by the caller
+            self._log.error(
+                "route %s: sync refusal notification failed: %s", record.route, notify_error
+            )
+
     # ------------------------------------------------------------------ read only
 
     def status(self, route: str) -> RouteStatus:
@@ -786,6 +981,25 @@ class CanaryService:
             return False
         return self._ports.executions.is_running(state.lock.execution_arn)
 
+    def _read_live(self, record: RouteRecord) -> tuple[RouteRecord, Weights]:
+        """The live weights, and the record they were read with.
+
+        The registry is cached per execution environment. When the rule
+        lacks a target group the cached record names, a deploy (and its
+        sync, run in another environment) may have replaced that group:
+        the record is read again and, if it changed, the weights are read
+        with the fresh one. Otherwise the drift stands.
+        """
+        try:
+            return record, self._ports.traffic.read_weights(record)
+        except DriftDetected:
+            self._ports.registry.reload()
+            fresh = self._ports.registry.route(record.route)
+            if fresh == record:
+                raise
+            self._log.info("route %s: the registry changed since it was read", record.route)
+            return fresh, self._ports.traffic.read_weights(fresh)
+
     def _verify(self, record: RouteRecord, desired: Weights) -> Weights:
         """Read the rule back until it holds ``desired``; :class:`VerificationFailed` otherwise."""
         reads = max(1, self._settings.verify_reads)
@@ -825,6 +1039,10 @@ class CanaryService:
                 self._ports.traffic.write_weights(record, desired)
                 self._verify(record, desired)
                 return found
+            except DriftDetected:
+                # The rule lacks one of the registry's target groups: writing
+                # again cannot help (the rollback syncs the rule first).
+                raise
             except StranglerError as error:
                 self._log.error(
                     "route %s: writing %s failed (attempt %d of %d): %s",
@@ -852,7 +1070,15 @@ class CanaryService:
         route = record.route
         # 1. Weights first: the only step that moves traffic.
         try:
-            found = self._force_weights(record, ALL_ECS)
+            try:
+                found = self._force_weights(record, ALL_ECS)
+            except DriftDetected:
+                # The rule may name target groups the registry no longer does
+                # (a deploy not synced yet): sync with the latest record, keeping
+                # the live split, then write ECS 100 % on the synced rule.
+                self.sync(route, actor=actor, reason=f"before rollback: {reason}")
+                record = self._ports.registry.route(route)
+                found = self._force_weights(record, ALL_ECS)
         except StranglerError as error:
             self._notify_failure(route, reason, actor, [("weights", error)])
             raise

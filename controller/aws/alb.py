@@ -1,9 +1,11 @@
-"""TrafficPort on the route's ALB listener rule: read and write the two target group weights.
+"""TrafficPort on the route's ALB listener rule: its two target groups and their weights.
 
-The rule (created by the deploy) forwards to the ECS target group and the
-Lambda target group. The controller only ever changes their two weights; the
-rest of the rule (conditions, other actions, stickiness, any other target
-group) stays exactly as it is.
+The rule (created by the deploy, which then ignores its actions) forwards to
+the ECS target group and the Lambda target group. The controller changes
+their two weights (:meth:`AlbTraffic.write_weights`) and, when the registry
+names other target groups, their ARNs (:meth:`AlbTraffic.write_forward`, the
+sync); the rest of the rule (conditions, other actions, stickiness, any other
+target group) stays exactly as it is.
 
 Verification is the caller's job (read back with :meth:`AlbTraffic.read_weights`
 and compare), because a ModifyRule that returned 200 is not proof that the
@@ -20,13 +22,27 @@ two calls.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 from controller.aws.clients import aws_call
 from controller.core.contract import RouteRecord
-from controller.core.errors import DriftDetected, WeightError
+from controller.core.errors import ConcurrentUpdate, DriftDetected, WeightError
+from controller.core.sync import TargetGroupWeight, same_groups
 from controller.core.weights import Weights, validate_forward
+
+__all__ = [
+    "DEFAULT_TARGET_GROUP_WEIGHT",
+    "DESCRIBE_RULES",
+    "MODIFY_RULE",
+    "AlbTraffic",
+    "TargetGroupWeight",
+    "actions_with_forward",
+    "actions_with_weights",
+    "forward_action_index",
+    "target_group_weights",
+    "validate_for_rule",
+    "weights_from_rule",
+]
 
 DESCRIBE_RULES = "elasticloadbalancing:DescribeRules"
 MODIFY_RULE = "elasticloadbalancing:ModifyRule"
@@ -34,14 +50,6 @@ MODIFY_RULE = "elasticloadbalancing:ModifyRule"
 # A forward action's target group without an explicit Weight gets 1 (ELB API
 # reference, TargetGroupTuple / ForwardActionConfig).
 DEFAULT_TARGET_GROUP_WEIGHT = 1
-
-
-@dataclass(frozen=True)
-class TargetGroupWeight:
-    """One target group of a forward action and its weight."""
-
-    arn: str
-    weight: int
 
 
 def forward_action_index(actions: list[dict[str, Any]], route: RouteRecord) -> int:
@@ -95,8 +103,9 @@ def _require_both(groups: list[TargetGroupWeight], route: RouteRecord) -> dict[s
             found = ", ".join(group.arn for group in groups) or "none"
             raise DriftDetected(
                 f"the forward action has lost the {side} target group {arn} "
-                f"(target groups found: {found}); the rule was changed outside the deploy, "
-                "run the deploy to restore it before shifting traffic",
+                f"(target groups found: {found}); when the registry names a new target "
+                f"group, run: python -m controller sync --route {route.route}; otherwise the "
+                "rule was changed by hand and must be restored before shifting traffic",
                 route=route.route,
                 arn=route.rule_arn,
                 api_call=DESCRIBE_RULES,
@@ -179,6 +188,30 @@ def actions_with_weights(
     return new_actions
 
 
+def actions_with_forward(
+    actions: list[dict[str, Any]], route: RouteRecord, groups: list[TargetGroupWeight]
+) -> list[dict[str, Any]]:
+    """The rule's full action list with the forward action's target groups set to ``groups``.
+
+    As in :func:`actions_with_weights`, everything else (other actions, their
+    order, the stickiness) is a copy of what DescribeRules returned, because
+    ModifyRule replaces the whole action list. The weights are checked
+    against the ALB limits first.
+    """
+    validate_for_rule([group.weight for group in groups], route)
+    new_actions = copy.deepcopy(actions)
+    action = new_actions[forward_action_index(new_actions, route)]
+    forward = dict(action.get("ForwardConfig") or {})
+    forward["TargetGroups"] = [
+        {"TargetGroupArn": group.arn, "Weight": group.weight} for group in groups
+    ]
+    action["ForwardConfig"] = forward
+    # A top-level TargetGroupArn next to a weighted ForwardConfig is refused
+    # (ELB API reference, Action), and it could name the old target group.
+    action.pop("TargetGroupArn", None)
+    return new_actions
+
+
 class AlbTraffic:
     """:class:`~controller.core.ports.TrafficPort` on an elbv2 client.
 
@@ -211,6 +244,51 @@ class AlbTraffic:
         rule has lost the ECS or the Lambda target group.
         """
         return weights_from_rule(self.describe_rule(route), route)
+
+    def read_forward(self, route: RouteRecord) -> tuple[TargetGroupWeight, ...]:
+        """The forward action's target groups and weights, in the rule's order: one DescribeRules.
+
+        Unlike :meth:`read_weights` it does not require the registry's ARNs to
+        be in the rule: the sync reads the rule exactly when they are not.
+        """
+        actions = list(self.describe_rule(route).get("Actions", []))
+        return tuple(target_group_weights(actions[forward_action_index(actions, route)]))
+
+    def write_forward(
+        self,
+        route: RouteRecord,
+        groups: tuple[TargetGroupWeight, ...],
+        expected: tuple[TargetGroupWeight, ...],
+    ) -> None:
+        """Set the forward action's target groups to ``groups`` with ONE ModifyRule call.
+
+        Reads the rule right before writing (the action list is written back
+        whole) and writes only when it still holds ``expected``, the groups
+        the caller decided on; otherwise raises :class:`ConcurrentUpdate` and
+        writes nothing, so a weight written meanwhile (a rollback) is never
+        overwritten with an older one. The ALB has no conditional ModifyRule,
+        so the window left is the time between these two calls. Writes nothing
+        when the rule already holds ``groups``. Does not verify: the caller
+        reads back.
+        """
+        actions = list(self.describe_rule(route).get("Actions", []))
+        live = target_group_weights(actions[forward_action_index(actions, route)])
+        if same_groups(live, groups):
+            return
+        if not same_groups(live, expected):
+            raise ConcurrentUpdate(
+                "the rule's target groups changed after they were read: found "
+                + ", ".join(str(group) for group in live)
+                + ", expected "
+                + ", ".join(str(group) for group in expected)
+                + "; read the rule again and decide again",
+                route=route.route,
+                arn=route.rule_arn,
+                api_call=DESCRIBE_RULES,
+            )
+        new_actions = actions_with_forward(actions, route, list(groups))
+        with aws_call(MODIFY_RULE, route.rule_arn, route=route.route):
+            self._elbv2.modify_rule(RuleArn=route.rule_arn, Actions=new_actions)
 
     def write_weights(self, route: RouteRecord, weights: Weights) -> None:
         """Set both weights with at most ONE ModifyRule call.

@@ -19,8 +19,8 @@ class SsmRegistry:
     """Reads a stack's registry from SSM, once per instance.
 
     The records change only on deploy, and a Lambda execution environment is
-    short-lived, so each instance caches what it read. Build a new instance
-    (the handler does, per cold start) to see a new deploy.
+    short-lived, so each instance caches what it read. :meth:`reload` (the
+    sync calls it) or a new instance sees a new deploy.
     """
 
     def __init__(self, ssm_client: Any, stack: str, path: str | None = None) -> None:
@@ -63,6 +63,14 @@ class SsmRegistry:
             # The message lists the known routes, so a typo is obvious from the CLI.
             raise UnknownRoute(name, known=sorted(routes))
         return record
+
+    def reload(self) -> None:
+        """Forget the route records read so far; the next read goes to SSM again.
+
+        The stack record is kept: it names the table, state machine and topic
+        the adapters were built with.
+        """
+        self._routes = None
 
     def _all_routes(self) -> dict[str, RouteRecord]:
         if self._routes is None:

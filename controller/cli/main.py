@@ -12,7 +12,7 @@ This module parses arguments, resolves the actor, maps errors to exit codes,
 runs the watch loop and prints; :mod:`controller.cli.backend` talks to AWS,
 :mod:`controller.cli.format` renders and :mod:`controller.cli.types` holds
 what they share. The operator actions (start, pause, resume, rollback,
-promote) are not listed here: each sub-command, its options and its call come
+promote, sync) are not listed here: each sub-command, its options and its call come
 from the table of :mod:`controller.operations`.
 """
 
@@ -63,6 +63,7 @@ from controller.core.errors import (
     DriftDetected,
     PlanError,
     StranglerError,
+    SyncRefused,
     TransitionRefused,
     UnknownRoute,
     VerificationFailed,
@@ -74,8 +75,10 @@ from controller.service import RollbackIncomplete
 EXIT_CODES_HELP = """\
 exit codes:
   0  success
-  1  refused: the route is in the wrong state or locked, or promote was not
-     confirmed; the message says why and what to do
+  1  refused: the route is in the wrong state or locked, promote was not
+     confirmed, or the rule's target groups cannot be synced with the
+     registry; the message says why and what to do (preflight: a check
+     failed)
   2  usage or configuration error: bad arguments, unknown route (the known
      routes are listed), no registry for the stack in that region
   3  AWS unreachable or access denied; the message names the API call and
@@ -191,12 +194,44 @@ def _plain(text: str) -> str:
 
 def _add_operation(sub: argparse.ArgumentParser, operation: Operation) -> None:
     """The options of one operator action: ``--route``, then the table's, in its order."""
-    sub.add_argument("--route", required=True, help=ROUTE_HELP)
+    if operation.every_route:
+        sub.add_argument("--route", help="only this route (default: every route of the stack)")
+    else:
+        sub.add_argument("--route", required=True, help=ROUTE_HELP)
     for option in operation.options:
         if option.switch:
             sub.add_argument(option.flag, action="store_true", help=_plain(option.help))
         else:
             sub.add_argument(option.flag, help=_plain(option.help))
+
+
+def _add_preflight(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
+    """``preflight``: reads the stack file, not the registry, so it works before a deploy."""
+    from controller.cli import preflight
+
+    sub = command(
+        preflight.COMMAND,
+        "before the first deploy: check the account against the stack config",
+        "What a first `pulumi up` needs from the account, checked before anyone deploys. "
+        "Reads the stack config from Pulumi.<stack>.yaml (validated as the program validates "
+        "it) and checks: the listener exists and belongs to an Application Load Balancer; each "
+        "route's ecsTargetGroupArn exists, is in the ALB's VPC and has target type ip or "
+        "instance; each route's priority is free on the listener or held by this stack's own "
+        "rule; the stack's reserved concurrency (the routes' and the controller's) leaves at "
+        "least 100 of the account's concurrency unreserved; every physical name fits its "
+        "service's rules. The Region is the stack's aws:region. Only reads.",
+    )
+    sub.epilog = preflight.EXIT_CODES_HELP
+    sub.add_argument(
+        "--project-dir",
+        help="the Pulumi project: Pulumi.<stack>.yaml and the functions' source folders "
+        "(default: this repository)",
+    )
+    sub.add_argument(
+        "--stack-file",
+        help="read the config from this file instead of <project-dir>/Pulumi.<stack>.yaml "
+        "(--stack still names the resources)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=_paragraphs(
             "Watch and steer the canaries of a Strangler stack. Everything is found from the "
             "stack name (the deploy's registry in SSM Parameter Store); actions run the same "
-            "controller code as the Lambda."
+            "controller code as the Lambda. `preflight` reads the stack file instead, to check "
+            "the account before the first deploy."
         ),
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -260,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"at most this many entries (default: {DEFAULT_HISTORY_LIMIT})",
     )
 
+    _add_preflight(command)
+
     for operation in operations.operations():
         _add_operation(
             command(operation.command, _plain(operation.help), operation.description), operation
@@ -300,6 +338,8 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> Options:
         full=getattr(args, "full", False),
         yes=getattr(args, "yes", False),
         accept_live=getattr(args, "accept_live", False),
+        project_dir=getattr(args, "project_dir", None),
+        stack_file=getattr(args, "stack_file", None),
     )
 
 
@@ -344,6 +384,14 @@ def classify(error: BaseException, action: str | None = None) -> Failure:
             str(error),
             "another writer (the state machine, the alarm rollback or another operator) "
             "changed the route at the same moment; run `status` and decide again",
+        )
+    if isinstance(error, SyncRefused):
+        return Failure(
+            EXIT_REFUSED,
+            "refused",
+            str(error),
+            "nothing was written; fix the rule's forward action (or the registry record) so "
+            "that at most one side differs, then sync again",
         )
     if isinstance(error, DriftDetected):
         return Failure(
@@ -575,8 +623,13 @@ def _default_reason(options: Options) -> str:
 def operator_request(options: Options) -> OperatorRequest:
     """The request of an operator action, from the command line."""
     assert options.route is not None  # argparse requires --route
+    return operator_request_for(options, options.route)
+
+
+def operator_request_for(options: Options, route: str) -> OperatorRequest:
+    """The request of an operator action on ``route``, from the command line."""
     return OperatorRequest(
-        route=options.route,
+        route=route,
         actor=options.actor,
         reason=_default_reason(options),
         full=options.full,
@@ -589,6 +642,8 @@ def run_action(options: Options, backend: Backend, io: Io, style: Style) -> int:
     operation = operations.find(options.command)
     if operation is None:  # pragma: no cover - argparse only accepts the table's commands
         raise CliError(f"unknown command {options.command!r}", EXIT_USAGE)
+    if operation.every_route:
+        return run_every_route(operation, options, backend, io, style)
     request = operator_request(options)
     route = backend.route(request.route)  # an unknown route fails here, listing the known ones
     if operation.confirm is not None:
@@ -599,6 +654,45 @@ def run_action(options: Options, backend: Backend, io: Io, style: Style) -> int:
     else:
         io.stdout.write(render_action(view, style) + "\n")
     return EXIT_OK
+
+
+def run_every_route(
+    operation: Operation, options: Options, backend: Backend, io: Io, style: Style
+) -> int:
+    """An ``every_route`` action on ``--route``, or on every route of the stack without it.
+
+    One line per route on stdout (with --json, one list of objects: the
+    action's object, or the failure's with its ``route``). One route's
+    failure never skips the others; it is also written to stderr. The exit
+    code is the most serious failure's (3 AWS > 2 usage > 1 refused), 0 when
+    every route succeeded. An unknown ``--route`` fails before anything runs.
+    """
+    routes = _selected_routes(backend, options.route)
+    payloads: list[dict[str, Any]] = []
+    failures: list[Failure] = []
+    for route in routes:
+        request = operator_request_for(options, route.route)
+        try:
+            view = backend.perform(operation, request)
+        except (StranglerError, CliError) as error:
+            failure = classify(error, operation.command)
+            failures.append(failure)
+            payloads.append({"route": route.route, **failure.payload()})
+            if not options.json:
+                io.stdout.write(
+                    f"{route.route}: {operation.command} -> {style(failure.kind, 'red')}: "
+                    f"{failure.message}\n"
+                )
+            _write_failure(failure, io)
+            continue
+        payloads.append(action_payload(view))
+        if not options.json:
+            io.stdout.write(render_action(view, style) + "\n")
+    if options.json:
+        io.stdout.write(json.dumps(payloads, indent=2) + "\n")
+    elif not routes:
+        io.stdout.write("no routes in this stack\n")
+    return max((failure.exit_code for failure in failures), default=EXIT_OK)
 
 
 Command = Callable[[Options, Backend, Io, Style], int]
@@ -636,6 +730,12 @@ def main(
     options = parse_options(sys.argv[1:] if argv is None else argv, io.env)
     style = Style(enabled=not options.json and colour_enabled(io.stdout_is_tty(), io.env))
     try:
+        if options.command == "preflight":
+            # Before a deploy there is no registry, so no backend: preflight
+            # reads the stack file and the account itself.
+            from controller.cli.preflight import run_preflight
+
+            return run_preflight(options, io.stdout, io.stderr)
         backend = backend_factory(options)
         return command_for(options.command)(options, backend, io, style)
     except KeyboardInterrupt:

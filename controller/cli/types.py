@@ -67,6 +67,9 @@ class Options:
     full: bool = False
     yes: bool = False
     accept_live: bool = False
+    # preflight: where the stack file is (None: the repository, Pulumi.<stack>.yaml).
+    project_dir: str | None = None
+    stack_file: str | None = None
 
 
 class Backend(Protocol):

@@ -49,6 +49,22 @@ def route_parameter_name(stack: str, route: str) -> str:
     return f"{registry_path(stack)}/routes/{route}"
 
 
+def route_of_parameter(stack: str, name: str) -> str | None:
+    """The route whose record ``name`` is: the inverse of :func:`route_parameter_name`.
+
+    None for any other parameter: another stack's (a stack whose name
+    extends this one's, like ``prod-eu`` for ``prod``, included), the stack
+    record, or a name below a route record.
+    """
+    prefix = route_parameter_name(stack, "")
+    if not name.startswith(prefix):
+        return None
+    route = name[len(prefix) :]
+    if not route or "/" in route:
+        return None
+    return route
+
+
 @dataclass(frozen=True)
 class StagePlanRecord:
     """One stage: the Lambda share in percent (0.1 steps) and its bake time."""

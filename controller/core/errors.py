@@ -22,6 +22,7 @@ __all__ = [
     "DriftDetected",
     "PlanError",
     "StranglerError",
+    "SyncRefused",
     "TransitionRefused",
     "UnknownRoute",
     "VerificationFailed",
@@ -171,6 +172,29 @@ class DriftDetected(StranglerError):
     ) -> None:
         self.live = live
         self.expected = expected
+        super().__init__(message, **where)
+
+
+class SyncRefused(StranglerError):
+    """The rule's target groups cannot be reconciled with the registry without guessing.
+
+    ``found`` lists the rule's forward target group ARNs, ``ecs`` and
+    ``lambda_`` the registry's; the message names all of them. Nothing was
+    written. An operator fixes the rule (or the registry) and syncs again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        found: Sequence[str] = (),
+        ecs: str | None = None,
+        lambda_: str | None = None,
+        **where: Unpack[Where],
+    ) -> None:
+        self.found = tuple(found)
+        self.ecs = ecs
+        self.lambda_ = lambda_
         super().__init__(message, **where)
 
 

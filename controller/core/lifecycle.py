@@ -85,6 +85,7 @@ __all__ = [
     "record_shift",
     "resume",
     "rollback",
+    "sync",
 ]
 
 
@@ -113,6 +114,7 @@ class Event(StrEnum):
     DRIFT = "drift"
     PROMOTE = "promote"
     NOOP = "noop"
+    SYNC = "sync"
 
 
 # The reason of a pause the next run may continue from without an operator.
@@ -1015,4 +1017,34 @@ def noop(
         entry_reason=reason,
         entry_weights=None,
         execution_arn=execution_arn,
+    )
+
+
+def sync(
+    state: RouteState,
+    *,
+    reason: str,
+    weights: Weights | None,
+    actor: str,
+    now: datetime,
+) -> Transition:
+    """Record that the rule's target group ARNs were rewritten to the registry's.
+
+    Allowed in every status, a locked one included: a sync changes which
+    target groups the rule forwards to, never the weights or who owns the
+    route, so the status, stage, lock and ``last_written`` are kept. Like
+    :func:`noop` only the version and ``updated_at`` move, so the entry
+    (event ``sync``, ``reason`` naming the old and new ARNs, ``weights`` the
+    split that was kept) is written with a conditional state write. The caller
+    records it only after a write that changed the rule.
+    """
+    now = _utc(now)
+    return _apply(
+        state,
+        event=Event.SYNC,
+        actor=actor,
+        now=now,
+        entry_reason=reason,
+        entry_weights=weights,
+        execution_arn=state.lock.execution_arn if state.lock else None,
     )

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from controller.core.contract import RouteRecord, StackRecord
 from controller.core.lifecycle import HistoryEntry, RouteState, Transition
+from controller.core.sync import TargetGroupWeight
 from controller.core.weights import Weights
 
 __all__ = [
@@ -60,10 +61,38 @@ class AlarmStatus:
 
 
 class TrafficPort(Protocol):
-    """The route's listener rule: the weights of its ECS and Lambda target groups."""
+    """The route's listener rule: its ECS and Lambda target groups and their weights."""
 
     def read_weights(self, route: RouteRecord) -> Weights:
-        """The live weights of the rule's forward action (DescribeRules)."""
+        """The live weights of the rule's forward action (DescribeRules), found by ARN.
+
+        Raises :class:`~controller.core.errors.DriftDetected` naming the ARN
+        when either of the registry's target groups is not in the rule.
+        """
+        ...
+
+    def read_forward(self, route: RouteRecord) -> tuple[TargetGroupWeight, ...]:
+        """Every target group of the rule's forward action with its weight, in the rule's order.
+
+        One DescribeRules; no registry ARN needs to be in the rule (the sync
+        reads the rule exactly when one is not).
+        """
+        ...
+
+    def write_forward(
+        self,
+        route: RouteRecord,
+        groups: tuple[TargetGroupWeight, ...],
+        expected: tuple[TargetGroupWeight, ...],
+    ) -> None:
+        """Set the forward action's target groups to ``groups`` in ONE ModifyRule call.
+
+        Reads the rule right before the write and writes only when it still
+        holds ``expected`` (in any order); otherwise raises
+        :class:`~controller.core.errors.ConcurrentUpdate` and writes nothing.
+        Writes nothing when the rule already holds ``groups``. Does not
+        verify: the caller reads back with :meth:`read_forward`.
+        """
         ...
 
     def write_weights(self, route: RouteRecord, weights: Weights) -> None:
@@ -158,6 +187,14 @@ class RegistryPort(Protocol):
 
     def routes(self) -> list[RouteRecord]:
         """Every route of the stack."""
+        ...
+
+    def reload(self) -> None:
+        """Forget the route records read so far: the next read sees the latest deploy.
+
+        The sync calls it first: a record cached before a deploy would name
+        the target groups the deploy just replaced.
+        """
         ...
 
 

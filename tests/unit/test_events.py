@@ -13,6 +13,7 @@ from controller.events import (
     AlarmStateChange,
     InvalidEvent,
     OperatorEvent,
+    RegistryChange,
     TaskEvent,
     parse_event,
 )
@@ -120,7 +121,7 @@ def test_malformed_task_events_name_the_field(change: Any, expected: str) -> Non
     [
         (
             lambda e: e.update(command="nuke"),
-            "command: Input should be 'start', 'pause', 'resume', 'rollback' or 'promote'",
+            "command: Input should be 'start', 'pause', 'resume', 'rollback', 'promote' or 'sync'",
         ),
         (lambda e: e.update(command=7), "command: Input should be 'start', 'pause'"),
         (lambda e: e.update(actor=""), "actor: String should have at least 1 character"),
@@ -156,12 +157,52 @@ def test_alarm_action_without_state_is_rejected() -> None:
         parse_event(raw)
 
 
+def test_parameter_store_change() -> None:
+    event = parse_event(load_event("ssm_parameter_store_change"))
+    assert isinstance(event, RegistryChange)
+    assert event == RegistryChange(
+        parameter_name="/strangler/three/routes/map-tile",
+        operation="Update",
+        time=event.time,
+        event_id="9547ef2d-3b7e-4057-b6cb-5fdf09ee7c8f",
+    )
+    assert event.time is not None and event.time.isoformat() == "2026-01-05T09:12:48+00:00"
+    assert event.is_write
+
+
+@pytest.mark.parametrize(
+    ("operation", "is_write"),
+    [("Create", True), ("Update", True), ("Delete", False), ("LabelParameterVersion", False)],
+)
+def test_parameter_store_change_operations(operation: str, is_write: bool) -> None:
+    raw = load_event("ssm_parameter_store_change")
+    raw["detail"]["operation"] = operation
+    event = parse_event(raw)
+    assert isinstance(event, RegistryChange) and event.is_write is is_write
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda e: e["detail"].pop("name"), r"detail\.name: Field required"),
+        (lambda e: e["detail"].update(name=""), r"detail\.name: String should have"),
+        (lambda e: e.update(source="aws.cloudwatch"), r"source: Input should be 'aws\.ssm'"),
+    ],
+)
+def test_malformed_parameter_store_change_names_the_field(change: Any, expected: str) -> None:
+    raw = load_event("ssm_parameter_store_change")
+    change(raw)
+    with pytest.raises(InvalidEvent, match=expected):
+        parse_event(raw)
+
+
 def test_unknown_event_lists_what_is_accepted() -> None:
     with pytest.raises(InvalidEvent) as info:
         parse_event({"Records": [{"eventSource": "aws:sqs"}]})
     message = str(info.value)
     assert "unrecognised event" in message
     assert "CloudWatch Alarm State Change" in message
+    assert "Parameter Store Change" in message
     assert "got keys: Records" in message
 
 

@@ -73,6 +73,9 @@ class FakeService:
     def promote(self, route: str, *, reason: str, actor: str, full: bool) -> ActionResult:
         return self._record("promote", route, reason=reason, actor=actor, full=full)
 
+    def sync(self, route: str, *, actor: str, reason: str | None = None) -> ActionResult:
+        return self._record("sync", route, actor=actor, reason=reason)
+
     def nudge(self, route: str, *, request: OperatorRequest) -> ActionResult:
         return self._record("nudge", route, request=request)
 
@@ -109,8 +112,8 @@ def _reset_handler() -> Iterator[None]:
 # --------------------------------------------------------------------------- the table
 
 
-def test_the_table_holds_the_five_operator_actions_in_cli_order() -> None:
-    assert operations.commands() == ("start", "pause", "resume", "rollback", "promote")
+def test_the_table_holds_the_six_operator_actions_in_cli_order() -> None:
+    assert operations.commands() == ("start", "pause", "resume", "rollback", "promote", "sync")
     assert [o.command for o in operations.operations()] == list(operations.commands())
     assert not set(operations.commands()) & set(READ_COMMANDS)
     for operation in operations.operations():
@@ -127,6 +130,14 @@ def test_only_promote_asks_and_only_rollback_counts_as_a_rollback() -> None:
     promote = operations.get("promote")
     assert promote.confirm is not None
     assert promote.confirm(OperatorRequest(ROUTE, ACTOR, "r", full=True)) == "to 100% Lambda now"
+
+
+def test_only_sync_runs_on_every_route_without_route() -> None:
+    assert [o.command for o in operations.operations() if o.every_route] == ["sync"]
+    assert parse_options(["sync"], {}).route is None
+    assert parse_options(["sync", "--route", ROUTE], {}).route == ROUTE
+    with pytest.raises(SystemExit):
+        parse_options(["rollback"], {})  # every other action still needs --route
 
 
 @pytest.mark.parametrize(
@@ -197,6 +208,11 @@ def test_every_option_of_the_table_reaches_the_cli_options_and_the_request() -> 
             "promote",
             OperatorRequest(ROUTE, ACTOR, "r", full=True),
             ("promote", ROUTE, {"reason": "r", "actor": ACTOR, "full": True}),
+        ),
+        (
+            "sync",
+            OperatorRequest(ROUTE, ACTOR, "r"),
+            ("sync", ROUTE, {"actor": ACTOR, "reason": "r"}),
         ),
     ],
 )
@@ -334,7 +350,7 @@ def test_without_the_entry_the_event_is_refused_naming_the_table() -> None:
     with pytest.raises(InvalidEvent) as info:
         parse_event(operator_event("nudge"))
     expected = ", ".join(repr(c) for c in operations.commands()[:-1])
-    assert f"command: Input should be {expected} or 'promote'" in str(info.value)
+    assert f"command: Input should be {expected} or 'sync'" in str(info.value)
 
 
 @dataclass
