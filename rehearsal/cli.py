@@ -3,9 +3,11 @@
 Commands (a public contract, see issue 5):
 
 - ``plan [--stack prod] [--json]``: offline preview of every declared resource;
-- ``run [--stack prod] [--route NAME] [--fail-at-stage N] [--drift-at-stage N] [--json]
-  [--chart PATH]``: the canary rehearsal, end to end (see :mod:`rehearsal.run`);
-- ``serve [--stack prod] [--port 4566]``: the stack on a local moto server.
+- ``run [--stack prod] [--route NAME] [--fail-at-stage N] [--drift-at-stage N]
+  [--redeploy-at-stage N] [--reorder-at-stage N] [--json] [--chart PATH]``: the
+  canary rehearsal, end to end (see :mod:`rehearsal.run`);
+- ``serve [--stack prod] [--port 4566] [--account-concurrency N]``: the stack on a
+  local moto server.
 
 Exit codes: 0 done; 1 harness error (the twin could not do its job);
 2 bad stack config (every problem printed, one per line, on stderr).
@@ -24,7 +26,7 @@ from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.plan import build_plan
 from rehearsal.run import add_run_arguments, main_run
 from rehearsal.serve import DEFAULT_PORT, serve
-from rehearsal.world import stack_name_of
+from rehearsal.world import DEFAULT_ACCOUNT_CONCURRENCY, stack_name_of
 
 DEFAULT_STACK = "prod"
 # The repository root: where Pulumi.yaml and __main__.py live.
@@ -33,6 +35,17 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXIT_OK = 0
 EXIT_HARNESS = 1
 EXIT_CONFIG = 2
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from error
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PORT,
         help=f"port on 127.0.0.1 (default: {DEFAULT_PORT}; 0 picks a free one)",
     )
+    serve_parser.add_argument(
+        "--account-concurrency",
+        type=_positive_int,
+        default=DEFAULT_ACCOUNT_CONCURRENCY,
+        metavar="N",
+        help="the account's Lambda concurrency limit that GetAccountSettings reports "
+        f"(default: {DEFAULT_ACCOUNT_CONCURRENCY})",
+    )
     return parser
 
 
@@ -115,6 +136,7 @@ def main(
                 args.project_dir,
                 port=args.port,
                 stack_file=args.stack_file,
+                account_concurrency=args.account_concurrency,
                 out=out,
             )
             return EXIT_OK

@@ -69,6 +69,38 @@ class UnhandledInput(BridgeError):
         )
 
 
+class UpdateNotTranslated(BridgeError):
+    """A second apply changed inputs of an existing resource that the bridge cannot update.
+
+    ``keys`` are the changed inputs the resource's translation does not list
+    as ``updatable``: in AWS they would replace the resource, or the bridge
+    lacks the call that changes them. Raised instead of leaving the emulator
+    as it was, which would make the twin show the old resource as the new.
+    """
+
+    def __init__(self, token: str, name: str, keys: list[str]) -> None:
+        super().__init__(
+            f"changed input(s) {', '.join(sorted(keys))} cannot be applied in place by the "
+            "bridge (not updatable in its translation); the twin neither replaces resources "
+            "nor leaves a change out",
+            token=token,
+            name=name,
+        )
+        self.keys = sorted(keys)
+
+
+class DeleteNotTranslated(BridgeError):
+    """A second apply no longer declares resources the first created; the bridge deletes nothing."""
+
+    def __init__(self, resources: list[tuple[str, str]]) -> None:
+        listed = ", ".join(f"{name!r} ({token})" for name, token in resources)
+        super().__init__(
+            f"the program no longer declares {listed}; deleting resources is not translated "
+            "by the bridge"
+        )
+        self.resources = list(resources)
+
+
 class UnknownInvoke(BridgeError):
     """The program called a provider function the bridge does not answer."""
 

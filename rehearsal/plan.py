@@ -146,6 +146,8 @@ def build_plan(
         config=config,
         answerer=FabricatedAnswerer(region),
         main_path=main_path,
+        # Nothing is applied after a plan: no need to zip the archives.
+        fingerprints=False,
     )
     return Plan(
         stack=stack,

@@ -29,7 +29,14 @@ checks them against the stack, compresses the plans and builds the twin.
    go to ALARM during the bake of stage N, and the alarm event is delivered
    through the EventBridge rule the program declared; ``failback_ms`` is the
    time from the alarm's state change until the rule reads back ECS 100 %.
-   With ``--drift-at-stage N`` the weights are changed by hand during stage N;
+   With ``--drift-at-stage N`` the weights are changed by hand during stage N.
+   With ``--redeploy-at-stage N`` the program is re-applied during stage N
+   with the route moved to a second ECS target group (a ``pulumi up``
+   mid-canary), and the "Parameter Store Change" event of its route record
+   is delivered through the program's registry-sync rule: the controller
+   points the rule at the new target group and keeps the split. With
+   ``--reorder-at-stage N`` the rule's forward target groups are reversed by
+   hand during stage N, weights kept;
 7. print a progress line per route while it runs, then the report
    (rehearsal/report/timeline.py), as text or one JSON document, and the chart
    (rehearsal/report/chart.py).
@@ -49,7 +56,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from controller.aws.registry import SsmRegistry
 from controller.core.contract import (
@@ -63,6 +70,9 @@ from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.report import ProgressPrinter, RehearsalReport, render_text
 from rehearsal.scenario import RoutePlan, RunConfigError, run_canaries
 from rehearsal.world import Emulator, LambdaRuntimeError, in_process, server
+
+if TYPE_CHECKING:
+    from rehearsal.world import Twin
 
 __all__ = [
     "DEFAULT_BAKE_SECONDS",
@@ -106,6 +116,16 @@ EVIDENCE_MARGIN = 2
 WINDOW_SLACK_SECONDS = 0.5
 
 
+FAIL_FLAG = "--fail-at-stage"
+DRIFT_FLAG = "--drift-at-stage"
+REDEPLOY_FLAG = "--redeploy-at-stage"
+REORDER_FLAG = "--reorder-at-stage"
+# The faults that end a route's canary at their stage (rolled back, paused):
+# a stack change on the same route must come at an earlier stage to happen.
+ENDING_FLAGS = (FAIL_FLAG, DRIFT_FLAG)
+CHANGE_FLAGS = (REDEPLOY_FLAG, REORDER_FLAG)
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """The options of ``python -m rehearsal run`` (see :func:`add_run_arguments`).
@@ -123,6 +143,10 @@ class RunOptions:
     fail_routes: tuple[str, ...] = ()
     drift_at_stage: int | None = None
     drift_routes: tuple[str, ...] = ()
+    redeploy_at_stage: int | None = None
+    redeploy_routes: tuple[str, ...] = ()
+    reorder_at_stage: int | None = None
+    reorder_routes: tuple[str, ...] = ()
     bake_seconds: int = DEFAULT_BAKE_SECONDS
     rate: float = DEFAULT_RATE
     json: bool = False
@@ -136,17 +160,33 @@ class RunOptions:
             found.append(f"--bake-seconds: {self.bake_seconds} must be at least 1")
         if not self.rate > 0:
             found.append(f"--rate: {self.rate} must be positive")
-        for flag, stage in (
-            ("--fail-at-stage", self.fail_at_stage),
-            ("--drift-at-stage", self.drift_at_stage),
-        ):
+        for flag, stage in self.stages().items():
             if stage is not None and stage < 1:
                 found.append(f"{flag}: {stage} must be 1 or more (stages are numbered from 1)")
-        if self.fail_routes and self.fail_at_stage is None:
-            found.append("--fail-route needs --fail-at-stage")
-        if self.drift_routes and self.drift_at_stage is None:
-            found.append("--drift-route needs --drift-at-stage")
+        for (flag, stage), (route_flag, routes) in zip(
+            self.stages().items(), self.route_choices().items(), strict=True
+        ):
+            if routes and stage is None:
+                found.append(f"{route_flag} needs {flag}")
         return found
+
+    def stages(self) -> dict[str, int | None]:
+        """Each fault's or change's stage option, under its flag (in a fixed order)."""
+        return {
+            FAIL_FLAG: self.fail_at_stage,
+            DRIFT_FLAG: self.drift_at_stage,
+            REDEPLOY_FLAG: self.redeploy_at_stage,
+            REORDER_FLAG: self.reorder_at_stage,
+        }
+
+    def route_choices(self) -> dict[str, tuple[str, ...]]:
+        """Each fault's or change's route option, under its flag (the order of :meth:`stages`)."""
+        return {
+            "--fail-route": self.fail_routes,
+            "--drift-route": self.drift_routes,
+            "--redeploy-route": self.redeploy_routes,
+            "--reorder-route": self.reorder_routes,
+        }
 
 
 # --- the compressed plan ---------------------------------------------------------------
@@ -232,7 +272,7 @@ def run_rehearsal(options: RunOptions, *, progress: TextIO | None = None) -> Reh
             f"applied: {resources} resources ({len(twin.applied.custom_resources)} in AWS), "
             f"routes {', '.join(twin.route_names) or '(none)'}"
         )
-        return rehearse(emulator, options, resources=resources, printer=printer)
+        return rehearse(emulator, options, resources=resources, printer=printer, twin=twin)
 
 
 def _read_registry(emulator: Emulator, stack: str) -> tuple[StackRecord, list[RouteRecord]]:
@@ -248,15 +288,15 @@ def _read_registry(emulator: Emulator, stack: str) -> tuple[StackRecord, list[Ro
 
 def _select(
     options: RunOptions, records: list[RouteRecord]
-) -> tuple[list[RouteRecord], set[str], set[str]]:
-    """The routes to rehearse, and those to fail and to drift; RunConfigError on a mismatch."""
+) -> tuple[list[RouteRecord], dict[str, set[str]]]:
+    """The routes to rehearse, and per stage flag the routes it applies to.
+
+    RunConfigError for an unknown route, and for faults and changes that
+    cannot both happen on one route (see :func:`_conflicts`).
+    """
     known = [r.route for r in records]
     problems = []
-    for flag, names in (
-        ("--route", options.routes),
-        ("--fail-route", options.fail_routes),
-        ("--drift-route", options.drift_routes),
-    ):
+    for flag, names in (("--route", options.routes), *options.route_choices().items()):
         for name in names:
             if name not in known:
                 problems.append(f"{flag} {name}: no such route; routes: {', '.join(known)}")
@@ -264,22 +304,52 @@ def _select(
         raise RunConfigError(problems)
     selected = [r for r in records if not options.routes or r.route in options.routes]
     selected_names = [r.route for r in selected]
-    failing: set[str] = set()
-    drifting: set[str] = set()
-    if options.fail_at_stage is not None:
-        failing = set(options.fail_routes or selected_names)
-    if options.drift_at_stage is not None:
-        drifting = set(options.drift_routes or selected_names)
-    for name in sorted((failing | drifting) - set(selected_names)):
+    applies: dict[str, set[str]] = {}
+    for (flag, stage), routes in zip(
+        options.stages().items(), options.route_choices().values(), strict=True
+    ):
+        applies[flag] = set(routes or selected_names) if stage is not None else set()
+    every = set().union(*applies.values())
+    for name in sorted(every - set(selected_names)):
         problems.append(f"route {name} is not rehearsed (see --route)")
-    for name in sorted(failing & drifting):
-        problems.append(
-            f"route {name}: --fail-at-stage and --drift-at-stage both apply; "
-            "use --fail-route / --drift-route to give each fault its own route"
-        )
+    problems += _conflicts(options, applies)
     if problems:
         raise RunConfigError(problems)
-    return selected, failing, drifting
+    return selected, applies
+
+
+def _conflicts(options: RunOptions, applies: dict[str, set[str]]) -> list[str]:
+    """Faults and changes that cannot both happen on one route.
+
+    A failure and a drift both end the canary; a stack change (redeploy,
+    reorder) must come at an earlier stage than either to happen at all; a
+    redeploy and a reorder in the same bake would race for the rule.
+    """
+    stages = options.stages()
+    problems = []
+    for name in sorted(applies[FAIL_FLAG] & applies[DRIFT_FLAG]):
+        problems.append(
+            f"route {name}: {FAIL_FLAG} and {DRIFT_FLAG} both apply; "
+            "use --fail-route / --drift-route to give each fault its own route"
+        )
+    for change in CHANGE_FLAGS:
+        for ending in ENDING_FLAGS:
+            change_stage, ending_stage = stages[change], stages[ending]
+            if change_stage is None or ending_stage is None or change_stage < ending_stage:
+                continue
+            for name in sorted(applies[change] & applies[ending]):
+                problems.append(
+                    f"route {name}: {change} {change_stage} does not come before "
+                    f"{ending} {ending_stage}, which ends the canary first; give the change an "
+                    "earlier stage or another route"
+                )
+    if stages[REDEPLOY_FLAG] is not None and stages[REDEPLOY_FLAG] == stages[REORDER_FLAG]:
+        for name in sorted(applies[REDEPLOY_FLAG] & applies[REORDER_FLAG]):
+            problems.append(
+                f"route {name}: {REDEPLOY_FLAG} and {REORDER_FLAG} are both at stage "
+                f"{stages[REDEPLOY_FLAG]}; give them different stages or routes"
+            )
+    return problems
 
 
 def rehearse(
@@ -288,34 +358,42 @@ def rehearse(
     *,
     resources: int,
     printer: ProgressPrinter | None = None,
+    twin: Twin | None = None,
 ) -> RehearsalReport:
     """Rehearse the canaries of the stack already applied to ``emulator``.
 
     Everything is found from the stack's registry, so this also runs on any
     stack deployed to the emulator by other means (tests use it on a shared
-    twin). Every route selected by ``options`` must be idle.
+    twin). Every route selected by ``options`` must be idle. ``--redeploy-at-stage``
+    needs ``twin``, the applied program to re-apply (RunConfigError without).
     """
     printer = printer or ProgressPrinter(None)
     problems = options.problems()
     if problems:
         raise RunConfigError(problems)
     stack_record, records = _read_registry(emulator, options.stack)
-    selected, failing, drifting = _select(options, records)
+    selected, applies = _select(options, records)
     if not selected:
         raise RunConfigError([f"stack {options.stack} has no routes to rehearse"])
     rate = min(options.rate, MAX_TOTAL_RATE / len(selected))
+    stages = options.stages()
     plans: list[RoutePlan] = []
     problems = []
     for record in selected:
+        at = {
+            flag: stage if record.route in applies[flag] else None for flag, stage in stages.items()
+        }
         plan = RoutePlan(
             record=record,
             plan=rehearsal_plan(
                 record.plan, bake_seconds=options.bake_seconds, rate_per_second=rate
             ),
-            fail_at=options.fail_at_stage if record.route in failing else None,
-            drift_at=options.drift_at_stage if record.route in drifting else None,
+            fail_at=at[FAIL_FLAG],
+            drift_at=at[DRIFT_FLAG],
+            redeploy_at=at[REDEPLOY_FLAG],
+            reorder_at=at[REORDER_FLAG],
         )
-        for flag, stage in (("--fail-at-stage", plan.fail_at), ("--drift-at-stage", plan.drift_at)):
+        for flag, stage in at.items():
             if stage is not None:
                 problem = _stage_problem(flag, stage, record.route, plan.plan)
                 if problem:
@@ -323,6 +401,11 @@ def rehearse(
         plans.append(plan)
     if problems:
         raise RunConfigError(problems)
+    redeployer = None
+    if twin is not None:
+        from rehearsal.world import TwinRedeployer
+
+        redeployer = TwinRedeployer(twin)
     return run_canaries(
         emulator,
         options.stack,
@@ -331,6 +414,7 @@ def rehearse(
         rate=rate,
         resources=resources,
         printer=printer,
+        redeployer=redeployer,
     )
 
 
@@ -386,6 +470,36 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="drift only this route (repeatable; default: every rehearsed route)",
     )
+    parser.add_argument(
+        "--redeploy-at-stage",
+        type=int,
+        metavar="N",
+        help="during the bake of stage N the program is re-applied (pulumi up) with the route "
+        "moved to a second ECS target group; the route record's Parameter Store Change event "
+        "is delivered through the program's EventBridge rule, and the controller points the "
+        "rule at the new target group, weights kept",
+    )
+    parser.add_argument(
+        "--redeploy-route",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="redeploy only this route (repeatable; default: every rehearsed route)",
+    )
+    parser.add_argument(
+        "--reorder-at-stage",
+        type=int,
+        metavar="N",
+        help="during the bake of stage N the rule's forward target groups are put in the "
+        "reverse order by hand (ModifyRule), weights kept",
+    )
+    parser.add_argument(
+        "--reorder-route",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="reorder only this route's rule (repeatable; default: every rehearsed route)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     parser.add_argument("--chart", type=Path, metavar="PATH", help="write a PNG chart to PATH")
     parser.add_argument(
@@ -429,6 +543,10 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         fail_routes=tuple(args.fail_route or ()),
         drift_at_stage=args.drift_at_stage,
         drift_routes=tuple(args.drift_route or ()),
+        redeploy_at_stage=args.redeploy_at_stage,
+        redeploy_routes=tuple(args.redeploy_route or ()),
+        reorder_at_stage=args.reorder_at_stage,
+        reorder_routes=tuple(args.reorder_route or ()),
         bake_seconds=args.bake_seconds,
         rate=args.rate,
         json=bool(args.json),

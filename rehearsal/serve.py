@@ -1,7 +1,9 @@
 """``serve``: the stack applied to a moto server on 127.0.0.1, kept up until Ctrl-C.
 
 Other processes (the operator CLI, boto3, the AWS CLI) can then use the
-emulated stack through ``--endpoint-url``.
+emulated stack through ``--endpoint-url``. ``--account-concurrency`` sets
+the account's Lambda concurrency limit that ``GetAccountSettings`` reports
+(rehearsal/world/moto_patches.py), for checks that read it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,24 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from rehearsal.world import Twin, build_twin, effective_config, server, stack_region
+from rehearsal.world import (
+    DEFAULT_ACCOUNT_CONCURRENCY,
+    Twin,
+    build_twin,
+    effective_config,
+    server,
+    set_account_concurrency,
+    stack_region,
+)
 
 DEFAULT_PORT = 4566
 # Used only when the stack sets no aws:region (the program then rejects it).
 FALLBACK_REGION = "us-east-1"
 
 
-def describe(twin: Twin, stack: str) -> list[str]:
+def describe(
+    twin: Twin, stack: str, account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY
+) -> list[str]:
     """The lines ``serve`` prints once the twin is up."""
     emulator = twin.emulator
     endpoint = emulator.endpoint_url or "(in-process)"
@@ -30,6 +42,7 @@ def describe(twin: Twin, stack: str) -> list[str]:
         f"routes: {routes}",
         f"resources: {len(twin.applied.custom_resources)} AWS resources in the emulator",
         f"listener: {twin.brownfield.listener_arn}",
+        f"Lambda account concurrency limit: {account_concurrency} (GetAccountSettings)",
         "try it (the emulator accepts any credentials):",
         "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         f"  python -m controller status --stack {stack} --region {emulator.region} "
@@ -45,6 +58,7 @@ def serve(
     port: int = DEFAULT_PORT,
     stack_file: Path | None = None,
     main_path: Path | None = None,
+    account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY,
     out: TextIO,
     stop: threading.Event | None = None,
     on_ready: Callable[[Twin], None] | None = None,
@@ -52,26 +66,35 @@ def serve(
     """Start the server, build the twin, print where it is, wait for ``stop`` or a signal.
 
     ``stop`` and ``on_ready`` let a caller (a test) run it in a thread;
-    ``stack_file`` and ``main_path`` replace the stack file and the program.
+    ``stack_file`` and ``main_path`` replace the stack file and the program;
+    ``account_concurrency`` is the Lambda concurrency limit of the emulated
+    account while the server is up (ValueError below 1).
     """
     stop = stop or threading.Event()
     region = stack_region(effective_config(project_dir, stack, None, stack_file))
-    with server(region or FALLBACK_REGION, port=port) as emulator:
-        twin = build_twin(stack, project_dir, emulator, stack_file=stack_file, main_path=main_path)
-        for line in describe(twin, stack):
-            print(line, file=out, flush=True)
-        if on_ready is not None:
-            on_ready(twin)
-        restore = _stop_on_sigterm(stop)
-        try:
-            # Event.wait without a timeout cannot be interrupted by Ctrl-C
-            # on every platform; a short timeout keeps KeyboardInterrupt live.
-            while not stop.wait(timeout=0.5):
-                pass
-        except KeyboardInterrupt:
-            print("stopping", file=out, flush=True)
-        finally:
-            restore()
+    previous_limit = set_account_concurrency(account_concurrency)
+    try:
+        with server(region or FALLBACK_REGION, port=port) as emulator:
+            twin = build_twin(
+                stack, project_dir, emulator, stack_file=stack_file, main_path=main_path
+            )
+            for line in describe(twin, stack, account_concurrency):
+                print(line, file=out, flush=True)
+            if on_ready is not None:
+                on_ready(twin)
+            restore = _stop_on_sigterm(stop)
+            try:
+                # Event.wait without a timeout cannot be interrupted by Ctrl-C
+                # on every platform; a short timeout keeps KeyboardInterrupt live.
+                while not stop.wait(timeout=0.5):
+                    pass
+            except KeyboardInterrupt:
+                print("stopping", file=out, flush=True)
+            finally:
+                restore()
+    finally:
+        # The limit is process-wide (moto's backends are): put it back.
+        set_account_concurrency(previous_limit)
 
 
 def _stop_on_sigterm(stop: threading.Event) -> Callable[[], None]:

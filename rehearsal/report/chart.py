@@ -31,6 +31,7 @@ _WEIGHT_COLOUR = "tab:blue"
 _ERROR_COLOUR = "tab:red"
 _FAILBACK_COLOUR = "tab:orange"
 _DRIFT_COLOUR = "tab:purple"
+_CHANGE_COLOUR = "tab:green"
 
 
 def error_rate(
@@ -118,6 +119,21 @@ def _draw_route(axes: Axes, route: RouteReport, end_ms: float) -> None:
             linewidth=1.5,
             label="weights changed by hand",
         )
+
+    changes: list[tuple[float | None, str]] = [
+        (series.redeploy_at_ms, "pulumi up (redeploy)"),
+        (series.synced_at_ms, "rule synced"),
+        (series.reorder_at_ms, "rule reordered by hand"),
+    ]
+    for change_at_ms, label in changes:
+        if change_at_ms is not None:
+            axes.axvline(
+                change_at_ms / 1000,
+                color=_CHANGE_COLOUR,
+                linestyle="-.",
+                linewidth=1.2,
+                label=label,
+            )
 
     errors = axes.twinx()
     rates = error_rate(series.requests)

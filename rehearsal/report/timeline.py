@@ -7,7 +7,7 @@ event tagged with it:
   real controller (begin, shift, check, check_failed, rollback, drift,
   finish...), converted by :func:`from_history`;
 - ``twin``: what the rehearsal itself did or saw (start, alarm, failback,
-  manual_change, end).
+  manual_change, redeploy, sync_missing, reorder, end).
 
 ``--json`` prints :meth:`RehearsalReport.to_json` (issue 5 fixes the shape)::
 
@@ -143,6 +143,12 @@ class RouteSeries:
     alarm_at_ms: float | None = None
     failback_at_ms: float | None = None
     manual_change_at_ms: float | None = None
+    redeploy_at_ms: float | None = None
+    """When the program was re-applied with a new ECS target group."""
+    synced_at_ms: float | None = None
+    """When the rule was first read forwarding to the redeploy's ECS target group."""
+    reorder_at_ms: float | None = None
+    """When the rule's forward target groups were reversed by hand."""
 
 
 @dataclass
@@ -222,6 +228,27 @@ def _timeline_lines(events: Sequence[TimelineEvent]) -> list[str]:
     return lines
 
 
+def _stack_change_lines(route: RouteReport) -> list[str]:
+    """What changed under the running canary (redeploy, reorder), from its timeline."""
+    lines = []
+    for event in route.timeline:
+        if event.event == "redeploy":
+            sync = next(
+                (e for e in route.timeline if e.event == "sync" and e.at_ms >= event.at_ms), None
+            )
+            missing = any(e.event == "sync_missing" for e in route.timeline)
+            if sync is not None:
+                after = f"synced by the controller {sync.at_ms - event.at_ms:.0f} ms later"
+            elif missing:
+                after = "NOT synced by the controller"
+            else:
+                after = "no sync recorded"
+            lines.append(f"  redeploy: stage {event.stage}, {after}")
+        elif event.event == "reorder":
+            lines.append(f"  reorder: stage {event.stage}, forward target groups reversed by hand")
+    return lines
+
+
 def render_text(report: RehearsalReport) -> str:
     """The human summary printed at the end of ``run`` (without ``--json``)."""
     lines = [
@@ -231,6 +258,7 @@ def render_text(report: RehearsalReport) -> str:
     for route in report.routes:
         plan = ", ".join(f"{weight:g}% {bake:g}s" for weight, bake in route.plan)
         failback = f"{route.failback_ms:.1f} ms" if route.failback_ms is not None else "none"
+        changes = _stack_change_lines(route)
         lines += [
             "",
             f"route {route.route}: {route.outcome.upper()}"
@@ -241,6 +269,7 @@ def render_text(report: RehearsalReport) -> str:
             f"({route.errors.get('ecs', 0)} 5xx), lambda {route.requests.get('lambda', 0)} "
             f"({route.errors.get('lambda', 0)} 5xx)",
             f"  failback: {failback}",
+            *changes,
             "  timeline:",
             *_timeline_lines(route.timeline),
         ]

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from rehearsal.lazy import load_export
 
 if TYPE_CHECKING:
-    from rehearsal.scenario.engine import RoutePlan, RunConfigError, run_canaries
+    from rehearsal.scenario.engine import Redeployer, RoutePlan, RunConfigError, run_canaries
 
-__all__ = ["RoutePlan", "RunConfigError", "run_canaries"]
+__all__ = ["Redeployer", "RoutePlan", "RunConfigError", "run_canaries"]
 
 # Each name of __all__, under the submodule that defines it.
-_EXPORTS = {"engine": ("RoutePlan", "RunConfigError", "run_canaries")}
+_EXPORTS = {"engine": ("Redeployer", "RoutePlan", "RunConfigError", "run_canaries")}
 
 
 def __getattr__(name: str) -> Any:

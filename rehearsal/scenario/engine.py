@@ -21,6 +21,13 @@ rehearsal/run.py, which resolves the options and builds the twin):
   alarm event travels through the program's EventBridge rule, and
   ``failback_ms`` is measured from the alarm's state change to the rule
   reading back ECS 100 %; or the weights are changed by hand;
+- it changes the stack under a running canary when asked: the program is
+  re-applied with the route moved to a second ECS target group (a ``pulumi
+  up`` mid-canary), and the "Parameter Store Change" event of the rewritten
+  route record travels through the program's registry-sync rule to the
+  controller, which points the rule at the new target group; or the rule's
+  forward target groups are put in the reverse order by hand
+  (rehearsal/scenario/stack_changes.py);
 - it builds the report (rehearsal/report/timeline.py) from the controller's history
   and its own observations.
 """
@@ -36,12 +43,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from controller.aws.alarms import CloudWatchAlarms
+from controller.aws.registry import SsmRegistry
 from controller.aws.state import DynamoState
-from controller.core.contract import PlanRecord, RouteRecord, StackRecord
+from controller.core.contract import PlanRecord, RouteRecord, StackRecord, registry_path
 from controller.core.lifecycle import Event, RouteState, Status
 from controller.core.weights import ALL_ECS, Weights
 from rehearsal.errors import RehearsalError
@@ -56,7 +64,7 @@ from rehearsal.report.timeline import (
     merge,
     outcome_of,
 )
-from rehearsal.scenario import faults
+from rehearsal.scenario import faults, stack_changes
 from rehearsal.scenario.emf import EmfPublisher
 from rehearsal.scenario.traffic import (
     ECS,
@@ -83,7 +91,11 @@ from rehearsal.world.lambda_runtime import (
 )
 from rehearsal.world.moto_lambda import LambdaRouter, route_lambda_invocations
 
-__all__ = ["RoutePlan", "RunConfigError", "run_canaries"]
+if TYPE_CHECKING:
+    # Only a type here: the twin module imports Pulumi, which a run has loaded anyway.
+    from rehearsal.world.twin import Redeployment
+
+__all__ = ["Redeployer", "RoutePlan", "RunConfigError", "run_canaries"]
 
 # When, within the bake of the chosen stage, the faults happen (fractions of
 # the bake): the upstream fails first, the alarm follows, as CloudWatch needs
@@ -91,6 +103,10 @@ __all__ = ["RoutePlan", "RunConfigError", "run_canaries"]
 UPSTREAM_FAILS_AT = 0.25
 ALARM_AT = 0.5
 DRIFT_AT = 0.5
+# The redeploy comes early in the bake: the apply and the event delivery take
+# a moment, and the stage's Check should find the rule already reconciled.
+REDEPLOY_AT = 0.25
+REORDER_AT = 0.5
 # How often the monitor reads each route's state (for the fault triggers),
 # its execution's status and its alarm (for the progress line). Every read is
 # an API call on the same two cores as the rest of the twin.
@@ -108,6 +124,11 @@ RUN_TIMEOUT_SLACK_SECONDS = 60.0
 PER_STAGE_SLACK_SECONDS = 10.0
 # How long the failback poller waits for ECS 100 % before giving up.
 FAILBACK_TIMEOUT_SECONDS = 30.0
+# After a redeploy's registry event: how long, and how often, the rule is read
+# until it forwards to the new ECS target group. EventBridge invokes the
+# controller asynchronously, but the twin's delivery returns once it has run.
+SYNC_TIMEOUT_SECONDS = 10.0
+SYNC_POLL_SECONDS = 0.02
 
 ACTOR = "operator:rehearsal"
 TRIGGER = "operator"
@@ -124,14 +145,33 @@ class RunConfigError(RehearsalError):
         self.messages = list(messages)
 
 
+class Redeployer(Protocol):
+    """Re-applies the program during a run: the run's twin (rehearsal/world/twin.py)."""
+
+    def new_ecs_target_group(self, route: str) -> str:
+        """A second brownfield ECS target group for ``route``; its ARN."""
+        ...
+
+    def redeploy(self, route: str, ecs_target_group_arn: str) -> Redeployment:
+        """Re-apply the program with ``route`` moved to ``ecs_target_group_arn``."""
+        ...
+
+
 @dataclass(frozen=True)
 class RoutePlan:
-    """One route to rehearse: its registry record, the (compressed) plan, its faults."""
+    """One route to rehearse: its registry record, the (compressed) plan, its faults.
+
+    ``redeploy_at`` and ``reorder_at`` are the stages during whose bake the
+    stack is re-applied with a new ECS target group, or the rule's forward
+    target groups are reversed by hand.
+    """
 
     record: RouteRecord
     plan: PlanRecord
     fail_at: int | None = None
     drift_at: int | None = None
+    redeploy_at: int | None = None
+    reorder_at: int | None = None
 
 
 @dataclass
@@ -145,6 +185,8 @@ class _Route:
     traffic: RouteTraffic | None = None
     fail_at: int | None = None
     drift_at: int | None = None
+    redeploy_at: int | None = None
+    reorder_at: int | None = None
     execution_arn: str | None = None
     events: list[TimelineEvent] = field(default_factory=list)
     weight_reads: list[tuple[float, Weights]] = field(default_factory=list)
@@ -156,6 +198,13 @@ class _Route:
     manual_change_at_ms: float | None = None
     fault_thread: threading.Thread | None = None
     fault_error: BaseException | None = None
+    ecs_target_group_arns: list[str] = field(default_factory=list)
+    redeploy_thread: threading.Thread | None = None
+    redeploy_error: BaseException | None = None
+    redeploy_at_ms: float | None = None
+    synced_at_ms: float | None = None
+    reordered: bool = False
+    reorder_at_ms: float | None = None
     execution_status: str = "RUNNING"
     execution_ended_at: float | None = None
     state: RouteState | None = None
@@ -165,16 +214,28 @@ class _Route:
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        if not self.ecs_target_group_arns:
+            self.ecs_target_group_arns = [self.record.ecs_target_group_arn]
+
     @property
     def name(self) -> str:
         return self.record.route
+
+    @property
+    def changing(self) -> bool:
+        """A fault or a stack change is still being made in its own thread."""
+        threads = (self.fault_thread, self.redeploy_thread)
+        return any(thread is not None and thread.is_alive() for thread in threads)
 
     def watch_weights(self, elbv2: Any) -> None:
         """Read the rule through a cache that keeps every read (the chart's weight line)."""
 
         def on_read(at: float, by_group: dict[str, int]) -> None:
+            # to_weights takes the lock itself (it is not re-entrant).
+            weights = self.to_weights(by_group)
             with self.lock:
-                self.weight_reads.append((at, self.to_weights(by_group)))
+                self.weight_reads.append((at, weights))
 
         self.weights = RuleWeights(elbv2, self.record.rule_arn, on_read=on_read)
 
@@ -182,9 +243,16 @@ class _Route:
         return Weights.from_percent(self.plan.stages[number - 1].weight)
 
     def to_weights(self, by_group: dict[str, int]) -> Weights:
-        """The (ECS, Lambda) pair of a forward action read from the rule."""
+        """The (ECS, Lambda) pair of a forward action read from the rule, by ARN.
+
+        The ECS side is every ECS target group the route has had in this run:
+        after a redeploy the rule forwards to the old one until the
+        controller has reconciled it with the new record.
+        """
+        with self.lock:
+            ecs_groups = set(self.ecs_target_group_arns)
         return Weights(
-            ecs=by_group.get(self.record.ecs_target_group_arn, 0),
+            ecs=sum(by_group.get(arn, 0) for arn in ecs_groups),
             lambda_=by_group.get(self.record.lambda_target_group_arn, 0),
         )
 
@@ -213,13 +281,26 @@ def run_canaries(
     rate: float,
     resources: int,
     printer: ProgressPrinter,
+    redeployer: Redeployer | None = None,
 ) -> RehearsalReport:
     """Rehearse ``plans`` on the stack applied to ``emulator``; see the module docstring.
 
     ``rate`` is the request rate per route; ``resources`` the number of
-    resources the program declared (reported as is). Every route must be
-    freshly deployed (idle, stage 0): :class:`RunConfigError` otherwise.
+    resources the program declared (reported as is); ``redeployer``
+    re-applies the program for the routes with ``redeploy_at``. Every route
+    must be freshly deployed (idle, stage 0): :class:`RunConfigError`
+    otherwise, and also when a redeploy is asked for without a redeployer.
     """
+    if redeployer is None:
+        waiting = [p.record.route for p in plans if p.redeploy_at is not None]
+        if waiting:
+            raise RunConfigError(
+                [
+                    f"route {name}: --redeploy-at-stage needs the program the rehearsal "
+                    "applied (a twin to re-apply)"
+                    for name in waiting
+                ]
+            )
     routes = []
     for plan in plans:
         route = _Route(
@@ -228,10 +309,15 @@ def run_canaries(
             upstream=StandinServer(f"upstream-{plan.record.route}"),
             fail_at=plan.fail_at,
             drift_at=plan.drift_at,
+            redeploy_at=plan.redeploy_at,
+            reorder_at=plan.reorder_at,
         )
         route.watch_weights(emulator.client("elbv2"))
         routes.append(route)
-    return _Rehearsal(emulator, stack, stack_record, routes, rate, resources, printer).run()
+    rehearsal = _Rehearsal(
+        emulator, stack, stack_record, routes, rate, resources, printer, redeployer
+    )
+    return rehearsal.run()
 
 
 class _Rehearsal:
@@ -246,8 +332,11 @@ class _Rehearsal:
         rate: float,
         resources: int,
         printer: ProgressPrinter,
+        redeployer: Redeployer | None = None,
     ) -> None:
         self.emulator = emulator
+        self.redeployer = redeployer
+        self.registry = SsmRegistry(emulator.client("ssm"), stack, registry_path(stack))
         self.stack = stack
         self.stack_record = stack_record
         self.routes = routes
@@ -328,13 +417,17 @@ class _Rehearsal:
             if group.get("TargetType") == "lambda":
                 backends[arn] = self._lambda_backend(route, arn)
             else:
-                monolith = self.monoliths.get(arn)
-                if monolith is None:
-                    name = arn.split(":targetgroup/")[-1].split("/")[0]
-                    monolith = StandinServer(f"ecs-{name}").start()
-                    self.monoliths[arn] = monolith
-                backends[arn] = HttpBackend(monolith.host, monolith.port)
+                backends[arn] = self._ecs_backend(arn)
         return backends, list(rule.get("Conditions") or [])
+
+    def _ecs_backend(self, target_group_arn: str) -> HttpBackend:
+        """The stand-in of the ECS service behind ``target_group_arn`` (one per target group)."""
+        monolith = self.monoliths.get(target_group_arn)
+        if monolith is None:
+            name = target_group_arn.split(":targetgroup/")[-1].split("/")[0]
+            monolith = StandinServer(f"ecs-{name}").start()
+            self.monoliths[target_group_arn] = monolith
+        return HttpBackend(monolith.host, monolith.port)
 
     def _lambda_backend(self, route: _Route, target_group_arn: str) -> LambdaBackend:
         elbv2 = self.emulator.client("elbv2")
@@ -490,6 +583,8 @@ class _Rehearsal:
         route.state = state
         self._maybe_fail(route, state)
         self._maybe_drift(route, state)
+        self._maybe_redeploy(route, state)
+        self._maybe_reorder(route, state)
         now = time.monotonic()
         if now - route.alarm_read_at >= ALARM_POLL_SECONDS:
             route.alarm = self.alarms.alarm_status(route.record).composite_state
@@ -531,9 +626,12 @@ class _Rehearsal:
             raise RehearsalError(
                 f"route {route.name}: fault injection failed: {route.fault_error}"
             ) from route.fault_error
-        fault_running = route.fault_thread is not None and route.fault_thread.is_alive()
+        if route.redeploy_error is not None:
+            raise RehearsalError(
+                f"route {route.name}: the redeploy failed: {route.redeploy_error}"
+            ) from route.redeploy_error
         ended = route.execution_status != "RUNNING" and state.status is not Status.PROGRESSING
-        if ended and not fault_running:
+        if ended and not route.changing:
             if outcome_of(state.status) is None:
                 raise RehearsalError(
                     f"route {route.name}: the execution ended {route.execution_status} but the "
@@ -703,6 +801,122 @@ class _Rehearsal:
             "weights changed by hand (ModifyRule outside the controller, --drift-at-stage)",
         )
 
+    def _maybe_redeploy(self, route: _Route, state: RouteState) -> None:
+        stage = route.redeploy_at
+        if stage is None:
+            return
+        injected = route.redeploy_thread is not None
+        self._missed(route, state, stage, injected, "--redeploy-at-stage")
+        if injected or not self._baking(route, state, stage, REDEPLOY_AT):
+            return
+        route.redeploy_thread = threading.Thread(
+            target=self._redeploy,
+            args=(route, stage),
+            name=f"redeploy-{route.name}",
+            daemon=True,
+        )
+        route.redeploy_thread.start()
+
+    def _redeploy(self, route: _Route, stage: int) -> None:
+        """The redeploy and its registry event, in a thread; its error is raised by the monitor."""
+        try:
+            self._redeploy_and_sync(route, stage)
+        except BaseException as error:  # surfaced by the monitor
+            route.redeploy_error = error
+
+    def _redeploy_and_sync(self, route: _Route, stage: int) -> None:
+        """A ``pulumi up`` moving the route to a new ECS target group, then wait for the sync.
+
+        The new target group gets its stand-in before the apply, so that
+        traffic can follow the rule to it whenever the rule changes. The
+        weights are read right after the apply (the ``redeploy`` event), and
+        the rule is read until it forwards to the new target group and no
+        longer to the old one; the controller's history shows the ``sync``.
+        """
+        redeployer = self.redeployer
+        assert redeployer is not None and route.traffic is not None and route.weights is not None
+        emulator = self.emulator
+        previous = route.record.ecs_target_group_arn
+        new_arn = redeployer.new_ecs_target_group(route.name)
+        route.traffic.add_backend(new_arn, self._ecs_backend(new_arn))
+        with route.lock:
+            route.ecs_target_group_arns.append(new_arn)
+        started = self.clock.ms()
+        redeployment = redeployer.redeploy(route.name, new_arn)
+        route.redeploy_at_ms = started
+        after = route.to_weights(route.weights.read())
+        route.record = self.registry.route(route.name)
+        parameters = stack_changes.changed_route_parameters(redeployment.changes, self.stack)
+        rules: list[str] = []
+        for parameter in parameters:
+            event = stack_changes.parameter_change_event(
+                parameter,
+                at=datetime.now(UTC),
+                region=emulator.region,
+                account_id=emulator.account_id,
+                event_id=f"rehearsal-redeploy-{route.name}-{int(time.time() * 1000)}",
+            )
+            matched, _ = stack_changes.deliver_parameter_change(
+                emulator.client("events"), emulator.client("lambda"), event
+            )
+            rules += [rule.name for rule in matched if rule.name not in rules]
+        changed = "; ".join(change.describe() for change in redeployment.changes) or "nothing"
+        records = ", ".join(p.name for p in parameters) or "no route record"
+        self._event(
+            route,
+            "redeploy",
+            stage,
+            after,
+            f"pulumi up with ecsTargetGroupArn {_target_group_name(previous)} -> "
+            f"{_target_group_name(new_arn)} (--redeploy-at-stage): {changed}; "
+            f"Parameter Store Change of {records} delivered through rule(s) "
+            f"{', '.join(rules) or 'none'}",
+            at_ms=started,
+        )
+        if not parameters:
+            return
+        deadline = time.monotonic() + SYNC_TIMEOUT_SECONDS
+        while True:
+            groups = route.weights.read()
+            if new_arn in groups and previous not in groups:
+                route.synced_at_ms = self.clock.ms()
+                return
+            if time.monotonic() > deadline:
+                self._event(
+                    route,
+                    "sync_missing",
+                    stage,
+                    route.to_weights(groups),
+                    f"the rule still forwards to {', '.join(sorted(groups))} "
+                    f"{SYNC_TIMEOUT_SECONDS:.0f} s after the registry event: the controller "
+                    "did not reconcile it with the route record",
+                )
+                return
+            time.sleep(SYNC_POLL_SECONDS)
+
+    def _maybe_reorder(self, route: _Route, state: RouteState) -> None:
+        stage = route.reorder_at
+        if stage is None:
+            return
+        self._missed(route, state, stage, route.reordered, "--reorder-at-stage")
+        if route.reordered or not self._baking(route, state, stage, REORDER_AT):
+            return
+        route.reordered = True
+        assert route.weights is not None
+        order = stack_changes.reverse_forward_order(
+            self.emulator.client("elbv2"), route.record.rule_arn
+        )
+        route.reorder_at_ms = self.clock.ms()
+        after = route.to_weights(route.weights.read())
+        self._event(
+            route,
+            "reorder",
+            stage,
+            after,
+            "forward target groups put in the reverse order by hand, weights kept (ModifyRule, "
+            f"--reorder-at-stage): {', '.join(_target_group_name(arn) for arn in order)}",
+        )
+
     # --- cleanup -------------------------------------------------------------------------
 
     @staticmethod
@@ -757,6 +971,9 @@ class _Rehearsal:
             alarm_at_ms=route.alarm_at_ms,
             failback_at_ms=route.failback_at_ms,
             manual_change_at_ms=route.manual_change_at_ms,
+            redeploy_at_ms=route.redeploy_at_ms,
+            synced_at_ms=route.synced_at_ms,
+            reorder_at_ms=route.reorder_at_ms,
         )
         return RouteReport(
             route=route.name,
@@ -771,6 +988,11 @@ class _Rehearsal:
             min_requests=route.plan.min_requests,
             series=series,
         )
+
+
+def _target_group_name(arn: str) -> str:
+    """``map-ecs`` of ``arn:...:targetgroup/map-ecs/6d0e...``: short enough for a timeline line."""
+    return arn.split(":targetgroup/")[-1].split("/")[0]
 
 
 def _via_standin(declared: str, standin: StandinServer) -> str:

@@ -478,6 +478,15 @@ class RouteTraffic:
         if self.error is not None:
             raise self.error
 
+    def add_backend(self, target_group_arn: str, backend: Backend) -> None:
+        """Serve ``target_group_arn`` with ``backend`` from now on (a group new to the rule).
+
+        Added before the rule may forward to it; the loop reads the mapping
+        without the lock, which a single dict assignment keeps consistent.
+        """
+        with self._lock:
+            self._backends[target_group_arn] = backend
+
     def counts(self) -> TrafficCounts:
         """A copy of the counters so far."""
         with self._lock:

@@ -25,17 +25,20 @@ if TYPE_CHECKING:
     from rehearsal.world.emulator import Emulator, in_process, server
     from rehearsal.world.fabricate import FabricatedAnswerer
     from rehearsal.world.lambda_runtime import LambdaRuntimeError
+    from rehearsal.world.moto_patches import DEFAULT_ACCOUNT_CONCURRENCY, set_account_concurrency
     from rehearsal.world.program import run_program
     from rehearsal.world.records import ResourceRecord
     from rehearsal.world.stack_files import project_name, stack_name_of, stack_region
-    from rehearsal.world.twin import Twin, build_twin
+    from rehearsal.world.twin import Twin, TwinRedeployer, build_twin
 
 __all__ = [
+    "DEFAULT_ACCOUNT_CONCURRENCY",
     "Emulator",
     "FabricatedAnswerer",
     "LambdaRuntimeError",
     "ResourceRecord",
     "Twin",
+    "TwinRedeployer",
     "all_translations",
     "build_twin",
     "effective_config",
@@ -43,6 +46,7 @@ __all__ = [
     "project_name",
     "run_program",
     "server",
+    "set_account_concurrency",
     "stack_name_of",
     "stack_region",
 ]
@@ -54,10 +58,11 @@ _EXPORTS = {
     "emulator": ("Emulator", "in_process", "server"),
     "fabricate": ("FabricatedAnswerer",),
     "lambda_runtime": ("LambdaRuntimeError",),
+    "moto_patches": ("DEFAULT_ACCOUNT_CONCURRENCY", "set_account_concurrency"),
     "program": ("run_program",),
     "records": ("ResourceRecord",),
     "stack_files": ("project_name", "stack_name_of", "stack_region"),
-    "twin": ("Twin", "build_twin"),
+    "twin": ("Twin", "TwinRedeployer", "build_twin"),
 }
 
 

@@ -6,6 +6,11 @@ created through the moto bridge in dependency order (see rehearsal/world/program
 and recorded with moto's real ids, ARNs and names. The result,
 :class:`AppliedStack`, is what the later steps of the rehearsal use: records
 by type and name, the route names, the stack's exports and the emulator.
+
+:func:`reapply_program` applies the program again to the same emulator, as a
+second ``pulumi up`` would: resources whose inputs changed (after their
+``ignore_changes``) are updated in place, the others are not touched (see
+rehearsal/world/program.py).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from rehearsal.errors import RehearsalError
 from rehearsal.world.bridge import Bridge
+from rehearsal.world.changes import SAME, ResourceChange
 from rehearsal.world.emulator import Emulator
 from rehearsal.world.program import run_program
 from rehearsal.world.records import ResourceRecord
@@ -32,6 +38,9 @@ class AppliedStack:
     ``resources`` holds every declared resource (components included) in
     creation order; ``exports`` the program's stack outputs; ``config`` the
     effective stack config (after the brownfield's and the caller's overrides).
+    ``changes`` says what the apply did to each custom resource (all
+    ``create`` on the first apply); ``project_dir`` and ``main_path`` are
+    the program that was applied, for a later :func:`reapply_program`.
     """
 
     stack: str
@@ -41,6 +50,14 @@ class AppliedStack:
     config: dict[str, Any]
     resources: list[ResourceRecord]
     exports: dict[str, Any] = field(default_factory=dict)
+    changes: list[ResourceChange] = field(default_factory=list)
+    project_dir: Path | None = None
+    main_path: Path | None = None
+
+    @property
+    def touched(self) -> list[ResourceChange]:
+        """The changes that did something, or that ``ignore_changes`` held back."""
+        return [c for c in self.changes if c.operation != SAME or c.ignored]
 
     @property
     def custom_resources(self) -> list[ResourceRecord]:
@@ -141,4 +158,50 @@ def apply_program(
         config=run.config,
         resources=run.records,
         exports=run.exports,
+        changes=run.changes,
+        project_dir=project_dir,
+        main_path=main_path,
+    )
+
+
+def reapply_program(
+    applied: AppliedStack, config_changes: Mapping[str, Any] | None = None
+) -> AppliedStack:
+    """Apply the same program again to ``applied``'s emulator, with ``config_changes``.
+
+    ``config_changes`` (full keys) replace keys of the config ``applied``
+    was applied with. Every resource is matched to its record in
+    ``applied``: updated in place when its inputs changed (after its
+    ``ignore_changes``), left alone when they did not, created when new.
+    Returns the new :class:`AppliedStack`, whose ``changes`` say which.
+    Raises what :func:`apply_program` raises, UpdateNotTranslated when a
+    change cannot be applied in place (naming the resource and the input),
+    and DeleteNotTranslated when a resource is no longer declared.
+    """
+    if applied.project_dir is None:
+        raise RehearsalError(
+            f"stack {applied.stack} was not applied by apply_program: no program to re-apply"
+        )
+    config = {**applied.config, **(config_changes or {})}
+    bridge = Bridge(applied.emulator, applied.project_dir)
+    run = run_program(
+        stack=applied.stack,
+        project=applied.project,
+        project_dir=applied.project_dir,
+        config=config,
+        answerer=bridge,
+        main_path=applied.main_path,
+        previous=applied.resources,
+    )
+    return AppliedStack(
+        stack=applied.stack,
+        project=run.project,
+        region=applied.region,
+        emulator=applied.emulator,
+        config=run.config,
+        resources=run.records,
+        exports=run.exports,
+        changes=run.changes,
+        project_dir=applied.project_dir,
+        main_path=applied.main_path,
     )

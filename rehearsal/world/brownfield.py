@@ -215,3 +215,45 @@ def create_brownfield(config: Mapping[str, Any], emulator: Emulator) -> Brownfie
         replacements=replacements,
         config_overrides=overrides,
     )
+
+
+# A second ECS target group gets the first one's name plus this suffix and a
+# number (the first free one), within ELB's 32 characters.
+REPLACEMENT_SUFFIX = "-v"
+TARGET_GROUP_NAME_MAX = 32
+
+
+def create_replacement_ecs_target_group(
+    emulator: Emulator, brownfield: Brownfield, current_arn: str
+) -> str:
+    """A second ECS target group like ``current_arn``, in the brownfield's VPC; its ARN.
+
+    What a team does when the monolith's service moves to a new target group
+    (a blue/green switch, a new port): the route's ``ecsTargetGroupArn`` in
+    the config then changes to it. It is an ``ip`` target group on HTTP 80
+    like the first; the rehearsal sends its traffic to an ECS stand-in.
+    """
+    elbv2 = emulator.client("elbv2")
+    current = elbv2.describe_target_groups(TargetGroupArns=[current_arn])["TargetGroups"][0]
+    taken = {
+        group["TargetGroupName"]
+        for page in elbv2.get_paginator("describe_target_groups").paginate()
+        for group in page["TargetGroups"]
+    }
+    # A replacement of a replacement is numbered on from the original's name.
+    base_name = re.sub(rf"{REPLACEMENT_SUFFIX}\d+$", "", str(current["TargetGroupName"]))
+    number = 2
+    while True:
+        suffix = f"{REPLACEMENT_SUFFIX}{number}"
+        name = f"{base_name[: TARGET_GROUP_NAME_MAX - len(suffix)]}{suffix}"
+        if name not in taken:
+            break
+        number += 1
+    created = elbv2.create_target_group(
+        Name=name,
+        Protocol=str(current.get("Protocol") or "HTTP"),
+        Port=int(current.get("Port") or HTTP_PORT),
+        VpcId=brownfield.vpc_id,
+        TargetType=str(current.get("TargetType") or "ip"),
+    )
+    return str(created["TargetGroups"][0]["TargetGroupArn"])

@@ -17,6 +17,15 @@ order it. Independent registrations arrive from the SDK's thread pool; the
 monitor serialises them (moto's backends are not meant for concurrent
 writers), which keeps a valid topological order. After the run, the order is
 checked against the recorded dependencies (:func:`check_creation_order`).
+
+A second apply to the same emulator (``previous`` records of the first):
+each custom resource is matched by URN to what the previous apply recorded,
+the resource's ``ignore_changes`` (from the ``RegisterResource`` request)
+is applied as the engine applies it, and the remaining difference decides
+(rehearsal/world/changes.py): no difference, the resource is not touched and
+keeps its recorded state; a difference, the answerer updates it in place;
+no previous record, it is created. A resource the previous apply created and
+this one no longer declares fails the run: the bridge deletes nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import runpy
 import sys
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,8 +47,17 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
-from rehearsal.errors import BridgeError, ConfigRejected, RehearsalError
-from rehearsal.world.bridge.base import Created
+from rehearsal.errors import BridgeError, ConfigRejected, DeleteNotTranslated, RehearsalError
+from rehearsal.world.bridge.base import Created, Existing
+from rehearsal.world.changes import (
+    CREATE,
+    SAME,
+    UPDATE,
+    ResourceChange,
+    apply_ignore_changes,
+    changed_inputs,
+    fingerprint,
+)
 from rehearsal.world.records import ResourceRecord
 
 # Provider resources (explicit providers) are engine plumbing, not AWS resources.
@@ -55,6 +73,17 @@ class Answerer(Protocol):
 
     def create(self, token: str, name: str, inputs: Mapping[str, Any]) -> Created:
         """The physical id and output state of a new resource."""
+        ...
+
+    def update(
+        self,
+        token: str,
+        name: str,
+        existing: Existing,
+        inputs: Mapping[str, Any],
+        changed: frozenset[str],
+    ) -> Created:
+        """The new state of an existing resource whose inputs ``changed`` (top-level keys)."""
         ...
 
     def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -79,23 +108,120 @@ def reveal_secrets(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class PendingRegistration:
+    """What the monitor knows of the registration being answered, beyond ``MockResourceArgs``."""
+
+    urn: str
+    ignore_changes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Answered:
+    """How a custom resource was answered: inputs and fingerprint to record, what was done."""
+
+    inputs: dict[str, Any]
+    fingerprint: dict[str, Any] | None
+    change: ResourceChange
+
+
 class TwinMocks(Mocks):
     """Pulumi mocks that hand custom resources and invokes to an answerer.
 
     Components (``custom`` false, e.g. ``strangler:route:StranglerRoute``)
     and provider resources are recorded only: they exist in Pulumi's model,
-    not in AWS.
+    not in AWS. ``previous`` holds the records of an earlier apply to the
+    same emulator (see the module docstring); ``base_dir`` resolves the
+    archives compared between the two. ``fingerprints`` asks for the inputs'
+    fingerprints to be recorded (an apply to the emulator, which a later
+    apply may diff against; not ``plan``).
+
+    :class:`TwinMonitor` sets ``pending`` before each registration and reads
+    ``answered`` after it (both under its lock).
     """
 
-    def __init__(self, answerer: Answerer) -> None:
+    def __init__(
+        self,
+        answerer: Answerer,
+        previous: Sequence[ResourceRecord] = (),
+        base_dir: Path | None = None,
+        fingerprints: bool = True,
+    ) -> None:
         self.answerer = answerer
+        self.previous = {record.urn: record for record in previous if record.custom}
+        self.base_dir = base_dir or Path.cwd()
+        self.fingerprints = fingerprints
+        self.pending: PendingRegistration | None = None
+        self.answered: Answered | None = None
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        """Create a custom resource through the answerer; echo anything else."""
+        """Create or update a custom resource through the answerer; echo anything else."""
         if not args.custom or args.typ.startswith(PROVIDER_TYPE_PREFIX):
             return "", dict(args.inputs)
-        created = self.answerer.create(args.typ, args.name, reveal_secrets(args.inputs))
-        return created.id, created.outputs
+        inputs = reveal_secrets(args.inputs)
+        pending = self.pending
+        existing = self.previous.get(pending.urn) if pending is not None else None
+        if pending is None or existing is None:
+            created = self.answerer.create(args.typ, args.name, inputs)
+            self.answered = Answered(
+                dict(inputs),
+                fingerprint(inputs, self.base_dir) if self.fingerprints else None,
+                ResourceChange(
+                    name=args.name,
+                    type=args.typ,
+                    urn=pending.urn if pending else "",
+                    operation=CREATE,
+                    properties=tuple(sorted(inputs)),
+                    outputs=created.outputs,
+                ),
+            )
+            return created.id, created.outputs
+        ignore = pending.ignore_changes
+        effective = apply_ignore_changes(inputs, existing.inputs, ignore)
+        old = existing.fingerprint or fingerprint(existing.inputs, self.base_dir)
+        new = fingerprint(inputs, self.base_dir)
+        # Ignored paths take the old fingerprint's values, so an ignored archive
+        # compares as it was when it was applied.
+        kept = apply_ignore_changes(new, old, ignore)
+        declared = changed_inputs(old, new)
+        changed = changed_inputs(old, kept)
+        ignored = tuple(key for key in declared if key not in changed)
+        if not changed:
+            # Not touched: the resource keeps the state the previous apply recorded.
+            self.answered = Answered(
+                effective,
+                kept,
+                ResourceChange(
+                    name=args.name,
+                    type=args.typ,
+                    urn=pending.urn,
+                    operation=SAME,
+                    ignored=ignored,
+                    outputs=existing.outputs,
+                ),
+            )
+            return existing.id or "", dict(existing.outputs)
+        updated = self.answerer.update(
+            args.typ,
+            args.name,
+            Existing(id=existing.id or "", inputs=existing.inputs, outputs=existing.outputs),
+            effective,
+            frozenset(changed),
+        )
+        self.answered = Answered(
+            effective,
+            kept,
+            ResourceChange(
+                name=args.name,
+                type=args.typ,
+                urn=pending.urn,
+                operation=UPDATE,
+                properties=changed,
+                ignored=ignored,
+                outputs=updated.outputs,
+            ),
+        )
+        return updated.id, updated.outputs
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         """Answer a provider function call."""
@@ -124,20 +250,30 @@ class TwinMonitor(MockMonitor):
 
     def __init__(self, mocks: TwinMocks) -> None:
         super().__init__(mocks)
+        self.twin_mocks = mocks
         self.records: list[ResourceRecord] = []
+        self.changes: list[ResourceChange] = []
         self.errors: list[BaseException] = []
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:
-        """Create (under the lock, see the module docstring) and record one resource."""
+        """Create or update (under the lock, see the module docstring) and record one resource."""
         if request.type == STACK_TYPE:
             return super().RegisterResource(request)
         with self._lock:
+            self.twin_mocks.pending = PendingRegistration(
+                urn=self.make_urn(request.parent, request.type, request.name),
+                ignore_changes=tuple(request.ignoreChanges),
+            )
+            self.twin_mocks.answered = None
             try:
                 response = super().RegisterResource(request)
             except BaseException as error:
                 self.errors.append(error)
                 raise
+            finally:
+                self.twin_mocks.pending = None
+            answered = self.twin_mocks.answered
             registration = self.resources[response.urn]
             parent_urn = request.parent or None
             parent_type = _type_from_urn(parent_urn) if parent_urn else None
@@ -153,13 +289,22 @@ class TwinMonitor(MockMonitor):
                     custom=bool(request.custom),
                     parent=parent,
                     parent_type=parent_type,
-                    inputs=reveal_secrets(rpc.deserialize_properties(request.object)),
+                    # After an update: the inputs with the ignored paths kept,
+                    # which the next apply diffs against (as the engine stores them).
+                    inputs=(
+                        answered.inputs
+                        if answered is not None
+                        else reveal_secrets(rpc.deserialize_properties(request.object))
+                    ),
                     dependencies=sorted(request.dependencies),
                     ignore_changes=list(request.ignoreChanges),
+                    fingerprint=answered.fingerprint if answered is not None else None,
                     id=registration.id or None,
                     outputs=dict(registration.state or {}),
                 )
             )
+            if answered is not None:
+                self.changes.append(answered.change)
             return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
@@ -184,13 +329,18 @@ class TwinMonitor(MockMonitor):
 
 @dataclass
 class ProgramRun:
-    """What one run of the program declared (in creation order) and exported."""
+    """What one run of the program declared (in creation order) and exported.
+
+    ``changes`` says, per custom resource in registration order, whether the
+    run created, updated or left it (all ``create`` on a first apply).
+    """
 
     stack: str
     project: str
     config: dict[str, Any]
     records: list[ResourceRecord]
     exports: dict[str, Any] = field(default_factory=dict)
+    changes: list[ResourceChange] = field(default_factory=list)
 
 
 def check_creation_order(records: list[ResourceRecord]) -> list[str]:
@@ -281,12 +431,19 @@ def run_program(
     config: Mapping[str, Any],
     answerer: Answerer,
     main_path: Path | None = None,
+    previous: Sequence[ResourceRecord] = (),
+    fingerprints: bool = True,
 ) -> ProgramRun:
     """Run ``__main__.py`` of ``project_dir`` with ``config`` against ``answerer``.
 
-    Raises ConfigRejected with every problem when the program's config
-    validation fails, the first BridgeError when a resource could not be
-    created, and RehearsalError when the creation order broke a dependency.
+    ``previous`` are the records of an earlier apply of the same stack to the
+    same emulator: their resources are updated or left, not created again
+    (see the module docstring). Raises ConfigRejected with every problem when
+    the program's config validation fails, the first BridgeError when a
+    resource could not be created or updated, DeleteNotTranslated when the
+    program no longer declares a resource of ``previous``, and RehearsalError
+    when the creation order broke a dependency. ``fingerprints=False``
+    records no fingerprints (a run no later apply builds on, such as ``plan``).
     """
     program = main_path or project_dir / "__main__.py"
     if not program.is_file():
@@ -295,7 +452,7 @@ def run_program(
         # Idempotent: a filter object is added to a logger only once.
         logging.getLogger("asyncio").addFilter(_REPORTED_ERROR_FILTER)
         created_loop = _ensure_event_loop()
-        mocks = TwinMocks(answerer)
+        mocks = TwinMocks(answerer, previous, project_dir, fingerprints)
         monitor = TwinMonitor(mocks)
         # A fresh root stack per run: set_mocks only creates one when none
         # exists, and a stale one would carry the previous run's exports.
@@ -337,6 +494,15 @@ def run_program(
     problems = check_creation_order(records)
     if problems:
         raise RehearsalError("creation order broke dependencies: " + "; ".join(problems))
+    declared = {record.urn for record in records}
+    gone = [(r.name, r.type) for r in previous if r.custom and r.urn not in declared]
+    if gone:
+        raise DeleteNotTranslated(gone)
     return ProgramRun(
-        stack=stack, project=project, config=dict(config), records=records, exports=exports
+        stack=stack,
+        project=project,
+        config=dict(config),
+        records=records,
+        exports=exports,
+        changes=list(monitor.changes),
     )

@@ -74,7 +74,9 @@ class ResourceRecord:
     reported as this resource's dependencies (explicit ``depends_on`` and
     inputs from other resources), each of which was complete before this
     resource was registered. ``outputs`` is the state the answerer (the
-    moto bridge, or plan's fabricated values) returned.
+    moto bridge, or plan's fabricated values) returned. ``fingerprint`` is
+    the inputs as a later apply compares them (rehearsal/world/changes.py),
+    for the custom resources of an apply to the emulator.
     """
 
     order: int
@@ -87,6 +89,7 @@ class ResourceRecord:
     inputs: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
     ignore_changes: list[str] = field(default_factory=list)
+    fingerprint: dict[str, Any] | None = None
     id: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     registered_outputs: dict[str, Any] = field(default_factory=dict)

@@ -1,26 +1,45 @@
 """The whole twin in one call: brownfield, then the program applied on top.
 
-``run`` and ``serve`` both start here, with an emulator they own.
+``run`` and ``serve`` both start here, with an emulator they own. A twin can
+also be re-applied (:func:`redeploy`), as a ``pulumi up`` on a live stack,
+for example with a route moved to a second ECS target group
+(:func:`new_ecs_target_group`, :func:`redeploy_ecs_target_group`).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rehearsal.world.apply import AppliedStack, apply_program, effective_config
-from rehearsal.world.brownfield import Brownfield, create_brownfield
+from rehearsal.errors import RehearsalError
+from rehearsal.world.apply import AppliedStack, apply_program, effective_config, reapply_program
+from rehearsal.world.brownfield import (
+    ROUTES_KEY,
+    Brownfield,
+    create_brownfield,
+    create_replacement_ecs_target_group,
+)
+from rehearsal.world.changes import ResourceChange
 from rehearsal.world.emulator import Emulator
 
 
 @dataclass
 class Twin:
-    """An applied stack together with the brownfield it was applied to."""
+    """An applied stack together with the brownfield it was applied to.
+
+    ``applied`` and ``brownfield`` are replaced by a redeploy; ``lock``
+    serialises redeploys (one ``pulumi up`` at a time, as the engine's
+    stack lock does).
+    """
 
     applied: AppliedStack
     brownfield: Brownfield
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def emulator(self) -> Emulator:
@@ -60,3 +79,83 @@ def build_twin(
         main_path=main_path,
     )
     return Twin(applied=applied, brownfield=brownfield)
+
+
+@dataclass(frozen=True)
+class Redeployment:
+    """A route moved to another ECS target group by a second apply of the program.
+
+    ``changes`` are the resources the apply updated, created, or left only
+    because of their ``ignore_changes`` (see ``AppliedStack.touched``).
+    """
+
+    route: str
+    previous_ecs_target_group_arn: str
+    ecs_target_group_arn: str
+    changes: tuple[ResourceChange, ...]
+
+
+def redeploy(twin: Twin, config_changes: Mapping[str, Any]) -> list[ResourceChange]:
+    """Apply the program again with ``config_changes`` (full keys); what it changed.
+
+    See :func:`rehearsal.world.apply.reapply_program`; ``twin.applied``
+    becomes the new state.
+    """
+    with twin.lock:
+        twin.applied = reapply_program(twin.applied, config_changes)
+        return twin.applied.touched
+
+
+def _route_entry(routes: Any, route: str) -> dict[str, Any]:
+    for entry in routes if isinstance(routes, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == route:
+            return entry
+    raise RehearsalError(f"the applied config has no route {route!r}")
+
+
+def new_ecs_target_group(twin: Twin, route: str) -> str:
+    """A second brownfield ECS target group for ``route``, like its current one; its ARN.
+
+    Created before the redeploy that points the route at it, as the team's
+    infrastructure would be; the config is not changed yet.
+    """
+    with twin.lock:
+        entry = _route_entry(twin.applied.config.get(ROUTES_KEY), route)
+        current = str(entry["ecsTargetGroupArn"])
+        return create_replacement_ecs_target_group(twin.emulator, twin.brownfield, current)
+
+
+def redeploy_ecs_target_group(twin: Twin, route: str, ecs_target_group_arn: str) -> Redeployment:
+    """Re-apply the program with ``route``'s ``ecsTargetGroupArn`` set to ``ecs_target_group_arn``.
+
+    Everything else of the config stays as the last apply had it.
+    """
+    with twin.lock:
+        routes = copy.deepcopy(twin.applied.config.get(ROUTES_KEY))
+        entry = _route_entry(routes, route)
+        previous = str(entry["ecsTargetGroupArn"])
+        entry["ecsTargetGroupArn"] = ecs_target_group_arn
+        twin.applied = reapply_program(twin.applied, {ROUTES_KEY: routes})
+        groups = {**twin.brownfield.ecs_target_group_arns, route: ecs_target_group_arn}
+        twin.brownfield = dataclasses.replace(twin.brownfield, ecs_target_group_arns=groups)
+        return Redeployment(
+            route=route,
+            previous_ecs_target_group_arn=previous,
+            ecs_target_group_arn=ecs_target_group_arn,
+            changes=tuple(twin.applied.touched),
+        )
+
+
+class TwinRedeployer:
+    """Re-applies ``twin`` during a rehearsal (the engine's ``Redeployer``)."""
+
+    def __init__(self, twin: Twin) -> None:
+        self.twin = twin
+
+    def new_ecs_target_group(self, route: str) -> str:
+        """See :func:`new_ecs_target_group`."""
+        return new_ecs_target_group(self.twin, route)
+
+    def redeploy(self, route: str, ecs_target_group_arn: str) -> Redeployment:
+        """See :func:`redeploy_ecs_target_group`."""
+        return redeploy_ecs_target_group(self.twin, route, ecs_target_group_arn)

@@ -1,15 +1,25 @@
-"""Tests of rehearsal/world/moto_patches.py: PutCompositeAlarm on the pinned moto."""
+"""Tests of rehearsal/world/moto_patches.py: PutCompositeAlarm and Lambda GetAccountSettings."""
 
 from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import moto
 import pytest
 from moto import mock_aws
+from moto.awslambda.responses import LambdaResponse
 from moto.cloudwatch.responses import CloudWatchResponse
 
 from rehearsal.errors import RehearsalError
 from rehearsal.world import moto_patches
+from rehearsal.world.emulator import in_process, server
+
+REGION = "ap-northeast-1"
 
 
 def test_composite_alarm_round_trips_through_boto3():
@@ -39,4 +49,91 @@ def test_another_moto_version_is_refused(monkeypatch):
     monkeypatch.delattr(CloudWatchResponse, "put_composite_alarm", raising=False)
     monkeypatch.setattr(moto, "__version__", "9.9.9")
     with pytest.raises(RehearsalError, match=r"checked against moto 5\.2\.5, found 9\.9\.9"):
+        moto_patches.install()
+
+
+# --- Lambda GetAccountSettings ------------------------------------------------------------
+
+
+@pytest.fixture
+def lambda_client() -> Iterator[Any]:
+    """An in-process emulator's Lambda client, with the limit put back afterwards."""
+    moto_patches.install()
+    previous = moto_patches.account_concurrency()
+    try:
+        with in_process(REGION, managed_policies=False) as emulator:
+            yield emulator.client("lambda")
+    finally:
+        moto_patches.set_account_concurrency(previous)
+
+
+def _function(client: Any, iam: Any, name: str, reserved: int | None) -> None:
+    role = iam.create_role(
+        RoleName=f"{name}-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zipped:
+        zipped.writestr("app.py", "def handler(event, context):\n    return {}\n")
+    client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()},
+    )
+    if reserved is not None:
+        client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+
+
+def test_account_settings_report_the_limit_minus_every_reservation(lambda_client):
+    empty = lambda_client.get_account_settings()
+    assert empty["AccountLimit"]["ConcurrentExecutions"] == 1000, "the default quota"
+    assert empty["AccountLimit"]["UnreservedConcurrentExecutions"] == 1000
+    assert empty["AccountUsage"] == {"TotalCodeSize": 0, "FunctionCount": 0}
+
+    iam = boto3.client("iam", region_name=REGION)
+    _function(lambda_client, iam, "route-a", 200)
+    _function(lambda_client, iam, "controller", 5)
+    _function(lambda_client, iam, "unreserved", None)
+    moto_patches.set_account_concurrency(400)
+    settings = lambda_client.get_account_settings()
+    assert settings["AccountLimit"]["ConcurrentExecutions"] == 400
+    assert settings["AccountLimit"]["UnreservedConcurrentExecutions"] == 400 - 200 - 5
+    assert settings["AccountUsage"]["FunctionCount"] == 3
+    assert settings["AccountUsage"]["TotalCodeSize"] > 0
+    assert settings["AccountLimit"]["CodeSizeZipped"] == 52_428_800
+
+
+def test_account_settings_answer_on_a_moto_server_too():
+    previous = moto_patches.set_account_concurrency(321)
+    try:
+        with server(REGION) as emulator:
+            limit = emulator.client("lambda").get_account_settings()["AccountLimit"]
+        assert limit["ConcurrentExecutions"] == limit["UnreservedConcurrentExecutions"] == 321
+    finally:
+        moto_patches.set_account_concurrency(previous)
+
+
+def test_the_limit_must_be_positive():
+    with pytest.raises(ValueError, match="at least 1"):
+        moto_patches.set_account_concurrency(0)
+
+
+def test_another_moto_version_is_refused_for_the_lambda_patch(monkeypatch):
+    moto_patches.install()
+    monkeypatch.delattr(LambdaResponse, "get_account_settings")
+    monkeypatch.setattr(moto, "__version__", "9.9.9")
+    with pytest.raises(RehearsalError, match="GetAccountSettings"):
         moto_patches.install()

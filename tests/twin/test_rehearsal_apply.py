@@ -313,13 +313,36 @@ def test_registry_parameters_parse(applied):
     assert len(route.alarm_names) == len(ALARM_KINDS)
 
 
+def _event_rule(applied: AppliedStack, name_suffix: str) -> tuple[ResourceRecord, Any]:
+    """The one EventBridge rule whose name ends with ``name_suffix``, and its pattern in moto."""
+    rules = [
+        r
+        for r in applied.by_type("aws:cloudwatch/eventRule:EventRule")
+        if str(r.outputs["name"]).endswith(name_suffix)
+    ]
+    assert len(rules) == 1, [r.outputs["name"] for r in rules]
+    described = applied.emulator.client("events").describe_rule(Name=rules[0].outputs["name"])
+    return rules[0], json.loads(described["EventPattern"])
+
+
 def test_failback_rule_pattern_names_the_composite_alarm(applied):
-    rule = one(applied, "aws:cloudwatch/eventRule:EventRule", route=None)
-    pattern = json.loads(
-        applied.emulator.client("events").describe_rule(Name=rule.outputs["name"])["EventPattern"]
-    )
+    _, pattern = _event_rule(applied, f"{ROUTE}-failback")
     composite = applied.by_name(f"{ROUTE}-alarms-composite")
     assert composite.outputs["arn"] in json.dumps(pattern)
+
+
+def test_registry_sync_rule_matches_route_record_changes_and_targets_the_controller(applied):
+    rule, pattern = _event_rule(applied, "registry-sync")
+    assert pattern["source"] == ["aws.ssm"]
+    assert pattern["detail-type"] == ["Parameter Store Change"]
+    assert pattern["detail"]["name"] == [{"prefix": f"/strangler/{STACK}/routes/"}]
+    targets = applied.emulator.client("events").list_targets_by_rule(Rule=rule.outputs["name"])
+    controller = StackRecord.from_json(
+        applied.emulator.client("ssm").get_parameter(Name=stack_parameter_name(STACK))["Parameter"][
+            "Value"
+        ]
+    ).controller_function_name
+    assert [t["Arn"].split(":function:")[-1] for t in targets["Targets"]] == [controller]
 
 
 # --- refusals ----------------------------------------------------------------------------

@@ -126,6 +126,18 @@ def test_parser_keeps_the_contract_flags():
     serve_args = parser.parse_args(["serve", "--port", "0"])
     assert (serve_args.port, serve_args.stack) == (0, None)
     assert parser.parse_args(["serve"]).port == 4566
+    assert parser.parse_args(["serve"]).account_concurrency == 1000
+    assert parser.parse_args(["serve", "--account-concurrency", "3000"]).account_concurrency == 3000
+    redeploy = parser.parse_args(["run", "--redeploy-at-stage", "2", "--reorder-at-stage", "1"])
+    assert (redeploy.redeploy_at_stage, redeploy.reorder_at_stage) == (2, 1)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_serve_refuses_an_account_concurrency_below_one(value: str, capsys):
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["serve", "--account-concurrency", value])
+    assert exited.value.code == 2
+    assert "--account-concurrency" in capsys.readouterr().err
 
 
 def test_module_entry_point():

@@ -171,6 +171,14 @@ def test_arguments_become_options():
         "out.png",
         "--bake-seconds",
         "3",
+        "--redeploy-at-stage",
+        "1",
+        "--redeploy-route",
+        "map-tile",
+        "--reorder-at-stage",
+        "1",
+        "--reorder-route",
+        "route-search",
     )
     from rehearsal.run import options_from_args
 
@@ -179,6 +187,8 @@ def test_arguments_become_options():
     assert options.routes == ("map-tile", "map-poi")
     assert (options.fail_at_stage, options.fail_routes) == (2, ("map-poi",))
     assert options.json and options.chart == Path("out.png") and options.bake_seconds == 3
+    assert (options.redeploy_at_stage, options.redeploy_routes) == (1, ("map-tile",))
+    assert (options.reorder_at_stage, options.reorder_routes) == (1, ("route-search",))
 
 
 @pytest.mark.parametrize(
@@ -188,6 +198,9 @@ def test_arguments_become_options():
         (["--fail-at-stage", "0"], "--fail-at-stage: 0 must be 1 or more"),
         (["--fail-route", "map-tile"], "--fail-route needs --fail-at-stage"),
         (["--rate", "-1"], "--rate"),
+        (["--redeploy-at-stage", "0"], "--redeploy-at-stage: 0 must be 1 or more"),
+        (["--reorder-route", "map-tile"], "--reorder-route needs --reorder-at-stage"),
+        (["--redeploy-route", "map-tile"], "--redeploy-route needs --redeploy-at-stage"),
     ],
 )
 def test_bad_options_exit_2_before_anything_starts(argv: list[str], message: str):
@@ -212,6 +225,18 @@ class TestExampleStack:
             ({"fail_at_stage": 5}, "--fail-at-stage 5: route map-tile has 4 stages"),
             ({"fail_at_stage": 4}, "stage 4 of route map-tile has no bake"),
             ({"drift_at_stage": 1, "fail_at_stage": 2}, "both apply"),
+            ({"redeploy_at_stage": 5}, "--redeploy-at-stage 5: route map-tile has 4 stages"),
+            ({"reorder_at_stage": 4}, "--reorder-at-stage 4: stage 4 of route map-tile has no"),
+            (
+                {"redeploy_at_stage": 2, "fail_at_stage": 2},
+                "--redeploy-at-stage 2 does not come before --fail-at-stage 2",
+            ),
+            (
+                {"reorder_at_stage": 3, "drift_at_stage": 1},
+                "--reorder-at-stage 3 does not come before --drift-at-stage 1",
+            ),
+            ({"redeploy_at_stage": 2, "reorder_at_stage": 2}, "are both at stage 2"),
+            ({"reorder_routes": ("map-poi",), "reorder_at_stage": 1}, "--reorder-route map-poi"),
         ],
     )
     def test_options_that_do_not_fit_the_stack_are_refused(

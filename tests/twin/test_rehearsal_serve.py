@@ -14,14 +14,18 @@ import boto3
 import pytest
 
 from rehearsal.serve import serve
+from rehearsal.world import moto_patches
 from rehearsal.world.twin import Twin
 
 PROJECT = Path(__file__).resolve().parents[2]
+# Not the default (1000): the answer must come from the option.
+ACCOUNT_CONCURRENCY = 750
 
 
 @pytest.fixture(scope="module")
 def served():
     """``serve`` in a thread on a free port; yields (twin, printed text)."""
+    limit_before = moto_patches.account_concurrency()
     stop = threading.Event()
     ready = threading.Event()
     twins: list[Twin] = []
@@ -38,6 +42,7 @@ def served():
                 "prod",
                 PROJECT,
                 port=0,
+                account_concurrency=ACCOUNT_CONCURRENCY,
                 out=out,
                 stop=stop,
                 on_ready=on_ready,
@@ -54,6 +59,22 @@ def served():
     stop.set()
     thread.join(timeout=30)
     assert not thread.is_alive(), "serve did not stop"
+    assert moto_patches.account_concurrency() == limit_before, "the limit is put back"
+
+
+def test_account_settings_report_the_configured_limit(served):
+    twin, text = served
+    client = boto3.client("lambda", **twin.emulator.client_kwargs())
+    names = [f["FunctionName"] for f in client.list_functions()["Functions"]]
+    reserved = sum(
+        client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions", 0)
+        for name in names
+    )
+    assert reserved >= 200, "the route function reserves 200 (Pulumi.prod.yaml)"
+    limit = client.get_account_settings()["AccountLimit"]
+    assert limit["ConcurrentExecutions"] == ACCOUNT_CONCURRENCY
+    assert limit["UnreservedConcurrentExecutions"] == ACCOUNT_CONCURRENCY - reserved
+    assert f"concurrency limit: {ACCOUNT_CONCURRENCY}" in text
 
 
 def test_prints_the_endpoint_and_the_routes(served):

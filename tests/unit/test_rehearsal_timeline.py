@@ -157,3 +157,37 @@ def test_the_text_summary_names_the_outcome_and_the_failback():
 def test_route_lookup_names_the_rehearsed_routes():
     with pytest.raises(KeyError, match="map-tile"):
         report().route("map-poi")
+
+
+def changed_route(*events: TimelineEvent) -> RouteReport:
+    return RouteReport(
+        route="map-tile",
+        outcome="promoted",
+        final_weights=ALL_LAMBDA,
+        requests={"ecs": 10, "lambda": 10},
+        errors={},
+        failback_ms=None,
+        timeline=list(events),
+    )
+
+
+def test_the_summary_says_when_the_controller_synced_a_redeploy():
+    ten = Weights.from_percent(10)
+    route = changed_route(
+        TimelineEvent(6130, "redeploy", 2, ten, SOURCE_TWIN, "pulumi up ..."),
+        TimelineEvent(6510, "sync", 2, ten, SOURCE_CONTROLLER, "target groups synced"),
+        TimelineEvent(7000, "reorder", 3, Weights.from_percent(50), SOURCE_TWIN, "reversed"),
+    )
+    text = render_text(RehearsalReport(stack="prod", routes=[route], resources=1))
+    assert "  redeploy: stage 2, synced by the controller 380 ms later" in text
+    assert "  reorder: stage 3, forward target groups reversed by hand" in text
+    assert "redeploy       stage 2" in text, "the events are in the timeline too"
+
+
+def test_the_summary_says_when_a_redeploy_was_not_synced():
+    route = changed_route(
+        TimelineEvent(6130, "redeploy", 2, None, SOURCE_TWIN, "pulumi up ..."),
+        TimelineEvent(16200, "sync_missing", 2, None, SOURCE_TWIN, "still the old group"),
+    )
+    text = render_text(RehearsalReport(stack="prod", routes=[route], resources=1))
+    assert "  redeploy: stage 2, NOT synced by the controller" in text

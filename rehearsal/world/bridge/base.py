@@ -6,6 +6,13 @@ AWS API calls that create the resource in moto, and answers with the physical
 id and the output state in pulumi-aws's camelCase names (``arn``, ``name``,
 ``arnSuffix``, ``invokeArn`` ...), filled with what moto really assigned.
 
+When the program is applied a second time to the same emulator, a resource
+whose inputs changed is *updated* in place through the entry's ``update``
+function, for the inputs listed in ``updatable`` (what AWS can change
+without replacing the resource). Any other changed input is refused by the
+bridge, naming the resource and the input, since AWS would replace the
+resource and the twin does not.
+
 The same entry also says what ``plan`` needs of the type, so that a new
 resource type is one :class:`Translation` and nothing else: how to make up
 its outputs without an emulator (``fabricate``) and which of its inputs a
@@ -51,6 +58,19 @@ class Created:
     outputs: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Existing:
+    """A resource as the previous apply left it: its id, its inputs, its output state.
+
+    ``inputs`` are the inputs the previous apply recorded (after the engine's
+    ``ignore_changes``), ``outputs`` the state the bridge answered then.
+    """
+
+    id: str
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+
+
 @dataclass
 class BridgeContext:
     """What a translation needs: the emulator and the project directory.
@@ -91,6 +111,10 @@ class PlanContext:
 
 
 TranslateFn = Callable[[BridgeContext, str, Mapping[str, Any]], Created]
+UpdateFn = Callable[[BridgeContext, str, Existing, Mapping[str, Any], frozenset[str]], Created]
+"""``update(ctx, logical name, existing, new inputs, changed input keys)``: the new state.
+
+Called only with changed keys the translation lists in ``updatable``."""
 FabricateFn = Callable[[PlanContext, str, Mapping[str, Any]], Created]
 DeriveFn = Callable[[Mapping[str, Any]], Any]
 
@@ -112,6 +136,11 @@ class Translation:
     computes further values from the inputs (a rule's weights, a policy's
     actions). Left ``None``, plan falls back to a made-up ARN and to showing
     every input, as it does for a type the bridge does not cover.
+
+    For a second apply: ``update`` changes an existing resource in place;
+    ``updatable`` lists the (handled) input keys it can change. A type
+    without ``update`` can only be created: a change of any handled input
+    fails the bridge, naming the resource and the input.
     """
 
     token: str
@@ -121,6 +150,8 @@ class Translation:
     fabricate: FabricateFn | None = None
     key_inputs: tuple[str, ...] | None = None
     derived_key_inputs: Mapping[str, DeriveFn] = field(default_factory=dict)
+    update: UpdateFn | None = None
+    updatable: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # A key input the translation does not accept could never be set by
@@ -133,6 +164,14 @@ class Translation:
         clashing = sorted(set(self.derived_key_inputs) & set(self.key_inputs or ()))
         if clashing:
             raise ValueError(f"{self.token}: derived key inputs {clashing} hide input paths")
+        # An updatable input the translation does not pass to AWS would be
+        # "updated" by doing nothing; and a list without a function (or the
+        # reverse) is a half-written entry.
+        not_handled = sorted(self.updatable - self.handled)
+        if not_handled:
+            raise ValueError(f"{self.token}: updatable inputs {not_handled} are not handled")
+        if (self.update is None) != (not self.updatable):
+            raise ValueError(f"{self.token}: update and updatable go together")
 
     def accepted_inputs(self) -> frozenset[str]:
         """Every input key this translation knows about."""
@@ -224,6 +263,10 @@ class Registration:
         """See :func:`created`."""
         return created(resource_id, self.inputs, **computed)
 
+    def updated(self, existing: Existing, **computed: Any) -> Created:
+        """See :func:`updated`."""
+        return updated(existing, self.inputs, **computed)
+
     def error(self, message: str, api_call: str | None = None) -> BridgeError:
         """A BridgeError about this resource (and ``api_call``, when one is refused)."""
         return BridgeError(message, token=self.token, name=self.name, api_call=api_call)
@@ -251,6 +294,22 @@ def created(resource_id: str, inputs: Mapping[str, Any], **computed: Any) -> Cre
     ``computed`` values that are ``None`` are left out (see :func:`with_outputs`).
     """
     return Created(id=resource_id, outputs=with_outputs(inputs, **computed))
+
+
+def updated(existing: Existing, inputs: Mapping[str, Any], **computed: Any) -> Created:
+    """An update's answer: the same id, the previous state with the new inputs over it.
+
+    Attributes the provider computed before stay unless ``computed`` gives
+    new values; an input that is no longer given leaves the state, as it
+    leaves the resource's configuration.
+    """
+    outputs = {
+        key: value
+        for key, value in existing.outputs.items()
+        if key not in existing.inputs or key in inputs
+    }
+    outputs.update(with_outputs(inputs, **computed))
+    return Created(id=existing.id, outputs=outputs)
 
 
 def fabricate_arn(service: str) -> FabricateFn:

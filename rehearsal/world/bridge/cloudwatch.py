@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rehearsal.world.bridge import base
-from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
+from rehearsal.world.bridge.base import BridgeContext, Created, Existing, PlanContext, Translation
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
@@ -172,6 +172,30 @@ def create_dashboard(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -
     return resource.created(dashboard_name, dashboardArn=arn)
 
 
+def update_dashboard(
+    ctx: BridgeContext,
+    name: str,
+    existing: Existing,
+    inputs: Mapping[str, Any],
+    changed: frozenset[str],
+) -> Created:
+    """``PutDashboard`` again under the same name: it replaces the body.
+
+    A new ``dashboardName`` is a new dashboard (not updatable).
+    """
+    resource = base.Registration(DASHBOARD, name, inputs)
+    body = resource.valid_json(
+        "dashboardBody", resource.required("dashboardBody"), "cloudwatch:PutDashboard"
+    )
+    resource.call(
+        "cloudwatch:PutDashboard",
+        ctx.client("cloudwatch").put_dashboard,
+        DashboardName=existing.id,
+        DashboardBody=body,
+    )
+    return resource.updated(existing)
+
+
 def fabricate_composite_alarm(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """Plan's composite alarm: its ``alarmName`` (the logical name if unset) and ARN."""
     alarm_name = str(inputs.get("alarmName") or name)
@@ -276,5 +300,7 @@ TRANSLATIONS = (
         handled=frozenset({"dashboardName", "dashboardBody"}),
         fabricate=fabricate_dashboard,
         key_inputs=("dashboardName",),
+        update=update_dashboard,
+        updatable=frozenset({"dashboardBody"}),
     ),
 )

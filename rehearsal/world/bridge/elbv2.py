@@ -16,7 +16,7 @@ from typing import Any
 
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge import base
-from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
+from rehearsal.world.bridge.base import BridgeContext, Created, Existing, PlanContext, Translation
 
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 TARGET_GROUP_ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
@@ -279,14 +279,20 @@ def _action(action: Mapping[str, Any]) -> dict[str, Any]:
     return translated
 
 
-def create_listener_rule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
-    """``CreateRule`` with the conditions and the (weighted) forward action."""
-    resource = base.Registration(LISTENER_RULE, name, inputs)
+def _rule_body(resource: base.Registration) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rule's conditions and actions in the ELB API's shape."""
     try:
-        conditions = [_condition(c) for c in inputs.get("conditions") or []]
+        conditions = [_condition(c) for c in resource.inputs.get("conditions") or []]
         actions = [_action(a) for a in resource.required("actions")]
     except BridgeError as error:
         raise resource.error(str(error)) from error
+    return conditions, actions
+
+
+def create_listener_rule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """``CreateRule`` with the conditions and the (weighted) forward action."""
+    resource = base.Registration(LISTENER_RULE, name, inputs)
+    conditions, actions = _rule_body(resource)
     response = resource.call(
         "elasticloadbalancing:CreateRule",
         ctx.client("elbv2").create_rule,
@@ -297,6 +303,43 @@ def create_listener_rule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any
     )
     arn = str(response["Rules"][0]["RuleArn"])
     return resource.created(arn, arn=arn)
+
+
+def update_listener_rule(
+    ctx: BridgeContext,
+    name: str,
+    existing: Existing,
+    inputs: Mapping[str, Any],
+    changed: frozenset[str],
+) -> Created:
+    """``ModifyRule`` for changed conditions or actions, ``SetRulePriorities`` for the priority.
+
+    As the provider does it: ``ModifyRule`` replaces the whole list it is
+    given, so a changed action list is sent whole, with the weights the
+    inputs hold (the declared ones, unless ``ignore_changes`` kept older
+    ones). That is how a ``pulumi up`` can move traffic when the actions
+    are not ignored. Another listener is another rule (not updatable).
+    """
+    resource = base.Registration(LISTENER_RULE, name, inputs)
+    elbv2 = ctx.client("elbv2")
+    conditions, actions = _rule_body(resource)
+    if changed & {"conditions", "actions"}:
+        resource.call(
+            "elasticloadbalancing:ModifyRule",
+            elbv2.modify_rule,
+            RuleArn=existing.id,
+            Conditions=conditions if "conditions" in changed else None,
+            Actions=actions if "actions" in changed else None,
+        )
+    if "priority" in changed:
+        resource.call(
+            "elasticloadbalancing:SetRulePriorities",
+            elbv2.set_rule_priorities,
+            RulePriorities=[
+                {"RuleArn": existing.id, "Priority": int(resource.required("priority"))}
+            ],
+        )
+    return resource.updated(existing)
 
 
 def fabricate_target_group(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
@@ -368,5 +411,7 @@ TRANSLATIONS = (
         fabricate=fabricate_listener_rule,
         key_inputs=("listenerArn", "priority", "conditions"),
         derived_key_inputs={"weights": forward_weights},
+        update=update_listener_rule,
+        updatable=frozenset({"priority", "conditions", "actions"}),
     ),
 )

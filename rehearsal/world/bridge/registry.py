@@ -13,7 +13,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rehearsal.errors import BridgeError, UnhandledInput, UnknownInvoke, UnknownResourceType
+from rehearsal.errors import (
+    BridgeError,
+    UnhandledInput,
+    UnknownInvoke,
+    UnknownResourceType,
+    UpdateNotTranslated,
+)
 from rehearsal.world.bridge import (
     awslambda,
     cloudwatch,
@@ -29,7 +35,14 @@ from rehearsal.world.bridge import (
     sqs,
     ssm,
 )
-from rehearsal.world.bridge.base import BridgeContext, Created, Translation
+from rehearsal.world.bridge.base import (
+    COMMON_IGNORED,
+    BridgeContext,
+    Created,
+    Existing,
+    Translation,
+    updated,
+)
 
 if TYPE_CHECKING:
     # Only a type here: plan reads the table without starting an emulator.
@@ -89,8 +102,8 @@ class Bridge:
         """The type tokens the bridge can create, sorted."""
         return sorted(self.translations)
 
-    def create(self, token: str, name: str, inputs: Mapping[str, Any]) -> Created:
-        """Create one resource; raise if the type or an input is not covered."""
+    def _translation(self, token: str, name: str, inputs: Mapping[str, Any]) -> Translation:
+        """The translation of ``token``, once the type, the inputs and the region are checked."""
         translation = self.translations.get(token)
         if translation is None:
             raise UnknownResourceType(token, name, self.known_types)
@@ -104,7 +117,37 @@ class Bridge:
                 token=token,
                 name=name,
             )
-        return translation.create(self.context, name, inputs)
+        return translation
+
+    def create(self, token: str, name: str, inputs: Mapping[str, Any]) -> Created:
+        """Create one resource; raise if the type or an input is not covered."""
+        return self._translation(token, name, inputs).create(self.context, name, inputs)
+
+    def update(
+        self,
+        token: str,
+        name: str,
+        existing: Existing,
+        inputs: Mapping[str, Any],
+        changed: frozenset[str],
+    ) -> Created:
+        """Apply the ``changed`` inputs of an existing resource in place.
+
+        Inputs the translation knowingly ignores (and ``tags``) are not in
+        moto, so a change of them only changes the recorded state. Every
+        other changed input must be ``updatable`` in the translation, or the
+        update fails with :class:`UpdateNotTranslated` naming the resource
+        and the inputs, before anything in moto changes.
+        """
+        translation = self._translation(token, name, inputs)
+        passive = set(translation.ignored) | set(COMMON_IGNORED)
+        active = frozenset(key for key in changed if key not in passive)
+        if not active:
+            return updated(existing, inputs)
+        refused = sorted(active - translation.updatable)
+        if refused or translation.update is None:
+            raise UpdateNotTranslated(token, name, refused or sorted(active))
+        return translation.update(self.context, name, existing, inputs, active)
 
     def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """Answer a provider function call (``aws:index/getRegion:getRegion`` ...)."""

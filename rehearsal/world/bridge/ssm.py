@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rehearsal.world.bridge import base
-from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
+from rehearsal.world.bridge.base import BridgeContext, Created, Existing, PlanContext, Translation
 
 PARAMETER = "aws:ssm/parameter:Parameter"
 
@@ -14,11 +14,12 @@ PARAMETER = "aws:ssm/parameter:Parameter"
 PARAMETER_NAME_MAX = 2048
 
 
-def create_parameter(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
-    """``PutParameter``, then ``GetParameter`` for the version."""
-    resource = base.Registration(PARAMETER, name, inputs)
+def _put(
+    ctx: BridgeContext, resource: base.Registration, parameter_name: str, *, overwrite: bool | None
+) -> dict[str, Any]:
+    """``PutParameter`` with the inputs, then the stored parameter (``GetParameter``)."""
+    inputs = resource.inputs
     ssm = ctx.client("ssm")
-    parameter_name = resource.physical_name(PARAMETER_NAME_MAX)
     value = inputs.get("value")
     if value is None:
         value = inputs.get("insecureValue")
@@ -35,12 +36,46 @@ def create_parameter(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -
         AllowedPattern=inputs.get("allowedPattern"),
         DataType=inputs.get("dataType"),
         KeyId=inputs.get("keyId"),
-        Overwrite=inputs.get("overwrite"),
+        Overwrite=overwrite,
     )
-    stored = resource.call("ssm:GetParameter", ssm.get_parameter, Name=parameter_name)["Parameter"]
+    stored = resource.call("ssm:GetParameter", ssm.get_parameter, Name=parameter_name)
+    return dict(stored["Parameter"])
+
+
+def create_parameter(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """``PutParameter``, then ``GetParameter`` for the version."""
+    resource = base.Registration(PARAMETER, name, inputs)
+    parameter_name = resource.physical_name(PARAMETER_NAME_MAX)
+    stored = _put(ctx, resource, parameter_name, overwrite=inputs.get("overwrite"))
     return resource.created(
         parameter_name,
         name=parameter_name,
+        arn=stored["ARN"],
+        version=int(stored["Version"]),
+        type=stored["Type"],
+    )
+
+
+def update_parameter(
+    ctx: BridgeContext,
+    name: str,
+    existing: Existing,
+    inputs: Mapping[str, Any],
+    changed: frozenset[str],
+) -> Created:
+    """``PutParameter`` with ``Overwrite``: a new version of the same parameter.
+
+    This is what the provider does for a changed value, description, tier,
+    pattern, data type or key, and it is the write after which EventBridge
+    sends a "Parameter Store Change" event with operation ``Update`` (moto
+    sends none; the rehearsal delivers it). A new name is a new parameter
+    (not updatable).
+    """
+    resource = base.Registration(PARAMETER, name, inputs)
+    stored = _put(ctx, resource, existing.id, overwrite=True)
+    return resource.updated(
+        existing,
+        name=existing.id,
         arn=stored["ARN"],
         version=int(stored["Version"]),
         type=stored["Type"],
@@ -74,5 +109,19 @@ TRANSLATIONS = (
         ),
         fabricate=fabricate_parameter,
         key_inputs=("name", "type", "tier"),
+        update=update_parameter,
+        updatable=frozenset(
+            {
+                "value",
+                "insecureValue",
+                "type",
+                "description",
+                "tier",
+                "allowedPattern",
+                "dataType",
+                "keyId",
+                "overwrite",
+            }
+        ),
     ),
 )
