@@ -18,7 +18,19 @@ AWS_XRAY_DAEMON_ADDRESS, a loopback port this script binds and never reads
 (the X-Ray daemon does not exist here); the cost of sending is measured, the
 daemon's work is not. Log and EMF lines go to /dev/null, as real writes.
 
-Usage: .venv/bin/python bench/map_proxy.py [--n 3000] [--cold-runs 7]
+With --packaged, the function runs as it is deployed: the deployment archive
+is built by components/packaging.py (for this interpreter's Python version
+and this machine's architecture, so that compiled wheels load here), unpacked
+into a temporary folder that becomes LAMBDA_TASK_ROOT, and every child
+interpreter runs with `python -S`, so that nothing comes from this
+virtualenv: Powertools, urllib3 (the baseline's too) and the rest come from
+the archive. The archive carries bytecode compiled by this interpreter, as
+deployments should (Lambda's /var/task is read-only, so nothing compiled at
+init is kept); --no-bytecode measures an archive of sources only. Without
+--packaged, the function folder is used as it is, with the virtualenv's
+packages.
+
+Usage: .venv/bin/python bench/map_proxy.py [--packaged [--no-bytecode]] [--n 3000] [--cold-runs 7]
 """
 
 from __future__ import annotations
@@ -28,12 +40,16 @@ import base64
 import importlib
 import json
 import os
+import platform
 import random
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,6 +102,17 @@ def serve() -> None:
     server.shutdown()
 
 
+def child_command(*args: str) -> list[str]:
+    """Command line of a child interpreter running this script.
+
+    Packaged runs (BENCH_NO_SITE set) start children with `-S`: no
+    site-packages, so every import outside the standard library resolves in
+    LAMBDA_TASK_ROOT, as in Lambda.
+    """
+    flags = ["-S"] if os.environ.get("BENCH_NO_SITE") else []
+    return [sys.executable, *flags, __file__, *args]
+
+
 def start_upstream() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve"],
@@ -119,13 +146,15 @@ class BenchContext:
         return 10_000
 
 
-def lambda_env(upstream_url: str, xray_port: int, *, tracing: bool) -> dict[str, str]:
+def lambda_env(
+    upstream_url: str, xray_port: int, task_root: Path, *, tracing: bool
+) -> dict[str, str]:
     """Environment of a Lambda execution environment running the proxy."""
     env = {
         "UPSTREAM_URL": upstream_url,
         "ROUTE_NAME": "tiles",
         "POWERTOOLS_SERVICE_NAME": "map-proxy",
-        "LAMBDA_TASK_ROOT": str(FUNCTION_DIR),
+        "LAMBDA_TASK_ROOT": str(task_root),
         "AWS_LAMBDA_FUNCTION_NAME": "strangler-tiles-proxy",
         "AWS_REGION": "ap-northeast-1",
         "_X_AMZN_TRACE_ID": trace_header(1, sampled=True),
@@ -186,6 +215,52 @@ def alb_event() -> dict[str, Any]:
     }
 
 
+def enter_task_root() -> None:
+    """Put LAMBDA_TASK_ROOT first on sys.path, as the Lambda runtime does."""
+    sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+
+
+# --- Packaging ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackagedCode:
+    """The built archive and the folder it is unpacked into."""
+
+    archive: Path
+    task_root: Path
+    runtime: str
+    architecture: str
+    bytecode: bool
+
+
+def unpack_packaged(*, bytecode: bool) -> PackagedCode:
+    """Build (or reuse) the map proxy's archive and unpack it into a temp folder.
+
+    The archive is built for this interpreter's Python version and this
+    machine's architecture: wheels with compiled code (wrapt) only load on
+    the Python and CPU they were built for.
+    """
+    sys.path.insert(0, str(REPO_ROOT))
+    from components.packaging import build_function_archive
+
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    architecture = {"x86_64": "x86_64", "aarch64": "arm64"}[platform.machine()]
+    archive = build_function_archive(
+        FUNCTION_DIR,
+        FUNCTION_DIR / "requirements.txt",
+        runtime=runtime,
+        architecture=architecture,
+        cache_dir=REPO_ROOT / "build" / "functions",
+        name="map_proxy",
+        bytecode_python=Path(sys.executable) if bytecode else None,
+    )
+    task_root = Path(tempfile.mkdtemp(prefix="map-proxy-task-"))
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(task_root)
+    return PackagedCode(archive, task_root, runtime, architecture, bytecode)
+
+
 # --- Baseline ------------------------------------------------------------------------------
 
 
@@ -219,8 +294,8 @@ def cold_child(kind: str) -> None:
     real_stdout = sys.stdout
     sys.stdout = devnull
     started = time.perf_counter()
+    enter_task_root()
     if kind == "proxy":
-        sys.path.insert(0, str(FUNCTION_DIR))
         handler: Handler = importlib.import_module("app").handler
     else:
         handler = make_baseline(os.environ["UPSTREAM_URL"])
@@ -244,7 +319,7 @@ def measure_cold(kind: str, env: dict[str, str], runs: int) -> dict[str, float]:
     results: list[dict[str, float]] = []
     for _ in range(runs):
         completed = subprocess.run(
-            [sys.executable, __file__, "--cold-child", kind],
+            child_command("--cold-child", kind),
             env={**os.environ, **env},
             capture_output=True,
             text=True,
@@ -306,7 +381,7 @@ def warm_child(mode: str, n: int, warmup: int) -> None:
     real_stdout = sys.stdout
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     sys.stdout = devnull
-    sys.path.insert(0, str(FUNCTION_DIR))
+    enter_task_root()
     app = importlib.import_module("app")
     samples = measure_warm(
         {"baseline": make_baseline(upstream_url), "proxy": app.handler},
@@ -327,7 +402,7 @@ def warm_child(mode: str, n: int, warmup: int) -> None:
 
 def run_warm(mode: str, env: dict[str, str], n: int, warmup: int) -> dict[str, Any]:
     completed = subprocess.run(
-        [sys.executable, __file__, "--warm-child", mode, "--n", str(n), "--warmup", str(warmup)],
+        child_command("--warm-child", mode, "--n", str(n), "--warmup", str(warmup)),
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -343,6 +418,16 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=3000, help="timed invocations per handler")
     parser.add_argument("--warmup", type=int, default=200, help="untimed invocations first")
     parser.add_argument("--cold-runs", type=int, default=7, help="fresh interpreters per figure")
+    parser.add_argument(
+        "--packaged",
+        action="store_true",
+        help="run the built deployment archive, unpacked, with no virtualenv packages",
+    )
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="with --packaged: an archive of sources only, no compiled bytecode",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cold-child", choices=["proxy", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--warm-child", choices=TRACING_MODES, help=argparse.SUPPRESS)
@@ -358,13 +443,17 @@ def main() -> None:
         warm_child(args.warm_child, args.n, args.warmup)
         return
 
+    packaged = unpack_packaged(bytecode=not args.no_bytecode) if args.packaged else None
+    task_root = packaged.task_root if packaged is not None else FUNCTION_DIR
+    if packaged is not None:
+        os.environ["BENCH_NO_SITE"] = "1"
     xray_sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     xray_sink.bind(("127.0.0.1", 0))
     xray_port = xray_sink.getsockname()[1]
     upstream, upstream_url = start_upstream()
     try:
-        traced_env = lambda_env(upstream_url, xray_port, tracing=True)
-        untraced_env = lambda_env(upstream_url, xray_port, tracing=False)
+        traced_env = lambda_env(upstream_url, xray_port, task_root, tracing=True)
+        untraced_env = lambda_env(upstream_url, xray_port, task_root, tracing=False)
         warm = {
             mode: run_warm(mode, untraced_env if mode == "off" else traced_env, args.n, args.warmup)
             for mode in TRACING_MODES
@@ -379,11 +468,23 @@ def main() -> None:
             upstream.stdin.close()
         upstream.wait(timeout=10)
         xray_sink.close()
+        if packaged is not None:
+            shutil.rmtree(packaged.task_root, ignore_errors=True)
 
     print(
         f"map proxy benchmark: {args.n} timed invocations per handler after {args.warmup} "
         f"warm-up, {len(TILE_BYTES)} B PNG tile, loopback upstream in a child process"
     )
+    if packaged is not None:
+        size_mb = packaged.archive.stat().st_size / 1e6
+        print(
+            f"code: packaged archive {packaged.archive.relative_to(REPO_ROOT)} "
+            f"({packaged.runtime} {packaged.architecture}, "
+            f"{'with' if packaged.bytecode else 'without'} bytecode, {size_mb:.1f} MB), "
+            "unpacked as LAMBDA_TASK_ROOT; children run with python -S (no virtualenv packages)"
+        )
+    else:
+        print("code: functions/map_proxy as it is, dependencies from the virtualenv")
     print(
         "Tracer: Lambda-like environment (LAMBDA_TASK_ROOT, _X_AMZN_TRACE_ID renewed per "
         "invocation); sampled subsegments go as UDP datagrams to a loopback port where no "
