@@ -632,6 +632,24 @@ class TwinWorld:
             )["executionArn"]
         )
 
+    def park(self, execution_arn: str, timeout: float = SETTLE_SECONDS) -> None:
+        """Return once a held execution waits in its Bake state.
+
+        The stand-in answers Shift before the interpreter leaves the Shift
+        task; stopping an execution while moto's interpreter is still in the
+        Choice after it makes moto end it FAILED (an IndexError inside moto)
+        instead of ABORTED. Waiting for the Wait state closes that window.
+        """
+        self.hold.wait_for(execution_arn, timeout)
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            events = sfn.get_execution_history(executionArn=execution_arn)["events"]
+            if any(e["type"] == "WaitStateEntered" for e in events):
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"execution {execution_arn} never entered its Bake state")
+
     def execution_status(self, execution_arn: str) -> str:
         """The execution's status now."""
         sfn = self.client("stepfunctions")

@@ -64,7 +64,7 @@ def task_event(stack: TwinWorld, action: str, execution_arn: str, **extra: Any) 
 def start(stack: TwinWorld, name: str = "run-1") -> str:
     """An execution of the deployed state machine, waiting in its first task."""
     arn = stack.start_execution(name, stack.execution_input(ROUTE))
-    stack.hold.wait_for(arn)
+    stack.park(arn)
     return arn
 
 

@@ -85,7 +85,7 @@ def run(arn: str, plan: PlanRecord = PLAN, stage_index: int | None = None) -> Ru
 
 def begun(stack: TwinWorld, service: CanaryService, plan: PlanRecord = PLAN) -> str:
     arn = stack.start_execution("run", stack.execution_input(ROUTE, plan=plan))
-    stack.hold.wait_for(arn)
+    stack.park(arn)
     assert service.begin(run(arn, plan)).outcome == Outcome.RUN
     return arn
 

@@ -143,7 +143,7 @@ def in_progress_run(world: World, route: str) -> RunContext:
     arn = stack.start_execution(
         f"{route}-run", stack.execution_input(route, actor="schedule", trigger="schedule")
     )
-    stack.hold.wait_for(arn)
+    stack.park(arn)
     service = stack.service()
     run = RunContext(route, arn, "schedule", "schedule", stack.route(route).plan)
     assert service.begin(run).outcome == Outcome.RUN

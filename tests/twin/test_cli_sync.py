@@ -105,7 +105,7 @@ def lines_by_route(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
 def in_stage_one(stack: TwinWorld, route: str) -> RunContext:
     """A running execution whose Begin and first Shift ran: the route is at 10 %."""
     arn = stack.start_execution(f"{route}-run", stack.execution_input(route))
-    stack.hold.wait_for(arn)
+    stack.park(arn)
     run = RunContext(route, arn, "operator", "operator:test", stack.route(route).plan)
     service = stack.service()
     assert service.begin(run).outcome == Outcome.RUN
