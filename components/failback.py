@@ -40,6 +40,49 @@ def failback_event_pattern(composite_alarm_arn: str) -> dict[str, Any]:
     }
 
 
+def invoke_controller(
+    name: str,
+    rule: aws.cloudwatch.EventRule,
+    *,
+    function_name: pulumi.Input[str],
+    function_arn: pulumi.Input[str],
+    dlq_arn: pulumi.Input[str],
+    permission_opts: pulumi.ResourceOptions,
+    target_opts: pulumi.ResourceOptions,
+) -> None:
+    """Let ``rule`` invoke the controller: the Lambda permission and the target.
+
+    Every rule of the stack that calls the controller delivers the event as
+    it came, retries for ``FAILBACK_EVENT_MAX_AGE_SECONDS`` and sends what it
+    could not deliver to the stack's dead-letter queue.
+    """
+    permission = aws.lambda_.Permission(
+        f"{name}-permission",
+        action="lambda:InvokeFunction",
+        function=function_name,
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        opts=permission_opts,
+    )
+    aws.cloudwatch.EventTarget(
+        f"{name}-target",
+        rule=rule.name,
+        target_id="controller",
+        arn=function_arn,
+        retry_policy={
+            "maximum_event_age_in_seconds": FAILBACK_EVENT_MAX_AGE_SECONDS,
+            "maximum_retry_attempts": FAILBACK_MAX_RETRY_ATTEMPTS,
+        },
+        dead_letter_config={"arn": dlq_arn},
+        # The target's identity is (rule, "controller"): a replacement put
+        # first would overwrite it and then be removed with the old one.
+        opts=pulumi.ResourceOptions.merge(
+            target_opts,
+            pulumi.ResourceOptions(depends_on=[permission], delete_before_replace=True),
+        ),
+    )
+
+
 @dataclass
 class FailbackRuleArgs:
     """Inputs of :class:`FailbackRule`."""
@@ -73,33 +116,14 @@ class FailbackRule(pulumi.ComponentResource):
             ),
             opts=moved_child(self, former, f"{route}-failback-rule", delete_before_replace=True),
         )
-        permission = aws.lambda_.Permission(
-            f"{name}-permission",
-            action="lambda:InvokeFunction",
-            function=args.function_name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=moved_child(self, former, f"{route}-failback-permission"),
-        )
-        aws.cloudwatch.EventTarget(
-            f"{name}-target",
-            rule=rule.name,
-            target_id="controller",
-            arn=args.function_arn,
-            retry_policy={
-                "maximum_event_age_in_seconds": FAILBACK_EVENT_MAX_AGE_SECONDS,
-                "maximum_retry_attempts": FAILBACK_MAX_RETRY_ATTEMPTS,
-            },
-            dead_letter_config={"arn": args.dlq_arn},
-            # The target's identity is (rule, "controller"): a replacement put
-            # first would overwrite it and then be removed with the old one.
-            opts=moved_child(
-                self,
-                former,
-                f"{route}-failback-target",
-                depends_on=[permission],
-                delete_before_replace=True,
-            ),
+        invoke_controller(
+            name,
+            rule,
+            function_name=args.function_name,
+            function_arn=args.function_arn,
+            dlq_arn=args.dlq_arn,
+            permission_opts=moved_child(self, former, f"{route}-failback-permission"),
+            target_opts=moved_child(self, former, f"{route}-failback-target"),
         )
 
         self.rule_arn = rule.arn

@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.failback import FAILBACK_EVENT_MAX_AGE_SECONDS, FAILBACK_MAX_RETRY_ATTEMPTS
+from components.failback import invoke_controller
 from components.json_text import json_text
 from controller.core.contract import route_parameter_name
 
@@ -86,29 +86,15 @@ class RegistrySyncRule(pulumi.ComponentResource):
             # A fixed name (components/naming.py): the old rule goes first.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        permission = aws.lambda_.Permission(
-            f"{name}-permission",
-            action="lambda:InvokeFunction",
-            function=args.function_name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         # No input or input transformer: the controller gets the event as SSM sent it.
-        aws.cloudwatch.EventTarget(
-            f"{name}-target",
-            rule=rule.name,
-            target_id="controller",
-            arn=args.function_arn,
-            retry_policy={
-                "maximum_event_age_in_seconds": FAILBACK_EVENT_MAX_AGE_SECONDS,
-                "maximum_retry_attempts": FAILBACK_MAX_RETRY_ATTEMPTS,
-            },
-            dead_letter_config={"arn": args.dlq_arn},
-            # The target's identity is (rule, "controller"): the old one goes first.
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[permission], delete_before_replace=True
-            ),
+        invoke_controller(
+            name,
+            rule,
+            function_name=args.function_name,
+            function_arn=args.function_arn,
+            dlq_arn=args.dlq_arn,
+            permission_opts=pulumi.ResourceOptions(parent=self),
+            target_opts=pulumi.ResourceOptions(parent=self),
         )
 
         self.rule_arn = rule.arn

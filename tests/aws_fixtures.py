@@ -930,3 +930,19 @@ class SharedTwin:
             # Something outside the parking reached the backends: build again.
             return self._build()
         return self._world
+
+
+def lambda_role(iam: Any, name: str) -> str:
+    """The ARN of a new role ``<name>-role`` that Lambda may assume (for functions in moto)."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(document))
+    return str(role["Role"]["Arn"])

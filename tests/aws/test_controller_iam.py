@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from pathlib import Path
@@ -410,15 +411,20 @@ ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_AWS_MODULES = sorted([*ROOT.glob("controller/aws/*.py")])
 
 
-def operations_called(source: str) -> set[str]:
-    """IAM actions of the boto3 operations a module calls (``.op(`` or ``get_paginator("op")``)."""
+@functools.cache
+def _method_to_operation(service: str) -> dict[str, str]:
+    """boto3's method name -> API operation name of one service (a client is slow to build)."""
     import boto3
 
-    session = boto3.session.Session(region_name=REGION)
+    client = boto3.session.Session(region_name=REGION).client(service)
+    return dict(client.meta.method_to_api_mapping)
+
+
+def operations_called(source: str) -> set[str]:
+    """IAM actions of the boto3 operations a module calls (``.op(`` or ``get_paginator("op")``)."""
     actions: set[str] = set()
     for service, prefix in IAM_PREFIX.items():
-        mapping = session.client(service).meta.method_to_api_mapping
-        for method, operation in mapping.items():
+        for method, operation in _method_to_operation(service).items():
             if re.search(rf"\.{method}\(|get_paginator\(\s*\"{method}\"", source):
                 if operation == "TransactWriteItems":
                     actions |= {

@@ -21,7 +21,7 @@ from rehearsal.world.moto_lambda import (
     function_key,
     route_lambda_invocations,
 )
-from tests.aws_fixtures import fake_aws_env
+from tests.aws_fixtures import fake_aws_env, lambda_role
 
 REGION = "ap-northeast-1"
 MOTO_CONFIG: Any = {
@@ -47,22 +47,7 @@ def _aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def create_function(name: str) -> str:
     """A Lambda function in moto (its code never runs: the router replaces it)."""
-    iam = boto3.client("iam", region_name=REGION)
-    role = iam.create_role(
-        RoleName=f"{name}-role",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
+    role = lambda_role(boto3.client("iam", region_name=REGION), name)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("index.py", "def handler(event, context):\n    return event\n")

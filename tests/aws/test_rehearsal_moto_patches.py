@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from rehearsal.errors import RehearsalError
 from rehearsal.world import moto_patches
 from rehearsal.world.emulator import in_process, server
+from tests.aws_fixtures import lambda_role
 
 REGION = "ap-northeast-1"
 
@@ -68,21 +68,7 @@ def lambda_client() -> Iterator[Any]:
 
 
 def _function(client: Any, iam: Any, name: str, reserved: int | None) -> None:
-    role = iam.create_role(
-        RoleName=f"{name}-role",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
+    role = lambda_role(iam, name)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zipped:
         zipped.writestr("app.py", "def handler(event, context):\n    return {}\n")

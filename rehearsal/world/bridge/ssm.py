@@ -89,39 +89,31 @@ def fabricate_parameter(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) 
     return base.created(parameter_name, inputs, name=parameter_name, arn=arn)
 
 
+# The inputs of a parameter the twin applies (create), all but the name also in place.
+PARAMETER_INPUTS = frozenset(
+    {
+        "name",
+        "value",
+        "insecureValue",
+        "type",
+        "description",
+        "tier",
+        "allowedPattern",
+        "dataType",
+        "keyId",
+        "overwrite",
+    }
+)
+
 TRANSLATIONS = (
     Translation(
         token=PARAMETER,
         create=create_parameter,
-        handled=frozenset(
-            {
-                "name",
-                "value",
-                "insecureValue",
-                "type",
-                "description",
-                "tier",
-                "allowedPattern",
-                "dataType",
-                "keyId",
-                "overwrite",
-            }
-        ),
+        handled=PARAMETER_INPUTS,
         fabricate=fabricate_parameter,
         key_inputs=("name", "type", "tier"),
         update=update_parameter,
-        updatable=frozenset(
-            {
-                "value",
-                "insecureValue",
-                "type",
-                "description",
-                "tier",
-                "allowedPattern",
-                "dataType",
-                "keyId",
-                "overwrite",
-            }
-        ),
+        # Everything but the name (a new name is a new parameter).
+        updatable=PARAMETER_INPUTS - {"name"},
     ),
 )
