@@ -43,7 +43,7 @@ twin: setup
 # stealing evens out the long twin runs.
 PYTEST_ALL_WORKERS ?= 3
 pytest: setup
-	$(VENV)/bin/pytest -n $(PYTEST_ALL_WORKERS) --dist worksteal tests
+	$(VENV)/bin/pytest -n $(PYTEST_ALL_WORKERS) --dist loadscope tests
 
 # The README's first command: the local twin rehearses the example stack.
 # `make rehearsal ARGS="--fail-at-stage 2"` shows the failback.
