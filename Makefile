@@ -39,8 +39,9 @@ twin: setup
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests/twin
 
 # Every tier in one pytest run. The twin tests spend much of their time waiting
-# (bakes, polls), so one worker more than the 2 cores keeps both busy; work
-# stealing evens out the long twin runs.
+# (bakes, polls), so one worker more than the 2 cores keeps both busy. Each test
+# module (or class) stays on one worker, so its module fixtures (an applied
+# stack, a served twin) are built once, not once per worker.
 PYTEST_ALL_WORKERS ?= 3
 pytest: setup
 	$(VENV)/bin/pytest -n $(PYTEST_ALL_WORKERS) --dist loadscope tests
