@@ -186,28 +186,18 @@ class TwinMocks(Mocks):
         declared = changed_inputs(old, new)
         changed = changed_inputs(old, kept)
         ignored = tuple(key for key in declared if key not in changed)
-        if not changed:
-            # Not touched: the resource keeps the state the previous apply recorded.
-            self.answered = Answered(
+        if changed:
+            updated = self.answerer.update(
+                args.typ,
+                args.name,
+                Existing(id=existing.id or "", inputs=existing.inputs, outputs=existing.outputs),
                 effective,
-                kept,
-                ResourceChange(
-                    name=args.name,
-                    type=args.typ,
-                    urn=pending.urn,
-                    operation=SAME,
-                    ignored=ignored,
-                    outputs=existing.outputs,
-                ),
+                frozenset(changed),
             )
-            return existing.id or "", dict(existing.outputs)
-        updated = self.answerer.update(
-            args.typ,
-            args.name,
-            Existing(id=existing.id or "", inputs=existing.inputs, outputs=existing.outputs),
-            effective,
-            frozenset(changed),
-        )
+            resource_id, outputs, operation = updated.id, updated.outputs, UPDATE
+        else:
+            # Not touched: the resource keeps the state the previous apply recorded.
+            resource_id, outputs, operation = existing.id or "", dict(existing.outputs), SAME
         self.answered = Answered(
             effective,
             kept,
@@ -215,13 +205,13 @@ class TwinMocks(Mocks):
                 name=args.name,
                 type=args.typ,
                 urn=pending.urn,
-                operation=UPDATE,
+                operation=operation,
                 properties=changed,
                 ignored=ignored,
-                outputs=updated.outputs,
+                outputs=outputs,
             ),
         )
-        return updated.id, updated.outputs
+        return resource_id, outputs
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         """Answer a provider function call."""
