@@ -150,11 +150,13 @@ def test_the_worker_runs_the_handler_from_the_package(worker: tuple[WorkerFuncti
 def test_the_worker_output_reaches_the_sink(worker: tuple[WorkerFunction, list[str]]):
     function, lines = worker
     function({"n": 42}, None)
-    assert "init overridden" in lines
-    deadline = 50
-    while deadline and '{"_aws": "line", "n": 42}' not in lines:
+    # The worker's output is read by another thread: wait for both lines.
+    expected = ("init overridden", '{"_aws": "line", "n": 42}')
+    deadline = 250
+    while deadline and not all(line in lines for line in expected):
         threading.Event().wait(0.02)
         deadline -= 1
+    assert "init overridden" in lines
     assert '{"_aws": "line", "n": 42}' in lines
 
 
