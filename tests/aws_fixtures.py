@@ -946,3 +946,34 @@ def lambda_role(iam: Any, name: str) -> str:
     }
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(document))
     return str(role["Role"]["Arn"])
+
+
+def weighted_forward(*groups: tuple[str, int]) -> list[dict[str, Any]]:
+    """A rule's action list: one forward to ``groups`` (target group ARN, weight), in order."""
+    target_groups = [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in groups]
+    return [{"Type": "forward", "ForwardConfig": {"TargetGroups": target_groups}}]
+
+
+def alb_listener(ec2: Any, elbv2: Any, region: str) -> tuple[str, str]:
+    """An HTTP listener on a new ALB, forwarding to a new ECS (ip) target group.
+
+    Returns the listener's ARN and the target group's ARN.
+    """
+    vpc = str(ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"])
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in ((1, "a"), (2, "c"))
+    ]
+    balancer = elbv2.create_load_balancer(Name="common-api", Subnets=subnets)["LoadBalancers"][0]
+    ecs = elbv2.create_target_group(
+        Name="map-ecs", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": ecs}],
+    )["Listeners"][0]["ListenerArn"]
+    return str(listener), str(ecs)

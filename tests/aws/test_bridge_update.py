@@ -18,6 +18,7 @@ from rehearsal.errors import UpdateNotTranslated
 from rehearsal.world.bridge import Bridge, Created, Translation, all_translations
 from rehearsal.world.bridge.base import Change, Existing, updated
 from tests.aws.test_bridge_elbv2 import lambda_target_group, listener
+from tests.aws_fixtures import weighted_forward
 
 # The region of the emulator the `bridge` fixture (tests/aws/conftest.py) starts.
 REGION = "ap-northeast-1"
@@ -129,17 +130,7 @@ def test_a_rule_whose_actions_change_gets_the_whole_action_list(bridge):
     # The controller's weights, written after the create.
     elbv2.modify_rule(
         RuleArn=created.id,
-        Actions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        {"TargetGroupArn": ecs, "Weight": 899},
-                        {"TargetGroupArn": group.id, "Weight": 100},
-                    ]
-                },
-            }
-        ],
+        Actions=weighted_forward((ecs, 899), (group.id, 100)),
     )
     vpc = elbv2.describe_target_groups(TargetGroupArns=[ecs])["TargetGroups"][0]["VpcId"]
     ecs_2 = elbv2.create_target_group(
