@@ -36,6 +36,7 @@ from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from controller.service import RunContext
 from tests.aws_fixtures import REGION, TWIN_ROUTES, SharedTwin, TwinWorld
+from tests.processes import FAKE_CREDENTIALS
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "three"
@@ -53,13 +54,7 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 
 def fake_env() -> dict[str, str]:
     """Fake credentials only: no profile, config file or endpoint leaks in from the host."""
-    return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
+    return dict(FAKE_CREDENTIALS)
 
 
 @dataclass(frozen=True)

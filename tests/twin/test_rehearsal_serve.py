@@ -6,7 +6,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from rehearsal.serve import serve
 from rehearsal.world import moto_patches
 from rehearsal.world.twin import Twin
+from tests.processes import run_python
 
 PROJECT = Path(__file__).resolve().parents[2]
 # Not the default (1000): the answer must come from the option.
@@ -100,26 +100,19 @@ def test_operator_cli_status_works_against_it(served):
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "controller",
-            "status",
-            "--stack",
-            "prod",
-            "--region",
-            twin.emulator.region,
-            "--endpoint-url",
-            str(twin.emulator.endpoint_url),
-            "--json",
-        ],
+    completed = run_python(
+        "-m",
+        "controller",
+        "status",
+        "--stack",
+        "prod",
+        "--region",
+        twin.emulator.region,
+        "--endpoint-url",
+        str(twin.emulator.endpoint_url),
+        "--json",
         cwd=PROJECT,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     assert "map-tile" in json.dumps(json.loads(completed.stdout))
@@ -135,15 +128,7 @@ def run_cli(twin: Twin, *argv: str) -> subprocess.CompletedProcess[str]:
     }
     common = ["--stack", "prod", "--region", twin.emulator.region]
     common += ["--endpoint-url", str(twin.emulator.endpoint_url), "--json"]
-    return subprocess.run(
-        [sys.executable, "-m", "controller", *argv, *common],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python("-m", "controller", *argv, *common, cwd=PROJECT, env=env)
 
 
 def test_operator_cli_start_rollback_history_end_to_end(served):

@@ -7,8 +7,6 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -50,6 +48,7 @@ from controller.core.contract import (
 )
 from controller.core.state_machine import build_definition
 from rehearsal.world.bridge.archive import archive_to_zip
+from tests.processes import run_python
 from tests.pulumi_mocks import (
     RecordedResource,
     by_name,
@@ -410,15 +409,7 @@ def test_the_real_archive_has_no_cli_and_its_handler_imports_without_it(tmp_path
         "POWERTOOLS_TRACE_DISABLED": "true",
         "STRANGLER_STACK": STACK,
     }
-    result = subprocess.run(
-        [sys.executable, "-c", probe, str(code)],
-        cwd=code,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python("-c", probe, str(code), cwd=code, env=env)
     assert result.returncode == 0, result.stderr
 
 
