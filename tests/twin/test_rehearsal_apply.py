@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,11 +30,8 @@ from rehearsal.world.brownfield import Brownfield, create_brownfield
 from rehearsal.world.emulator import Emulator, in_process
 from rehearsal.world.records import ResourceRecord
 from rehearsal.world.stack_files import load_stack_config
+from tests.example_stack import PROJECT, REGION, ROUTE, STACK
 
-PROJECT = Path(__file__).resolve().parents[2]
-STACK = "prod"
-REGION = "ap-northeast-1"
-ROUTE = "map-tile"
 CONTROLLER_TYPE = "strangler:controller:CanaryController"
 
 
