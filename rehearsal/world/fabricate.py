@@ -63,5 +63,13 @@ class FabricatedAnswerer:
             return {"name": self.region, "region": self.region, "id": self.region}
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "id": "aws", "dnsSuffix": "amazonaws.com"}
+        if token == invokes.GET_PARAMETER:
+            # The twin's answer (rehearsal/world/moto_patches.py), without an emulator.
+            name = str(args["name"])
+            value = invokes.powertools_parameter_value(name, self.region)
+            if value is None:
+                raise UnknownInvoke(f"{token} of {name!r}", sorted(invokes.INVOKES))
+            return {"name": name, "id": name, "type": "String", "value": value,
+                    "insecureValue": value}  # fmt: skip
         # Same refusal as the bridge: an invoke nobody answers is a gap to close.
         raise UnknownInvoke(token, sorted(invokes.INVOKES))

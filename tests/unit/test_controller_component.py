@@ -16,7 +16,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from components import naming
-from components.config import POWERTOOLS_LAYER_VERSION, StackConfig
+from components.config import POWERTOOLS_VERSION, StackConfig
 from components.controller import (
     TYPE_TOKEN,
     CanaryController,
@@ -37,6 +37,7 @@ from components.controller_iam import (
     scheduler_policy,
     state_machine_policy,
 )
+from components.packaging import pinned_version, read_requirements
 from components.registry_sync import registry_sync_event_pattern
 from controller.core.contract import (
     PlanRecord,
@@ -50,6 +51,8 @@ from controller.core.state_machine import build_definition
 from rehearsal.world.bridge.archive import archive_to_zip
 from tests.processes import run_python
 from tests.pulumi_mocks import (
+    MOCK_LAYER_VERSION,
+    PROJECT_ROOT,
     RecordedResource,
     by_name,
     by_type,
@@ -144,8 +147,13 @@ def default_routes() -> list[ControllerRoute]:
     ]
 
 
-def declare(source_dir: Path, routes=None, **overrides) -> list[RecordedResource]:
-    """Build one CanaryController against fresh recording mocks; return what it declared."""
+def declare(
+    source_dir: Path, routes=None, calls: list | None = None, **overrides
+) -> list[RecordedResource]:
+    """Build one CanaryController against fresh recording mocks; return what it declared.
+
+    ``calls``, if given, receives the provider functions the controller invoked.
+    """
     monitor = install_mocks(stack=STACK, region=REGION)
     values = {
         "stack": STACK,
@@ -163,6 +171,8 @@ def declare(source_dir: Path, routes=None, **overrides) -> list[RecordedResource
         return pulumi.Output.all(controller.dlq_url, controller.state_machine_arn)
 
     program()
+    if calls is not None:
+        calls.extend(monitor.recording_mocks.calls)
     return list(monitor.recorded)
 
 
@@ -352,6 +362,27 @@ def test_controller_function(declared, source_dir):
     assert Path(code.assets["controller"].assets["handler.py"].path) == source_dir / "handler.py"
     # Its log group and permissions exist before it can run.
     assert {"canary-function-logs", "canary-function-policy"} <= set(function.depends_on)
+
+
+def test_without_a_stack_layer_the_controller_uses_the_layer_of_the_pinned_release(source_dir):
+    calls: list = []
+    resources = declare(source_dir, calls=calls, powertools_layer_arn="")
+    function = one(resources, "aws:lambda/function:Function")
+    assert function.inputs["layers"] == [
+        f"arn:aws:lambda:{REGION}:017000801446:layer:"
+        f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{MOCK_LAYER_VERSION}"
+    ]
+    assert [c.args["name"] for c in calls if c.token == "aws:ssm/getParameter:getParameter"] == [
+        f"/aws/service/powertools/python/x86_64/python3.12/{POWERTOOLS_VERSION}"
+    ]
+
+
+def test_the_controllers_powertools_release_is_the_one_the_tests_run():
+    root = PROJECT_ROOT / "requirements.txt"
+    pinned = [line for line in root.read_text().splitlines() if line.startswith("aws_lambda_")]
+    assert pinned == [f"aws_lambda_powertools=={POWERTOOLS_VERSION}"]
+    proxy = read_requirements(PROJECT_ROOT / "functions" / "map_proxy" / "requirements.txt")
+    assert pinned_version(proxy, "aws-lambda-powertools") == POWERTOOLS_VERSION
 
 
 def _archive_entries(archive: pulumi.Archive) -> dict[str, str]:
@@ -1094,10 +1125,7 @@ def test_args_for_a_stack_config():
     )
     config = StackConfig(region=REGION, listener_arn=LISTENER, routes=(), log_retention_days=90)
     args = CanaryControllerArgs.for_stack("prod", config, [route], TOPIC)
-    assert args.powertools_layer_arn == (
-        f"arn:aws:lambda:{REGION}:017000801446:layer:"
-        f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{POWERTOOLS_LAYER_VERSION}"
-    )
+    assert args.powertools_layer_arn == "", "no stack layer: the release's layer, looked up"
     assert (args.stack, args.topic_arn, args.log_retention_days) == ("prod", TOPIC, 90)
     assert args.routes == [
         ControllerRoute(
