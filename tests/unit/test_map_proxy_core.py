@@ -450,3 +450,24 @@ def test_emf_flush_prints_one_line_per_request_and_nothing_without_values(
     assert document["route"] == "r"
     with pytest.raises(KeyError, match="Latency"):
         ours.add_metric("Latency", 1)
+
+
+@given(
+    headers=st.dictionaries(st.text(max_size=20), st.lists(st.text(max_size=40), max_size=3)),
+    body=st.text(max_size=200),
+    binary=st.booleans(),
+    multi=st.booleans(),
+)
+def test_the_quick_size_bound_is_never_below_the_json_size(
+    headers: dict[str, list[str]], body: str, binary: bool, multi: bool
+) -> None:
+    data = body.encode("utf-8")
+    content_type = ["application/octet-stream" if binary else "text/plain; charset=utf-8"]
+    response = core.build_alb_response(
+        200, {**headers, "Content-Type": content_type}, data, multi_value_headers=multi
+    )
+    exact = core.response_json_size(response)
+    bound = core._size_upper_bound(response)
+    assert bound is not None and bound >= exact
+    assert core.ensure_fits_alb_limit(response, exact) == exact
+    assert core.ensure_fits_alb_limit(response) >= exact
