@@ -334,21 +334,13 @@ def test_the_package_path_of_this_module_exists():
     assert (Path(__file__).resolve()).name == THIS_MODULE.rsplit(".", 1)[1] + ".py"
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def test_a_package_is_unzipped_once_and_reused(tmp_path: Path):
-    package = _zip({"app.py": b"x = 1\n", "lib/mod.py": b"y = 2\n"})
-    first = unpacked_package(package, tmp_path)
+    zipped = package({"app.py": "x = 1\n", "lib/mod.py": "y = 2\n"})
+    first = unpacked_package(zipped, tmp_path)
     assert (first / "lib" / "mod.py").read_bytes() == b"y = 2\n"
     (first / "marker").write_text("left by the first unzip")
-    assert unpacked_package(package, tmp_path) == first
+    assert unpacked_package(zipped, tmp_path) == first
     assert (first / "marker").exists(), "the second worker reused the folder"
-    other = unpacked_package(_zip({"app.py": b"x = 3\n"}), tmp_path)
+    other = unpacked_package(package({"app.py": "x = 3\n"}), tmp_path)
     assert other != first and (other / "app.py").read_bytes() == b"x = 3\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, other.name])
