@@ -590,17 +590,22 @@ def test_failback_rule_matches_the_composite_alarm_entering_alarm(declared, rout
     }
 
 
-@pytest.mark.parametrize("route", ["map-tile", "map-style"])
-def test_failback_target_retries_then_dead_letters(declared, route):
-    rule = by_name(declared, f"canary-{route}-failback-rule")
-    target = by_name(declared, f"canary-{route}-failback-target")
-    assert target.inputs == {
+def controller_target(rule: RecordedResource) -> dict:
+    """A rule's target: the controller, Lambda's retries, the stack's DLQ; no input change."""
+    return {
         "rule": rule.outputs["name"],
         "targetId": "controller",
         "arn": FUNCTION_ARN,
         "retryPolicy": {"maximumEventAgeInSeconds": 300, "maximumRetryAttempts": 185},
         "deadLetterConfig": {"arn": DLQ_ARN},
     }
+
+
+@pytest.mark.parametrize("route", ["map-tile", "map-style"])
+def test_failback_target_retries_then_dead_letters(declared, route):
+    rule = by_name(declared, f"canary-{route}-failback-rule")
+    target = by_name(declared, f"canary-{route}-failback-target")
+    assert target.inputs == controller_target(rule)
     assert f"canary-{route}-failback-permission" in target.depends_on
 
 
@@ -708,13 +713,7 @@ def test_the_sample_parameter_store_event_matches_its_stack_pattern_only():
 def test_registry_sync_target_passes_the_event_unchanged_and_dead_letters(declared):
     rule = by_name(declared, "canary-registry-sync-rule")
     target = by_name(declared, "canary-registry-sync-target")
-    assert target.inputs == {
-        "rule": rule.outputs["name"],
-        "targetId": "controller",
-        "arn": FUNCTION_ARN,
-        "retryPolicy": {"maximumEventAgeInSeconds": 300, "maximumRetryAttempts": 185},
-        "deadLetterConfig": {"arn": DLQ_ARN},
-    }
+    assert target.inputs == controller_target(rule)
     assert "input" not in target.inputs and "inputTransformer" not in target.inputs
     assert "canary-registry-sync-permission" in target.depends_on
     # The same delivery policy as the failback rules.
