@@ -24,6 +24,7 @@ tests that run the program under Pulumi mocks build without pip.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,8 +70,18 @@ def build_with_pip(request: ArchiveRequest) -> Path:
         cache_dir=BUILD_DIR,
         name=request.name,
         bundle_powertools=request.bundle_powertools,
-        bytecode_python=packaging.find_interpreter(request.runtime),
+        bytecode_python=bytecode_interpreter(request.runtime),
     )
+
+
+@functools.cache
+def bytecode_interpreter(runtime: str) -> Path | None:
+    """:func:`components.packaging.find_interpreter`, asked once per runtime and process.
+
+    Finding it runs the candidate interpreter (a third of a second on a busy
+    machine); a rehearsal applies the program again mid-canary, within a bake.
+    """
+    return packaging.find_interpreter(runtime)
 
 
 _builder: list[ArchiveBuilder] = [build_with_pip]

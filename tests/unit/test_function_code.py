@@ -77,8 +77,12 @@ def test_the_deploy_builds_with_pip_into_the_project_cache(
 
     monkeypatch.setattr(packaging, "build_function_archive", build)
     monkeypatch.setattr(packaging, "find_interpreter", lambda runtime: None)
+    function_code.bytecode_interpreter.cache_clear()
     request = function_code.archive_request(fn_config(powertools_layer=True))
-    assert function_code.build_with_pip(request) == tmp_path / "a.zip"
+    try:
+        assert function_code.build_with_pip(request) == tmp_path / "a.zip"
+    finally:
+        function_code.bytecode_interpreter.cache_clear()
     assert calls == [
         {
             "source_dir": SOURCE,
