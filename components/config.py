@@ -562,7 +562,6 @@ def parse_stack_config(
             listener=listener_match,
             project_root=project_root,
             stack_layer=stack_layer,
-            partition=listener_arn.split(":")[1] if listener_match and listener_arn else "aws",
         )
         for index, raw_route in enumerate(raw_routes):
             route = _parse_route(reader, raw_route, index, context)
@@ -590,7 +589,6 @@ class _RouteContext:
     listener: re.Match[str] | None
     project_root: Path
     stack_layer: str | None
-    partition: str
 
 
 def _parse_vpc(reader: _Reader, value: Any) -> VpcConfig | None:
