@@ -19,7 +19,7 @@ from components import naming
 from components.alarm_specs import ALARM_SPECS, AlarmSpec, Dimensions, RateOfSums, SingleMetric
 from components.alarms import composite_rule
 from components.config import RouteConfig, StackConfig, parse_stack_config
-from components.function_code import ArchiveRequest, archive_builder
+from components.function_code import archive_builder
 from components.route import StranglerRoute, StranglerRouteArgs
 from tests.pulumi_mocks import (
     MOCK_LAYER_VERSION,
@@ -236,16 +236,10 @@ def test_function_code_is_the_archive_built_for_its_runtime_and_architecture(
     assert isinstance(code, pulumi.FileArchive)
     assert Path(code.path) == tmp_path / "map_proxy.zip"
     source = PROJECT_ROOT / "functions" / "map_proxy"
-    assert builder.requests == [
-        ArchiveRequest(
-            name="map_proxy",
-            source_dir=source,
-            requirements=source / "requirements.txt",
-            runtime="python3.12",
-            architecture="x86_64",
-            bundle_powertools=True,
-        )
-    ]
+    assert [
+        (r.name, r.source_dir, r.requirements, r.runtime, r.architecture, r.bundle_powertools)
+        for r in builder.requests
+    ] == [("map_proxy", source, source / "requirements.txt", "python3.12", "x86_64", True)]
 
 
 def test_log_group_exists_before_the_function_with_retention(prod: ProgramRun) -> None:
