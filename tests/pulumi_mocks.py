@@ -437,8 +437,9 @@ class SourceArchives:
     :func:`components.function_code.archive_builder`).
 
     It zips the function's own files only (reproducibly, as the real builder
-    does) into ``cache_dir`` and records every request, so a test can check
-    what the program asked to build.
+    does) into ``cache_dir``, named after the folder, runtime and architecture
+    (and ``-without-powertools``), and records every request, so a test can
+    check what the program asked to build.
     """
 
     def __init__(self, cache_dir: Path) -> None:
@@ -450,7 +451,9 @@ class SourceArchives:
         exclude = [request.requirements] if request.requirements is not None else []
         files = packaging.source_files(request.source_dir, exclude=exclude)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        destination = self.cache_dir / f"{request.name}.zip"
+        powertools = "" if request.bundle_powertools else "-without-powertools"
+        target = f"{request.runtime}-{request.architecture}{powertools}"
+        destination = self.cache_dir / f"{request.name}-{target}.zip"
         packaging.write_reproducible_zip(
             ((name, path.read_bytes()) for name, path in files), destination
         )

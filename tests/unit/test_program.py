@@ -19,7 +19,6 @@ from components import naming
 from components.alarm_specs import ALARM_SPECS, AlarmSpec, Dimensions, RateOfSums, SingleMetric
 from components.alarms import composite_rule
 from components.config import RouteConfig, StackConfig, parse_stack_config
-from components.function_code import archive_builder
 from components.route import StranglerRoute, StranglerRouteArgs
 from tests.pulumi_mocks import (
     MOCK_LAYER_VERSION,
@@ -227,19 +226,16 @@ def test_function_environment(prod: ProgramRun) -> None:
 
 
 def test_function_code_is_the_archive_built_for_its_runtime_and_architecture(
-    tmp_path: Path,
+    prod: ProgramRun, source_archives: SourceArchives
 ) -> None:
-    builder = SourceArchives(tmp_path)
-    with archive_builder(builder):
-        prod = route_resources_only(run_program_full(PROD))
+    # tests/unit/conftest.py builds every program's archives with source_archives.
     code = one(prod, FUNCTION).inputs["code"]
     assert isinstance(code, pulumi.FileArchive)
-    assert Path(code.path) == tmp_path / "map_proxy.zip"
+    assert Path(code.path) == source_archives.cache_dir / "map_proxy-python3.12-x86_64.zip"
     source = PROJECT_ROOT / "functions" / "map_proxy"
-    assert [
-        (r.name, r.source_dir, r.requirements, r.runtime, r.architecture, r.bundle_powertools)
-        for r in builder.requests
-    ] == [("map_proxy", source, source / "requirements.txt", "python3.12", "x86_64", True)]
+    assert (source, source / "requirements.txt") in {
+        (r.source_dir, r.requirements) for r in source_archives.requests
+    }
 
 
 def test_log_group_exists_before_the_function_with_retention(prod: ProgramRun) -> None:
@@ -584,6 +580,7 @@ def test_three_routes_use_their_own_settings(three: ProgramRun) -> None:
     ]
     assert lookup == "/aws/service/powertools/python/arm64/python3.12/3.37.0"
     assert by_name(three.resources, "map-tile-fn-function").inputs.get("layers", []) == []
+    assert poi.inputs["code"].path.endswith("map_proxy-python3.12-arm64-without-powertools.zip")
     search_tg = by_name(three.resources, "route-search-traffic-tg")
     assert search_tg.inputs["healthCheck"]["path"] == "/route/ping"
     assert search_tg.inputs["healthCheck"]["interval"] == 90
