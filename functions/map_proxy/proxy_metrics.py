@@ -39,6 +39,9 @@ class EmfMetrics:
         self._namespace = namespace
         self._dimension = dimension
         self._units = dict(units)
+        needs_escaping = sorted(name for name in self._units if json.dumps(name) != f'"{name}"')
+        if needs_escaping:
+            raise ValueError(f"metric names must be plain JSON strings: {needs_escaping}")
         self._dimension_json = json.dumps(dimension)
         self._value_json = json.dumps("")
         self._values: dict[str, list[float]] = {}
@@ -68,7 +71,9 @@ class EmfMetrics:
         if directive is None:
             directive = self._directive(names)
             self._directives[names] = directive
-        fields = "".join(f",{json.dumps(name)}:{json.dumps(v)}" for name, v in values.items())
+        # repr() of a finite float is its JSON text; the values are counts and
+        # milliseconds, always finite.
+        fields = "".join(f',"{name}":[{",".join(map(repr, v))}]' for name, v in values.items())
         print(
             f'{{"_aws":{{"Timestamp":{time.time_ns() // 1_000_000},"CloudWatchMetrics":'
             f"{directive}}},{self._dimension_json}:{self._value_json}{fields}}}"

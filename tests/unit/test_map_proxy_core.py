@@ -450,6 +450,8 @@ def test_emf_flush_prints_one_line_per_request_and_nothing_without_values(
     assert document["route"] == "r"
     with pytest.raises(KeyError, match="Latency"):
         ours.add_metric("Latency", 1)
+    with pytest.raises(ValueError, match="plain JSON"):
+        proxy_metrics.EmfMetrics("Strangler", "route", {'Say "hi"': "Count"})
 
 
 @given(
