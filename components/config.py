@@ -37,7 +37,7 @@ from controller.core.contract import (
     PlanRecord,
     StagePlanRecord,
 )
-from controller.core.weights import TOTAL_WEIGHT, Weights
+from controller.core.weights import Weights
 
 # --- limits, each from the AWS documentation --------------------------------
 
@@ -178,11 +178,15 @@ class FunctionConfig:
 
 @dataclass(frozen=True)
 class StageConfig:
-    """One canary stage: Lambda share in percent, its ALB weight, its bake time."""
+    """One canary stage: Lambda share in percent and its bake time."""
 
     weight: float
-    lambda_weight: int
     bake_seconds: int
+
+    @property
+    def weights(self) -> Weights:
+        """The ALB weights the controller writes for this stage (see :func:`stage_weights`)."""
+        return stage_weights(self.weight)
 
 
 @dataclass(frozen=True)
@@ -282,13 +286,14 @@ def load_balancer_dimension(listener_arn: str) -> str:
     return match.group("lb")
 
 
-def lambda_weight(percent: float) -> int:
-    """ALB weight of the Lambda target group for a Lambda share in percent.
+def stage_weights(percent: float) -> Weights:
+    """ALB weights (ECS, Lambda) of a stage's Lambda share in percent.
 
-    The controller's own arithmetic (round_half_up(percent * 999 / 100)), so
-    that validation sees exactly the weights the controller will write.
+    The controller's own arithmetic (the exact ratio in lowest terms,
+    controller/core/weights.py), so that validation sees exactly the weights
+    the controller will write.
     """
-    return Weights.from_percent(percent).lambda_
+    return Weights.from_percent(percent)
 
 
 def default_powertools_layer_arn(
@@ -941,21 +946,13 @@ def _parse_stages(reader: _Reader, value: Any, path: str) -> tuple[StageConfig, 
             reader.add(f"{stage_path}.weight", f"{weight:g} is not a multiple of 0.1 percent")
             previous = None
             continue
-        stage = StageConfig(
-            weight=weight, lambda_weight=lambda_weight(weight), bake_seconds=bake_seconds
-        )
-        if previous is not None:
-            if weight <= previous.weight:
-                reader.add(
-                    f"{stage_path}.weight",
-                    f"must be greater than the previous stage ({previous.weight:g})",
-                )
-            elif stage.lambda_weight == previous.lambda_weight:
-                reader.add(
-                    f"{stage_path}.weight",
-                    f"{weight:g} % gives the same ALB weight ({stage.lambda_weight} of "
-                    f"{TOTAL_WEIGHT}) as the previous stage ({previous.weight:g} %)",
-                )
+        stage = StageConfig(weight=weight, bake_seconds=bake_seconds)
+        # Every 0.1 % step has its own exact ALB ratio: a greater share is a new split.
+        if previous is not None and weight <= previous.weight:
+            reader.add(
+                f"{stage_path}.weight",
+                f"must be greater than the previous stage ({previous.weight:g})",
+            )
         stages.append(stage)
         previous = stage
     if len(reader.problems) == before and stages and stages[-1].weight != 100:
@@ -1049,7 +1046,7 @@ __all__ = [
     "VpcConfig",
     "default_health_check_path",
     "default_powertools_layer_arn",
-    "lambda_weight",
     "load_balancer_dimension",
     "parse_stack_config",
+    "stage_weights",
 ]
