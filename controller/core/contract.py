@@ -21,6 +21,25 @@ METRIC_APP_ERRORS = "AppErrors"
 METRIC_UPSTREAM_LATENCY = "UpstreamLatency"
 METRIC_CANARY_WEIGHT = "CanaryWeight"
 
+# The controller's service name (its POWERTOOLS_SERVICE_NAME): Powertools puts
+# it on every EMF metric as the "service" dimension.
+CONTROLLER_SERVICE = "strangler-controller"
+SERVICE_DIMENSION = "service"
+# Rollbacks the controller handled (alarm, operator or the state machine's
+# Rollback task), counted per route; the dashboard graphs it.
+METRIC_ROLLBACKS = "Rollbacks"
+
+
+def rollback_dimensions(route: str) -> dict[str, str]:
+    """The whole dimension set of a ``Rollbacks`` datapoint, in the dashboard's order.
+
+    A CloudWatch metric is identified by its exact dimension set: the handler
+    emits exactly these and the dashboard asks for exactly these, so the two
+    cannot drift apart.
+    """
+    return {ROUTE_DIMENSION: route, SERVICE_DIMENSION: CONTROLLER_SERVICE}
+
+
 # Environment of the controller Lambda.
 ENV_STACK = "STRANGLER_STACK"
 ENV_REGISTRY_PATH = "STRANGLER_REGISTRY_PATH"
