@@ -32,8 +32,10 @@ from components.limits import (
     stack_name_problems,
 )
 from controller.core.contract import (
+    ENV_FORWARD_HEADERS,
     ENV_HEALTH_CHECK_PATH,
     ENV_ROUTE_NAME,
+    NEVER_FORWARDED_HEADERS,
     PlanRecord,
     StagePlanRecord,
 )
@@ -86,7 +88,7 @@ ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 RESERVED_ENV_KEYS = frozenset(
     {ENV_ROUTE_NAME, ENV_HEALTH_CHECK_PATH, ENV_POWERTOOLS_SERVICE_NAME,
-     ENV_POWERTOOLS_METRICS_NAMESPACE}
+     ENV_POWERTOOLS_METRICS_NAMESPACE, ENV_FORWARD_HEADERS}
 )  # fmt: skip
 
 _LISTENER_ARN = re.compile(
@@ -98,6 +100,8 @@ _TARGET_GROUP_ARN = re.compile(
     r"targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]+$"
 )
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# An HTTP header name: an RFC 9110 token.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]+$")
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]+$")
@@ -174,6 +178,9 @@ class FunctionConfig:
     reserved_concurrency: int
     environment: Mapping[str, str] = field(default_factory=dict, hash=False)
     powertools_layer_arn: str = ""
+    # Request headers forwarded to the upstream on top of the function's safe
+    # default (lower-case; the function gets them as FORWARD_HEADERS).
+    forward_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -333,7 +340,7 @@ MATCH_KEYS = ("pathPatterns", "hostHeaders", "httpMethods")
 VPC_KEYS = ("subnetIds", "securityGroupIds")
 FUNCTION_KEYS = (
     "source", "handler", "runtime", "architecture", "memoryMb", "timeoutSeconds",
-    "reservedConcurrency", "environment", "powertoolsLayerArn",
+    "reservedConcurrency", "environment", "powertoolsLayerArn", "forwardHeaders",
 )  # fmt: skip
 HEALTH_CHECK_KEYS = (
     "path", "intervalSeconds", "timeoutSeconds", "healthyThreshold", "unhealthyThreshold",
@@ -763,6 +770,7 @@ def _parse_function(
     # an immediate 502 instead of piling up on the upstream.
     reserved = reader.integer(data, "reservedConcurrency", path, low=1, required=True)
     environment = _parse_environment(reader, data.get("environment"), f"{path}.environment")
+    forward_headers = _parse_forward_headers(reader, data, path)
     layer = reader.string(data, "powertoolsLayerArn", path)
     if layer is not None and not LAYER_ARN.match(layer):
         reader.add(f"{path}.powertoolsLayerArn", f"{layer!r} is not a Lambda layer version ARN")
@@ -780,12 +788,40 @@ def _parse_function(
         timeout_seconds=timeout or ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS,
         reserved_concurrency=reserved,
         environment=MappingProxyType(dict(environment)),
+        forward_headers=forward_headers,
         powertools_layer_arn=layer
         or context.stack_layer
         or default_powertools_layer_arn(
             context.region, runtime, architecture, partition=context.partition
         ),
     )
+
+
+def _parse_forward_headers(reader: _Reader, data: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    """``function.forwardHeaders``: header names, lower-cased; never a hop-by-hop one."""
+    value = data.get("forwardHeaders")
+    key_path = f"{path}.forwardHeaders"
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        reader.add(key_path, f"must be a list of header names, got {_type_name(value)}")
+        return ()
+    kept: list[str] = []
+    for index, name in enumerate(value):
+        item_path = f"{key_path}[{index}]"
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            reader.add(item_path, f"{name!r} is not an HTTP header name")
+        elif name.lower() in NEVER_FORWARDED_HEADERS:
+            reader.add(
+                item_path,
+                f"{name!r} is hop-by-hop or set by the upstream connection itself; "
+                "it is never forwarded",
+            )
+        elif name.lower() in kept:
+            reader.add(item_path, f"{name!r} is listed twice (header names ignore case)")
+        else:
+            kept.append(name.lower())
+    return tuple(kept)
 
 
 def _parse_environment(reader: _Reader, value: Any, path: str) -> dict[str, str]:

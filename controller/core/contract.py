@@ -47,6 +47,29 @@ ENV_REGISTRY_PATH = "STRANGLER_REGISTRY_PATH"
 # Environment of every route function.
 ENV_ROUTE_NAME = "ROUTE_NAME"
 ENV_HEALTH_CHECK_PATH = "HEALTH_CHECK_PATH"
+# The route's `function.forwardHeaders`, comma-separated: request headers the
+# function forwards to its upstream on top of its own safe default.
+ENV_FORWARD_HEADERS = "FORWARD_HEADERS"
+# Request headers a route function never forwards, whatever forwardHeaders
+# says: the hop-by-hop ones (RFC 9110 section 7.6.1; RFC 2616 section 13.5.1)
+# and the framing its upstream connection sets itself (Host, Content-Length).
+# functions/map_proxy/proxy_constants.py keeps its own copy (a function
+# imports nothing of this project); a test keeps the two equal.
+NEVER_FORWARDED_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "host",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 
 
 def registry_path(stack: str) -> str:

@@ -598,3 +598,54 @@ def test_the_program_refuses_a_bad_stack_name_before_any_resource() -> None:
     with pytest.raises(pulumi.RunError, match=r"stack 'my_stack': must be letters") as caught:
         run_program(PROJECT_ROOT / "Pulumi.prod.yaml", stack="my_stack")
     assert caught.value.recorded_resources == []  # type: ignore[attr-defined]
+
+
+# --- function.forwardHeaders ---------------------------------------------------------
+
+
+def with_forward_headers(*names: Any) -> dict[str, Any]:
+    data = route()
+    data["function"]["forwardHeaders"] = list(names)
+    return raw_config(data)
+
+
+def test_forward_headers_are_lower_cased_and_reach_the_function_environment(
+    project: Path,
+) -> None:
+    from components.function import function_environment
+
+    parsed = parse(with_forward_headers("Accept-Language", "User-Agent"), project).routes[0]
+    assert parsed.function.forward_headers == ("accept-language", "user-agent")
+    assert function_environment(parsed)["FORWARD_HEADERS"] == "accept-language,user-agent"
+
+
+def test_without_forward_headers_the_function_environment_has_none(project: Path) -> None:
+    from components.function import function_environment
+
+    assert "FORWARD_HEADERS" not in function_environment(parse(raw_config(), project).routes[0])
+
+
+def test_hop_by_hop_forward_headers_are_refused(project: Path) -> None:
+    assert problems(with_forward_headers("Accept-Language", "Connection"), project) == [
+        "routes[0].function.forwardHeaders[1]: 'Connection' is hop-by-hop or set by the "
+        "upstream connection itself; it is never forwarded"
+    ]
+
+
+def test_forward_headers_must_be_header_names_listed_once(project: Path) -> None:
+    found = problems(with_forward_headers("Accept Language", "user-agent", "User-Agent"), project)
+    assert found == [
+        "routes[0].function.forwardHeaders[0]: 'Accept Language' is not an HTTP header name",
+        "routes[0].function.forwardHeaders[2]: 'User-Agent' is listed twice "
+        "(header names ignore case)",
+    ]
+
+
+def test_forward_headers_cannot_be_set_through_the_environment(project: Path) -> None:
+    data = route()
+    data["function"]["environment"]["FORWARD_HEADERS"] = "cookie"
+    assert_problem(
+        raw_config(data),
+        project,
+        "routes[0].function.environment.FORWARD_HEADERS: is set by the program itself",
+    )
