@@ -200,7 +200,7 @@ def test_load_balancer_dimension_comes_from_the_listener_arn() -> None:
         load_balancer_dimension(ECS_TG)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.integers(min_value=1, max_value=1000))
 def test_stage_weights_are_within_alb_limits_and_exact(tenths: int) -> None:
     weights = stage_weights(tenths / 10)

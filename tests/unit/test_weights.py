@@ -22,7 +22,7 @@ from controller.core.weights import (
 tenths = st.integers(min_value=0, max_value=1000)
 weight = st.integers(min_value=0, max_value=MAX_WEIGHT)
 # Modest: the unit tier has a time budget.
-few = settings(max_examples=200, deadline=None)
+few = settings(max_examples=60, deadline=None)
 
 
 def test_all_ecs_and_all_lambda_are_the_smallest_pairs() -> None:
