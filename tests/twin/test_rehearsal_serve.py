@@ -242,6 +242,29 @@ def test_operator_sequence_start_progress_fault_history_refused_start(served):
     assert "back to OK" in out.getvalue(), out.getvalue()
 
 
+def test_fault_drift_and_upstream_then_clear_undoes_them(served):
+    """After the walkthrough (the route rolled back): the other kinds, each undone by clear."""
+    twin, _ = served
+    url = str(twin.emulator.endpoint_url)
+
+    def fault(kind: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["fault", "--endpoint-url", url, "--route", "map-tile", "--kind", kind]
+        assert rehearsal_main(argv, out, err) == 0, err.getvalue()
+        return out.getvalue()
+
+    before = status_of(twin, "map-tile")["alb_weights"]
+    assert "weights changed by hand" in fault("drift")
+    drifted = status_of(twin, "map-tile")
+    assert drifted["alb_weights"] != before and drifted["drift"] is True, drifted
+    assert "answers 503" in fault("upstream")
+    cleared = fault("clear")
+    assert "weights put back by hand" in cleared and "serves tiles again" in cleared, cleared
+    after = status_of(twin, "map-tile")
+    assert (after["alb_weights"], after["drift"]) == (before, False), after
+    assert "nothing to clear" in fault("clear")
+
+
 def test_fault_names_an_unknown_route_and_exits_1(served):
     twin, _ = served
     err = io.StringIO()
