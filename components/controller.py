@@ -52,7 +52,6 @@ from components.controller_function import (
     CONTROLLER_RESERVED_CONCURRENCY,
     CONTROLLER_SOURCE,
     CONTROLLER_TIMEOUT_SECONDS,
-    SERVICE_NAME,
     ControllerFunction,
     ControllerFunctionArgs,
 )
@@ -213,7 +212,6 @@ def _dashboard_body(stack: str, routes: Sequence[ControllerRoute], values: list[
             controller_function_name=values[1],
             dlq_name=values[2],
             dlq_alarm_arn=values[3],
-            controller_service=SERVICE_NAME,
             routes=[
                 DashboardRoute(
                     name=route.name,

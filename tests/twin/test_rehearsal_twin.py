@@ -31,7 +31,7 @@ def test_three_routes_on_one_listener():
             [described] = [r for r in rules if r["RuleArn"] == rule.id]
             groups = described["Actions"][0]["ForwardConfig"]["TargetGroups"]
             ecs = twin.brownfield.ecs_target_group_arns[route]
-            assert {g["TargetGroupArn"]: g["Weight"] for g in groups}[ecs] == 999, route
+            assert {g["TargetGroupArn"]: g["Weight"] for g in groups}[ecs] == 1, route
         # map-poi sets powertoolsLayer: its archive leaves Powertools out, and the
         # layer is the one the public parameter of the pinned release names.
         poi = function_config(emulator, "strangler-three-map-poi")
