@@ -34,6 +34,7 @@ from controller.core.lifecycle import HistoryEntry, RouteState, Transition, init
 from controller.core.ports import ALARM, OK, AlarmStatus, Ports
 from controller.core.sync import TargetGroupWeight, same_groups
 from controller.core.weights import ALL_ECS, Weights
+from controller.service import RunContext
 
 __all__ = [
     "ACCOUNT_ID",
@@ -709,4 +710,18 @@ def fake_world(
         state=FakeState(log, faults),
         executions=FakeExecutions(log, faults, record.state_machine_arn),
         notify=FakeNotify(log, faults),
+    )
+
+
+def operator_run(
+    route: str, execution_arn: str, plan: PlanRecord, stage_index: int | None = None
+) -> RunContext:
+    """The context of a run an operator started (``actor`` ``operator:test``)."""
+    return RunContext(
+        route=route,
+        execution_arn=execution_arn,
+        trigger="operator",
+        actor="operator:test",
+        plan=plan,
+        stage_index=stage_index,
     )

@@ -23,10 +23,11 @@ from components.config import (
     parse_stack_config,
     stage_weights,
 )
-from components.controller import CanaryControllerArgs, ControllerConfigError, ControllerRoute
+from components.controller import CanaryControllerArgs, ControllerConfigError
 from components.limits import MAX_STACK_NAME_LENGTH
 from controller.core.contract import PlanRecord, StagePlanRecord
 from controller.core.weights import MAX_WEIGHT, Weights
+from tests.example_stack import placeholder_route
 from tests.pulumi_mocks import PROJECT_ROOT, run_program
 
 REGION = "ap-northeast-1"
@@ -443,17 +444,8 @@ def _controller_problems(memory_mb: int, timeout_seconds: int) -> list[str]:
     args = CanaryControllerArgs(
         stack="prod",
         routes=[
-            ControllerRoute(
-                name="map-tile",
-                listener_arn=LISTENER,
-                plan=PlanRecord(stages=(StagePlanRecord(weight=100.0),)),
-                rule_arn="rule",
-                ecs_target_group_arn=ECS_TG,
-                lambda_target_group_arn="tg",
-                function_name="fn",
-                composite_alarm_name="composite",
-                composite_alarm_arn="composite-arn",
-                alarm_names=("a",),
+            placeholder_route(
+                LISTENER, ECS_TG, PlanRecord(stages=(StagePlanRecord(weight=100.0),)), "rule"
             )
         ],
         topic_arn="topic",
