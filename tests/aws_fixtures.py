@@ -199,6 +199,18 @@ class AlbWorld:
     lambda_tg_arn: str
     extra_tg_arns: list[str] = field(default_factory=list)
 
+    @staticmethod
+    def without_alb(elb_arn: str) -> AlbWorld:
+        """Made-up ARNs under ``elb_arn`` and no ALB: for code that only reads the ARNs."""
+        return AlbWorld(
+            client=None,
+            vpc_id="vpc-1",
+            listener_arn=f"{elb_arn}:listener/app/lb/1/2",
+            rule_arn=f"{elb_arn}:listener-rule/app/lb/1/2/3",
+            ecs_tg_arn=f"{elb_arn}:targetgroup/ecs/1",
+            lambda_tg_arn=f"{elb_arn}:targetgroup/lambda/2",
+        )
+
     def route_record(self, **overrides: Any) -> RouteRecord:
         """A RouteRecord pointing at this rule and these target groups."""
         values: dict[str, Any] = {

@@ -21,3 +21,12 @@ def progressing_view(route: str, next_stage_at: datetime | None = None) -> Route
         alarm="OK",
         next_stage_at=next_stage_at,
     )
+
+
+# The summary of a rollback that was done, as ``--json`` prints it.
+ROLLBACK_DONE = {
+    "route": "map-tile",
+    "action": "rollback",
+    "result": "done",
+    "status": "rolled_back",
+}

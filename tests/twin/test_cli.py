@@ -36,6 +36,7 @@ from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from controller.service import RunContext
 from tests.aws_fixtures import REGION, TWIN_ROUTES, SharedTwin, TwinWorld
+from tests.cli_views import ROLLBACK_DONE
 from tests.processes import FAKE_CREDENTIALS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -295,12 +296,7 @@ def test_progressing_route_status_refused_start_rollback_and_history(world: Worl
         )
     )
     payload = json.loads(rollback.stdout)
-    assert {k: payload[k] for k in ("route", "action", "result", "status")} == {
-        "route": "map-tile",
-        "action": "rollback",
-        "result": "done",
-        "status": "rolled_back",
-    }
+    assert {k: payload[k] for k in ROLLBACK_DONE} == ROLLBACK_DONE
     assert payload["weights"] == {"ecs": 100.0, "lambda": 0.0}
     assert payload["stopped_execution"] == execution
     assert world.stack.live_weights("map-tile") == ALL_ECS
