@@ -229,7 +229,10 @@ class CapacityGuardOps:
     # ------------------------------------------------------------------ the hold's end
 
     def tick(self, record: RouteRecord, *, actor: str) -> CapacityGuard | None:
-        """The periodic invocation: restore the recorded MinCapacity once the hold is over."""
+        """The periodic invocation: restore the recorded MinCapacity once the hold is over.
+
+        Returns the released guard when this call ended the hold, None otherwise.
+        """
         ref = record.capacity
         if ref is None:
             return None
@@ -237,7 +240,7 @@ class CapacityGuardOps:
         guard = state.capacity
         now = self._clock()
         if guard is None or not core.hold_over(guard, now):
-            return guard
+            return None
         port = self._port(record)
         restored = ""
         if guard.pinned_min is not None and guard.baseline_min is not None:

@@ -1265,7 +1265,7 @@ class CanaryService:
                 self._log.error("route %s: capacity tick failed: %s", record.route, error)
                 failures.append((record.route, error))
                 continue
-            if guard is not None and guard.released_at is not None:
+            if guard is not None:
                 ended.append(guard)
         if failures:
             if len(failures) == 1:
