@@ -296,6 +296,11 @@ class CanaryController(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 source_dir=args.source_dir,
                 rule_arns=[route.rule_arn for route in args.routes],
+                ecs_services=[
+                    (route.capacity.cluster, route.capacity.service)
+                    for route in args.routes
+                    if route.capacity is not None
+                ],
                 table_arn=table.arn,
                 topic_arn=topic_arn,
                 dlq_arn=dlq.queue_arn,

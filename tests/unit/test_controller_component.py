@@ -1070,14 +1070,24 @@ class FakeCanary:
     schedule: str | None
     timezone: str | None
     plan: PlanRecord
+    concurrency_headroom_percent: float | None = None
+    expected_peak_rps: float | None = None
 
     def plan_record(self) -> PlanRecord:
         return self.plan
 
 
 @dataclass(frozen=True)
+class FakeFunction:
+    reserved_concurrency: int = 200
+    timeout_seconds: int = 10
+
+
+@dataclass(frozen=True)
 class FakeRouteConfig:
     canary: FakeCanary
+    function: FakeFunction = FakeFunction()
+    ecs_service: None = None
 
 
 @dataclass(frozen=True)
