@@ -17,7 +17,10 @@ from controller.core.errors import AwsCallFailed
 from controller.core.lifecycle import Event, Status
 from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS, Weights
+from controller.events import parse_event
+from controller.handler import dispatch
 from controller.service import CanaryService, RollbackIncomplete, RunContext
+from tests.events import load_event
 from tests.fakes import FakeWorld, fake_world, route_record
 
 ROUTE = "map-tile"
@@ -233,3 +236,16 @@ def test_first_stage_gated_on_expected_rps_and_timeout() -> None:
     assert result.outcome == Outcome.GATED
     assert "stage 1 needs ~200 of 200 reserved" in (result.reason or "")
     assert world.traffic.live(ROUTE) == ALL_ECS
+
+
+def test_the_scheduled_rule_event_ends_the_hold_through_the_handler() -> None:
+    world, service = world_with()
+    promote(world, service)
+    tick = parse_event(load_event("eventbridge_scheduled_event"))
+    assert dispatch(tick, service) == {"handled": "capacity-tick", "ended": []}
+    world.clock.advance(72 * 3600)
+    answer = dispatch(tick, service)
+    assert [guard["pinned_min"] for guard in answer["ended"]] == [12]
+    assert world.capacity.service(SERVICE).min_capacity == 2
+    [entry] = [e for e in service.history(ROUTE, 1)]
+    assert (entry.event, entry.actor) == (Event.CAPACITY, "schedule:capacity")
