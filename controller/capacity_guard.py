@@ -70,8 +70,14 @@ class FailbackCapacity:
         found = f"found desired {self.found.desired_count}"
         if self.found.min_capacity is not None:
             found += f", min {self.found.min_capacity}"
+        hold = (
+            f"; pinned until {self.guard.hold_until.isoformat()}" if self.guard.hold_until else ""
+        )
         if self.change.empty:
-            return f"failback capacity: {found}; already at baseline {self.guard.baseline_desired}"
+            return (
+                f"failback capacity: {found}; already at baseline "
+                f"{self.guard.baseline_desired}{hold}"
+            )
         wrote = []
         if self.change.desired_count is not None:
             wrote.append(f"desired {self.change.desired_count}")
@@ -79,7 +85,7 @@ class FailbackCapacity:
             wrote.append(f"min {self.change.min_capacity}")
         return (
             f"failback capacity: {found}; set {', '.join(wrote)} "
-            f"(baseline desired {self.guard.baseline_desired})"
+            f"(baseline desired {self.guard.baseline_desired}){hold}"
         )
 
 
