@@ -77,7 +77,10 @@ def run(prod: tuple[Emulator, int], *argv: str) -> RehearsalReport:
 
 @pytest.fixture(scope="module")
 def failback(prod: tuple[Emulator, int]) -> tuple[RehearsalReport, Emulator]:
-    return run(prod, "--fail-after-promotion", "--scale-in"), prod[0]
+    # 200 rps and 1 s bakes: the shortest run whose 1 % stage still sees requests.
+    return run(
+        prod, "--fail-after-promotion", "--scale-in", "--rate", "200", "--bake-seconds", "1"
+    ), prod[0]
 
 
 @pytest.fixture(scope="module")
