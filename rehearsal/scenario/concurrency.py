@@ -91,13 +91,14 @@ class ConcurrencyMeter:
             while not self._stop.wait(SAMPLE_SECONDS):
                 peak = max(peak, self.in_flight(self._clock()))
                 if self._clock() >= next_publish:
-                    self._publish(peak)
+                    self.publish(peak)
                     peak = 0
                     next_publish += PUBLISH_SECONDS
         except BaseException as error:  # surfaced by stop()
             self.error = error
 
-    def _publish(self, value: int) -> None:
+    def publish(self, value: int) -> None:
+        """Put one ConcurrentExecutions datapoint, now."""
         at = datetime.now(UTC)
         self._cloudwatch.put_metric_data(
             Namespace=NAMESPACE,
