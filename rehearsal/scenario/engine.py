@@ -790,16 +790,6 @@ class _Rehearsal:
                 "the map delivery stand-in answers 503 from now on: the function returns 502",
             )
             self._inject_alarm(route, None)
-            if route.autoscaler is not None:
-                route.desired_after_failback = route.autoscaler.desired_count()
-                self._event(
-                    route,
-                    "capacity",
-                    stage,
-                    None,
-                    f"the ECS service has {route.desired_after_failback} desired tasks after the "
-                    "failback",
-                )
         except BaseException as error:  # surfaced by the monitor
             route.fault_error = error
 
@@ -882,6 +872,18 @@ class _Rehearsal:
             raise RehearsalError(
                 f"route {record.route}: the rule did not read back ECS 100 % within "
                 f"{FAILBACK_TIMEOUT_SECONDS:.0f} s of the alarm"
+            )
+        if route.autoscaler is not None:
+            # The controller's rollback has returned (the delivery is joined):
+            # its capacity step is done too.
+            route.desired_after_failback = route.autoscaler.desired_count()
+            self._event(
+                route,
+                "capacity",
+                shown,
+                None,
+                f"the ECS service has {route.desired_after_failback} desired tasks after the "
+                "failback",
             )
 
     def _maybe_drift(self, route: _Route, state: RouteState) -> None:
