@@ -124,6 +124,8 @@ class ControllerFunctionArgs:
     topic_arn: pulumi.Input[str]
     dlq_arn: pulumi.Input[str]
     former_parent: FormerParent | None = None
+    ecs_services: Sequence[tuple[str, str]] = ()
+    """(cluster, service) of each route's capacity guard: the role may resize them."""
 
 
 class ControllerFunction(pulumi.ComponentResource):
@@ -186,6 +188,7 @@ class ControllerFunction(pulumi.ComponentResource):
                             state_machine_arn=v[4],
                             topic_arn=v[5],
                             dlq_arn=v[6],
+                            ecs_services=tuple(args.ecs_services),
                         )
                     ),
                     role="controller function",
