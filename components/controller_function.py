@@ -115,6 +115,7 @@ class ControllerFunctionArgs:
     topic_arn: pulumi.Input[str]
     dlq_arn: pulumi.Input[str]
     former_parent: FormerParent | None = None
+    check_function_names: Sequence[str] = ()
 
 
 class ControllerFunction(pulumi.ComponentResource):
@@ -177,6 +178,7 @@ class ControllerFunction(pulumi.ComponentResource):
                             state_machine_arn=v[4],
                             topic_arn=v[5],
                             dlq_arn=v[6],
+                            check_function_names=tuple(args.check_function_names),
                         )
                     ),
                     role="controller function",

@@ -52,6 +52,7 @@ def route_record(
     schedule_name: str | None,
     schedule: str | None,
     timezone: str | None,
+    check_function_name: str | None = None,
 ) -> RouteRecord:
     """One route's record, from resolved outputs of the route and the controller."""
     return RouteRecord(
@@ -68,6 +69,7 @@ def route_record(
         schedule_name=schedule_name,
         schedule=schedule,
         timezone=timezone,
+        check_function_name=check_function_name,
     )
 
 

@@ -63,6 +63,9 @@ class StackRouteLike(Protocol):
     @property
     def alarm_names(self) -> pulumi.Output[list[str]]: ...
 
+    @property
+    def check_function_name(self) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class ControllerRoute:
@@ -80,6 +83,7 @@ class ControllerRoute:
     alarm_names: pulumi.Input[Sequence[str]]
     schedule: str | None = None
     timezone: str | None = None
+    check_function_name: str | None = None
 
     @staticmethod
     def from_route(route: StackRouteLike, listener_arn: str) -> ControllerRoute:
@@ -98,4 +102,5 @@ class ControllerRoute:
             alarm_names=route.alarm_names,
             schedule=canary.schedule,
             timezone=canary.timezone,
+            check_function_name=route.check_function_name,
         )

@@ -121,6 +121,8 @@ class RouteRecord:
     schedule_name: str | None = None
     schedule: str | None = None
     timezone: str | None = None
+    check_function_name: str | None = None
+    """The route's equivalence checker (functions/traffic_check); None: no ``verify``."""
 
     def to_json(self) -> str:
         """Serialise for the SSM parameter (stable key order)."""
