@@ -1167,7 +1167,7 @@ def _parse_verify(
     compare = reader.string(data, "compare", path) or DEFAULT_VERIFY_MODE
     if compare not in VERIFY_MODES:
         reader.add(f"{path}.compare", f"{compare!r} is not one of {', '.join(VERIFY_MODES)}")
-    headers = DEFAULT_VERIFY_HEADERS
+    headers: tuple[str, ...] = DEFAULT_VERIFY_HEADERS
     if data.get("headers") is not None:
         headers = reader.string_list(
             data, "headers", path, pattern=_HEADER_NAME, what="an HTTP header name"

@@ -86,6 +86,7 @@ __all__ = [
     "resume",
     "rollback",
     "sync",
+    "verify",
 ]
 
 
@@ -115,6 +116,7 @@ class Event(StrEnum):
     PROMOTE = "promote"
     NOOP = "noop"
     SYNC = "sync"
+    VERIFY = "verify"
 
 
 # The reason of a pause the next run may continue from without an operator.
@@ -123,6 +125,8 @@ REASON_STAGES_PER_RUN = "stagesPerRun reached"
 REASON_ALL_STAGES_PASSED = "all stages passed"
 # The prefix of the reason of a drift pause.
 REASON_DRIFT = "drift:"
+# The prefix of the reason of a pause by the equivalence check (controller/core/verify.py).
+REASON_VERIFY = "verify:"
 
 
 @dataclass(frozen=True)
@@ -1047,4 +1051,51 @@ def sync(
         entry_reason=reason,
         entry_weights=weights,
         execution_arn=state.lock.execution_arn if state.lock else None,
+    )
+
+
+def verify(
+    state: RouteState,
+    *,
+    execution_arn: str,
+    passed: bool,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> Transition:
+    """The run's equivalence check, before its first shift; an entry ``verify`` either way.
+
+    Passed: the route stays progressing and the run goes on. Failed (any
+    difference, or a check that could not run): progressing -> paused for an
+    operator, the lock released and the weights untouched, so no user
+    request reaches the function before someone has looked. ``reason`` of a
+    failure starts with ``verify:``.
+    """
+    now = _utc(now)
+    _require_holder(state, execution_arn, "verify")
+    if passed:
+        return _apply(
+            state,
+            event=Event.VERIFY,
+            actor=actor,
+            now=now,
+            entry_reason=reason,
+            entry_weights=state.last_written,
+            execution_arn=execution_arn,
+        )
+    if not reason.startswith(REASON_VERIFY):
+        reason = f"{REASON_VERIFY} {reason}"
+    return _apply(
+        state,
+        event=Event.VERIFY,
+        actor=actor,
+        now=now,
+        entry_reason=reason,
+        entry_weights=state.last_written,
+        execution_arn=execution_arn,
+        status=Status.PAUSED,
+        lock=None,
+        stage_started_at=None,
+        run_stages=0,
+        reason=reason,
     )

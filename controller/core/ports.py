@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from controller.core.contract import RouteRecord, StackRecord
 from controller.core.lifecycle import HistoryEntry, RouteState, Transition
 from controller.core.sync import TargetGroupWeight
+from controller.core.verify import VerifyReport
 from controller.core.weights import Weights
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "RegistryPort",
     "StatePort",
     "TrafficPort",
+    "VerifyPort",
 ]
 
 # CloudWatch alarm states (StateValue).
@@ -198,6 +200,14 @@ class RegistryPort(Protocol):
         ...
 
 
+class VerifyPort(Protocol):
+    """The route's equivalence check (functions/traffic_check), run before a run's first shift."""
+
+    def run_check(self, route: RouteRecord) -> VerifyReport:
+        """Send the route's samples to both sides through the ALB and report what differs."""
+        ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """Every port the service needs.
@@ -213,3 +223,4 @@ class Ports:
     state: StatePort
     executions: ExecutionPort
     notify: NotifyPort
+    verify: VerifyPort
