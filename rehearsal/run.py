@@ -36,7 +36,9 @@ checks them against the stack, compresses the plans and builds the twin.
    is delivered through the program's registry-sync rule: the controller
    points the rule at the new target group and keeps the split. With
    ``--reorder-at-stage N`` the rule's forward target groups are reversed by
-   hand during stage N, weights kept;
+   hand during stage N, weights kept. With ``--diverge`` the function's
+   upstream answers the first verify sample with another Cache-Control, so
+   the run's equivalence check pauses the route before stage 1;
 7. print a progress line per route while it runs, then the report
    (rehearsal/report/timeline.py), as text or one JSON document, and the chart
    (rehearsal/report/chart.py).
@@ -147,6 +149,7 @@ class RunOptions:
     redeploy_routes: tuple[str, ...] = ()
     reorder_at_stage: int | None = None
     reorder_routes: tuple[str, ...] = ()
+    diverge: bool = False
     bake_seconds: int = DEFAULT_BAKE_SECONDS
     rate: float = DEFAULT_RATE
     json: bool = False
@@ -392,6 +395,7 @@ def rehearse(
             drift_at=at[DRIFT_FLAG],
             redeploy_at=at[REDEPLOY_FLAG],
             reorder_at=at[REORDER_FLAG],
+            diverge=options.diverge,
         )
         for flag, stage in at.items():
             if stage is not None:
@@ -500,6 +504,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="reorder only this route's rule (repeatable; default: every rehearsed route)",
     )
+    parser.add_argument(
+        "--diverge",
+        action="store_true",
+        help="the function answers the first verify sample with another Cache-Control: the "
+        "check before stage 1 pauses the route",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     parser.add_argument("--chart", type=Path, metavar="PATH", help="write a PNG chart to PATH")
     parser.add_argument(
@@ -547,6 +557,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         redeploy_routes=tuple(args.redeploy_route or ()),
         reorder_at_stage=args.reorder_at_stage,
         reorder_routes=tuple(args.reorder_route or ()),
+        diverge=bool(getattr(args, "diverge", False)),
         bake_seconds=args.bake_seconds,
         rate=args.rate,
         json=bool(args.json),

@@ -64,7 +64,7 @@ from rehearsal.report.timeline import (
     merge,
     outcome_of,
 )
-from rehearsal.scenario import faults, stack_changes
+from rehearsal.scenario import faults, stack_changes, verify
 from rehearsal.scenario.emf import EmfPublisher
 from rehearsal.scenario.traffic import (
     ECS,
@@ -77,7 +77,8 @@ from rehearsal.scenario.traffic import (
     forward_weights,
 )
 from rehearsal.world import emulator as emulators
-from rehearsal.world.ecs_standin import StandinServer
+from rehearsal.world.alb import TwinAlb
+from rehearsal.world.ecs_standin import DIVERGENT_CACHE_CONTROL, StandinServer
 from rehearsal.world.emulator import Emulator
 from rehearsal.world.lambda_runtime import (
     InProcessFunction,
@@ -172,6 +173,7 @@ class RoutePlan:
     drift_at: int | None = None
     redeploy_at: int | None = None
     reorder_at: int | None = None
+    diverge: bool = False
 
 
 @dataclass
@@ -187,6 +189,7 @@ class _Route:
     drift_at: int | None = None
     redeploy_at: int | None = None
     reorder_at: int | None = None
+    diverge: bool = False
     execution_arn: str | None = None
     events: list[TimelineEvent] = field(default_factory=list)
     weight_reads: list[tuple[float, Weights]] = field(default_factory=list)
@@ -311,6 +314,7 @@ def run_canaries(
             drift_at=plan.drift_at,
             redeploy_at=plan.redeploy_at,
             reorder_at=plan.reorder_at,
+            diverge=plan.diverge,
         )
         route.watch_weights(emulator.client("elbv2"))
         routes.append(route)
@@ -347,6 +351,8 @@ class _Rehearsal:
         self.alarms = CloudWatchAlarms(emulator.client("cloudwatch"))
         self.emf = EmfPublisher(emulator.client("cloudwatch"))
         self.monoliths: dict[str, StandinServer] = {}
+        self.monoliths_lock = threading.Lock()
+        self.alb: TwinAlb | None = None
         self.clock = _Clock()
 
     # --- setup ---------------------------------------------------------------------------
@@ -380,10 +386,23 @@ class _Rehearsal:
                 environment_overrides=overrides,
             )
 
+        def start_checker(route: _Route) -> WorkerFunction:
+            assert route.record.check_function_name is not None and self.alb is not None
+            config = function_config(emulator, route.record.check_function_name)
+            return WorkerFunction(
+                config,
+                deployed_package(emulator, config),
+                region=emulator.region,
+                on_output=self._output,
+                environment_overrides=verify.checker_overrides(config.environment, self.alb.url),
+            )
+
+        checked = [route for route in self.routes if route.record.check_function_name]
         workers: list[WorkerFunction] = []
         try:
-            with ThreadPoolExecutor(max_workers=len(self.routes)) as pool:
+            with ThreadPoolExecutor(max_workers=len(self.routes) + len(checked)) as pool:
                 futures = [pool.submit(start_worker, route) for route in self.routes]
+                futures += [pool.submit(start_checker, route) for route in checked]
                 errors = []
                 for future in futures:
                     try:
@@ -422,12 +441,31 @@ class _Rehearsal:
 
     def _ecs_backend(self, target_group_arn: str) -> HttpBackend:
         """The stand-in of the ECS service behind ``target_group_arn`` (one per target group)."""
-        monolith = self.monoliths.get(target_group_arn)
-        if monolith is None:
-            name = target_group_arn.split(":targetgroup/")[-1].split("/")[0]
-            monolith = StandinServer(f"ecs-{name}").start()
-            self.monoliths[target_group_arn] = monolith
+        monolith = self._monolith(target_group_arn)
         return HttpBackend(monolith.host, monolith.port)
+
+    def _monolith(self, target_group_arn: str) -> StandinServer:
+        # The twin ALB's threads ask too: one stand-in per target group, made once.
+        with self.monoliths_lock:
+            monolith = self.monoliths.get(target_group_arn)
+            if monolith is None:
+                name = target_group_arn.split(":targetgroup/")[-1].split("/")[0]
+                monolith = StandinServer(f"ecs-{name}").start()
+                self.monoliths[target_group_arn] = monolith
+        return monolith
+
+    def _start_alb(self) -> TwinAlb:
+        """The listener over HTTP, for the routes' checkers (rehearsal/world/alb.py)."""
+
+        def ecs_address(target_group_arn: str) -> tuple[str, int]:
+            monolith = self._monolith(target_group_arn)
+            return monolith.host, monolith.port
+
+        listener = self.routes[0].record.listener_arn
+        self.alb = TwinAlb(
+            self.emulator.client("elbv2"), self.emulator.client("lambda"), listener, ecs_address
+        ).start()
+        return self.alb
 
     def _lambda_backend(self, route: _Route, target_group_arn: str) -> LambdaBackend:
         elbv2 = self.emulator.client("elbv2")
@@ -481,7 +519,10 @@ class _Rehearsal:
             for route in self.routes:
                 route.upstream.start()
                 cleanup.callback(route.upstream.stop)
+                if route.diverge:
+                    self._diverge(route)
             cleanup.callback(self._stop_monoliths)
+            cleanup.callback(self._start_alb().stop)
             router = cleanup.enter_context(self._functions(router_out))
             self.emf.start()
             cleanup.callback(self._quietly, self.emf.close)
@@ -514,6 +555,25 @@ class _Rehearsal:
                 wait_idle(timeout=30.0)
             self.emf.close()
             return self._report()
+
+    def _diverge(self, route: _Route) -> None:
+        """``--diverge``: the function's upstream answers the first sample differently."""
+        name = route.record.check_function_name
+        if name is None:
+            raise RunConfigError(
+                [f"route {route.name}: --diverge needs routes[].verify in the stack config"]
+            )
+        config = function_config(self.emulator, name)
+        path = verify.first_sample_path(config.environment)
+        route.upstream.set_divergent(path)
+        self._event(
+            route,
+            "diverge",
+            None,
+            None,
+            f"the function's upstream answers {path} with another Cache-Control "
+            f"({DIVERGENT_CACHE_CONTROL}); ECS does not",
+        )
 
     def _start(self, route: _Route) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
