@@ -2,7 +2,7 @@
 
 The controller function times out after 30 s (components/controller_function.py)
 and waits for this function synchronously. The config allows at most 5 samples
-(components/config.py), each sent twice: 10 requests of at most 1.5 s each,
+(components/config.py), each sent twice: 10 requests of at most 1.2 s each,
 plus the hook's 4 s, fit the checker's 18 s timeout
 (components/traffic_check.py), which fits the controller's 30 s.
 """
@@ -10,7 +10,7 @@ plus the hook's 4 s, fit the checker's 18 s timeout
 from __future__ import annotations
 
 # Connect + read timeout of one request to the ALB.
-REQUEST_TIMEOUT_SECONDS = 1.5
+REQUEST_TIMEOUT_SECONDS = 1.2
 # Read at most this much of a body (the ALB's Lambda response limit is 1 MB);
 # a longer body is hashed up to here and reported as truncated.
 MAX_BODY_BYTES = 1024 * 1024
