@@ -163,14 +163,16 @@ def compare(
 ) -> list[Difference]:
     """Every field of ``mode`` whose values differ, in field order.
 
-    A side that did not answer differs in ``status`` only (its other fields
-    mean nothing).
+    A side that did not answer is a difference in ``status`` (its other
+    fields mean nothing), even when the other side failed the same way: a
+    check that reached nothing has not passed.
     """
-    fields = compared_fields(mode, headers)
     if lambda_side.error is not None or ecs_side.error is not None:
-        fields = ("status",)
+        return [
+            Difference(sample, "status", _value(lambda_side, "status"), _value(ecs_side, "status"))
+        ]
     differences = []
-    for name in fields:
+    for name in compared_fields(mode, headers):
         left, right = _value(lambda_side, name), _value(ecs_side, name)
         if left != right:
             differences.append(Difference(sample, name, left, right))

@@ -103,6 +103,7 @@ def test_a_side_that_did_not_answer_differs_in_status_only() -> None:
     (difference,) = compare(SAMPLE, timeout, TILE, "exact", HEADERS)
     assert difference.field == "status"
     assert difference.lambda_value == "no answer: TimeoutError: timed out"
+    assert fields(timeout, timeout, "status") == ["status"], "both unanswered is no pass"
 
 
 def test_a_truncated_body_never_equals_a_complete_one() -> None:
