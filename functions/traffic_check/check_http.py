@@ -18,6 +18,20 @@ from check_limits import MAX_BODY_BYTES
 _CHUNK = 64 * 1024
 
 
+class _NamedTlsConnection(http.client.HTTPSConnection):
+    """HTTPS to the ALB's address, with the TLS server name (and certificate check) of
+    ``server_name``: the ALB's certificate names the site's host, not the ALB's DNS name."""
+
+    def __init__(self, host: str, port: int | None, *, server_name: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._server_name = server_name
+        self._tls = ssl.create_default_context()
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name)
+
+
 def observe(
     base_url: str,
     sample: Sample,
@@ -29,7 +43,12 @@ def observe(
     parts = urlsplit(base_url)
     host = parts.hostname or ""
     connection: http.client.HTTPConnection
-    if parts.scheme == "https":
+    server_name = headers.get("Host")
+    if parts.scheme == "https" and server_name:
+        connection = _NamedTlsConnection(
+            host, parts.port, server_name=server_name, timeout=timeout_seconds
+        )
+    elif parts.scheme == "https":
         connection = http.client.HTTPSConnection(
             host, parts.port, timeout=timeout_seconds, context=ssl.create_default_context()
         )
