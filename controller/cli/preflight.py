@@ -48,8 +48,6 @@ DEFAULT_PROJECT_DIR = Path(__file__).resolve().parents[2]
 #: The tag :mod:`components.traffic` puts on every listener rule it declares.
 #: It names the route only; no tag names the stack (see :func:`rule_is_own`).
 ROUTE_TAG = "strangler:route"
-# The tag components/preview.py puts on a preview rule (strangler:rule=preview).
-RULE_KIND_TAG = "strangler:rule"
 
 #: Target types an ECS service registers with a target group: ``ip`` (awsvpc
 #: network mode, Fargate) or ``instance`` (bridge/host mode). A ``lambda`` or
@@ -351,37 +349,12 @@ def check_priorities(
             )
         )
     free = len(config.routes) - own - len(problems)
-    problems += _preview_priority_problems(config, by_priority)
     return _result(
         "priorities",
         problems,
         f"{free} free, {own} held by this stack's own rules "
         f"(of {len(rules)} rules on the listener)",
     )
-
-
-def _preview_priority_problems(
-    config: StackConfig, by_priority: Mapping[int, RuleFacts]
-) -> list[Problem]:
-    """Each route's preview rule priority is free, or held by that route's own preview rule
-    (tagged ``strangler:route=<route>`` and ``strangler:rule=preview`` by components/preview.py)."""
-    problems = []
-    for route in config.routes:
-        if route.preview is None:
-            continue
-        rule = by_priority.get(route.preview.priority)
-        if rule is None:
-            continue
-        if rule.tags.get(ROUTE_TAG) == route.name and rule.tags.get(RULE_KIND_TAG) == "preview":
-            continue
-        problems.append(
-            Problem(
-                f"routes[{route.index}].preview.priority",
-                f"priority {route.preview.priority} (the route's preview rule) is taken on the "
-                f"listener: {rule.arn}; set routes[{route.index}].preview.priority to a free one",
-            )
-        )
-    return problems
 
 
 def stack_reservations(config: StackConfig, stack: str, controller: int) -> dict[str, int]:

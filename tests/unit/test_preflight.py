@@ -569,13 +569,3 @@ def test_get_account_settings_failure_is_an_aws_error():
         reader.concurrency(["strangler-prod-map-tile"])
     assert raised.value.exit_code == EXIT_AWS
     assert "lambda:GetAccountSettings failed (404: Not yet implemented)" in raised.value.message
-
-
-def test_the_preview_rules_priority_must_be_free_or_its_own():
-    taken = rule(priority=99, match=MatchConfig(("/billing/*",)))
-    assert lines(check_priorities(config(), STACK, [taken], {})) == [
-        "routes[0].preview.priority: priority 99 (the route's preview rule) is taken on the "
-        f"listener: {RULE}; set routes[0].preview.priority to a free one"
-    ]
-    own = rule(priority=99, tags={"strangler:route": "map-tile", "strangler:rule": "preview"})
-    assert check_priorities(config(), STACK, [own], {}).status == PASS
