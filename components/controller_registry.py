@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from controller.core.contract import PlanRecord, RouteRecord, StackRecord
+from controller.core.contract import (
+    CapacityRecord,
+    GateRecord,
+    PlanRecord,
+    RouteRecord,
+    StackRecord,
+)
 
 # SSM quotas: a Standard-tier parameter value is at most 4 KB. One parameter per
 # route keeps each record far below it; a record that still grows past it (a
@@ -53,6 +59,8 @@ def route_record(
     schedule: str | None,
     timezone: str | None,
     check_function_name: str | None = None,
+    capacity: CapacityRecord | None = None,
+    gate: GateRecord | None = None,
 ) -> RouteRecord:
     """One route's record, from resolved outputs of the route and the controller."""
     return RouteRecord(
@@ -70,6 +78,8 @@ def route_record(
         schedule=schedule,
         timezone=timezone,
         check_function_name=check_function_name,
+        capacity=capacity,
+        gate=gate,
     )
 
 

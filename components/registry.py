@@ -54,6 +54,8 @@ def _route_value(stack: str, route: ControllerRoute, values: list[Any]) -> str:
         schedule=route.schedule,
         timezone=route.timezone,
         check_function_name=route.check_function_name,
+        capacity=route.capacity,
+        gate=route.gate,
     )
     return parameter_value(record, route_parameter_name(stack, route.name))
 

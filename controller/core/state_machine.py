@@ -127,6 +127,9 @@ class Outcome:
     """verify: every sample answers the same on both sides (or the route has no check)."""
     DIFFERS: Final = "differs"
     """verify: a sample differs, or the check could not run; paused before any user traffic."""
+    GATED: Final = "gated"
+    """shift: the concurrency gate's estimate for the next stage is above the headroom;
+    paused, weights untouched, run ends (an operator raises the cap and resumes)."""
     SUPERSEDED: Final = "superseded"
     """shift/check/finish: this execution no longer holds the route's lock (an operator
     paused, promoted or rolled back, or the lock was taken over); it changes nothing
@@ -220,6 +223,7 @@ def build_definition(
                 Outcome.BAKING: "Bake",
                 Outcome.COMPLETE: "Finish",
                 Outcome.DRIFT: "PausedOnDrift",
+                Outcome.GATED: "PausedAtGate",
                 Outcome.SUPERSEDED: "Superseded",
             },
         ),
@@ -264,6 +268,11 @@ def build_definition(
         "PausedOnDrift": {
             "Type": "Succeed",
             "Comment": "The weights were changed by hand: the route is paused, weights untouched.",
+        },
+        "PausedAtGate": {
+            "Type": "Succeed",
+            "Comment": "The next stage would exceed the concurrency headroom: paused, weights "
+            "untouched.",
         },
         "Finish": _task(
             invoke,

@@ -29,7 +29,7 @@ def test_three_routes_on_one_listener():
             [described] = [r for r in rules if r["RuleArn"] == by_name[f"{route}-traffic-rule"].id]
             groups = described["Actions"][0]["ForwardConfig"]["TargetGroups"]
             ecs = twin.brownfield.ecs_target_group_arns[route]
-            assert {g["TargetGroupArn"]: g["Weight"] for g in groups}[ecs] == 999, route
+            assert {g["TargetGroupArn"]: g["Weight"] for g in groups}[ecs] == 1, route
             [preview] = [r for r in rules if r["RuleArn"] == by_name[f"{route}-preview-rule"].id]
             [group] = preview["Actions"][0]["ForwardConfig"]["TargetGroups"]
             assert group["TargetGroupArn"] != ecs, f"{route}: the preview rule skips ECS"
