@@ -25,7 +25,7 @@ lint: setup
 	$(VENV)/bin/lint-imports
 
 typecheck: setup
-	$(VENV)/bin/mypy __main__.py components controller rehearsal functions/map_proxy bench
+	$(VENV)/bin/mypy __main__.py components controller rehearsal functions/map_proxy functions/traffic_check bench
 
 # The test tiers (see the README's Contributing section): pure logic and fakes,
 # then AWS adapters on moto, then the whole system on the twin.

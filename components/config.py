@@ -14,7 +14,7 @@ import difflib
 import re
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
@@ -244,6 +244,57 @@ class CanaryConfig:
         )  # fmt: skip
 
 
+# Preview rule and equivalence check (routes[].preview, routes[].verify).
+DEFAULT_PREVIEW_HEADER = "X-Strangler-Preview"
+# ELB HttpHeaderConditionConfig.HttpHeaderName: "The name of the HTTP header field. The
+# maximum size is 40 characters." (a token: letters, digits and !#$%&'*+-.^_`|~).
+MAX_PREVIEW_HEADER = 40
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+VERIFY_MODES = ("exact", "headers", "status")
+DEFAULT_VERIFY_MODE = "exact"
+DEFAULT_VERIFY_HEADERS = ("Cache-Control", "Content-Encoding")
+# Bounds of one check: every sample is sent twice within the checker's
+# timeout (functions/traffic_check/check_limits.py), which fits the
+# controller function's 30 s.
+MAX_VERIFY_SAMPLES = 5
+MAX_VERIFY_HEADERS = 10
+MAX_SAMPLE_PATH = 512
+# Samples are read-only requests: the check must not change anything upstream.
+SAMPLE_METHODS = ("GET", "HEAD")
+_LAMBDA_ARN = re.compile(
+    PARTITION_PATTERN + r":lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
+    r"[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$"
+)
+
+
+@dataclass(frozen=True)
+class PreviewConfig:
+    """The preview rule: the route's conditions AND ``header: <route name>``, 100 % Lambda."""
+
+    header: str
+    priority: int
+    derived: bool = False
+    """The priority was not set: the nearest number below the route's that no rule uses."""
+
+
+@dataclass(frozen=True)
+class VerifySample:
+    """One request the check sends to both sides."""
+
+    path: str
+    method: str = "GET"
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """The response-equivalence check that gates stage 1 of every run."""
+
+    samples: tuple[VerifySample, ...]
+    compare: str = DEFAULT_VERIFY_MODE
+    headers: tuple[str, ...] = DEFAULT_VERIFY_HEADERS
+    hook_function_arn: str | None = None
+
+
 @dataclass(frozen=True)
 class EcsServiceConfig:
     """The ECS service that serves the route today; the capacity guard keeps it large enough."""
@@ -265,6 +316,8 @@ class RouteConfig:
     function: FunctionConfig
     health_check: HealthCheckConfig
     canary: CanaryConfig
+    preview: PreviewConfig | None = None
+    verify: VerifyConfig | None = None
     ecs_service: EcsServiceConfig | None = None
 
 
@@ -351,8 +404,11 @@ TOP_LEVEL_KEYS = (
 )  # fmt: skip
 ROUTE_KEYS = (
     "name", "priority", "match", "ecsTargetGroupArn", "function", "healthCheck", "canary",
-    "ecsService", "capacity",
+    "preview", "verify", "ecsService", "capacity",
 )  # fmt: skip
+PREVIEW_KEYS = ("header", "priority")
+VERIFY_KEYS = ("samples", "compare", "headers", "hookFunctionArn")
+SAMPLE_KEYS = ("path", "method")
 ECS_SERVICE_KEYS = ("cluster", "service")
 CAPACITY_KEYS = ("holdHours",)
 MATCH_KEYS = ("pathPatterns", "hostHeaders", "httpMethods")
@@ -606,6 +662,7 @@ def parse_stack_config(
             if route is not None:
                 routes.append(route)
         _check_unique(reader, raw_routes)
+        routes = _assign_preview_priorities(reader, routes)
 
     if reader.problems:
         raise ConfigError(reader.problems)
@@ -673,12 +730,14 @@ def _parse_route(
         reader, data.get("healthCheck"), f"{path}.healthCheck", match, function
     )
     canary = _parse_canary(reader, data.get("canary"), f"{path}.canary")
+    preview = _parse_preview(reader, data.get("preview"), f"{path}.preview", priority, match)
+    verify = _parse_verify(reader, data.get("verify"), f"{path}.verify", context)
     ecs_service = _parse_ecs_service(reader, data.get("ecsService"), data.get("capacity"), path)
 
     if len(reader.problems) != before:
         return None
     assert name and priority is not None and match and ecs_arn and function
-    assert health_check and canary
+    assert health_check and canary and preview
     return RouteConfig(
         index=index,
         name=name,
@@ -688,6 +747,8 @@ def _parse_route(
         function=function,
         health_check=health_check,
         canary=canary,
+        preview=preview,
+        verify=verify,
         ecs_service=ecs_service,
     )
 
@@ -1199,6 +1260,193 @@ def _check_unique(reader: _Reader, raw_routes: Sequence[Any]) -> None:
                 priorities[priority] = index
 
 
+def _parse_preview(
+    reader: _Reader, value: Any, path: str, priority: int | None, match: MatchConfig | None
+) -> PreviewConfig | None:
+    """``preview: {header, priority}``; both optional.
+
+    The ALB evaluates rules from the lowest priority number up, so the
+    preview rule must come before the route's weighted rule: its priority
+    defaults to the route's minus one and must be lower than the route's.
+    """
+    data: Mapping[str, Any] = {}
+    if value is not None:
+        found = reader.mapping(value, path, PREVIEW_KEYS)
+        if found is None:
+            return None
+        data = found
+    before = len(reader.problems)
+    header = reader.string(data, "header", path) or DEFAULT_PREVIEW_HEADER
+    if len(header) > MAX_PREVIEW_HEADER or not _HEADER_NAME.match(header):
+        reader.add(
+            f"{path}.header",
+            f"{header!r} is not an HTTP header name of at most {MAX_PREVIEW_HEADER} characters",
+        )
+    explicit = reader.integer(data, "priority", path, low=MIN_PRIORITY, high=MAX_PRIORITY)
+    if priority is None or match is None:
+        return None
+    if match.condition_values + 1 > MAX_CONDITION_VALUES:
+        reader.add(
+            path,
+            f"the preview rule needs the route's {match.condition_values} condition values plus "
+            f"the header's: more than the {MAX_CONDITION_VALUES} an ALB rule allows",
+        )
+    derived = explicit is None and "priority" not in data
+    if derived:
+        if priority <= MIN_PRIORITY:
+            reader.add(
+                f"{path}.priority",
+                f"required when the route's priority is {priority}: the preview rule needs a "
+                "lower number than the route's",
+            )
+            return None
+        # The nearest free number below; _assign_preview_priorities settles it.
+        explicit = priority - 1
+    elif explicit is not None and explicit >= priority:
+        reader.add(
+            f"{path}.priority",
+            f"{explicit} must be lower than the route's priority ({priority}): the ALB "
+            "evaluates rules from the lowest number, and the weighted rule would match first",
+        )
+    if len(reader.problems) != before or explicit is None:
+        return None
+    return PreviewConfig(header=header, priority=explicit, derived=derived)
+
+
+def _parse_verify(
+    reader: _Reader, value: Any, path: str, context: _RouteContext
+) -> VerifyConfig | None:
+    """``verify: {samples, compare, headers, hookFunctionArn}``; absent means no check."""
+    if value is None:
+        return None
+    data = reader.mapping(value, path, VERIFY_KEYS)
+    if data is None:
+        return None
+    before = len(reader.problems)
+    samples = _parse_samples(reader, data.get("samples"), f"{path}.samples")
+    compare = reader.string(data, "compare", path) or DEFAULT_VERIFY_MODE
+    if compare not in VERIFY_MODES:
+        reader.add(f"{path}.compare", f"{compare!r} is not one of {', '.join(VERIFY_MODES)}")
+    headers: tuple[str, ...] = DEFAULT_VERIFY_HEADERS
+    if data.get("headers") is not None:
+        headers = reader.string_list(
+            data, "headers", path, pattern=_HEADER_NAME, what="an HTTP header name"
+        )
+        if len(headers) > MAX_VERIFY_HEADERS:
+            reader.add(
+                f"{path}.headers", f"at most {MAX_VERIFY_HEADERS} headers, got {len(headers)}"
+            )
+    hook = reader.string(data, "hookFunctionArn", path)
+    if hook is not None:
+        found = _LAMBDA_ARN.match(hook)
+        if not found:
+            reader.add(
+                f"{path}.hookFunctionArn",
+                f"{hook!r} is not a Lambda function ARN "
+                "(arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>])",
+            )
+        elif context.listener is not None and found.group("region") != context.listener.group(
+            "region"
+        ):
+            reader.add(
+                f"{path}.hookFunctionArn",
+                f"is in {found.group('region')} but the listener is in "
+                f"{context.listener.group('region')}",
+            )
+    if len(reader.problems) != before or samples is None:
+        return None
+    return VerifyConfig(
+        samples=samples,
+        compare=compare,
+        headers=tuple(headers),
+        hook_function_arn=hook,
+    )
+
+
+def _parse_samples(reader: _Reader, value: Any, path: str) -> tuple[VerifySample, ...] | None:
+    if value is None:
+        reader.add(path, "required (at least one {path, method})")
+        return None
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        reader.add(path, "must be a non-empty list of {path, method}")
+        return None
+    if len(value) > MAX_VERIFY_SAMPLES:
+        reader.add(
+            path,
+            f"{len(value)} samples; at most {MAX_VERIFY_SAMPLES} (each is sent twice within "
+            "the checker's timeout)",
+        )
+        return None
+    samples: list[VerifySample] = []
+    for i, raw in enumerate(value):
+        sample_path = f"{path}[{i}]"
+        data = reader.mapping(raw, sample_path, SAMPLE_KEYS)
+        if data is None:
+            continue
+        url_path = reader.string(data, "path", sample_path, required=True)
+        method = (reader.string(data, "method", sample_path) or "GET").upper()
+        if url_path is not None and (
+            not url_path.startswith("/") or len(url_path) > MAX_SAMPLE_PATH or " " in url_path
+        ):
+            reader.add(
+                f"{sample_path}.path",
+                f"{url_path!r} must start with '/', hold no spaces and be at most "
+                f"{MAX_SAMPLE_PATH} characters",
+            )
+            continue
+        if method not in SAMPLE_METHODS:
+            reader.add(
+                f"{sample_path}.method",
+                f"{method!r} is not one of {', '.join(SAMPLE_METHODS)} (samples must not change "
+                "anything)",
+            )
+            continue
+        if url_path is not None:
+            samples.append(VerifySample(path=url_path, method=method))
+    if len(samples) != len(value):
+        return None
+    return tuple(samples)
+
+
+def _assign_preview_priorities(reader: _Reader, routes: Sequence[RouteConfig]) -> list[RouteConfig]:
+    """Every rule of the stack, weighted or preview, gets its own priority on the listener.
+
+    Explicit priorities are checked for collisions; a derived one is the
+    nearest number below its route's priority that no other rule of the stack
+    uses (routes in config order), so routes at 100 and 101 get previews at
+    99 and 98.
+    """
+    used: dict[int, str] = {route.priority: f"routes[{route.index}].priority" for route in routes}
+    for route in routes:
+        if route.preview is None or route.preview.derived:
+            continue
+        priority = route.preview.priority
+        other = used.get(priority)
+        if other is not None:
+            reader.add(
+                f"routes[{route.index}].preview.priority",
+                f"{priority} is already used by {other}; choose a free number below "
+                f"{route.priority}",
+            )
+        else:
+            used[priority] = f"routes[{route.index}].preview.priority"
+    assigned: list[RouteConfig] = []
+    for route in routes:
+        preview = route.preview
+        if preview is not None and preview.derived:
+            free = next((p for p in range(route.priority - 1, 0, -1) if p not in used), None)
+            if free is None:
+                reader.add(
+                    f"routes[{route.index}].preview.priority",
+                    f"no free priority below the route's ({route.priority}); set one",
+                )
+            else:
+                used[free] = f"routes[{route.index}].preview.priority"
+                route = replace(route, preview=replace(preview, priority=free))
+        assigned.append(route)
+    return assigned
+
+
 __all__ = [
     "AlarmThresholds",
     "CanaryConfig",
@@ -1206,9 +1454,12 @@ __all__ = [
     "FunctionConfig",
     "HealthCheckConfig",
     "MatchConfig",
+    "PreviewConfig",
     "RouteConfig",
     "StackConfig",
     "StageConfig",
+    "VerifyConfig",
+    "VerifySample",
     "VpcConfig",
     "default_health_check_path",
     "load_balancer_dimension",

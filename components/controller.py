@@ -301,6 +301,11 @@ class CanaryController(pulumi.ComponentResource):
                 topic_arn=topic_arn,
                 dlq_arn=dlq.queue_arn,
                 former_parent=former,
+                check_function_names=[
+                    route.check_function_name
+                    for route in args.routes
+                    if route.check_function_name is not None
+                ],
             ),
             opts=child,
         )

@@ -124,6 +124,7 @@ class ControllerFunctionArgs:
     topic_arn: pulumi.Input[str]
     dlq_arn: pulumi.Input[str]
     former_parent: FormerParent | None = None
+    check_function_names: Sequence[str] = ()
     ecs_services: Sequence[tuple[str, str]] = ()
     """(cluster, service) of each route's capacity guard: the role may resize them."""
 
@@ -188,6 +189,7 @@ class ControllerFunction(pulumi.ComponentResource):
                             state_machine_arn=v[4],
                             topic_arn=v[5],
                             dlq_arn=v[6],
+                            check_function_names=tuple(args.check_function_names),
                             ecs_services=tuple(args.ecs_services),
                         )
                     ),

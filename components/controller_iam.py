@@ -61,6 +61,8 @@ class ControllerPolicyInputs:
     state_machine_arn: str
     topic_arn: str
     dlq_arn: str
+    check_function_names: tuple[str, ...] = ()
+    """The routes' equivalence checkers (components/traffic_check.py) the controller invokes."""
     ecs_services: tuple[tuple[str, str], ...] = ()
     """(cluster, service) of every route's capacity guard (``ecsService``); empty: no guard."""
 
@@ -97,6 +99,10 @@ class ArnScope:
     def alarm_arn(self, alarm_name: str) -> str:
         """The ARN of a CloudWatch alarm of this account and region."""
         return f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{alarm_name}"
+
+    def function_arn(self, function_name: str) -> str:
+        """The (unqualified) ARN of a Lambda function of this account and region."""
+        return f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{function_name}"
 
 
 def listener_rule_arn(arn: str, route: str | None = None) -> str:
@@ -339,6 +345,7 @@ def controller_policy(inputs: ControllerPolicyInputs) -> dict[str, Any]:
                 "Action": "sqs:SendMessage",
                 "Resource": inputs.dlq_arn,
             },
+            *_check_statements(inputs),
             {
                 # SAR: xray:PutTraceSegments and xray:PutTelemetryRecords have no
                 # resource type (active tracing).
@@ -350,6 +357,21 @@ def controller_policy(inputs: ControllerPolicyInputs) -> dict[str, Any]:
             *capacity_guard_statements(inputs),
         ]
     )
+
+
+def _check_statements(inputs: ControllerPolicyInputs) -> list[dict[str, Any]]:
+    """Invoke the routes' equivalence checkers (controller/aws/verify.py), when any has one."""
+    if not inputs.check_function_names:
+        return []
+    scope = ArnScope(inputs.partition, inputs.region, inputs.account)
+    return [
+        {
+            "Sid": "RunTrafficChecks",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": sorted({scope.function_arn(n) for n in inputs.check_function_names}),
+        }
+    ]
 
 
 def state_machine_policy(controller_function_arn: str) -> dict[str, Any]:

@@ -58,6 +58,7 @@ def route_record(
     schedule_name: str | None,
     schedule: str | None,
     timezone: str | None,
+    check_function_name: str | None = None,
     capacity: CapacityRecord | None = None,
     gate: GateRecord | None = None,
 ) -> RouteRecord:
@@ -76,6 +77,7 @@ def route_record(
         schedule_name=schedule_name,
         schedule=schedule,
         timezone=timezone,
+        check_function_name=check_function_name,
         capacity=capacity,
         gate=gate,
     )

@@ -94,6 +94,9 @@ class StackRouteLike(Protocol):
     @property
     def alarm_names(self) -> pulumi.Output[list[str]]: ...
 
+    @property
+    def check_function_name(self) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class ControllerRoute:
@@ -111,6 +114,7 @@ class ControllerRoute:
     alarm_names: pulumi.Input[Sequence[str]]
     schedule: str | None = None
     timezone: str | None = None
+    check_function_name: str | None = None
     capacity: CapacityRecord | None = None
     gate: GateRecord | None = None
 
@@ -145,6 +149,7 @@ class ControllerRoute:
             alarm_names=route.alarm_names,
             schedule=canary.schedule,
             timezone=canary.timezone,
+            check_function_name=route.check_function_name,
             capacity=capacity,
             gate=gate,
         )

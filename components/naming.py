@@ -138,3 +138,13 @@ def capacity_tick_rule_name(stack: str) -> str:
 def schedule_name(stack: str, route: str) -> str:
     """``strangler-<stack>-<route>-canary`` (in the ``default`` schedule group)."""
     return fit(f"strangler-{stack}-{route}-canary", MAX_SCHEDULE_NAME)
+
+
+def check_function_name(stack: str, route: str) -> str:
+    """The route's equivalence checker function (functions/traffic_check)."""
+    return fit(f"strangler-{stack}-{route}-check", MAX_FUNCTION_NAME)
+
+
+def check_log_group_name(stack: str, route: str) -> str:
+    """The checker function's log group (Lambda's default name for it)."""
+    return f"/aws/lambda/{check_function_name(stack, route)}"

@@ -53,6 +53,7 @@ def _route_value(stack: str, route: ControllerRoute, values: list[Any]) -> str:
         schedule_name=naming.schedule_name(stack, route.name) if route.schedule else None,
         schedule=route.schedule,
         timezone=route.timezone,
+        check_function_name=route.check_function_name,
         capacity=route.capacity,
         gate=route.gate,
     )

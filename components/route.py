@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components import naming
 from components.alarms import RouteAlarms, RouteAlarmsArgs
 from components.config import RouteConfig, StackConfig
 from components.function import RouteFunction, RouteFunctionArgs
+from components.preview import PreviewRule, PreviewRuleArgs
 from components.traffic import RouteTraffic, RouteTrafficArgs
+from components.traffic_check import TrafficCheck, TrafficCheckArgs
 
 
 @dataclass
@@ -39,6 +42,9 @@ class StranglerRoute(pulumi.ComponentResource):
     composite_alarm_name: pulumi.Output[str]
     composite_alarm_arn: pulumi.Output[str]
     alarm_names: pulumi.Output[list[str]]
+    preview_rule_arn: pulumi.Output[str] | None
+    check_function_name: str | None
+    """The equivalence checker's name (fixed by naming.py), None without ``verify``."""
 
     def __init__(
         self, name: str, args: StranglerRouteArgs, opts: pulumi.ResourceOptions | None = None
@@ -80,8 +86,35 @@ class StranglerRoute(pulumi.ComponentResource):
             opts=child,
         )
 
+        preview = (
+            PreviewRule(
+                f"{name}-preview",
+                PreviewRuleArgs(
+                    route=route,
+                    stack=args.stack,
+                    lambda_target_group_arn=traffic.lambda_target_group_arn,
+                ),
+                opts=child,
+            )
+            if route.preview is not None
+            else None
+        )
+        check = (
+            TrafficCheck(
+                f"{name}-check",
+                TrafficCheckArgs(route=route, stack=args.stack, stack_name=args.stack_name),
+                opts=child,
+            )
+            if route.verify is not None and route.preview is not None
+            else None
+        )
+
         self.name = route.name
         self.config = route
+        self.preview_rule_arn = preview.rule_arn if preview else None
+        self.check_function_name = (
+            naming.check_function_name(args.stack_name, route.name) if check else None
+        )
         self.rule_arn = traffic.rule_arn
         self.lambda_target_group_arn = traffic.lambda_target_group_arn
         self.ecs_target_group_arn = pulumi.Output.from_input(route.ecs_target_group_arn)
@@ -100,5 +133,7 @@ class StranglerRoute(pulumi.ComponentResource):
                 "composite_alarm_name": self.composite_alarm_name,
                 "composite_alarm_arn": self.composite_alarm_arn,
                 "alarm_names": self.alarm_names,
+                "preview_rule_arn": self.preview_rule_arn,
+                "check_function_name": self.check_function_name,
             }
         )

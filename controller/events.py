@@ -4,7 +4,7 @@ Three kinds, told apart by their shape:
 
 - **Step Functions tasks** (see :mod:`controller.core.state_machine`)::
 
-      {"action": "begin" | "shift" | "check" | "finish" | "rollback",
+      {"action": "begin" | "verify" | "shift" | "check" | "finish" | "rollback",
        "route": "map-tile", "executionArn": "arn:aws:states:...:execution:...",
        "trigger": "schedule", "actor": "schedule", "plan": {...},
        "stage": {...}      # check only: the shift's result
@@ -75,9 +75,9 @@ ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 PARAMETER_STORE_CHANGE = "Parameter Store Change"
 # A scheduled EventBridge rule's event (source aws.events): the capacity tick.
 SCHEDULED_EVENT = "Scheduled Event"
-TASK_ACTIONS = ("begin", "shift", "check", "finish", "rollback")
+TASK_ACTIONS = ("begin", "verify", "shift", "check", "finish", "rollback")
 
-TaskAction = Literal["begin", "shift", "check", "finish", "rollback"]
+TaskAction = Literal["begin", "verify", "shift", "check", "finish", "rollback"]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 
 

@@ -181,6 +181,8 @@ def _task(event: TaskEvent, service: CanaryService) -> dict[str, Any]:
     )
     if event.action == "begin":
         result = service.begin(run)
+    elif event.action == "verify":
+        result = service.verify(run)
     elif event.action == "shift":
         result = service.shift(run)
     elif event.action == "check":

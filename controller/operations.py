@@ -192,6 +192,11 @@ def perform_sync(service: CanaryService, request: OperatorRequest) -> ActionResu
     return service.sync(request.route, actor=request.actor, reason=request.reason)
 
 
+def perform_verify(service: CanaryService, request: OperatorRequest) -> ActionResult:
+    """Run the route's equivalence check now; records nothing, moves nothing."""
+    return service.verify_route(request.route, actor=request.actor)
+
+
 def _promote_question(request: OperatorRequest) -> str:
     if request.full:
         return "to 100% Lambda now"
@@ -261,6 +266,17 @@ OPERATIONS: tuple[Operation, ...] = (
         "code 1.",
         perform=perform_sync,
         every_route=True,
+    ),
+    Operation(
+        command="verify",
+        help="check now that the function answers the route's samples as ECS does",
+        description="Run the route's equivalence check now, as every run does before its first "
+        "shift: each sample of routes[].verify goes to the ALB with the preview header (the "
+        "function) and without it (ECS), and status, Content-Type, the configured headers and "
+        "the body are compared as routes[].verify.compare says. Prints one row per sample and "
+        "every difference. Records nothing and moves no weight.\n\n"
+        "Exit code 1 when a sample differs or the check could not run.",
+        perform=perform_verify,
     ),
 )
 

@@ -57,11 +57,18 @@ from controller.core.errors import (
     VerificationFailed,
 )
 from controller.core.gate import GateEstimate
-from controller.core.lifecycle import HistoryEntry, RouteState, Status, Transition
+from controller.core.lifecycle import (
+    REASON_VERIFY,
+    HistoryEntry,
+    RouteState,
+    Status,
+    Transition,
+)
 from controller.core.plan import Stage, StagePlan
 from controller.core.ports import AlarmStatus, Ports
 from controller.core.state_machine import Outcome
 from controller.core.sync import SyncPlan, TargetGroupWeight, plan_sync, same_groups
+from controller.core.verify import VerifyReport
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 
 __all__ = [
@@ -183,10 +190,13 @@ class ActionResult:
     weights: Weights | None = None
     execution: str | None = None
     stopped_execution: str | None = None
+    details: dict[str, Any] | None = None
+    """Action-specific data (``verify``: the check's report)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (for the handler's response and logs)."""
         return {
+            **({"details": self.details} if self.details is not None else {}),
             "route": self.route,
             "action": self.action,
             "result": self.result,
@@ -362,6 +372,89 @@ class CanaryService:
         reason = transition.entry.reason if transition.entry else state.reason
         self._log.info("route %s: start of %s is a no-op: %s", run.route, run.execution_arn, reason)
         return TaskResult(Outcome.NOOP, state.status, reason=reason)
+
+    def verify(self, run: RunContext) -> TaskResult:
+        """The equivalence check before the run's first shift (controller/core/verify.py).
+
+        Any difference, or a check that could not run, pauses the route for an
+        operator with the differences in the history and the notification;
+        the weights are not touched, so no user request has reached the
+        function. A route without ``verify`` in its config passes unchecked.
+        Transient failures (throttling, a timed-out invoke) are raised for the
+        state machine to retry.
+        """
+        record = self._ports.registry.route(run.route)
+        state = self._ports.state.load(run.route)
+        if state.status is Status.PAUSED and (state.reason or "").startswith(REASON_VERIFY):
+            return TaskResult(Outcome.DIFFERS, state.status, reason=state.reason)  # a retry
+        if not _holds(state, run.execution_arn):
+            return self._superseded(state, run, "verify")
+        if record.check_function_name is None:
+            return TaskResult(
+                Outcome.VERIFIED, state.status, reason="verify skipped: no verify in the config"
+            )
+        report, reason = self._run_check(record)
+        now = self._clock()
+        passed = report is not None and report.passed
+        try:
+            _, transition = self._commit(
+                run.route,
+                lambda s: lifecycle.verify(
+                    s,
+                    execution_arn=run.execution_arn,
+                    passed=passed,
+                    reason=reason,
+                    actor=STATE_MACHINE_ACTOR,
+                    now=now,
+                ),
+            )
+        except TransitionRefused:
+            return self._superseded(self._ports.state.load(run.route), run, "verify")
+        if passed:
+            return TaskResult(Outcome.VERIFIED, transition.state.status, reason=reason)
+        self._log.warning("route %s: %s", run.route, reason)
+        self._notify(
+            run.route,
+            "paused: the function does not answer as ECS does",
+            event="verify",
+            state=transition.state,
+            actor=STATE_MACHINE_ACTOR,
+            weights=transition.state.last_written,
+            extra={
+                "differences": [d.to_dict() for d in report.differences] if report else [],
+                "action": "no user traffic reached the function. Fix it, check with python -m "
+                f"controller verify --route {run.route}, then resume",
+            },
+        )
+        return TaskResult(Outcome.DIFFERS, transition.state.status, reason=reason)
+
+    def verify_route(self, route: str, *, actor: str) -> ActionResult:
+        """``verify`` on demand: run the check and report it; nothing is recorded or moved."""
+        record = self._ports.registry.route(route)
+        state = self._ports.state.load(route)
+        report, reason = self._run_check(record)
+        self._log.info("route %s: verify by %s: %s", route, actor, reason)
+        return ActionResult(
+            route=route,
+            action="verify",
+            result="passed" if report is not None and report.passed else "differs",
+            status=state.status,
+            message=reason,
+            stage=state.stage,
+            stages=state.stages_total or len(record.plan.stages),
+            weights=self._ports.traffic.read_weights(record),
+            details=report.to_dict() if report is not None else None,
+        )
+
+    def _run_check(self, record: RouteRecord) -> tuple[VerifyReport | None, str]:
+        """The route's check and its summary; a check that could not run has no report."""
+        try:
+            report = self._ports.verify.run_check(record)
+        except StranglerError as error:
+            if is_transient(error):
+                raise
+            return None, f"{REASON_VERIFY} the check could not run: {error.message}"
+        return report, report.summary()
 
     def shift(self, run: RunContext) -> TaskResult:
         """Move the route to its next stage: drift check, write, read back, record.

@@ -20,8 +20,8 @@ import urllib.error
 import urllib.request
 from typing import Any, TextIO
 
-from rehearsal.scenario.live_faults import FAILBACK_TIMEOUT_SECONDS, FAULT_KINDS
-from rehearsal.world.control import CONTROL_PREFIX
+from rehearsal.scenario import FAILBACK_TIMEOUT_SECONDS, FAULT_KINDS
+from rehearsal.world import CONTROL_PREFIX
 
 __all__ = ["add_fault_arguments", "main_fault", "request_fault"]
 

@@ -36,7 +36,10 @@ checks them against the stack, compresses the plans and builds the twin.
    is delivered through the program's registry-sync rule: the controller
    points the rule at the new target group and keeps the split. With
    ``--reorder-at-stage N`` the rule's forward target groups are reversed by
-   hand during stage N, weights kept. With ``--fail-after-promotion`` the
+   hand during stage N, weights kept. With ``--diverge`` the function's
+   upstream answers the first verify sample with another Cache-Control, so
+   the run's equivalence check pauses the route before stage 1. With
+   ``--fail-after-promotion`` the
    alarm fires once the canary has promoted (no run in flight), and with
    ``--scale-in`` the twin's autoscaler scales the route's ECS service in
    after the promotion, within its MinCapacity. ``--lambda-latency-ms L``
@@ -155,6 +158,7 @@ class RunOptions:
     redeploy_routes: tuple[str, ...] = ()
     reorder_at_stage: int | None = None
     reorder_routes: tuple[str, ...] = ()
+    diverge: bool = False
     bake_seconds: int = DEFAULT_BAKE_SECONDS
     rate: float = DEFAULT_RATE
     fail_after_promotion: bool = False
@@ -419,6 +423,7 @@ def rehearse(
             drift_at=at[DRIFT_FLAG],
             redeploy_at=at[REDEPLOY_FLAG],
             reorder_at=at[REORDER_FLAG],
+            diverge=options.diverge,
             fail_after_promotion=options.fail_after_promotion,
             scale_in=options.scale_in,
         )
@@ -531,6 +536,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="reorder only this route's rule (repeatable; default: every rehearsed route)",
     )
     parser.add_argument(
+        "--diverge",
+        action="store_true",
+        help="the function answers the first verify sample with another Cache-Control: the "
+        "check before stage 1 pauses the route",
+    )
+    parser.add_argument(
         FAIL_AFTER_PROMOTION_FLAG,
         action="store_true",
         help="once a route is promoted (no run in flight) its upstream fails and its alarms go "
@@ -597,6 +608,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         redeploy_routes=tuple(args.redeploy_route or ()),
         reorder_at_stage=args.reorder_at_stage,
         reorder_routes=tuple(args.reorder_route or ()),
+        diverge=bool(getattr(args, "diverge", False)),
         bake_seconds=args.bake_seconds,
         rate=args.rate,
         fail_after_promotion=bool(getattr(args, "fail_after_promotion", False)),

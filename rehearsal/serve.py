@@ -46,10 +46,12 @@ from controller.core.contract import (
 )
 from rehearsal.errors import RehearsalError
 from rehearsal.run import DEFAULT_BAKE_SECONDS, DEFAULT_RATE, MAX_TOTAL_RATE, rehearsal_plan
-from rehearsal.scenario.traffic import RouteTraffic, RuleWeights
+from rehearsal.scenario import RouteTraffic, RuleWeights
 from rehearsal.world import (
     DEFAULT_ACCOUNT_CONCURRENCY,
+    ControlEndpoint,
     Emulator,
+    StandinServer,
     Twin,
     build_twin,
     effective_config,
@@ -57,11 +59,9 @@ from rehearsal.world import (
     set_account_concurrency,
     stack_region,
 )
-from rehearsal.world.control import ControlEndpoint
-from rehearsal.world.ecs_standin import StandinServer
 
 if TYPE_CHECKING:
-    from rehearsal.scenario.live import LiveStack
+    from rehearsal.scenario import LiveStack
 
 DEFAULT_PORT = 4566
 # Used only when the stack sets no aws:region (the program then rejects it).
@@ -166,8 +166,7 @@ def serve(
     if not rate >= 0:
         raise ValueError(f"--rate: {rate} must be 0 or more")
     # Imported on use: the live stack starts workers and imports the controller.
-    from rehearsal.scenario.live import LiveStack
-    from rehearsal.scenario.live_faults import LiveFaults
+    from rehearsal.scenario import LiveFaults, LiveStack
 
     stop = stop or threading.Event()
     region = stack_region(effective_config(project_dir, stack, None, stack_file))

@@ -422,7 +422,9 @@ class Hold:
             "stage": None,
             "reason": "held by the test",
         }
-        if action == "shift":
+        if action == "verify":
+            answer["outcome"] = "verified"
+        elif action == "shift":
             answer["outcome"] = "baking"
             answer["stage"] = {"index": 0, "weight": 10.0, "bakeSeconds": HOLD_BAKE_SECONDS}
         elif action != "begin":

@@ -40,6 +40,7 @@ from controller.core.errors import AwsCallFailed, ConcurrentUpdate, DriftDetecte
 from controller.core.lifecycle import HistoryEntry, RouteState, Transition, initial_state
 from controller.core.ports import ALARM, OK, AlarmStatus, Ports
 from controller.core.sync import TargetGroupWeight, same_groups
+from controller.core.verify import SampleCheck, VerifyDifference, VerifyReport
 from controller.core.weights import ALL_ECS, Weights
 from controller.service import RunContext
 
@@ -630,6 +631,41 @@ class FakeNotify(_Port):
         return new
 
 
+class FakeVerify(_Port):
+    """:class:`~controller.core.ports.VerifyPort`: every route answers the same, unless told.
+
+    :meth:`differ` makes a route's next checks report differences; the
+    checks asked are in ``checked`` (route names, in order).
+    """
+
+    port = "verify"
+    SAMPLES = ("#1 GET /map/v1/tile/1/2/3.png", "#2 HEAD /map/v1/tile/1/2/4.png")
+
+    def __init__(self, log: CallLog, faults: Faults) -> None:
+        super().__init__(log, faults)
+        self.checked: list[str] = []
+        self._differences: dict[str, tuple[VerifyDifference, ...]] = {}
+
+    def differ(self, route: str, *differences: VerifyDifference) -> None:
+        """From now on the route's check reports ``differences`` (none: it passes again)."""
+        self._differences[route] = tuple(differences)
+
+    def run_check(self, route: RouteRecord) -> VerifyReport:
+        self._call("run_check", route.route)
+        self.checked.append(route.route)
+        differences = self._differences.get(route.route, ())
+        differing = {d.sample for d in differences}
+        return VerifyReport(
+            route=route.route,
+            mode="exact",
+            samples=tuple(
+                SampleCheck(sample, "200", "200", "120", "120", int(sample in differing))
+                for sample in self.SAMPLES
+            ),
+            differences=differences,
+        )
+
+
 @dataclass
 class FakeService:
     """One ECS service and its scalable target (``min_capacity`` None: no target)."""
@@ -743,6 +779,7 @@ def route_record(name: str, plan: PlanRecord = DEFAULT_PLAN, stack: str = "test"
         composite_alarm_arn=f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{prefix}-composite",
         alarm_names=tuple(f"{prefix}-{kind}" for kind in kinds),
         plan=plan,
+        check_function_name=f"{prefix}-check",
     )
 
 
@@ -761,6 +798,7 @@ class FakeWorld:
     state: FakeState
     executions: FakeExecutions
     notify: FakeNotify
+    verify: FakeVerify
     capacity: FakeCapacity
     concurrency: FakeConcurrency
     _ports: Ports | None = field(default=None, repr=False)
@@ -776,6 +814,7 @@ class FakeWorld:
                 state=self.state,
                 executions=self.executions,
                 notify=self.notify,
+                verify=self.verify,
                 capacity=self.capacity,
                 concurrency=self.concurrency,
             )
@@ -811,6 +850,7 @@ def fake_world(
         state=FakeState(log, faults),
         executions=FakeExecutions(log, faults, record.state_machine_arn),
         notify=FakeNotify(log, faults),
+        verify=FakeVerify(log, faults),
         capacity=FakeCapacity(log, faults),
         concurrency=FakeConcurrency(log, faults),
     )

@@ -137,6 +137,10 @@ class RecordingMocks(Mocks):
             return {"partition": self.partition, "dnsSuffix": suffix, "id": self.partition}, []
         if args.token == "aws:ssm/getParameter:getParameter":
             return self._parameter(str(args.args["name"])), []
+        if args.token == "aws:lb/getListener:getListener":
+            return listener_answer(str(args.args["arn"])), []
+        if args.token == "aws:lb/getLoadBalancer:getLoadBalancer":
+            return load_balancer_answer(str(args.args["arn"])), []
         # The SDK iterates the check failures: an empty list, never None.
         return {}, []
 
@@ -311,6 +315,19 @@ def install_mocks(
         }
     )
     return monitor
+
+
+def listener_answer(listener_arn: str) -> dict[str, Any]:
+    """``aws.lb.get_listener`` of a listener ARN: an HTTP listener on port 80."""
+    balancer = listener_arn.replace(":listener/", ":loadbalancer/", 1).rsplit("/", 1)[0]
+    return {"arn": listener_arn, "loadBalancerArn": balancer, "port": 80, "protocol": "HTTP"}
+
+
+def load_balancer_answer(balancer_arn: str) -> dict[str, Any]:
+    """``aws.lb.get_load_balancer``: the DNS name ELB would give it."""
+    _, _, _, region, _, resource = balancer_arn.split(":", 5)
+    _, _, name, lb_id = resource.split("/")
+    return {"arn": balancer_arn, "dnsName": f"{name}-{lb_id[:10]}.{region}.elb.amazonaws.com"}
 
 
 def load_stack_config(stack_yaml_path: str | Path) -> dict[str, Any]:

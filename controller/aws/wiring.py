@@ -17,6 +17,7 @@ from controller.aws.executions import StepFunctionsExecutions
 from controller.aws.metrics import CloudWatchMetrics
 from controller.aws.notify import SnsNotify
 from controller.aws.state import DynamoState
+from controller.aws.verify import LambdaVerify, check_client
 from controller.core.ports import Ports, RegistryPort
 
 __all__ = ["aws_ports"]
@@ -40,6 +41,7 @@ def aws_ports(factory: ClientFactory, registry: RegistryPort) -> Ports:
             factory.client("stepfunctions"), stack.state_machine_arn
         ),
         notify=SnsNotify(factory.client("sns"), stack.topic_arn),
+        verify=LambdaVerify(check_client(factory)),
         capacity=EcsCapacity(factory.client),
         concurrency=LambdaConcurrency(factory.client("cloudwatch")),
     )

@@ -194,7 +194,10 @@ def action_view(result: ActionResult) -> ActionView:
         stages=result.stages,
         weights=result.weights,
         execution=result.execution,
-        extra={"stopped_execution": result.stopped_execution},
+        extra={
+            "stopped_execution": result.stopped_execution,
+            **({"details": result.details} if result.details is not None else {}),
+        },
     )
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from controller.cli.verify_format import render_verify
 from controller.core.capacity import CapacityGuard
 from controller.core.errors import WeightError
 from controller.core.lifecycle import HistoryEntry
@@ -423,4 +424,7 @@ def render_action(view: ActionView, style: Style) -> str:
     stopped = view.extra.get("stopped_execution")
     if stopped:
         parts.append(f"stopped execution {execution_name(str(stopped))}")
+    details = view.extra.get("details")
+    if view.action == "verify" and isinstance(details, Mapping):
+        return "; ".join(parts) + "\n" + render_verify(details)
     return "; ".join(parts)

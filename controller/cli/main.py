@@ -653,7 +653,8 @@ def run_action(options: Options, backend: Backend, io: Io, style: Style) -> int:
         io.stdout.write(json.dumps(action_payload(view), indent=2) + "\n")
     else:
         io.stdout.write(render_action(view, style) + "\n")
-    return EXIT_OK
+    # verify: a difference (or a check that could not run) is a refusal to go on.
+    return EXIT_REFUSED if view.result == "differs" else EXIT_OK
 
 
 def run_every_route(

@@ -575,6 +575,11 @@ def planned_names(config: StackConfig, stack: str) -> list[PlannedName]:
         ]
         if route.canary.schedule:
             names.append(PlannedName(key, naming.schedule_name(stack, route.name), SCHEDULE_NAME))
+        if route.verify is not None:
+            names += [
+                PlannedName(key, naming.check_function_name(stack, route.name), FUNCTION_NAME),
+                PlannedName(key, naming.check_log_group_name(stack, route.name), LOG_GROUP_NAME),
+            ]
     return names
 
 

@@ -221,6 +221,8 @@ class RouteRecord:
     schedule_name: str | None = None
     schedule: str | None = None
     timezone: str | None = None
+    check_function_name: str | None = None
+    """The route's equivalence checker (functions/traffic_check); None: no ``verify``."""
     capacity: CapacityRecord | None = None
     gate: GateRecord | None = None
 

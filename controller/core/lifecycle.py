@@ -90,6 +90,7 @@ __all__ = [
     "resume",
     "rollback",
     "sync",
+    "verify",
     "with_gate",
 ]
 
@@ -120,6 +121,7 @@ class Event(StrEnum):
     PROMOTE = "promote"
     NOOP = "noop"
     SYNC = "sync"
+    VERIFY = "verify"
     CAPACITY = "capacity"
     GATE = "gate"
 
@@ -130,6 +132,8 @@ REASON_STAGES_PER_RUN = "stagesPerRun reached"
 REASON_ALL_STAGES_PASSED = "all stages passed"
 # The prefix of the reason of a drift pause.
 REASON_DRIFT = "drift:"
+# The prefix of the reason of a pause by the equivalence check (controller/core/verify.py).
+REASON_VERIFY = "verify:"
 # The prefix of the reason of a concurrency gate pause (an operator resumes it).
 REASON_GATE = "concurrency gate:"
 
@@ -1137,3 +1141,50 @@ def with_gate(transition: Transition, estimate: GateEstimate | None) -> Transiti
     if estimate is None or not transition.changed:
         return transition
     return replace(transition, state=replace(transition.state, gate=estimate))
+
+
+def verify(
+    state: RouteState,
+    *,
+    execution_arn: str,
+    passed: bool,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> Transition:
+    """The run's equivalence check, before its first shift; an entry ``verify`` either way.
+
+    Passed: the route stays progressing and the run goes on. Failed (any
+    difference, or a check that could not run): progressing -> paused for an
+    operator, the lock released and the weights untouched, so no user
+    request reaches the function before someone has looked. ``reason`` of a
+    failure starts with ``verify:``.
+    """
+    now = _utc(now)
+    _require_holder(state, execution_arn, "verify")
+    if passed:
+        return _apply(
+            state,
+            event=Event.VERIFY,
+            actor=actor,
+            now=now,
+            entry_reason=reason,
+            entry_weights=state.last_written,
+            execution_arn=execution_arn,
+        )
+    if not reason.startswith(REASON_VERIFY):
+        reason = f"{REASON_VERIFY} {reason}"
+    return _apply(
+        state,
+        event=Event.VERIFY,
+        actor=actor,
+        now=now,
+        entry_reason=reason,
+        entry_weights=state.last_written,
+        execution_arn=execution_arn,
+        status=Status.PAUSED,
+        lock=None,
+        stage_started_at=None,
+        run_stages=0,
+        reason=reason,
+    )

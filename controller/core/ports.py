@@ -18,6 +18,7 @@ from controller.core.capacity import CapacityReading
 from controller.core.contract import CapacityRecord, RouteRecord, StackRecord
 from controller.core.lifecycle import HistoryEntry, RouteState, Transition
 from controller.core.sync import TargetGroupWeight
+from controller.core.verify import VerifyReport
 from controller.core.weights import Weights
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "RegistryPort",
     "StatePort",
     "TrafficPort",
+    "VerifyPort",
 ]
 
 # CloudWatch alarm states (StateValue).
@@ -201,6 +203,13 @@ class RegistryPort(Protocol):
         ...
 
 
+class VerifyPort(Protocol):
+    """The route's equivalence check (functions/traffic_check), run before a run's first shift."""
+
+    def run_check(self, route: RouteRecord) -> VerifyReport:
+        """Send the route's samples to both sides through the ALB and report what differs."""
+
+
 class CapacityPort(Protocol):
     """The route's ECS service and its Application Auto Scaling scalable target."""
 
@@ -243,6 +252,7 @@ class Ports:
     state: StatePort
     executions: ExecutionPort
     notify: NotifyPort
+    verify: VerifyPort
     # The capacity guard and the concurrency gate; a route that uses them while
     # its port is missing is refused with a clear error.
     capacity: CapacityPort | None = None

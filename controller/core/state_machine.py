@@ -9,9 +9,12 @@ changes the definition. Execution input::
 
 Flow (every transition is explicit; the names below are the state names)::
 
-    Begin ──outcome──> BeginOutcome ─run──> Shift ──> ShiftOutcome ─baking──> Bake ──> Check
-                          └─noop──> NotStarted (Succeed)   │ └─complete──> Finish      │
-                                                       drift──> PausedOnDrift          v
+    Begin ──outcome──> BeginOutcome ─run──> Verify ──> VerifyOutcome ─verified──> Shift
+                          └─noop──> NotStarted (Succeed)      ├─differs──> PausedOnVerify (Succeed)
+                                                              └─superseded──> Superseded
+    Shift ──> ShiftOutcome ─baking──> Bake ──> Check
+                 │ └─complete──> Finish                         │
+                 drift──> PausedOnDrift                         v
     CheckOutcome <─────────────────────────────────────────────────────────────── (result)
        ├─next────> Shift                (one more stage in this run)
        ├─pause───> PausedUntilNextRun   (stagesPerRun reached; the next run resumes)
@@ -120,6 +123,10 @@ class Outcome:
     """finish: the route is promoted."""
     ROLLED_BACK: Final = "rolled_back"
     """rollback: all traffic is on ECS."""
+    VERIFIED: Final = "verified"
+    """verify: every sample answers the same on both sides (or the route has no check)."""
+    DIFFERS: Final = "differs"
+    """verify: a sample differs, or the check could not run; paused before any user traffic."""
     GATED: Final = "gated"
     """shift: the concurrency gate's estimate for the next stage is above the headroom;
     paused, weights untouched, run ends (an operator raises the cap and resumes)."""
@@ -172,8 +179,31 @@ def build_definition(
         ),
         "BeginOutcome": _choice(
             "$.begin.outcome",
-            {Outcome.RUN: "Shift", Outcome.NOOP: "NotStarted"},
+            {Outcome.RUN: "Verify", Outcome.NOOP: "NotStarted"},
         ),
+        "Verify": _task(
+            invoke,
+            fn,
+            "verify",
+            comment="Before the first shift: the function must answer the route's samples as "
+            "ECS does (through the preview rule); any difference pauses the route.",
+            result_path="$.verify",
+            next_state="VerifyOutcome",
+            policy=policy,
+        ),
+        "VerifyOutcome": _choice(
+            "$.verify.outcome",
+            {
+                Outcome.VERIFIED: "Shift",
+                Outcome.DIFFERS: "PausedOnVerify",
+                Outcome.SUPERSEDED: "Superseded",
+            },
+        ),
+        "PausedOnVerify": {
+            "Type": "Succeed",
+            "Comment": "The function answers differently from ECS: the route is paused before "
+            "any user traffic; the differences are in the history.",
+        },
         "NotStarted": {
             "Type": "Succeed",
             "Comment": "The start was refused (promoted, rolled back or locked); see the history.",

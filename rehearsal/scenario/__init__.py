@@ -19,11 +19,30 @@ from rehearsal.lazy import load_export
 
 if TYPE_CHECKING:
     from rehearsal.scenario.engine import Redeployer, RoutePlan, RunConfigError, run_canaries
+    from rehearsal.scenario.live import LiveStack
+    from rehearsal.scenario.live_faults import FAILBACK_TIMEOUT_SECONDS, FAULT_KINDS, LiveFaults
+    from rehearsal.scenario.traffic import RouteTraffic, RuleWeights
 
-__all__ = ["Redeployer", "RoutePlan", "RunConfigError", "run_canaries"]
+__all__ = [
+    "FAILBACK_TIMEOUT_SECONDS",
+    "FAULT_KINDS",
+    "LiveFaults",
+    "LiveStack",
+    "Redeployer",
+    "RoutePlan",
+    "RouteTraffic",
+    "RuleWeights",
+    "RunConfigError",
+    "run_canaries",
+]
 
 # Each name of __all__, under the submodule that defines it.
-_EXPORTS = {"engine": ("Redeployer", "RoutePlan", "RunConfigError", "run_canaries")}
+_EXPORTS = {
+    "engine": ("Redeployer", "RoutePlan", "RunConfigError", "run_canaries"),
+    "live": ("LiveStack",),
+    "live_faults": ("FAILBACK_TIMEOUT_SECONDS", "FAULT_KINDS", "LiveFaults"),
+    "traffic": ("RouteTraffic", "RuleWeights"),
+}
 
 
 def __getattr__(name: str) -> Any:

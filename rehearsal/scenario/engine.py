@@ -63,13 +63,14 @@ from rehearsal.report.timeline import (
     merge,
     outcome_of,
 )
-from rehearsal.scenario import faults, stack_changes
+from rehearsal.scenario import faults, stack_changes, verify
 from rehearsal.scenario.autoscaler import EcsAutoscaler
 from rehearsal.scenario.emf import EmfPublisher
 from rehearsal.scenario.live import LiveStack
 from rehearsal.scenario.traffic import ECS, LAMBDA, RouteTraffic, RuleWeights, forward_weights
-from rehearsal.world.ecs_standin import StandinServer
+from rehearsal.world.ecs_standin import DIVERGENT_CACHE_CONTROL, StandinServer
 from rehearsal.world.emulator import Emulator
+from rehearsal.world.lambda_runtime import function_config
 
 if TYPE_CHECKING:
     # Only a type here: the twin module imports Pulumi, which a run has loaded anyway.
@@ -152,6 +153,7 @@ class RoutePlan:
     reorder_at: int | None = None
     fail_after_promotion: bool = False
     scale_in: bool = False
+    diverge: bool = False
 
 
 @dataclass
@@ -169,6 +171,7 @@ class _Route:
     reorder_at: int | None = None
     fail_after_promotion: bool = False
     scale_in: bool = False
+    diverge: bool = False
     autoscaler: EcsAutoscaler | None = None
     desired_after_failback: int | None = None
     execution_arn: str | None = None
@@ -300,6 +303,7 @@ def run_canaries(
             reorder_at=plan.reorder_at,
             fail_after_promotion=plan.fail_after_promotion,
             scale_in=plan.scale_in,
+            diverge=plan.diverge,
         )
         if plan.record.capacity is not None:
             route.autoscaler = EcsAutoscaler(
@@ -366,6 +370,9 @@ class _Rehearsal:
     def run(self) -> RehearsalReport:
         """Run the whole rehearsal; the report once every route has ended."""
         self._check_idle()
+        for route in self.routes:
+            if route.diverge:
+                self._diverge(route)
         with LiveStack(
             self.emulator,
             self.stack_record,
@@ -386,6 +393,25 @@ class _Rehearsal:
             # The normal end: this raises what went wrong in the loops' threads.
             live.finish()
             return self._report()
+
+    def _diverge(self, route: _Route) -> None:
+        """``--diverge``: the function's upstream answers the first sample differently."""
+        name = route.record.check_function_name
+        if name is None:
+            raise RunConfigError(
+                [f"route {route.name}: --diverge needs routes[].verify in the stack config"]
+            )
+        config = function_config(self.emulator, name)
+        path = verify.first_sample_path(config.environment)
+        route.upstream.set_divergent(path)
+        self._event(
+            route,
+            "diverge",
+            None,
+            None,
+            f"the function's upstream answers {path} with another Cache-Control "
+            f"({DIVERGENT_CACHE_CONTROL}); ECS does not",
+        )
 
     def _start(self, route: _Route) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")

@@ -13,6 +13,10 @@ alive, in one place:
   covers every invocation: Step Functions' tasks, EventBridge's deliveries
   and direct ``Invoke`` calls from any process that reaches the emulator;
 - every ECS target group a rule forwards to is a local stand-in server;
+- the listener itself is served over HTTP on 127.0.0.1 (rehearsal/world/alb.py)
+  for the routes' equivalence checkers (functions/traffic_check), which run
+  in a worker each, with the program's ``STRANGLER_CHECK`` pointed at it
+  (rehearsal/scenario/verify.py);
 - the functions' output goes to the twin's CloudWatch: their EMF lines
   become metric data (rehearsal/scenario/emf.py), which the controller's
   Check counts;
@@ -25,6 +29,7 @@ Leaving the block stops everything in the reverse order.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from controller.core.contract import RouteRecord, StackRecord
 from rehearsal.errors import RehearsalError
+from rehearsal.scenario import verify
 from rehearsal.scenario.concurrency import ConcurrencyMeter, MeteredBackend
 from rehearsal.scenario.emf import EmfPublisher
 from rehearsal.scenario.traffic import (
@@ -46,6 +52,7 @@ from rehearsal.scenario.traffic import (
     forward_weights,
 )
 from rehearsal.world import emulator as emulators
+from rehearsal.world.alb import TwinAlb
 from rehearsal.world.ecs_standin import StandinServer
 from rehearsal.world.emulator import Emulator
 from rehearsal.world.lambda_runtime import (
@@ -110,6 +117,8 @@ class LiveStack:
         self.meters: dict[str, ConcurrencyMeter] = {}
         self.emf = EmfPublisher(emulator.client("cloudwatch"))
         self.monoliths: dict[str, StandinServer] = {}
+        self.monoliths_lock = threading.Lock()
+        self.alb: TwinAlb | None = None
         self.router: LambdaRouter | None = None
         self._cleanup = ExitStack()
 
@@ -128,6 +137,8 @@ class LiveStack:
                 route.upstream.start()
                 cleanup.callback(route.upstream.stop)
             cleanup.callback(self._stop_monoliths)
+            if self.routes:
+                cleanup.callback(self._start_alb().stop)
             self.router = cleanup.enter_context(self._functions(router_out))
             self.emf.start()
             cleanup.callback(_quietly, self.emf.close)
@@ -223,10 +234,24 @@ class LiveStack:
                 environment_overrides=overrides,
             )
 
+        def start_checker(route: LiveRoute) -> WorkerFunction:
+            # The route's equivalence checker calls the listener: the twin's, on 127.0.0.1.
+            assert route.record.check_function_name is not None and self.alb is not None
+            config = function_config(emulator, route.record.check_function_name)
+            return WorkerFunction(
+                config,
+                deployed_package(emulator, config),
+                region=emulator.region,
+                on_output=self._output,
+                environment_overrides=verify.checker_overrides(config.environment, self.alb.url),
+            )
+
+        checked = [route for route in self.routes if route.record.check_function_name]
         workers: list[WorkerFunction] = []
         try:
-            with ThreadPoolExecutor(max_workers=max(1, len(self.routes))) as pool:
+            with ThreadPoolExecutor(max_workers=max(1, len(self.routes) + len(checked))) as pool:
                 futures = [pool.submit(start_worker, route) for route in self.routes]
+                futures += [pool.submit(start_checker, route) for route in checked]
                 errors = []
                 for future in futures:
                     try:
@@ -273,12 +298,33 @@ class LiveStack:
 
     def ecs_backend(self, target_group_arn: str) -> HttpBackend:
         """The stand-in of the ECS service behind ``target_group_arn`` (one per target group)."""
-        monolith = self.monoliths.get(target_group_arn)
-        if monolith is None:
-            name = target_group_arn.split(":targetgroup/")[-1].split("/")[0]
-            monolith = StandinServer(f"ecs-{name}").start()
-            self.monoliths[target_group_arn] = monolith
+        monolith = self._monolith(target_group_arn)
         return HttpBackend(monolith.host, monolith.port)
+
+    def _monolith(self, target_group_arn: str) -> StandinServer:
+        # The twin's listener threads ask too: one stand-in per target group, made once.
+        with self.monoliths_lock:
+            monolith = self.monoliths.get(target_group_arn)
+            if monolith is None:
+                name = target_group_arn.split(":targetgroup/")[-1].split("/")[0]
+                monolith = StandinServer(f"ecs-{name}").start()
+                self.monoliths[target_group_arn] = monolith
+        return monolith
+
+    def _start_alb(self) -> TwinAlb:
+        """The listener over HTTP, for the routes' checkers (rehearsal/world/alb.py)."""
+
+        def ecs_address(target_group_arn: str) -> tuple[str, int]:
+            monolith = self._monolith(target_group_arn)
+            return monolith.host, monolith.port
+
+        self.alb = TwinAlb(
+            self.emulator.client("elbv2"),
+            self.emulator.client("lambda"),
+            self.routes[0].record.listener_arn,
+            ecs_address,
+        ).start()
+        return self.alb
 
     def _lambda_backend(self, route: LiveRoute, target_group_arn: str) -> LambdaBackend:
         name = route.record.route

@@ -22,6 +22,8 @@ from rehearsal.lazy import load_export
 if TYPE_CHECKING:
     from rehearsal.world.apply import effective_config
     from rehearsal.world.bridge.registry import all_translations
+    from rehearsal.world.control import CONTROL_PREFIX, ControlEndpoint
+    from rehearsal.world.ecs_standin import StandinServer
     from rehearsal.world.emulator import Emulator, in_process, server
     from rehearsal.world.fabricate import FabricatedAnswerer
     from rehearsal.world.lambda_runtime import LambdaRuntimeError
@@ -32,11 +34,14 @@ if TYPE_CHECKING:
     from rehearsal.world.twin import Twin, TwinRedeployer, build_twin
 
 __all__ = [
+    "CONTROL_PREFIX",
     "DEFAULT_ACCOUNT_CONCURRENCY",
+    "ControlEndpoint",
     "Emulator",
     "FabricatedAnswerer",
     "LambdaRuntimeError",
     "ResourceRecord",
+    "StandinServer",
     "Twin",
     "TwinRedeployer",
     "all_translations",
@@ -54,6 +59,8 @@ __all__ = [
 # Each name of __all__, under the submodule that defines it.
 _EXPORTS = {
     "apply": ("effective_config",),
+    "control": ("CONTROL_PREFIX", "ControlEndpoint"),
+    "ecs_standin": ("StandinServer",),
     "bridge.registry": ("all_translations",),
     "emulator": ("Emulator", "in_process", "server"),
     "fabricate": ("FabricatedAnswerer",),

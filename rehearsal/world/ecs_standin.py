@@ -23,7 +23,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["TILE_PNG", "StandinServer"]
+__all__ = ["DIVERGENT_CACHE_CONTROL", "TILE_PNG", "StandinServer"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -46,6 +46,9 @@ def _png(width: int, height: int) -> bytes:
 
 
 TILE_PNG = _png(16, 16)
+CACHE_CONTROL = "public, max-age=86400"
+# What a divergent stand-in sends for its divergent path (``rehearsal run --diverge``).
+DIVERGENT_CACHE_CONTROL = "no-store"
 _ETAG = '"' + hashlib.sha256(TILE_PNG).hexdigest()[:16] + '"'
 
 
@@ -84,7 +87,10 @@ class _Handler(BaseHTTPRequestHandler):
         if content_type:
             self.send_header("Content-Type", content_type)
         if status == HTTPStatus.OK:
-            self.send_header("Cache-Control", "public, max-age=86400")
+            divergent = self.server.standin.divergent_path
+            path = self.path.split("?", 1)[0]
+            cache = DIVERGENT_CACHE_CONTROL if path == divergent else CACHE_CONTROL
+            self.send_header("Cache-Control", cache)
             self.send_header("ETag", _ETAG)
         self.send_header("X-Standin", self.server.standin.name)
         self.send_header(
@@ -114,6 +120,7 @@ class StandinServer:
         self._lock = threading.Lock()
         self._failing = False
         self._requests = 0
+        self.divergent_path: str | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -172,6 +179,10 @@ class StandinServer:
         """From now on answer 503 to everything (True), or serve tiles again (False)."""
         with self._lock:
             self._failing = failing
+
+    def set_divergent(self, path: str | None) -> None:
+        """Answer ``path`` with another Cache-Control (None: like every other path again)."""
+        self.divergent_path = path
 
     def record_request(self) -> bool:
         """Count one request; True when it must fail."""

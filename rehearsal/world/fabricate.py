@@ -71,5 +71,17 @@ class FabricatedAnswerer:
                 raise UnknownInvoke(f"{token} of {name!r}", sorted(invokes.INVOKES))
             return {"name": name, "id": name, "type": "String", "value": value,
                     "insecureValue": value}  # fmt: skip
+        if token == "aws:lb/getListener:getListener":
+            # The plan reads no AWS: an HTTP listener on port 80 of the ARN's load balancer.
+            listener = str(args["arn"])
+            balancer = listener.replace(":listener/", ":loadbalancer/", 1).rsplit("/", 1)[0]
+            return {"arn": listener, "loadBalancerArn": balancer, "port": 80, "protocol": "HTTP"}
+        if token == "aws:lb/getLoadBalancer:getLoadBalancer":
+            balancer = str(args["arn"])
+            _, name, lb_id = balancer.split(":loadbalancer/", 1)[1].split("/")
+            return {
+                "arn": balancer,
+                "dnsName": f"{name}-{lb_id[:10]}.{self.region}.elb.amazonaws.com",
+            }
         # Same refusal as the bridge: an invoke nobody answers is a gap to close.
         raise UnknownInvoke(token, sorted(invokes.INVOKES))

@@ -161,6 +161,14 @@ class LambdaRouter:
         self._in_flight = 0
         self.invocations: list[Invocation] = []
 
+    def register(self, function: str, handler: Handler | None) -> None:
+        """Route ``function`` (name or ARN) to ``handler`` from now on; None removes it."""
+        with self._lock:
+            if handler is None:
+                self._handlers.pop(function_key(function), None)
+            else:
+                self._handlers[function_key(function)] = handler
+
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until no handler is running (e.g. before leaving ``mock_aws``).
 
@@ -190,7 +198,8 @@ class LambdaRouter:
     ) -> bytes:
         """The replacement of ``LambdaSimpleBackend.invoke``: run the handler, return its bytes."""
         key = function_key(function_name)
-        handler = self._handlers.get(key)
+        with self._lock:
+            handler = self._handlers.get(key)
         if handler is None:
             raise _UnknownFunction(function_name, list(self._handlers))
         event = _decode(body)

@@ -49,7 +49,6 @@ from moto.core.utils import utcnow
 from moto.ssm.models import Parameter, ParameterDict
 
 from rehearsal.errors import RehearsalError
-from rehearsal.world.bridge.invokes import powertools_parameter_value
 
 __all__ = [
     "ACCOUNT_SETTINGS_PATH",
@@ -133,6 +132,9 @@ def _check_version(action: str) -> None:
 def _check_loading_status(self: ParameterDict, key: str) -> None:
     """moto's loader of public parameters, plus the Powertools layer parameters."""
     _load_public_parameters(self, key)
+    # Imported here: the bridge loads pulumi, which the emulator alone never needs.
+    from rehearsal.world.bridge.invokes import powertools_parameter_value
+
     name = str(key or "")
     value = powertools_parameter_value(name, self.region_name)
     if value is None or dict.__contains__(self, name):

@@ -23,3 +23,17 @@ def test_region_and_partition(bridge):
 def test_unknown_invoke_names_the_token(bridge):
     with pytest.raises(UnknownInvoke, match="aws:ec2/getVpc:getVpc"):
         bridge.invoke("aws:ec2/getVpc:getVpc", {})
+
+
+def test_listener_and_load_balancer_come_from_elbv2(bridge):
+    """What the traffic checker's ALB address is built from (components/traffic_check.py)."""
+    from rehearsal.world.brownfield import create_brownfield
+
+    brownfield = create_brownfield({}, bridge.context.emulator)
+    listener = bridge.invoke("aws:lb/getListener:getListener", {"arn": brownfield.listener_arn})
+    assert listener["loadBalancerArn"] == brownfield.load_balancer_arn
+    assert (listener["protocol"], listener["port"]) == ("HTTP", 80)
+    balancer = bridge.invoke(
+        "aws:lb/getLoadBalancer:getLoadBalancer", {"arn": listener["loadBalancerArn"]}
+    )
+    assert balancer["dnsName"] == brownfield.load_balancer_dns_name

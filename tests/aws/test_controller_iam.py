@@ -30,6 +30,7 @@ from components.controller_iam import (
     state_machine_arn,
     state_machine_policy,
 )
+from components.traffic_check import checker_policy
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
@@ -62,6 +63,9 @@ def inputs(**overrides) -> ControllerPolicyInputs:
     }
     values.update(overrides)
     return ControllerPolicyInputs(**values)
+
+
+CHECKER = "strangler-prod-map-tile-check"
 
 
 def statements_by_sid(document: dict) -> dict[str, dict]:
@@ -148,6 +152,23 @@ def test_controller_policy_is_exactly_the_calls_the_controller_makes():
                 "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
                 "Resource": "*",
             },
+        ],
+    }
+
+
+def test_the_controller_may_invoke_exactly_the_routes_checkers():
+    """lambda:InvokeFunction on each checker's unqualified ARN, and only with checkers."""
+    assert "RunTrafficChecks" not in statements_by_sid(controller_policy(inputs()))
+    document = controller_policy(
+        inputs(check_function_names=(CHECKER, "strangler-prod-map-style-check", CHECKER))
+    )
+    assert statements_by_sid(document)["RunTrafficChecks"] == {
+        "Sid": "RunTrafficChecks",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": [
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-style-check",
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{CHECKER}",
         ],
     }
 
@@ -404,6 +425,14 @@ def findings(document: dict) -> set[tuple[str, str, str]]:
     "name, document",
     [
         ("controller", controller_policy(inputs())),
+        ("controller with checkers", controller_policy(inputs(check_function_names=(CHECKER,)))),
+        (
+            "traffic check",
+            checker_policy(
+                f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{CHECKER}",
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tile-hook:live",
+            ),
+        ),
         ("controller with capacity guard", controller_policy(inputs(ecs_services=(("c", "s"),)))),
         ("state machine", state_machine_policy(FUNCTION)),
         ("scheduler", scheduler_policy(STATE_MACHINE, DLQ)),
@@ -435,9 +464,12 @@ IAM_PREFIX = {
     "stepfunctions": "states",
     "sns": "sns",
     "ssm": "ssm",
+    "lambda": "lambda",
     "ecs": "ecs",
     "application-autoscaling": "application-autoscaling",
 }
+# API operations whose IAM action has another name (SAR: Invoke is lambda:InvokeFunction).
+OPERATION_ACTIONS = {"lambda:Invoke": "lambda:InvokeFunction"}
 # DynamoDB authorizes a transaction item by item (SAR has no TransactWriteItems action).
 TRANSACT_ITEM_ACTIONS = {
     "Put": "dynamodb:PutItem",
@@ -473,7 +505,8 @@ def operations_called(source: str) -> set[str]:
                         if re.search(rf"[{{,]\s*\"{key}\"\s*:", source)
                     }
                 else:
-                    actions.add(f"{prefix}:{operation}")
+                    action = f"{prefix}:{operation}"
+                    actions.add(OPERATION_ACTIONS.get(action, action))
     return actions
 
 
@@ -488,7 +521,9 @@ def allowed_actions(document: dict) -> set[str]:
 def test_the_controller_policy_allows_every_aws_call_the_lambda_makes():
     """A new boto3 call in controller/aws/*.py must come with its IAM action."""
     assert LAMBDA_AWS_MODULES, "no controller AWS modules found"
-    allowed = allowed_actions(controller_policy(inputs(ecs_services=(("c", "s"),))))
+    allowed = allowed_actions(
+        controller_policy(inputs(check_function_names=(CHECKER,), ecs_services=(("c", "s"),)))
+    )
     for module in LAMBDA_AWS_MODULES:
         missing = operations_called(module.read_text()) - allowed
         assert not missing, f"{module.relative_to(ROOT)} calls {sorted(missing)}"
@@ -508,7 +543,9 @@ RUNTIME_ACTIONS = {
 def test_the_controller_policy_allows_nothing_the_lambda_does_not_call():
     """Least privilege, the other way round: every granted API action is used."""
     called = set().union(*(operations_called(m.read_text()) for m in LAMBDA_AWS_MODULES))
-    granted = allowed_actions(controller_policy(inputs(ecs_services=(("c", "s"),))))
+    granted = allowed_actions(
+        controller_policy(inputs(check_function_names=(CHECKER,), ecs_services=(("c", "s"),)))
+    )
     unused = granted - RUNTIME_ACTIONS - called
     assert not unused, f"granted but never called by controller/aws/*.py: {sorted(unused)}"
 

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("rehearsal.world", "rehearsal.scenario", "rehearsal.report")
-COMMANDS = ("cli.py", "run.py", "plan.py", "serve.py")
+COMMANDS = ("cli.py", "run.py", "plan.py", "serve.py", "fault.py")
 
 
 def _fresh_modules(code: str) -> set[str]:

@@ -22,7 +22,7 @@ from controller.core.state_machine import (
 FUNCTION_ARN = "arn:aws:lambda:ap-northeast-1:123456789012:function:strangler-test-controller"
 REPO = Path(__file__).resolve().parents[2]
 ASL_VALIDATOR = REPO / "node_modules" / ".bin" / "asl-validator"
-TASKS = ("Begin", "Shift", "Check", "Finish", "Rollback")
+TASKS = ("Begin", "Verify", "Shift", "Check", "Finish", "Rollback")
 
 
 @pytest.fixture(name="definition")
@@ -192,8 +192,34 @@ def test_refused_start_succeeds_without_touching_anything(definition: dict[str, 
     branches = {
         c["StringEquals"]: c["Next"] for c in definition["States"]["BeginOutcome"]["Choices"]
     }
-    assert branches == {Outcome.RUN: "Shift", Outcome.NOOP: "NotStarted"}
+    assert branches == {Outcome.RUN: "Verify", Outcome.NOOP: "NotStarted"}
     assert definition["States"]["NotStarted"]["Type"] == "Succeed"
+
+
+def test_the_check_gates_the_first_shift_and_a_difference_ends_the_run(
+    definition: dict[str, Any],
+) -> None:
+    """Begin -> Verify -> Shift: no shift before the check; a difference ends in a Succeed."""
+    states = definition["States"]
+    assert states["Verify"]["Next"] == "VerifyOutcome"
+    assert states["Verify"]["Parameters"]["Payload"]["action"] == "verify"
+    assert states["Verify"]["Catch"][0]["Next"] == "Rollback"
+    branches = {c["StringEquals"]: c["Next"] for c in states["VerifyOutcome"]["Choices"]}
+    assert branches == {
+        Outcome.VERIFIED: "Shift",
+        Outcome.DIFFERS: "PausedOnVerify",
+        Outcome.SUPERSEDED: "Superseded",
+    }
+    assert states["VerifyOutcome"]["Default"] == "UnexpectedOutcome"
+    assert states["PausedOnVerify"]["Type"] == "Succeed"
+    # The only way into Shift from Begin goes through the check.
+    into_shift = {
+        name
+        for name, state in states.items()
+        if state.get("Next") == "Shift"
+        or any(c.get("Next") == "Shift" for c in state.get("Choices", []))
+    }
+    assert into_shift == {"VerifyOutcome", "CheckOutcome"}
 
 
 def test_retry_policy_is_applied() -> None:

@@ -64,7 +64,10 @@ def brownfield(deployed) -> Brownfield:
 
 
 def one(applied: AppliedStack, token: str, route: str | None = ROUTE) -> ResourceRecord:
+    """The route's one resource of ``token``, outside its preview rule and its checker."""
     found = applied.route_resources(route, token) if route else applied.by_type(token)
+    if route:
+        found = [r for r in found if r.parent not in (f"{route}-preview", f"{route}-check")]
     assert len(found) == 1, f"expected one {token} for route {route}, got {len(found)}"
     return found[0]
 

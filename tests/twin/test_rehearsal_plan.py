@@ -66,6 +66,22 @@ def test_json_document(prod):
     assert document["byType"]["aws:cloudwatch/metricAlarm:MetricAlarm"] >= 7
 
 
+def test_the_preview_rule_is_a_separate_rule_forwarding_only_to_lambda(prod):
+    by_name = {r["name"]: r for r in prod.to_json()["resources"]}
+    preview = by_name["map-tile-preview-rule"]
+    weighted = by_name["map-tile-traffic-rule"]
+    lambda_tg = weighted["keyInputs"]["weights"][1]["targetGroupArn"]
+    assert preview["parentType"] == "strangler:preview:PreviewRule"
+    assert preview["keyInputs"]["weights"] == [{"targetGroupArn": lambda_tg, "weight": 1}]
+    assert preview["keyInputs"]["conditions"][-1] == {
+        "httpHeader": {"httpHeaderName": "X-Strangler-Preview", "values": ["map-tile"]}
+    }
+    assert preview["keyInputs"]["priority"] < weighted["keyInputs"]["priority"]
+    assert not preview.get("ignoreChanges"), "Pulumi owns the preview rule whole"
+    checker = by_name["map-tile-check-function"]
+    assert checker["parentType"] == "strangler:check:TrafficCheck"
+
+
 def test_text_shows_types_names_and_key_inputs(prod):
     text = prod.to_text()
     assert text.startswith("Plan for stack prod (ap-northeast-1):")

@@ -176,6 +176,7 @@ def test_arguments_become_options():
         "1",
         "--reorder-route",
         "route-search",
+        "--diverge",
     )
     from rehearsal.run import options_from_args
 
@@ -186,6 +187,7 @@ def test_arguments_become_options():
     assert options.json and options.chart == Path("out.png") and options.bake_seconds == 3
     assert (options.redeploy_at_stage, options.redeploy_routes) == (1, ("map-tile",))
     assert (options.reorder_at_stage, options.reorder_routes) == (1, ("route-search",))
+    assert options.diverge
 
 
 @pytest.mark.parametrize(
@@ -254,6 +256,9 @@ class TestExampleStack:
         assert route.errors["lambda"] == 0
         assert events_of(report).count("shift") == 4
         assert events_of(report).count("check") == 4, "every stage checked, with evidence"
+        (verify,) = [e for e in route.timeline if e.event == "verify"]
+        assert events_of(report).index("verify") < events_of(report).index("shift")
+        assert (verify.reason or "").startswith("verify passed: 2 sample(s) answer the same")
         assert "finish" in events_of(report)
         document = report.to_json()
         assert document["resources"] == prod[1] > 0
@@ -289,6 +294,26 @@ class TestExampleStack:
         assert live_weights(prod[0]) == manual.weights, "the controller left the human's weights"
         assert route.failback_ms is None
         assert events_of(report).count("shift") == 2
+
+    def test_a_function_that_answers_differently_is_paused_before_any_user_traffic(
+        self, prod: tuple[Emulator, int]
+    ):
+        """``--diverge``: the check before stage 1 finds the changed Cache-Control."""
+        report = rehearse_prod(prod, diverge=True, bake_seconds=1)
+        document = report.to_json()  # what --json prints
+        (route,) = document["routes"]
+        assert route["outcome"] == "paused", route
+        assert route["requests"]["lambda"] == 0, "no user request reached the function"
+        assert route["final_weights"] == {"ecs": 100.0, "lambda": 0.0}
+        assert live_weights(prod[0]) == ALL_ECS
+        events = [e["event"] for e in route["timeline"]]
+        assert "shift" not in events and events.index("verify") < events.index("end")
+        (verify,) = [e for e in route["timeline"] if e["event"] == "verify"]
+        assert verify["reason"].startswith("verify: 1 difference(s)")
+        assert (
+            "#1 GET /map/v1/tile/10/905/403.png: cache-control lambda 'no-store'"
+            in (verify["reason"])
+        )
 
     def test_a_route_that_is_not_fresh_is_refused(self, prod: tuple[Emulator, int]):
         emulator, resources = prod

@@ -25,13 +25,19 @@ def test_three_routes_on_one_listener():
             for r in elbv2.describe_rules(ListenerArn=twin.brownfield.listener_arn)["Rules"]
             if not r["IsDefault"]
         ]
-        assert len(rules) == 3
+        assert len(rules) == 6, "per route a weighted rule and a preview rule"
         for route in twin.route_names:
-            [rule] = twin.applied.route_resources(route, "aws:lb/listenerRule:ListenerRule")
-            [described] = [r for r in rules if r["RuleArn"] == rule.id]
+            declared = twin.applied.route_resources(route, "aws:lb/listenerRule:ListenerRule")
+            by_name = {r.name: r for r in declared}
+            [described] = [r for r in rules if r["RuleArn"] == by_name[f"{route}-traffic-rule"].id]
             groups = described["Actions"][0]["ForwardConfig"]["TargetGroups"]
             ecs = twin.brownfield.ecs_target_group_arns[route]
             assert {g["TargetGroupArn"]: g["Weight"] for g in groups}[ecs] == 1, route
+            [preview] = [r for r in rules if r["RuleArn"] == by_name[f"{route}-preview-rule"].id]
+            [group] = preview["Actions"][0]["ForwardConfig"]["TargetGroups"]
+            assert group["TargetGroupArn"] != ecs, f"{route}: the preview rule skips ECS"
+            header = [c for c in preview["Conditions"] if c["Field"] == "http-header"]
+            assert header[0]["HttpHeaderConfig"]["Values"] == [route]
         # map-poi sets powertoolsLayer: its archive leaves Powertools out, and the
         # layer is the one the public parameter of the pinned release names.
         poi = function_config(emulator, "strangler-three-map-poi")

@@ -1118,6 +1118,7 @@ class FakeStackRoute:
     composite_alarm_name: str = "composite"
     composite_alarm_arn: str = "composite-arn"
     alarm_names: tuple[str, ...] = ("a",)
+    check_function_name: str | None = None
 
 
 def test_args_for_a_stack_config():
@@ -1152,7 +1153,7 @@ def test_args_for_a_stack_config():
 def test_the_program_builds_the_controller_from_the_real_routes():
     """Pulumi.prod.yaml: the registry and the policies carry the route components' outputs."""
     run = run_program_full("Pulumi.prod.yaml")
-    rule = one(run.resources, "aws:lb/listenerRule:ListenerRule")
+    rule = by_name(run.resources, "map-tile-traffic-rule")
     composite = one(run.resources, "aws:cloudwatch/compositeAlarm:CompositeAlarm")
     record = RouteRecord.from_json(
         by_name(run.resources, "controller-registry-route-map-tile").inputs["insecureValue"]

@@ -122,7 +122,8 @@ def test_malformed_task_events_name_the_field(change: Any, expected: str) -> Non
     [
         (
             lambda e: e.update(command="nuke"),
-            "command: Input should be 'start', 'pause', 'resume', 'rollback', 'promote' or 'sync'",
+            "command: Input should be 'start', 'pause', 'resume', 'rollback', 'promote', 'sync' "
+            "or 'verify'",
         ),
         (lambda e: e.update(command=7), "command: Input should be 'start', 'pause'"),
         (lambda e: e.update(actor=""), "actor: String should have at least 1 character"),

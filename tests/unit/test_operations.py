@@ -77,6 +77,9 @@ class FakeService:
     def sync(self, route: str, *, actor: str, reason: str | None = None) -> ActionResult:
         return self._record("sync", route, actor=actor, reason=reason)
 
+    def verify_route(self, route: str, *, actor: str) -> ActionResult:
+        return self._record("verify_route", route, actor=actor)
+
     def nudge(self, route: str, *, request: OperatorRequest) -> ActionResult:
         return self._record("nudge", route, request=request)
 
@@ -113,8 +116,10 @@ def _reset_handler() -> Iterator[None]:
 # --------------------------------------------------------------------------- the table
 
 
-def test_the_table_holds_the_six_operator_actions_in_cli_order() -> None:
-    assert operations.commands() == ("start", "pause", "resume", "rollback", "promote", "sync")
+def test_the_table_holds_the_operator_actions_in_cli_order() -> None:
+    assert operations.commands() == (
+        "start", "pause", "resume", "rollback", "promote", "sync", "verify",
+    )  # fmt: skip
     assert [o.command for o in operations.operations()] == list(operations.commands())
     assert not set(operations.commands()) & set(READ_COMMANDS)
     for operation in operations.operations():
@@ -342,7 +347,7 @@ def test_without_the_entry_the_event_is_refused_naming_the_table() -> None:
     with pytest.raises(InvalidEvent) as info:
         parse_event(operator_event("nudge"))
     expected = ", ".join(repr(c) for c in operations.commands()[:-1])
-    assert f"command: Input should be {expected} or 'sync'" in str(info.value)
+    assert f"command: Input should be {expected} or 'verify'" in str(info.value)
 
 
 @dataclass
@@ -386,5 +391,5 @@ def test_the_handler_runs_the_entry_and_counts_rollbacks(
     assert counted == ([ROUTE] if command == "rollback" else [])
     kwargs = service.calls[0][2]
     assert kwargs["actor"] == ACTOR
-    if command != "start":  # a start records no reason
+    if command not in ("start", "verify"):  # a start or a verify records no reason
         assert kwargs["reason"] == "because"

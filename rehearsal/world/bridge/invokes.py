@@ -92,7 +92,37 @@ def get_parameter(ctx: BridgeContext, args: Mapping[str, Any]) -> dict[str, Any]
 
 GET_PARAMETER = "aws:ssm/getParameter:getParameter"
 
+
+def get_listener(ctx: BridgeContext, args: Mapping[str, Any]) -> dict[str, Any]:
+    """``aws.lb.get_listener`` by ARN: DescribeListeners on the emulator."""
+    arn = str(args["arn"])
+    listener = ctx.client("elbv2").describe_listeners(ListenerArns=[arn])["Listeners"][0]
+    return {
+        "arn": arn,
+        "id": arn,
+        "loadBalancerArn": listener["LoadBalancerArn"],
+        "port": int(listener["Port"]),
+        "protocol": listener["Protocol"],
+    }
+
+
+def get_load_balancer(ctx: BridgeContext, args: Mapping[str, Any]) -> dict[str, Any]:
+    """``aws.lb.get_load_balancer`` by ARN: DescribeLoadBalancers on the emulator."""
+    arn = str(args["arn"])
+    elbv2 = ctx.client("elbv2")
+    balancer = elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
+    return {
+        "arn": arn,
+        "id": arn,
+        "name": balancer["LoadBalancerName"],
+        "dnsName": balancer["DNSName"],
+        "internal": balancer.get("Scheme") == "internal",
+    }
+
+
 INVOKES: dict[str, InvokeFn] = {
+    "aws:lb/getListener:getListener": get_listener,
+    "aws:lb/getLoadBalancer:getLoadBalancer": get_load_balancer,
     "aws:index/getCallerIdentity:getCallerIdentity": get_caller_identity,
     "aws:index/getRegion:getRegion": get_region,
     "aws:index/getPartition:getPartition": get_partition,
