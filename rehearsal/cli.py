@@ -10,7 +10,7 @@ Commands (a public contract, see issue 5):
   local moto server.
 
 Exit codes: 0 done; 1 harness error (the twin could not do its job);
-2 bad stack config (every problem printed, one per line, on stderr).
+2 bad stack config or bad options (every problem printed, one per line, on stderr).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
+from rehearsal.errors import BadOption, ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.plan import build_plan
 from rehearsal.run import add_run_arguments, main_run
 from rehearsal.serve import DEFAULT_PORT, serve
@@ -35,6 +35,14 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXIT_OK = 0
 EXIT_HARNESS = 1
 EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+EXIT_CODES_HELP = """\
+exit codes:
+  0  the command ran (run: whatever the rehearsal's outcome)
+  1  harness error: the twin could not do its job (or the chart was not written)
+  2  bad stack config or bad options, refused before anything is applied; a
+     busy port for serve; every problem is printed, one per line
+"""
 
 
 def _positive_int(text: str) -> int:
@@ -54,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m rehearsal",
         description="Local AWS twin of a Strangler stack: the real Pulumi program, "
         "applied to moto.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -146,9 +156,16 @@ def main(
         for message in error.messages:
             print(message, file=err)
         return EXIT_CONFIG
-    except StackConfigError as error:
+    except (StackConfigError, BadOption) as error:
         print(str(error), file=err)
         return EXIT_CONFIG
     except RehearsalError as error:
         print(f"rehearsal failed: {error}", file=err)
+        return EXIT_HARNESS
+    except KeyboardInterrupt:
+        print("interrupted", file=err)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        # Anything else is a fault of the twin: one line naming it, never a traceback.
+        print(f"rehearsal {args.command} failed: {type(error).__name__}: {error}", file=err)
         return EXIT_HARNESS

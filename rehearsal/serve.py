@@ -8,13 +8,16 @@ the account's Lambda concurrency limit that ``GetAccountSettings`` reports
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from rehearsal.errors import BadOption
 from rehearsal.world import (
     DEFAULT_ACCOUNT_CONCURRENCY,
     Twin,
@@ -51,6 +54,28 @@ def describe(
     ]
 
 
+def check_port(port: int, host: str = "127.0.0.1") -> None:
+    """Raise :class:`BadOption` naming ``port`` when it cannot be bound on ``host``.
+
+    The server library only warns on a busy port and then waits forever, so
+    the port is tried first. 4566 is also LocalStack's default port.
+    """
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server binds: a port left in TIME_WAIT is free, a listening one is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            why = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be bound ({error})"
+            also = " (LocalStack's default port)" if port == DEFAULT_PORT else ""
+            raise BadOption(
+                f"--port {port}: {host}:{port}{also} {why}; "
+                "choose another port, or --port 0 for a free one"
+            ) from error
+
+
 def serve(
     stack: str,
     project_dir: Path,
@@ -70,6 +95,7 @@ def serve(
     ``account_concurrency`` is the Lambda concurrency limit of the emulated
     account while the server is up (ValueError below 1).
     """
+    check_port(port)
     stop = stop or threading.Event()
     region = stack_region(effective_config(project_dir, stack, None, stack_file))
     previous_limit = set_account_concurrency(account_concurrency)
