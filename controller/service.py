@@ -55,7 +55,7 @@ from controller.core.errors import (
 )
 from controller.core.lifecycle import HistoryEntry, RouteState, Status, Transition
 from controller.core.plan import Stage, StagePlan
-from controller.core.ports import AlarmStatus, Ports
+from controller.core.ports import ALARM, AlarmStatus, Ports
 from controller.core.state_machine import Outcome
 from controller.core.sync import SyncPlan, TargetGroupWeight, plan_sync, same_groups
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
@@ -297,11 +297,12 @@ class CanaryService:
         """Take the route's lock for this execution, or record why not (a no-op).
 
         Any refusal (promoted, rolled back, paused for an operator, locked by a
-        running execution, an invalid plan) is recorded in the history and
-        answered with ``noop``: the execution then ends successfully. A lock
+        running execution, an invalid plan, an alarm of the route in ALARM) is
+        recorded in the history and answered with ``noop``: the execution then
+        ends successfully. A lock
         whose holder is no longer running is taken over (``lock_stolen``).
         """
-        self._ports.registry.route(run.route)  # an unknown route is an error, not a no-op
+        record = self._ports.registry.route(run.route)  # an unknown route is an error, not a no-op
         problem: str | None = None
         # Before the first shift, the rule must forward to the registry's target
         # groups: a deploy since the last run may have replaced one. A rule
@@ -321,6 +322,11 @@ class CanaryService:
             stages_total = StagePlan.from_record(run.plan, route=run.route).total
         except PlanError as error:
             problem = problem or f"start skipped: {error.message}"
+        if problem is None:
+            # As for an operator's start: no run may shift traffic to an alarming function.
+            alarm = self._ports.alarms.alarm_status(record)
+            if alarm.in_alarm:
+                problem = f"start skipped: {_alarms_in_alarm(record, alarm)}"
 
         def decide(state: RouteState) -> Transition:
             if problem is not None:
@@ -587,13 +593,25 @@ class CanaryService:
     def start_run(self, route: str, *, actor: str, trigger: str = "operator") -> ActionResult:
         """Start a run now, after the same checks a scheduled start's Begin makes.
 
-        Refused (:class:`TransitionRefused`, nothing recorded) when the route is
-        promoted, rolled back, paused for an operator or locked by a running
-        execution. Begin in the new execution still takes the lock
-        conditionally: of two starts at once, one is refused there.
+        Refused (:class:`TransitionRefused`, nothing recorded) when an alarm of
+        the route is in ALARM, or the route is promoted, rolled back, paused for
+        an operator or locked by a running execution. Begin in the new execution
+        still takes the lock conditionally: of two starts at once, one is refused
+        there.
         """
         record = self._ports.registry.route(route)
         plan = StagePlan.from_record(record.plan, route=route)
+        alarm = self._ports.alarms.alarm_status(record)
+        if alarm.in_alarm:
+            # Not a single request may shift to a function that is already alarming.
+            raise TransitionRefused(
+                f"{_alarms_in_alarm(record, alarm)}; a run would shift traffic to an "
+                "alarming function",
+                f"wait until the alarms are OK (python -m controller status --route {route}), "
+                "then start again",
+                route=route,
+                transition="start",
+            )
         state = self._ports.state.load(route)
         now = self._clock()
         lifecycle.begin(  # raises TransitionRefused; the transition itself is Begin's job
@@ -620,7 +638,8 @@ class CanaryService:
             message=f"run started from stage {state.stage + 1} of {plan.total}",
             stage=state.stage,
             stages=plan.total,
-            weights=state.last_written,
+            # The rule's weights as they are, never the stored ones (which differ after a drift).
+            weights=self._ports.traffic.read_weights(record),
             execution=arn,
         )
 
@@ -684,7 +703,14 @@ class CanaryService:
             return self._promote_full(record, reason=reason, actor=actor)
         before, transition = self._commit(
             route,
-            lambda s: lifecycle.promote(s, full=False, reason=reason, actor=actor, now=now),
+            lambda s: lifecycle.promote(
+                s,
+                full=False,
+                reason=reason,
+                actor=actor,
+                now=now,
+                plan_stages=len(record.plan.stages),
+            ),
         )
         stopped = None
         if before.lock is not None:
@@ -1235,7 +1261,14 @@ class CanaryService:
         now = self._clock()
         transition, stopped = self._operator_commit(
             route,
-            lambda s: lifecycle.promote(s, full=True, reason=reason, actor=actor, now=now),
+            lambda s: lifecycle.promote(
+                s,
+                full=True,
+                reason=reason,
+                actor=actor,
+                now=now,
+                plan_stages=len(record.plan.stages),
+            ),
             event="promote",
             what="promoted to 100 %",
             actor=actor,
@@ -1328,6 +1361,16 @@ def _holds(state: RouteState, execution_arn: str) -> bool:
         and state.lock is not None
         and state.lock.execution_arn == execution_arn
     )
+
+
+def _alarms_in_alarm(record: RouteRecord, alarm: AlarmStatus) -> str:
+    """``alarm X in ALARM`` naming the route's alarms that are, the composite first."""
+    names = list(alarm.children_in_alarm)
+    if alarm.composite_state == ALARM and record.composite_alarm_name not in names:
+        names.insert(0, record.composite_alarm_name)
+    if len(names) == 1:
+        return f"alarm {names[0]} is in ALARM"
+    return f"alarms {', '.join(names)} are in ALARM"
 
 
 def _alarm_matches(record: RouteRecord, name: str, arn: str | None) -> bool:

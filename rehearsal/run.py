@@ -300,9 +300,7 @@ def _select(
     return [r for r in records if r.route in names], applies
 
 
-def _select_names(
-    options: RunOptions, known: list[str]
-) -> tuple[list[str], dict[str, set[str]]]:
+def _select_names(options: RunOptions, known: list[str]) -> tuple[list[str], dict[str, set[str]]]:
     """:func:`_select` over route names: the names to rehearse, and the routes per flag."""
     problems = []
     for flag, names in (("--route", options.routes), *options.route_choices().items()):

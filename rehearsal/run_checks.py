@@ -17,7 +17,9 @@ from controller.core.contract import PlanRecord
 from rehearsal.errors import ConfigRejected
 
 
-def stack_plans(config: Mapping[str, Any], *, project_dir: Path, stack: str) -> dict[str, PlanRecord]:
+def stack_plans(
+    config: Mapping[str, Any], *, project_dir: Path, stack: str
+) -> dict[str, PlanRecord]:
     """Each route's stage plan, by route name, from a stack file's ``config`` map.
 
     Validates the config as the program does (the same

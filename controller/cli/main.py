@@ -39,7 +39,6 @@ from controller.cli.format import (
     colour_enabled,
     error_view,
     history_payload,
-    percent_pair,
     render_action,
     render_history,
     render_status,
@@ -69,6 +68,7 @@ from controller.core.errors import (
     VerificationFailed,
     WeightError,
 )
+from controller.core.split import split_text
 from controller.operations import Operation, OperatorRequest
 from controller.service import RollbackIncomplete
 
@@ -600,10 +600,9 @@ def confirm(
             EXIT_USAGE,
             f"pass --yes to {command} without asking",
         )
-    live = percent_pair(view.live) or {"lambda": float("nan")}
     io.stderr.write(
         f"{command.capitalize()} route {view.route} (status {view.status}, "
-        f"stage {view.stage}/{view.stages}, lambda {live['lambda']:.1f}%) "
+        f"stage {view.stage}/{view.stages}, {split_text(view.live)}) "
         f"{operation.confirm(request)}? [y/N] "
     )
     io.stderr.flush()

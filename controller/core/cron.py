@@ -262,9 +262,7 @@ def parse_rate(expression: str) -> tuple[int, str]:
     value = int(value_text)
     singular = unit[:-1] if unit.endswith("s") else unit
     if singular not in RATE_UNITS:
-        raise CronError(
-            f"{expression!r}: unit {unit!r} must be one of minute(s), hour(s), day(s)"
-        )
+        raise CronError(f"{expression!r}: unit {unit!r} must be one of minute(s), hour(s), day(s)")
     wanted = singular if value == 1 else singular + "s"
     if unit != wanted:
         raise CronError(f"{expression!r}: with the value {value} the unit is {wanted!r}")

@@ -39,7 +39,9 @@ def test_chart_path_checks(tmp_path: Path) -> None:
         f"--chart {tmp_path}: is a folder; give a file name, such as {tmp_path / 'rehearsal.png'}"
     )
     missing = tmp_path / "no" / "chart.png"
-    assert chart_problem(missing) == f"--chart {missing}: the folder {missing.parent} does not exist"
+    assert (
+        chart_problem(missing) == f"--chart {missing}: the folder {missing.parent} does not exist"
+    )
     a_file = tmp_path / "file"
     a_file.write_text("")
     assert chart_problem(a_file / "chart.png") == (

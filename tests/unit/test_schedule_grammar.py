@@ -18,7 +18,9 @@ LISTENER = (
     "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:listener/app/common-api/"
     "50dc6c495c0c9188/f2f7dc8efc522ab2"
 )
-ECS_TG = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/map-ecs/6d0ecf831eec9f09"
+ECS_TG = (
+    "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/map-ecs/6d0ecf831eec9f09"
+)
 
 
 @pytest.mark.parametrize(
