@@ -56,6 +56,7 @@ from controller.core.errors import (
 from controller.core.lifecycle import HistoryEntry, RouteState, Status, Transition
 from controller.core.plan import Stage, StagePlan
 from controller.core.ports import ALARM, AlarmStatus, Ports
+from controller.core.split import split_json_with_alb, split_text
 from controller.core.state_machine import Outcome
 from controller.core.sync import SyncPlan, TargetGroupWeight, plan_sync, same_groups
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
@@ -190,7 +191,7 @@ class ActionResult:
             "message": self.message,
             "stage": self.stage,
             "stages": self.stages,
-            "weights": self.weights.to_dict() if self.weights else None,
+            "weights": _weights_dict(self.weights),
             "execution": self.execution,
             "stoppedExecution": self.stopped_execution,
         }
@@ -1382,10 +1383,11 @@ def _alarm_matches(record: RouteRecord, name: str, arn: str | None) -> bool:
 
 
 def _weights_dict(weights: Weights | None) -> dict[str, Any] | None:
-    if weights is None:
-        return None
-    percent = weights.lambda_percent if weights.total else None
-    return {"ecs": weights.ecs, "lambda": weights.lambda_, "lambdaPercent": percent}
+    """A split in a notification: percent of the pair, the text, and the ALB's integers."""
+    payload = split_json_with_alb(weights)
+    if payload is not None:
+        payload["text"] = split_text(weights)
+    return payload
 
 
 def _subject(route: str, what: str) -> str:

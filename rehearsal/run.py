@@ -52,6 +52,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -262,6 +263,7 @@ def run_rehearsal(options: RunOptions, *, progress: TextIO | None = None) -> Reh
         else:
             emulator = stack.enter_context(in_process(region))
         printer.say(f"applying stack {options.stack} to the emulator ({region})...")
+        apply_started = time.monotonic()
         twin = build_twin(
             options.stack,
             options.project_dir,
@@ -274,7 +276,12 @@ def run_rehearsal(options: RunOptions, *, progress: TextIO | None = None) -> Reh
             f"applied: {resources} resources ({len(twin.applied.custom_resources)} in AWS), "
             f"routes {', '.join(twin.route_names) or '(none)'}"
         )
-        return rehearse(emulator, options, resources=resources, printer=printer, twin=twin)
+        apply_ms = (time.monotonic() - apply_started) * 1000
+        report = rehearse(emulator, options, resources=resources, printer=printer, twin=twin)
+        # The run time an operator waited for: applying the stack, then the canaries.
+        report.apply_ms = apply_ms
+        report.duration_ms += apply_ms
+        return report
 
 
 def _read_registry(emulator: Emulator, stack: str) -> tuple[StackRecord, list[RouteRecord]]:

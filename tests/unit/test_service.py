@@ -220,8 +220,9 @@ def test_drift_before_a_shift_pauses_and_leaves_the_weights(
     assert (state.reason or "").startswith("drift")
     (note,) = world.notify.take()
     assert "weights changed by hand" in note["subject"]
-    assert note["message"]["live"]["lambda"] == 199
-    assert note["message"]["expected"]["lambda"] == Weights.from_percent(10).lambda_
+    assert note["message"]["live"]["alb"] == {"ecs": 800, "lambda": 199}
+    assert note["message"]["live"]["text"] == "ecs 80.1 % / lambda 19.9 %"
+    assert note["message"]["expected"]["alb"]["lambda"] == Weights.from_percent(10).lambda_
 
 
 def test_shift_fails_verification_when_the_rule_does_not_change(
