@@ -647,7 +647,13 @@ class _Rehearsal:
             weights = route.weight_reads[-1][1] if route.weight_reads else None
         stage = state.stage
         if state.status is Status.PROGRESSING:
-            stage = _stage_holding(route.plan, weights, passed=state.stage)
+            holding = _stage_holding(route.plan, weights, passed=state.stage)
+            if holding is None:
+                # The rule holds no stage's weights while the state still says
+                # progressing: a rollback's write, its record not yet made. The
+                # line for the state it leads to follows.
+                return
+            stage = holding
         self.printer.update(
             RouteSnapshot(
                 route=route.name,
@@ -1005,19 +1011,21 @@ def _via_standin(declared: str, standin: StandinServer) -> str:
     return urlunsplit(("http", f"{standin.host}:{standin.port}", parts.path, parts.query, ""))
 
 
-def _stage_holding(plan: PlanRecord, weights: Weights | None, *, passed: int) -> int:
+def _stage_holding(plan: PlanRecord, weights: Weights | None, *, passed: int) -> int | None:
     """The stage (1-based) whose weights the rule holds, for a progressing route.
 
     The stored stage moves on when a check passes, before the next shift
     writes the next stage's weights; a progress line must not show the next
-    stage beside the previous stage's weights. Between runs and before the
-    first shift, the rule holds no stage's weights: the stages passed are shown.
+    stage beside the previous stage's weights. Before the first shift the
+    rule is at ECS 100 %: 0 (no stage passed). None when the rule holds no
+    weights the run has written (a rollback's write not recorded yet).
     """
-    if weights is not None:
-        for number in range(min(passed + 1, len(plan.stages)), 0, -1):
-            if Weights.from_percent(plan.stages[number - 1].weight) == weights:
-                return number
-    return passed
+    if weights is None or (passed == 0 and weights == ALL_ECS):
+        return 0
+    for number in range(min(passed + 1, len(plan.stages)), 0, -1):
+        if Weights.from_percent(plan.stages[number - 1].weight) == weights:
+            return number
+    return None
 
 
 def _rollback_cause(state: RouteState) -> str | None:

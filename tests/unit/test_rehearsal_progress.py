@@ -86,5 +86,7 @@ def test_a_progressing_line_shows_the_stage_whose_weights_the_rule_holds():
     assert _stage_holding(plan, Weights.from_percent(10), passed=2) == 2
     assert _stage_holding(plan, Weights.from_percent(50), passed=2) == 3
     assert _stage_holding(plan, Weights.from_percent(0), passed=0) == 0
+    # A rollback wrote ECS 100 % and has not recorded it: no line for that instant.
+    assert _stage_holding(plan, Weights.from_percent(0), passed=1) is None
     rolled = RouteState(route="map-tile", status=Status.ROLLED_BACK, reason="alarm a in ALARM: why")
     assert _rollback_cause(rolled) == "alarm a in ALARM"
