@@ -174,9 +174,12 @@ def test_every_flag_in_the_operator_guide_exists_in_that_commands_help():
             for flag in FLAG.findall(span):
                 if not has_flag("controller", words[0], flag):
                     problems.append(f"`python -m controller {words[0]}` has no flag {flag}")
-        elif len(words) == 1 and FLAG.fullmatch(words[0]):
-            if not any(has_flag("controller", c, words[0]) for c in commands("controller")):
-                problems.append(f"no `python -m controller` command has the flag {words[0]}")
+        elif (
+            len(words) == 1
+            and FLAG.fullmatch(words[0])
+            and not any(has_flag("controller", c, words[0]) for c in commands("controller"))
+        ):
+            problems.append(f"no `python -m controller` command has the flag {words[0]}")
     assert not problems, "\n".join(problems)
 
 
@@ -240,7 +243,8 @@ def test_every_exit_code_mentioned_is_one_help_lists(module: str, titles: tuple[
         for code in re.findall(r"\bexits? (\d)\b", section(title)):
             if int(code) not in listed:
                 problems.append(
-                    f"'{title}' mentions exit {code}; python -m {module} --help lists {sorted(listed)}"
+                    f"'{title}' mentions exit {code}; "
+                    f"python -m {module} --help lists {sorted(listed)}"
                 )
     assert not problems, "\n".join(problems)
 
