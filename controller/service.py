@@ -56,7 +56,7 @@ from controller.core.errors import (
 from controller.core.lifecycle import HistoryEntry, RouteState, Status, Transition
 from controller.core.plan import Stage, StagePlan
 from controller.core.ports import ALARM, AlarmStatus, Ports
-from controller.core.split import split_json_with_alb, split_text
+from controller.core.split import alb_text, split_json_with_alb, split_text
 from controller.core.state_machine import Outcome
 from controller.core.sync import SyncPlan, TargetGroupWeight, plan_sync, same_groups
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
@@ -1038,7 +1038,8 @@ class CanaryService:
             if attempt + 1 < reads:
                 self._sleep(self._settings.verify_interval_seconds)
         raise VerificationFailed(
-            f"the rule reads back {live} after ModifyRule, expected {desired}",
+            f"the rule reads back {split_text(live)} ({alb_text(live)}) after ModifyRule, "
+            f"expected {split_text(desired)} ({alb_text(desired)})",
             route=record.route,
             arn=record.rule_arn,
             api_call="elasticloadbalancing:DescribeRules",

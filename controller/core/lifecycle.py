@@ -611,7 +611,7 @@ def record_shift(
         _refuse(
             state,
             "shift",
-            f"weights {weights} do not sum to {TOTAL_WEIGHT}",
+            f"weights {alb_text(weights)} do not sum to {TOTAL_WEIGHT}",
             "write weights built with Weights.from_percent",
         )
     if state.last_written == weights and state.stage_started_at is not None:
@@ -855,7 +855,8 @@ def resume(
             _refuse(
                 state,
                 "resume",
-                f"a rolled-back route starts over from {ALL_ECS}, not {accept_live}",
+                f"a rolled-back route starts over from {split_text(ALL_ECS)}, "
+                f"not {split_text(accept_live)}",
                 "resume without accept_live",
             )
         return _apply(
@@ -933,7 +934,7 @@ def drift(state: RouteState, *, live: Weights, actor: str, now: datetime) -> Tra
         _refuse(
             state,
             "drift",
-            f"live weights {live} match the expected {_describe_expected(state)}",
+            f"live weights {split_text(live)} match the expected {_describe_expected(state)}",
             "call drift only when is_drift() is true",
         )
     found = (
