@@ -1038,8 +1038,9 @@ class CanaryService:
             if attempt + 1 < reads:
                 self._sleep(self._settings.verify_interval_seconds)
         raise VerificationFailed(
-            f"the rule reads back {split_text(live)} ({alb_text(live)}) after ModifyRule, "
-            f"expected {split_text(desired)} ({alb_text(desired)})",
+            f"the rule reads back {split_text(live)}"
+            + (f" ({alb_text(live)})" if live is not None else "")
+            + f" after ModifyRule, expected {split_text(desired)} ({alb_text(desired)})",
             route=record.route,
             arn=record.rule_arn,
             api_call="elasticloadbalancing:DescribeRules",
