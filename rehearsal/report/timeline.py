@@ -201,6 +201,8 @@ class RehearsalReport:
             "stack": self.stack,
             "routes": [route.to_json() for route in self.routes],
             "resources": self.resources,
+            "duration_ms": round(self.duration_ms, 1),
+            "apply_ms": round(self.apply_ms, 1),
         }
 
     def route(self, name: str) -> RouteReport:
