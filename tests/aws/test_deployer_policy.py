@@ -21,7 +21,7 @@ from rehearsal.plan import build_plan
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_PATH = ROOT / "docs" / "deployer-policy.json"
 # "The size of each customer managed policy cannot exceed 6,144 characters"
-# (whitespace not counted): IAM User Guide, "IAM and AWS STS quotas".
+# (whitespace not counted): https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 MAX_MANAGED_POLICY_CHARS = 6144
 
 _EVENT_INVOKE = ("Put", "Update", "Get", "Delete")
@@ -110,7 +110,7 @@ DEPLOY_ACTIONS: dict[str, set[str]] = {
         "scheduler:DeleteSchedule", "iam:PassRole",
     },
     # Logging to CloudWatch Logs needs the log-delivery actions from the caller
-    # (Step Functions Developer Guide, "Logging using CloudWatch Logs").
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
     "aws:sfn/stateMachine:StateMachine": {
         "states:CreateStateMachine", "states:DescribeStateMachine",
         "states:UpdateStateMachine", "states:DeleteStateMachine",
