@@ -111,6 +111,12 @@ def percent_pair(weights: Weights | None) -> dict[str, float] | None:
     return split_json(weights)
 
 
+def _last_written_text(weights: Weights | None) -> str:
+    if weights is None:
+        return "nothing yet (the deploy created the rule at ecs 100 % / lambda 0 %)"
+    return split_text(weights)
+
+
 def drift_hint(route: str, status: str) -> str:
     """What resolves a drift from ``status``: the command to keep the rule's weights, or undo them.
 
@@ -256,7 +262,7 @@ def render_status(
             notes.append(
                 style(
                     f"! {view.route}: DRIFT: the rule has {live}, the controller last wrote "
-                    f"{split_text(view.last_written)}. Someone changed the rule by hand; "
+                    f"{_last_written_text(view.last_written)}. Someone changed the rule by hand; "
                     f"{drift_hint(view.route, view.status)}",
                     "red",
                 )

@@ -219,3 +219,16 @@ def test_action_payload_and_line():
         "map-tile: rollback -> done: all traffic on ECS; status rolled_back; stage 2/4; "
         "ecs 100 % / lambda 0 %"
     )
+
+
+def test_a_drift_before_any_write_says_what_the_deploy_left():
+    text = render_status(
+        [view(status="idle", drift=True, live=Weights(ecs=899, lambda_=100), last_written=None)],
+        NOW,
+        Style(False),
+    )
+    assert (
+        "the controller last wrote nothing yet (the deploy created the rule at ecs 100 % / "
+        "lambda 0 %). Someone changed the rule by hand; to keep the rule's weights: "
+        "python -m controller resume --route map-tile --accept-live"
+    ) in text
