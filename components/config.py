@@ -32,13 +32,15 @@ from components.limits import (
     stack_name_problems,
 )
 from controller.core.contract import (
+    ENV_FORWARD_HEADERS,
     ENV_HEALTH_CHECK_PATH,
     ENV_ROUTE_NAME,
+    NEVER_FORWARDED_HEADERS,
     PlanRecord,
     StagePlanRecord,
 )
 from controller.core.cron import CronError, check_expression
-from controller.core.weights import TOTAL_WEIGHT, Weights
+from controller.core.weights import Weights
 
 # --- limits, each from the AWS documentation --------------------------------
 
@@ -81,13 +83,18 @@ ROUTE_FUNCTION_DEFAULT_MEMORY_MB = 512
 ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS = 10
 DEFAULT_LOG_RETENTION_DAYS = 30
 DEFAULT_MIN_REQUESTS = 50
+# How long MinCapacity stays pinned after a promotion or a rollback (capacity.holdHours).
+DEFAULT_CAPACITY_HOLD_HOURS = 72.0
+# ECS cluster and service names: up to 255 letters, numbers, hyphens and
+# underscores (ECS API Reference, CreateCluster and CreateService).
+_ECS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 # Environment keys the component sets itself; the config must not override them.
 ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 RESERVED_ENV_KEYS = frozenset(
     {ENV_ROUTE_NAME, ENV_HEALTH_CHECK_PATH, ENV_POWERTOOLS_SERVICE_NAME,
-     ENV_POWERTOOLS_METRICS_NAMESPACE}
+     ENV_POWERTOOLS_METRICS_NAMESPACE, ENV_FORWARD_HEADERS}
 )  # fmt: skip
 
 _LISTENER_ARN = re.compile(
@@ -99,6 +106,8 @@ _TARGET_GROUP_ARN = re.compile(
     r"targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]+$"
 )
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# An HTTP header name: an RFC 9110 token.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]+$")
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]+$")
@@ -174,15 +183,22 @@ class FunctionConfig:
     reserved_concurrency: int
     environment: Mapping[str, str] = field(default_factory=dict, hash=False)
     powertools_layer_arn: str = ""
+    # Request headers forwarded to the upstream on top of the function's safe
+    # default (lower-case; the function gets them as FORWARD_HEADERS).
+    forward_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class StageConfig:
-    """One canary stage: Lambda share in percent, its ALB weight, its bake time."""
+    """One canary stage: Lambda share in percent and its bake time."""
 
     weight: float
-    lambda_weight: int
     bake_seconds: int
+
+    @property
+    def weights(self) -> Weights:
+        """The ALB weights the controller writes for this stage (see :func:`stage_weights`)."""
+        return stage_weights(self.weight)
 
 
 @dataclass(frozen=True)
@@ -207,6 +223,8 @@ class CanaryConfig:
     stages_per_run: int = 0
     min_requests: int = DEFAULT_MIN_REQUESTS
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
+    concurrency_headroom_percent: float | None = None
+    expected_peak_rps: float | None = None
 
     def plan_record(self) -> PlanRecord:
         """The plan as the controller's contract records it."""
@@ -216,6 +234,15 @@ class CanaryConfig:
             stages_per_run=self.stages_per_run,
             min_requests=self.min_requests,
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EcsServiceConfig:
+    """The ECS service that serves the route today; the capacity guard keeps it large enough."""
+
+    cluster: str
+    service: str
+    hold_hours: float = DEFAULT_CAPACITY_HOLD_HOURS
 
 
 @dataclass(frozen=True)
@@ -230,6 +257,7 @@ class RouteConfig:
     function: FunctionConfig
     health_check: HealthCheckConfig
     canary: CanaryConfig
+    ecs_service: EcsServiceConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -282,13 +310,14 @@ def load_balancer_dimension(listener_arn: str) -> str:
     return match.group("lb")
 
 
-def lambda_weight(percent: float) -> int:
-    """ALB weight of the Lambda target group for a Lambda share in percent.
+def stage_weights(percent: float) -> Weights:
+    """ALB weights (ECS, Lambda) of a stage's Lambda share in percent.
 
-    The controller's own arithmetic (round_half_up(percent * 999 / 100)), so
-    that validation sees exactly the weights the controller will write.
+    The controller's own arithmetic (the exact ratio in lowest terms,
+    controller/core/weights.py), so that validation sees exactly the weights
+    the controller will write.
     """
-    return Weights.from_percent(percent).lambda_
+    return Weights.from_percent(percent)
 
 
 def default_powertools_layer_arn(
@@ -327,18 +356,26 @@ OTHER_NAMESPACES = ("aws", "pulumi")
 TOP_LEVEL_KEYS = (
     "listenerArn", "vpc", "alertEmails", "routes", "powertoolsLayerArn", "logRetentionDays",
 )  # fmt: skip
-ROUTE_KEYS = ("name", "priority", "match", "ecsTargetGroupArn", "function", "healthCheck", "canary")
+ROUTE_KEYS = (
+    "name", "priority", "match", "ecsTargetGroupArn", "function", "healthCheck", "canary",
+    "ecsService", "capacity",
+)  # fmt: skip
+ECS_SERVICE_KEYS = ("cluster", "service")
+CAPACITY_KEYS = ("holdHours",)
 MATCH_KEYS = ("pathPatterns", "hostHeaders", "httpMethods")
 VPC_KEYS = ("subnetIds", "securityGroupIds")
 FUNCTION_KEYS = (
     "source", "handler", "runtime", "architecture", "memoryMb", "timeoutSeconds",
-    "reservedConcurrency", "environment", "powertoolsLayerArn",
+    "reservedConcurrency", "environment", "powertoolsLayerArn", "forwardHeaders",
 )  # fmt: skip
 HEALTH_CHECK_KEYS = (
     "path", "intervalSeconds", "timeoutSeconds", "healthyThreshold", "unhealthyThreshold",
     "matcher",
 )  # fmt: skip
-CANARY_KEYS = ("stages", "schedule", "timezone", "stagesPerRun", "minRequests", "alarms")
+CANARY_KEYS = (
+    "stages", "schedule", "timezone", "stagesPerRun", "minRequests", "alarms",
+    "concurrencyHeadroomPercent", "expectedPeakRps",
+)  # fmt: skip
 STAGE_KEYS = ("weight", "bakeMinutes")
 ALARM_KEYS = (
     "errorRatePercent", "appErrorRatePercent", "throttles", "p99LatencyMs", "target5xxCount",
@@ -670,6 +707,7 @@ def _parse_route(
         reader, data.get("healthCheck"), f"{path}.healthCheck", match, function
     )
     canary = _parse_canary(reader, data.get("canary"), f"{path}.canary")
+    ecs_service = _parse_ecs_service(reader, data.get("ecsService"), data.get("capacity"), path)
 
     if len(reader.problems) != before:
         return None
@@ -684,6 +722,50 @@ def _parse_route(
         function=function,
         health_check=health_check,
         canary=canary,
+        ecs_service=ecs_service,
+    )
+
+
+def _parse_ecs_service(
+    reader: _Reader, value: Any, capacity: Any, path: str
+) -> EcsServiceConfig | None:
+    """``ecsService: {cluster, service}`` and ``capacity: {holdHours}``; both optional."""
+    hold_hours = DEFAULT_CAPACITY_HOLD_HOURS
+    if capacity is not None:
+        data = reader.mapping(capacity, f"{path}.capacity", CAPACITY_KEYS)
+        if data is not None:
+            hours = reader.number(
+                data, "holdHours", f"{path}.capacity", default=DEFAULT_CAPACITY_HOLD_HOURS,
+                high=24 * 365,
+            )  # fmt: skip
+            if hours is not None and hours < 0:
+                reader.add(f"{path}.capacity.holdHours", f"must not be negative, got {hours:g}")
+            elif hours is not None:
+                hold_hours = hours
+        if value is None:
+            reader.add(
+                f"{path}.capacity",
+                "needs ecsService: {cluster, service} (the service whose capacity it holds)",
+            )
+    if value is None:
+        return None
+    data = reader.mapping(value, f"{path}.ecsService", ECS_SERVICE_KEYS)
+    if data is None:
+        return None
+    names: dict[str, str] = {}
+    for key in ECS_SERVICE_KEYS:
+        name = reader.string(data, key, f"{path}.ecsService", required=True)
+        if name is not None and not _ECS_NAME.match(name):
+            reader.add(
+                f"{path}.ecsService.{key}",
+                f"{name!r} is not an ECS {key} name (up to 255 letters, digits, - and _)",
+            )
+        elif name is not None:
+            names[key] = name
+    if len(names) != len(ECS_SERVICE_KEYS):
+        return None
+    return EcsServiceConfig(
+        cluster=names["cluster"], service=names["service"], hold_hours=hold_hours
     )
 
 
@@ -788,6 +870,7 @@ def _parse_function(
     # an immediate 502 instead of piling up on the upstream.
     reserved = reader.integer(data, "reservedConcurrency", path, low=1, required=True)
     environment = _parse_environment(reader, data.get("environment"), f"{path}.environment")
+    forward_headers = _parse_forward_headers(reader, data, path)
     layer = reader.string(data, "powertoolsLayerArn", path)
     if layer is not None and not LAYER_ARN.match(layer):
         reader.add(f"{path}.powertoolsLayerArn", f"{layer!r} is not a Lambda layer version ARN")
@@ -805,12 +888,40 @@ def _parse_function(
         timeout_seconds=timeout or ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS,
         reserved_concurrency=reserved,
         environment=MappingProxyType(dict(environment)),
+        forward_headers=forward_headers,
         powertools_layer_arn=layer
         or context.stack_layer
         or default_powertools_layer_arn(
             context.region, runtime, architecture, partition=context.partition
         ),
     )
+
+
+def _parse_forward_headers(reader: _Reader, data: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    """``function.forwardHeaders``: header names, lower-cased; never a hop-by-hop one."""
+    value = data.get("forwardHeaders")
+    key_path = f"{path}.forwardHeaders"
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        reader.add(key_path, f"must be a list of header names, got {_type_name(value)}")
+        return ()
+    kept: list[str] = []
+    for index, name in enumerate(value):
+        item_path = f"{key_path}[{index}]"
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            reader.add(item_path, f"{name!r} is not an HTTP header name")
+        elif name.lower() in NEVER_FORWARDED_HEADERS:
+            reader.add(
+                item_path,
+                f"{name!r} is hop-by-hop or set by the upstream connection itself; "
+                "it is never forwarded",
+            )
+        elif name.lower() in kept:
+            reader.add(item_path, f"{name!r} is listed twice (header names ignore case)")
+        else:
+            kept.append(name.lower())
+    return tuple(kept)
 
 
 def _parse_environment(reader: _Reader, value: Any, path: str) -> dict[str, str]:
@@ -930,6 +1041,13 @@ def _parse_canary(reader: _Reader, value: Any, path: str) -> CanaryConfig | None
         )
     min_requests = reader.integer(data, "minRequests", path, default=DEFAULT_MIN_REQUESTS, low=0)
     alarms = _parse_alarms(reader, data.get("alarms"), f"{path}.alarms")
+    headroom = reader.number(data, "concurrencyHeadroomPercent", path, exclusive_low=0, high=100)
+    peak_rps = reader.number(data, "expectedPeakRps", path, exclusive_low=0)
+    if peak_rps is not None and headroom is None and "concurrencyHeadroomPercent" not in data:
+        reader.add(
+            f"{path}.expectedPeakRps",
+            "needs concurrencyHeadroomPercent (it only feeds the concurrency gate)",
+        )
     if len(reader.problems) != before or stages is None or alarms is None:
         return None
     return CanaryConfig(
@@ -939,6 +1057,8 @@ def _parse_canary(reader: _Reader, value: Any, path: str) -> CanaryConfig | None
         stages_per_run=stages_per_run or 0,
         min_requests=DEFAULT_MIN_REQUESTS if min_requests is None else min_requests,
         alarms=alarms,
+        concurrency_headroom_percent=headroom,
+        expected_peak_rps=peak_rps,
     )
 
 
@@ -976,21 +1096,13 @@ def _parse_stages(reader: _Reader, value: Any, path: str) -> tuple[StageConfig, 
             reader.add(f"{stage_path}.weight", f"{weight:g} is not a multiple of 0.1 percent")
             previous = None
             continue
-        stage = StageConfig(
-            weight=weight, lambda_weight=lambda_weight(weight), bake_seconds=bake_seconds
-        )
-        if previous is not None:
-            if weight <= previous.weight:
-                reader.add(
-                    f"{stage_path}.weight",
-                    f"must be greater than the previous stage ({previous.weight:g})",
-                )
-            elif stage.lambda_weight == previous.lambda_weight:
-                reader.add(
-                    f"{stage_path}.weight",
-                    f"{weight:g} % gives the same ALB weight ({stage.lambda_weight} of "
-                    f"{TOTAL_WEIGHT}) as the previous stage ({previous.weight:g} %)",
-                )
+        stage = StageConfig(weight=weight, bake_seconds=bake_seconds)
+        # Every 0.1 % step has its own exact ALB ratio: a greater share is a new split.
+        if previous is not None and weight <= previous.weight:
+            reader.add(
+                f"{stage_path}.weight",
+                f"must be greater than the previous stage ({previous.weight:g})",
+            )
         stages.append(stage)
         previous = stage
     if len(reader.problems) == before and stages and stages[-1].weight != 100:
@@ -1084,7 +1196,7 @@ __all__ = [
     "VpcConfig",
     "default_health_check_path",
     "default_powertools_layer_arn",
-    "lambda_weight",
     "load_balancer_dimension",
     "parse_stack_config",
+    "stage_weights",
 ]

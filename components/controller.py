@@ -45,6 +45,7 @@ import pulumi_aws as aws
 from components import naming
 from components.canary_schedules import CanarySchedules, CanarySchedulesArgs, ScheduledRoute
 from components.canary_state_machine import CanaryStateMachine, CanaryStateMachineArgs
+from components.capacity_tick import CapacityTickRule, CapacityTickRuleArgs
 from components.config import StackConfig, default_powertools_layer_arn
 from components.controller_dashboard import DashboardRoute, build_dashboard
 from components.controller_function import (
@@ -53,7 +54,6 @@ from components.controller_function import (
     CONTROLLER_SOURCE,
     CONTROLLER_TIMEOUT_SECONDS,
     RUNTIME,
-    SERVICE_NAME,
     ControllerFunction,
     ControllerFunctionArgs,
 )
@@ -216,7 +216,6 @@ def _dashboard_body(stack: str, routes: Sequence[ControllerRoute], values: list[
             controller_function_name=values[1],
             dlq_name=values[2],
             dlq_alarm_arn=values[3],
-            controller_service=SERVICE_NAME,
             routes=[
                 DashboardRoute(
                     name=route.name,
@@ -296,6 +295,11 @@ class CanaryController(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 source_dir=args.source_dir,
                 rule_arns=[route.rule_arn for route in args.routes],
+                ecs_services=[
+                    (route.capacity.cluster, route.capacity.service)
+                    for route in args.routes
+                    if route.capacity is not None
+                ],
                 table_arn=table.arn,
                 topic_arn=topic_arn,
                 dlq_arn=dlq.queue_arn,
@@ -343,6 +347,20 @@ class CanaryController(pulumi.ComponentResource):
             ),
             opts=child,
         ).rule_arn
+        self.capacity_tick_rule_arn: pulumi.Output[str] | None = None
+        tick_rules: list[pulumi.Output[str]] = []
+        if any(route.capacity is not None for route in args.routes):
+            self.capacity_tick_rule_arn = CapacityTickRule(
+                f"{name}-capacity-tick",
+                CapacityTickRuleArgs(
+                    stack=stack,
+                    function_name=function.function_name,
+                    function_arn=function.function_arn,
+                    dlq_arn=dlq.queue_arn,
+                ),
+                opts=child,
+            ).rule_arn
+            tick_rules.append(self.capacity_tick_rule_arn)
         # EventBridge delivers a failed event to the queue only if its policy
         # admits the rule, so the policy lists exactly the rules above.
         aws.sqs.QueuePolicy(
@@ -350,7 +368,9 @@ class CanaryController(pulumi.ComponentResource):
             queue_url=dlq.queue_url,
             policy=pulumi.Output.all(
                 dlq.queue_arn,
-                pulumi.Output.all(*self.failback_rule_arns.values(), self.registry_sync_rule_arn),
+                pulumi.Output.all(
+                    *self.failback_rule_arns.values(), self.registry_sync_rule_arn, *tick_rules
+                ),
             ).apply(lambda v: json_text(dead_letter_queue_policy(v[0], v[1]))),
             # One policy per queue: a replacement set before the old one is
             # deleted would be deleted with it, so the old one goes first.
@@ -434,6 +454,7 @@ class CanaryController(pulumi.ComponentResource):
                 "registry_path": self.registry_path,
                 "failback_rule_arns": self.failback_rule_arns,
                 "registry_sync_rule_arn": self.registry_sync_rule_arn,
+                "capacity_tick_rule_arn": self.capacity_tick_rule_arn,
                 "schedule_arns": self.schedule_arns,
             }
         )

@@ -28,7 +28,13 @@ from components.controller_iam import (
 )
 from components.moved import FormerParent, moved_child
 from components.service_role import service_role
-from controller.core.contract import ENV_REGISTRY_PATH, ENV_STACK, METRIC_NAMESPACE, registry_path
+from controller.core.contract import (
+    CONTROLLER_SERVICE,
+    ENV_REGISTRY_PATH,
+    ENV_STACK,
+    METRIC_NAMESPACE,
+    registry_path,
+)
 
 TYPE_TOKEN = "strangler:controller_function:ControllerFunction"
 
@@ -42,7 +48,7 @@ LEFT_OUT = frozenset({"cli", "__main__.py"})
 
 HANDLER = "controller.handler.lambda_handler"
 RUNTIME = "python3.12"
-SERVICE_NAME = "strangler-controller"
+SERVICE_NAME = CONTROLLER_SERVICE
 
 # The controller answers Step Functions tasks and alarm events. Its AWS clients
 # time out after 2 s (connect) / 5 s (read) with 3 attempts
@@ -115,6 +121,8 @@ class ControllerFunctionArgs:
     topic_arn: pulumi.Input[str]
     dlq_arn: pulumi.Input[str]
     former_parent: FormerParent | None = None
+    ecs_services: Sequence[tuple[str, str]] = ()
+    """(cluster, service) of each route's capacity guard: the role may resize them."""
 
 
 class ControllerFunction(pulumi.ComponentResource):
@@ -177,6 +185,7 @@ class ControllerFunction(pulumi.ComponentResource):
                             state_machine_arn=v[4],
                             topic_arn=v[5],
                             dlq_arn=v[6],
+                            ecs_services=tuple(args.ecs_services),
                         )
                     ),
                     role="controller function",

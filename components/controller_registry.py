@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from controller.core.contract import PlanRecord, RouteRecord, StackRecord
+from controller.core.contract import (
+    CapacityRecord,
+    GateRecord,
+    PlanRecord,
+    RouteRecord,
+    StackRecord,
+)
 
 # SSM quotas: a Standard-tier parameter value is at most 4 KB. One parameter per
 # route keeps each record far below it; a record that still grows past it (a
@@ -52,6 +58,8 @@ def route_record(
     schedule_name: str | None,
     schedule: str | None,
     timezone: str | None,
+    capacity: CapacityRecord | None = None,
+    gate: GateRecord | None = None,
 ) -> RouteRecord:
     """One route's record, from resolved outputs of the route and the controller."""
     return RouteRecord(
@@ -68,6 +76,8 @@ def route_record(
         schedule_name=schedule_name,
         schedule=schedule,
         timezone=timezone,
+        capacity=capacity,
+        gate=gate,
     )
 
 

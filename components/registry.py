@@ -53,6 +53,8 @@ def _route_value(stack: str, route: ControllerRoute, values: list[Any]) -> str:
         schedule_name=naming.schedule_name(stack, route.name) if route.schedule else None,
         schedule=route.schedule,
         timezone=route.timezone,
+        capacity=route.capacity,
+        gate=route.gate,
     )
     return parameter_value(record, route_parameter_name(stack, route.name))
 

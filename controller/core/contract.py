@@ -21,6 +21,25 @@ METRIC_APP_ERRORS = "AppErrors"
 METRIC_UPSTREAM_LATENCY = "UpstreamLatency"
 METRIC_CANARY_WEIGHT = "CanaryWeight"
 
+# The controller's service name (its POWERTOOLS_SERVICE_NAME): Powertools puts
+# it on every EMF metric as the "service" dimension.
+CONTROLLER_SERVICE = "strangler-controller"
+SERVICE_DIMENSION = "service"
+# Rollbacks the controller handled (alarm, operator or the state machine's
+# Rollback task), counted per route; the dashboard graphs it.
+METRIC_ROLLBACKS = "Rollbacks"
+
+
+def rollback_dimensions(route: str) -> dict[str, str]:
+    """The whole dimension set of a ``Rollbacks`` datapoint, in the dashboard's order.
+
+    A CloudWatch metric is identified by its exact dimension set: the handler
+    emits exactly these and the dashboard asks for exactly these, so the two
+    cannot drift apart.
+    """
+    return {ROUTE_DIMENSION: route, SERVICE_DIMENSION: CONTROLLER_SERVICE}
+
+
 # Environment of the controller Lambda.
 ENV_STACK = "STRANGLER_STACK"
 ENV_REGISTRY_PATH = "STRANGLER_REGISTRY_PATH"
@@ -28,6 +47,29 @@ ENV_REGISTRY_PATH = "STRANGLER_REGISTRY_PATH"
 # Environment of every route function.
 ENV_ROUTE_NAME = "ROUTE_NAME"
 ENV_HEALTH_CHECK_PATH = "HEALTH_CHECK_PATH"
+# The route's `function.forwardHeaders`, comma-separated: request headers the
+# function forwards to its upstream on top of its own safe default.
+ENV_FORWARD_HEADERS = "FORWARD_HEADERS"
+# Request headers a route function never forwards, whatever forwardHeaders
+# says: the hop-by-hop ones (RFC 9110 section 7.6.1; RFC 2616 section 13.5.1)
+# and the framing its upstream connection sets itself (Host, Content-Length).
+# functions/map_proxy/proxy_constants.py keeps its own copy (a function
+# imports nothing of this project); a test keeps the two equal.
+NEVER_FORWARDED_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "host",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 
 
 def registry_path(stack: str) -> str:
@@ -105,6 +147,64 @@ class PlanRecord:
 
 
 @dataclass(frozen=True)
+class CapacityRecord:
+    """The route's capacity guard: the ECS service that takes the route back, and the hold.
+
+    Absent from a record when the route has no ``ecsService``: the guard is off.
+    """
+
+    cluster: str
+    service: str
+    hold_hours: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (camelCase, as in the config)."""
+        return {"cluster": self.cluster, "service": self.service, "holdHours": self.hold_hours}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> CapacityRecord:
+        """Inverse of :meth:`to_dict`."""
+        return CapacityRecord(
+            cluster=str(data["cluster"]),
+            service=str(data["service"]),
+            hold_hours=float(data.get("holdHours", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class GateRecord:
+    """The route's concurrency gate: the cap, the headroom kept below it, the first-stage guess.
+
+    Absent from a record when the route has no ``canary.concurrencyHeadroomPercent``.
+    """
+
+    headroom_percent: float
+    reserved_concurrency: int
+    timeout_seconds: int
+    expected_peak_rps: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (camelCase)."""
+        return {
+            "headroomPercent": self.headroom_percent,
+            "reservedConcurrency": self.reserved_concurrency,
+            "timeoutSeconds": self.timeout_seconds,
+            "expectedPeakRps": self.expected_peak_rps,
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> GateRecord:
+        """Inverse of :meth:`to_dict`."""
+        rps = data.get("expectedPeakRps")
+        return GateRecord(
+            headroom_percent=float(data["headroomPercent"]),
+            reserved_concurrency=int(data["reservedConcurrency"]),
+            timeout_seconds=int(data["timeoutSeconds"]),
+            expected_peak_rps=None if rps is None else float(rps),
+        )
+
+
+@dataclass(frozen=True)
 class RouteRecord:
     """Everything the controller and the CLI need to know about one route."""
 
@@ -121,19 +221,27 @@ class RouteRecord:
     schedule_name: str | None = None
     schedule: str | None = None
     timezone: str | None = None
+    capacity: CapacityRecord | None = None
+    gate: GateRecord | None = None
 
     def to_json(self) -> str:
         """Serialise for the SSM parameter (stable key order)."""
         data = asdict(self)
         data["plan"] = self.plan.to_input()
+        data["capacity"] = self.capacity.to_dict() if self.capacity else None
+        data["gate"] = self.gate.to_dict() if self.gate else None
         return json.dumps(data, sort_keys=True)
 
     @staticmethod
     def from_json(text: str) -> RouteRecord:
-        """Parse what :meth:`to_json` wrote."""
+        """Parse what :meth:`to_json` wrote (a record written before a key existed lacks it)."""
         data = json.loads(text)
         data["plan"] = PlanRecord.from_input(data["plan"])
         data["alarm_names"] = tuple(data["alarm_names"])
+        capacity = data.get("capacity")
+        data["capacity"] = CapacityRecord.from_dict(capacity) if capacity else None
+        gate = data.get("gate")
+        data["gate"] = GateRecord.from_dict(gate) if gate else None
         return RouteRecord(**data)
 
 

@@ -120,6 +120,9 @@ class Outcome:
     """finish: the route is promoted."""
     ROLLED_BACK: Final = "rolled_back"
     """rollback: all traffic is on ECS."""
+    GATED: Final = "gated"
+    """shift: the concurrency gate's estimate for the next stage is above the headroom;
+    paused, weights untouched, run ends (an operator raises the cap and resumes)."""
     SUPERSEDED: Final = "superseded"
     """shift/check/finish: this execution no longer holds the route's lock (an operator
     paused, promoted or rolled back, or the lock was taken over); it changes nothing
@@ -190,6 +193,7 @@ def build_definition(
                 Outcome.BAKING: "Bake",
                 Outcome.COMPLETE: "Finish",
                 Outcome.DRIFT: "PausedOnDrift",
+                Outcome.GATED: "PausedAtGate",
                 Outcome.SUPERSEDED: "Superseded",
             },
         ),
@@ -234,6 +238,11 @@ def build_definition(
         "PausedOnDrift": {
             "Type": "Succeed",
             "Comment": "The weights were changed by hand: the route is paused, weights untouched.",
+        },
+        "PausedAtGate": {
+            "Type": "Succeed",
+            "Comment": "The next stage would exceed the concurrency headroom: paused, weights "
+            "untouched.",
         },
         "Finish": _task(
             invoke,

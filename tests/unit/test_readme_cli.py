@@ -151,7 +151,7 @@ def test_every_flag_in_the_rehearsal_commands_exists_in_that_commands_help():
         for flag in FLAG.findall(" ".join(own)):
             if not has_flag("rehearsal", command, flag):
                 problems.append(f"`python -m rehearsal {command}` has no flag {flag}")
-    common = re.search(r"Every command takes (.*?)\n\n", body, flags=re.DOTALL)
+    common = re.search(r"`plan`, `run` and `serve` take (.*?)\n\n", body, flags=re.DOTALL)
     assert common, "the paragraph of the common options is gone"
     for flag in FLAG.findall(common.group(1)):
         for command in ("plan", "run", "serve"):
