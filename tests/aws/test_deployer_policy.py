@@ -137,8 +137,8 @@ DEPLOY_ACTIONS: dict[str, set[str]] = {
     },
 }  # fmt: skip
 
-# The boto3 clients preflight uses -> their IAM service prefix.
-PREFLIGHT_PREFIX = {"elbv2": "elasticloadbalancing", "lambda": "lambda", "ssm": "ssm"}
+# boto3 client names whose IAM service prefix differs from the name.
+IAM_PREFIX = {"elbv2": "elasticloadbalancing", "stepfunctions": "states"}
 PREFLIGHT_MODULE = ROOT / "controller" / "cli" / "preflight_aws.py"
 
 # parliament 1.6 findings that are not defects here, each with its reason:
@@ -182,8 +182,11 @@ def preflight_actions() -> set[str]:
     import boto3
 
     source = PREFLIGHT_MODULE.read_text()
+    services = set(re.findall(r"client\(\s*\"([a-z0-9-]+)\"\s*\)", source))
+    assert services, "the preflight's boto3 clients were not found"
     actions = set()
-    for service, prefix in PREFLIGHT_PREFIX.items():
+    for service in sorted(services):
+        prefix = IAM_PREFIX.get(service, service)
         client = boto3.session.Session(region_name="ap-northeast-1").client(service)
         for method, operation in client.meta.method_to_api_mapping.items():
             if re.search(rf"\.{method}\(|get_paginator\(\s*\"{method}\"", source):
