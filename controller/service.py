@@ -333,18 +333,16 @@ class CanaryService:
             stages_total = StagePlan.from_record(run.plan, route=run.route).total
         except PlanError as error:
             problem = problem or f"start skipped: {error.message}"
-        if problem is None:
-            # As for an operator's start: no run may shift traffic to an alarming function.
-            alarm = self._ports.alarms.alarm_status(record)
-            if alarm.in_alarm:
-                problem = f"start skipped: {_alarms_in_alarm(record, alarm)}"
+        # As for an operator's start: no run may shift traffic to an alarming function.
+        alarm = self._ports.alarms.alarm_status(record)
+        in_alarm = f"start skipped: {_alarms_in_alarm(record, alarm)}" if alarm.in_alarm else None
 
         def decide(state: RouteState) -> Transition:
             if problem is not None:
                 return lifecycle.noop(
                     state, reason=problem, actor=run.actor, now=now, execution_arn=run.execution_arn
                 )
-            return lifecycle.begin_or_noop(
+            transition = lifecycle.begin_or_noop(
                 state,
                 execution_arn=run.execution_arn,
                 stages_total=stages_total,
@@ -352,6 +350,20 @@ class CanaryService:
                 actor=run.actor,
                 now=now,
             )
+            began = _holds(transition.state, run.execution_arn) and not _holds(
+                state, run.execution_arn
+            )
+            if in_alarm is not None and began:
+                # The route could begin, but an alarm is in ALARM: a recorded no-op instead
+                # (a route that could not begin anyway keeps the reason its state gives).
+                return lifecycle.noop(
+                    state,
+                    reason=in_alarm,
+                    actor=run.actor,
+                    now=now,
+                    execution_arn=run.execution_arn,
+                )
+            return transition
 
         _, transition = self._commit(run.route, decide)
         state = transition.state
@@ -629,6 +641,17 @@ class CanaryService:
         """
         record = self._ports.registry.route(route)
         plan = StagePlan.from_record(record.plan, route=route)
+        state = self._ports.state.load(route)
+        now = self._clock()
+        # The route's state first: a route waiting for an operator says what to do.
+        lifecycle.begin(  # raises TransitionRefused; the transition itself is Begin's job
+            state,
+            execution_arn="(about to start)",
+            stages_total=plan.total,
+            holder_running=self._holder_running(state, None),
+            actor=actor,
+            now=now,
+        )
         alarm = self._ports.alarms.alarm_status(record)
         if alarm.in_alarm:
             # Not a single request may shift to a function that is already alarming.
@@ -640,16 +663,6 @@ class CanaryService:
                 route=route,
                 transition="start",
             )
-        state = self._ports.state.load(route)
-        now = self._clock()
-        lifecycle.begin(  # raises TransitionRefused; the transition itself is Begin's job
-            state,
-            execution_arn="(about to start)",
-            stages_total=plan.total,
-            holder_running=self._holder_running(state, None),
-            actor=actor,
-            now=now,
-        )
         payload = {
             "route": route,
             "trigger": trigger,

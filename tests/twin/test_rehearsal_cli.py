@@ -51,7 +51,7 @@ def test_plan_text_for_prod():
     assert out.startswith("Plan for stack prod (ap-northeast-1):")
     assert "+ strangler:route:StranglerRoute  map-tile" in out
     assert (
-        "\n  + aws:sns/topicSubscription:TopicSubscription  alerts-email-0\n"
+        "\n  + aws:sns/topicSubscription:TopicSubscription  alerts-email-ops@example.com\n"
         "        protocol: email\n"
         "        endpoint: ops@example.com\n"
         "        dependsOn: alerts-topic\n"

@@ -80,3 +80,21 @@ def test_scheduled_begin_during_an_alarm_is_a_recorded_noop(
     assert world.state.states[ROUTE].status is Status.IDLE
     assert world.traffic.live(ROUTE) == ALL_ECS
     assert world.log.count("traffic.write_weights") == 0
+
+
+def test_a_rolled_back_route_in_alarm_is_refused_for_its_state_first(
+    world: FakeWorld, service: CanaryService
+) -> None:
+    service.rollback(ROUTE, reason="p99", actor="operator:alice")
+    world.alarms.set_alarm(ROUTE, ALARM, children=[P99])
+    with pytest.raises(TransitionRefused, match="rolled_back") as caught:
+        service.start_run(ROUTE, actor="operator:alice")
+    assert "resume" in caught.value.hint
+    payload = {"route": ROUTE, "trigger": "schedule", "actor": "schedule"}
+    arn = world.executions.started("sched-2", {**payload, "plan": PLAN.to_input()})
+    run = RunContext(
+        route=ROUTE, execution_arn=arn, trigger="schedule", actor="schedule", plan=PLAN
+    )
+    result = service.begin(run)
+    assert result.outcome == Outcome.NOOP
+    assert "ALARM" not in (result.reason or ""), result.reason
