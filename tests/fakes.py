@@ -41,6 +41,7 @@ from controller.core.lifecycle import HistoryEntry, RouteState, Transition, init
 from controller.core.ports import ALARM, OK, AlarmStatus, Ports
 from controller.core.sync import TargetGroupWeight, same_groups
 from controller.core.weights import ALL_ECS, Weights
+from controller.service import RunContext
 
 __all__ = [
     "ACCOUNT_ID",
@@ -812,4 +813,18 @@ def fake_world(
         notify=FakeNotify(log, faults),
         capacity=FakeCapacity(log, faults),
         concurrency=FakeConcurrency(log, faults),
+    )
+
+
+def operator_run(
+    route: str, execution_arn: str, plan: PlanRecord, stage_index: int | None = None
+) -> RunContext:
+    """The context of a run an operator started (``actor`` ``operator:test``)."""
+    return RunContext(
+        route=route,
+        execution_arn=execution_arn,
+        trigger="operator",
+        actor="operator:test",
+        plan=plan,
+        stage_index=stage_index,
     )

@@ -246,9 +246,10 @@ TRANSLATIONS = (
         ),
         ignored={
             "layers": "the layers the program attaches (the Powertools public layer) are "
-            "owned by another AWS account and do not exist in the emulator; the twin runs "
-            "handlers in-process with the same pinned packages. In AWS a missing or wrong "
-            "layer ARN fails CreateFunction, and without the layer the handler cannot import",
+            "owned by another AWS account and do not exist in the emulator; a function runs "
+            "from its deployed archive, with the rehearsal's virtualenv standing in for the "
+            "layer and the runtime's packages. In AWS a missing or wrong layer ARN fails "
+            "CreateFunction, and without the layer the handler cannot import",
             "sourceCodeHash": "only decides when pulumi-aws re-uploads the code",
             "skipDestroy": "only changes deletion; the twin never deletes",
             "replaceSecurityGroupsOnDestroy": "only changes deletion; the twin never deletes",
