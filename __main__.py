@@ -12,28 +12,39 @@ from typing import Any
 import pulumi
 
 from components.alerts import AlertTopic, AlertTopicArgs
-from components.config import TOP_LEVEL_KEYS, ConfigError, StackConfig, parse_stack_config
+from components.config import (
+    NAMESPACE,
+    TOP_LEVEL_KEYS,
+    ConfigError,
+    StackConfig,
+    parse_stack_config,
+)
 from components.controller import CanaryController, CanaryControllerArgs
 from components.route import StranglerRoute, StranglerRouteArgs
 
-NAMESPACE = "strangler"
 #: ``function.source`` folders are relative to this project folder.
 PROJECT_ROOT = Path(__file__).resolve().parent
 #: Keys whose values are YAML structures (Pulumi hands them over as JSON).
 STRUCTURED_KEYS = frozenset({"vpc", "alertEmails", "routes"})
 
 
-def _present_keys() -> set[str]:
-    """Keys set in the ``strangler`` namespace, so that typos are reported.
+def _all_keys() -> set[str] | None:
+    """Every full key (``ns:key``) of the stack config, so that typos are reported.
 
-    Pulumi offers no public way to list a namespace; the runtime's config map
-    and the PULUMI_CONFIG environment hold them. Falls back to the known keys.
+    Pulumi offers no public way to list the config; the runtime's config map
+    and the PULUMI_CONFIG environment hold it. None on an SDK without them.
     """
     try:
         from pulumi.runtime import config as runtime_config
 
-        keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env() or {})
+        return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env() or {})
     except Exception:  # an SDK without these internals: check the known keys only
+        return None
+
+
+def _present_keys(keys: set[str] | None) -> set[str]:
+    """Keys set in the ``strangler`` namespace (the known keys when unknown)."""
+    if keys is None:
         return set(TOP_LEVEL_KEYS)
     prefix = f"{NAMESPACE}:"
     return {key[len(prefix) :] for key in keys if key.startswith(prefix)}
@@ -43,7 +54,8 @@ def load_config(stack: str) -> StackConfig:
     """Read the ``strangler`` namespace and validate it, and the stack's name, as a whole."""
     config = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {}
-    for key in sorted(_present_keys() | set(TOP_LEVEL_KEYS)):
+    all_keys = _all_keys()
+    for key in sorted(_present_keys(all_keys) | set(TOP_LEVEL_KEYS)):
         value: Any
         if key in STRUCTURED_KEYS:
             try:
@@ -60,6 +72,7 @@ def load_config(stack: str) -> StackConfig:
             region=pulumi.Config("aws").get("region"),
             project_root=PROJECT_ROOT,
             stack=stack,
+            other_keys=[k for k in all_keys or () if not k.startswith(f"{NAMESPACE}:")],
         )
     except ConfigError as err:
         # RunError: Pulumi prints the message (every problem) without a traceback.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -40,6 +40,7 @@ from controller.core.contract import (
     PlanRecord,
     StagePlanRecord,
 )
+from controller.core.cron import CronError, check_expression
 from controller.core.weights import Weights
 
 # --- limits, each from the AWS documentation --------------------------------
@@ -112,7 +113,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]+$")
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]+$")
 _HTTP_METHOD = re.compile(r"^[A-Z_-]{1,40}$")
-_SCHEDULE = re.compile(r"^(cron|rate|at)\(.+\)$")
 
 
 class ConfigError(ValueError):
@@ -399,6 +399,10 @@ def default_health_check_path(path_patterns: Sequence[str]) -> str:
 
 _MISSING: Any = object()
 
+NAMESPACE = "strangler"
+#: Namespaces a stack config may use besides ``strangler``: the AWS provider's
+#: (``aws:region``) and the engine's own (``pulumi:tags``).
+OTHER_NAMESPACES = ("aws", "pulumi")
 TOP_LEVEL_KEYS = (
     "listenerArn", "vpc", "alertEmails", "routes", "powertoolsLayerArn", "logRetentionDays",
 )  # fmt: skip
@@ -573,6 +577,26 @@ def _unknown_key(key: str, known: Sequence[str]) -> str:
     return "unknown key" + hint
 
 
+def namespace_problems(keys: Iterable[str]) -> list[tuple[str, str]]:
+    """A problem per full config key (``ns:key``) outside the known namespaces.
+
+    A key in a misspelled namespace (``stranger:logRetentionDays``) would be
+    ignored by the program and its default used instead, so it is an error.
+    """
+    known = [f"{NAMESPACE}:{key}" for key in TOP_LEVEL_KEYS] + ["aws:region"]
+    problems = []
+    for key in sorted(keys):
+        namespace, colon, _ = key.partition(":")
+        if colon and namespace in (NAMESPACE, *OTHER_NAMESPACES):
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "keys belong in the strangler: namespace"
+        what = f"namespace {namespace!r}" if colon else "namespace (none)"
+        allowed = ", ".join(f"{n}:" for n in (NAMESPACE, *OTHER_NAMESPACES))
+        problems.append((key, f"unknown {what}: only {allowed} are read ({hint})"))
+    return problems
+
+
 def _known_timezones() -> set[str]:
     try:
         return zoneinfo.available_timezones()
@@ -589,6 +613,7 @@ def parse_stack_config(
     region: str | None,
     project_root: Path,
     stack: str | None = None,
+    other_keys: Iterable[str] = (),
 ) -> StackConfig:
     """Validate the whole ``strangler`` namespace and return it parsed.
 
@@ -596,9 +621,14 @@ def parse_stack_config(
     values; ``region`` is ``aws:region``; ``function.source`` folders are
     resolved against ``project_root``; ``stack`` is the Pulumi stack's name
     (``pulumi.get_stack()``), which goes into every physical name and is
-    checked too when given. Raises :class:`ConfigError` listing every problem.
+    checked too when given; ``other_keys`` are the stack config's full keys
+    outside the ``strangler`` namespace, each refused unless its namespace is
+    one of :data:`OTHER_NAMESPACES`. Raises :class:`ConfigError` listing
+    every problem.
     """
     reader = _Reader()
+    for path, problem in namespace_problems(other_keys):
+        reader.add(path, problem)
     if stack is not None:
         for problem in stack_name_problems(stack):
             reader.add("", problem)
@@ -1103,8 +1133,13 @@ def _parse_canary(reader: _Reader, value: Any, path: str) -> CanaryConfig | None
     before = len(reader.problems)
     stages = _parse_stages(reader, data.get("stages"), f"{path}.stages")
     schedule = reader.string(data, "schedule", path)
-    if schedule is not None and not _SCHEDULE.match(schedule):
-        reader.add(f"{path}.schedule", f"{schedule!r} must be cron(...), rate(...) or at(...)")
+    if schedule is not None:
+        # The grammar EventBridge Scheduler accepts, checked here so that a bad
+        # expression fails the plan instead of a schedule that never fires.
+        try:
+            check_expression(schedule)
+        except CronError as error:
+            reader.add(f"{path}.schedule", str(error))
     timezone = reader.string(data, "timezone", path)
     if timezone is not None:
         zones = _known_timezones()

@@ -65,7 +65,8 @@ from controller.core.lifecycle import (
     Transition,
 )
 from controller.core.plan import Stage, StagePlan
-from controller.core.ports import AlarmStatus, Ports
+from controller.core.ports import ALARM, AlarmStatus, Ports
+from controller.core.split import alb_text, split_json_with_alb, split_text
 from controller.core.state_machine import Outcome
 from controller.core.sync import SyncPlan, TargetGroupWeight, plan_sync, same_groups
 from controller.core.verify import VerifyReport
@@ -204,7 +205,7 @@ class ActionResult:
             "message": self.message,
             "stage": self.stage,
             "stages": self.stages,
-            "weights": self.weights.to_dict() if self.weights else None,
+            "weights": _weights_dict(self.weights),
             "execution": self.execution,
             "stoppedExecution": self.stopped_execution,
         }
@@ -317,8 +318,9 @@ class CanaryService:
         """Take the route's lock for this execution, or record why not (a no-op).
 
         Any refusal (promoted, rolled back, paused for an operator, locked by a
-        running execution, an invalid plan) is recorded in the history and
-        answered with ``noop``: the execution then ends successfully. A lock
+        running execution, an invalid plan, an alarm of the route in ALARM) is
+        recorded in the history and answered with ``noop``: the execution then
+        ends successfully. A lock
         whose holder is no longer running is taken over (``lock_stolen``).
         """
         record = self._ports.registry.route(run.route)  # an unknown route is an error
@@ -341,13 +343,16 @@ class CanaryService:
             stages_total = StagePlan.from_record(run.plan, route=run.route).total
         except PlanError as error:
             problem = problem or f"start skipped: {error.message}"
+        # As for an operator's start: no run may shift traffic to an alarming function.
+        alarm = self._ports.alarms.alarm_status(record)
+        in_alarm = f"start skipped: {_alarms_in_alarm(record, alarm)}" if alarm.in_alarm else None
 
         def decide(state: RouteState) -> Transition:
             if problem is not None:
                 return lifecycle.noop(
                     state, reason=problem, actor=run.actor, now=now, execution_arn=run.execution_arn
                 )
-            return lifecycle.begin_or_noop(
+            transition = lifecycle.begin_or_noop(
                 state,
                 execution_arn=run.execution_arn,
                 stages_total=stages_total,
@@ -355,6 +360,20 @@ class CanaryService:
                 actor=run.actor,
                 now=now,
             )
+            began = _holds(transition.state, run.execution_arn) and not _holds(
+                state, run.execution_arn
+            )
+            if in_alarm is not None and began:
+                # The route could begin, but an alarm is in ALARM: a recorded no-op instead
+                # (a route that could not begin anyway keeps the reason its state gives).
+                return lifecycle.noop(
+                    state,
+                    reason=in_alarm,
+                    actor=run.actor,
+                    now=now,
+                    execution_arn=run.execution_arn,
+                )
+            return transition
 
         _, transition = self._commit(run.route, decide)
         state = transition.state
@@ -707,15 +726,17 @@ class CanaryService:
     def start_run(self, route: str, *, actor: str, trigger: str = "operator") -> ActionResult:
         """Start a run now, after the same checks a scheduled start's Begin makes.
 
-        Refused (:class:`TransitionRefused`, nothing recorded) when the route is
-        promoted, rolled back, paused for an operator or locked by a running
-        execution. Begin in the new execution still takes the lock
-        conditionally: of two starts at once, one is refused there.
+        Refused (:class:`TransitionRefused`, nothing recorded) when an alarm of
+        the route is in ALARM, or the route is promoted, rolled back, paused for
+        an operator or locked by a running execution. Begin in the new execution
+        still takes the lock conditionally: of two starts at once, one is refused
+        there.
         """
         record = self._ports.registry.route(route)
         plan = StagePlan.from_record(record.plan, route=route)
         state = self._ports.state.load(route)
         now = self._clock()
+        # The route's state first: a route waiting for an operator says what to do.
         lifecycle.begin(  # raises TransitionRefused; the transition itself is Begin's job
             state,
             execution_arn="(about to start)",
@@ -724,6 +745,17 @@ class CanaryService:
             actor=actor,
             now=now,
         )
+        alarm = self._ports.alarms.alarm_status(record)
+        if alarm.in_alarm:
+            # Not a single request may shift to a function that is already alarming.
+            raise TransitionRefused(
+                f"{_alarms_in_alarm(record, alarm)}; a run would shift traffic to an "
+                "alarming function",
+                f"wait until the alarms are OK (python -m controller status --route {route}), "
+                "then start again",
+                route=route,
+                transition="start",
+            )
         payload = {
             "route": route,
             "trigger": trigger,
@@ -740,7 +772,8 @@ class CanaryService:
             message=f"run started from stage {state.stage + 1} of {plan.total}",
             stage=state.stage,
             stages=plan.total,
-            weights=state.last_written,
+            # The rule's weights as they are, never the stored ones (which differ after a drift).
+            weights=self._ports.traffic.read_weights(record),
             execution=arn,
         )
 
@@ -804,7 +837,14 @@ class CanaryService:
             return self._promote_full(record, reason=reason, actor=actor)
         before, transition = self._commit(
             route,
-            lambda s: lifecycle.promote(s, full=False, reason=reason, actor=actor, now=now),
+            lambda s: lifecycle.promote(
+                s,
+                full=False,
+                reason=reason,
+                actor=actor,
+                now=now,
+                plan_stages=len(record.plan.stages),
+            ),
         )
         stopped = None
         if before.lock is not None:
@@ -1134,7 +1174,9 @@ class CanaryService:
             if attempt + 1 < reads:
                 self._sleep(self._settings.verify_interval_seconds)
         raise VerificationFailed(
-            f"the rule reads back {live} after ModifyRule, expected {desired}",
+            f"the rule reads back {split_text(live)}"
+            + (f" ({alb_text(live)})" if live is not None else "")
+            + f" after ModifyRule, expected {split_text(desired)} ({alb_text(desired)})",
             route=record.route,
             arn=record.rule_arn,
             api_call="elasticloadbalancing:DescribeRules",
@@ -1454,7 +1496,14 @@ class CanaryService:
         now = self._clock()
         transition, stopped = self._operator_commit(
             route,
-            lambda s: lifecycle.promote(s, full=True, reason=reason, actor=actor, now=now),
+            lambda s: lifecycle.promote(
+                s,
+                full=True,
+                reason=reason,
+                actor=actor,
+                now=now,
+                plan_stages=len(record.plan.stages),
+            ),
             event="promote",
             what="promoted to 100 %",
             actor=actor,
@@ -1550,6 +1599,16 @@ def _holds(state: RouteState, execution_arn: str) -> bool:
     )
 
 
+def _alarms_in_alarm(record: RouteRecord, alarm: AlarmStatus) -> str:
+    """``alarm X in ALARM`` naming the route's alarms that are, the composite first."""
+    names = list(alarm.children_in_alarm)
+    if alarm.composite_state == ALARM and record.composite_alarm_name not in names:
+        names.insert(0, record.composite_alarm_name)
+    if len(names) == 1:
+        return f"alarm {names[0]} is in ALARM"
+    return f"alarms {', '.join(names)} are in ALARM"
+
+
 def _alarm_matches(record: RouteRecord, name: str, arn: str | None) -> bool:
     return (
         record.composite_alarm_name == name
@@ -1559,10 +1618,11 @@ def _alarm_matches(record: RouteRecord, name: str, arn: str | None) -> bool:
 
 
 def _weights_dict(weights: Weights | None) -> dict[str, Any] | None:
-    if weights is None:
-        return None
-    percent = weights.lambda_percent if weights.total else None
-    return {"ecs": weights.ecs, "lambda": weights.lambda_, "lambdaPercent": percent}
+    """A split in a notification: percent of the pair, the text, and the ALB's integers."""
+    payload = split_json_with_alb(weights)
+    if payload is not None:
+        payload["text"] = split_text(weights)
+    return payload
 
 
 def _subject(route: str, what: str) -> str:

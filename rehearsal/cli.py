@@ -12,7 +12,7 @@ Commands (a public contract, see issue 5):
   fault on a served twin (see :mod:`rehearsal.fault`).
 
 Exit codes: 0 done; 1 harness error (the twin could not do its job);
-2 bad stack config (every problem printed, one per line, on stderr).
+2 bad stack config or bad options (every problem printed, one per line, on stderr).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
+from rehearsal.errors import BadOption, ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.fault import add_fault_arguments, main_fault
 from rehearsal.plan import build_plan
 from rehearsal.run import (
@@ -45,6 +45,14 @@ EXIT_OK = 0
 EXIT_HARNESS = 1
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
+EXIT_CODES_HELP = """\
+exit codes:
+  0  the command ran (run: whatever the rehearsal's outcome)
+  1  harness error: the twin could not do its job (or the chart was not
+     written; fault: the fault could not be applied)
+  2  bad stack config or bad options, refused before anything is applied; a
+     busy port for serve; every problem is printed, one per line
+"""
 
 
 def _positive_int(text: str) -> int:
@@ -55,6 +63,17 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from error
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0 (a free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from error
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535)")
     return value
 
 
@@ -75,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m rehearsal",
         description="Local AWS twin of a Strangler stack: the real Pulumi program, "
         "applied to moto.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -108,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=DEFAULT_PORT,
         help=f"port on 127.0.0.1 (default: {DEFAULT_PORT}; 0 picks a free one)",
     )
@@ -192,7 +213,7 @@ def main(
         for message in error.messages:
             print(message, file=err)
         return EXIT_CONFIG
-    except StackConfigError as error:
+    except (StackConfigError, BadOption) as error:
         print(str(error), file=err)
         return EXIT_CONFIG
     except RehearsalError as error:
@@ -202,3 +223,7 @@ def main(
         # Ctrl-C before serve was up (once up, serve stops on it by itself).
         print("interrupted", file=err)
         return EXIT_INTERRUPTED
+    except Exception as error:
+        # Anything else is a fault of the twin: one line naming it, never a traceback.
+        print(f"rehearsal {args.command} failed: {type(error).__name__}: {error}", file=err)
+        return EXIT_HARNESS

@@ -133,3 +133,7 @@ class ConfigRejected(RehearsalError):
             + "; ".join(messages)
         )
         self.messages = messages
+
+
+class BadOption(RehearsalError):
+    """A command-line option cannot be used as given (a busy port); exit 2 like bad config."""

@@ -109,12 +109,16 @@ class Plan:
             f"({counts['aws']} AWS resources, {counts['components']} components)",
             "",
         ]
+        names = {r.urn: r.name for r in self.resources}
         for depth, record in self.tree():
             indent = "  " * depth
             lines.append(f"{indent}+ {record.type}  {record.name}")
             for key, value in record.key_inputs.items():
                 text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
                 lines.append(f"{indent}      {key}: {text}")
+            depends_on = sorted(names.get(u, u) for u in record.dependencies)
+            if depends_on:
+                lines.append(f"{indent}      dependsOn: {', '.join(depends_on)}")
             if record.ignore_changes:
                 lines.append(f"{indent}      ignoreChanges: {', '.join(record.ignore_changes)}")
         if self.uncovered_types:

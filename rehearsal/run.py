@@ -60,11 +60,12 @@ import argparse
 import json
 import math
 import sys
+import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from controller.aws.registry import SsmRegistry
 from controller.core.contract import (
@@ -76,6 +77,7 @@ from controller.core.contract import (
 )
 from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.report import ProgressPrinter, RehearsalReport, render_text
+from rehearsal.run_checks import chart_problem, stack_plans
 from rehearsal.scenario import RoutePlan, RunConfigError, run_canaries
 from rehearsal.world import Emulator, LambdaRuntimeError, in_process, server
 
@@ -283,6 +285,7 @@ def run_rehearsal(options: RunOptions, *, progress: TextIO | None = None) -> Reh
     from rehearsal.world import build_twin, effective_config, stack_region
 
     config = effective_config(options.project_dir, options.stack, None, options.stack_file)
+    check_before_apply(options, config)
     region = stack_region(config) or FALLBACK_REGION
     printer = ProgressPrinter(progress)
     with ExitStack() as stack:
@@ -291,6 +294,7 @@ def run_rehearsal(options: RunOptions, *, progress: TextIO | None = None) -> Reh
         else:
             emulator = stack.enter_context(in_process(region))
         printer.say(f"applying stack {options.stack} to the emulator ({region})...")
+        apply_started = time.monotonic()
         twin = build_twin(
             options.stack,
             options.project_dir,
@@ -303,7 +307,12 @@ def run_rehearsal(options: RunOptions, *, progress: TextIO | None = None) -> Reh
             f"applied: {resources} resources ({len(twin.applied.custom_resources)} in AWS), "
             f"routes {', '.join(twin.route_names) or '(none)'}"
         )
-        return rehearse(emulator, options, resources=resources, printer=printer, twin=twin)
+        apply_ms = (time.monotonic() - apply_started) * 1000
+        report = rehearse(emulator, options, resources=resources, printer=printer, twin=twin)
+        # The run time an operator waited for: applying the stack, then the canaries.
+        report.apply_ms = apply_ms
+        report.duration_ms += apply_ms
+        return report
 
 
 def _read_registry(emulator: Emulator, stack: str) -> tuple[StackRecord, list[RouteRecord]]:
@@ -325,7 +334,12 @@ def _select(
     RunConfigError for an unknown route, and for faults and changes that
     cannot both happen on one route (see :func:`_conflicts`).
     """
-    known = [r.route for r in records]
+    names, applies = _select_names(options, [r.route for r in records])
+    return [r for r in records if r.route in names], applies
+
+
+def _select_names(options: RunOptions, known: list[str]) -> tuple[list[str], dict[str, set[str]]]:
+    """:func:`_select` over route names: the names to rehearse, and the routes per flag."""
     problems = []
     for flag, names in (("--route", options.routes), *options.route_choices().items()):
         for name in names:
@@ -333,8 +347,7 @@ def _select(
                 problems.append(f"{flag} {name}: no such route; routes: {', '.join(known)}")
     if problems:
         raise RunConfigError(problems)
-    selected = [r for r in records if not options.routes or r.route in options.routes]
-    selected_names = [r.route for r in selected]
+    selected_names = [name for name in known if not options.routes or name in options.routes]
     applies: dict[str, set[str]] = {}
     for (flag, stage), routes in zip(
         options.stages().items(), options.route_choices().values(), strict=True
@@ -346,7 +359,37 @@ def _select(
     problems += _conflicts(options, applies)
     if problems:
         raise RunConfigError(problems)
-    return selected, applies
+    return selected_names, applies
+
+
+def check_before_apply(options: RunOptions, config: dict[str, Any]) -> None:
+    """Refuse bad options and config before the stack is applied (at ``plan`` speed).
+
+    The same checks the run makes once the registry is read (routes, stages,
+    conflicts), made on the stack file's config, which is validated as the
+    program validates it; and the ``--chart`` path. A variant program
+    (``main_path``) may read its config otherwise: then only the chart is checked.
+    """
+    problems = []
+    if options.chart is not None:
+        problem = chart_problem(options.chart)
+        if problem:
+            problems.append(problem)
+    if options.main_path is None:
+        plans = stack_plans(config, project_dir=options.project_dir, stack=options.stack)
+        try:
+            selected, applies = _select_names(options, list(plans))
+        except RunConfigError as error:
+            problems += error.messages
+            selected, applies = [], {}
+        for name in selected:
+            for flag, stage in options.stages().items():
+                if stage is not None and name in applies[flag]:
+                    problem = _stage_problem(flag, stage, name, plans[name])
+                    if problem:
+                        problems.append(problem)
+    if problems:
+        raise RunConfigError(problems)
 
 
 def _conflicts(options: RunOptions, applies: dict[str, set[str]]) -> list[str]:
@@ -627,19 +670,14 @@ def main_run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     options = options_from_args(args)
     try:
         report = run_rehearsal(options, progress=err if options.json else out)
-        if options.chart is not None:
-            # matplotlib is imported only when a chart is asked for.
-            from rehearsal.report import write_chart
-
-            write_chart(report, options.chart)
         if options.json:
             json.dump(report.to_json(), out, indent=2)
             out.write("\n")
         else:
             out.write("\n" + render_text(report) + "\n")
-            if options.chart is not None:
-                out.write(f"\nchart: {options.chart}\n")
         out.flush()
+        if options.chart is not None:
+            return _write_chart(report, options.chart, out=None if options.json else out, err=err)
         return EXIT_OK
     except (RunConfigError, ConfigRejected) as error:
         print(f"rehearsal run: invalid options or config for stack {options.stack}:", file=err)
@@ -655,6 +693,22 @@ def main_run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     except RehearsalError as error:
         print(f"rehearsal run failed: {error}", file=err)
         return EXIT_HARNESS
+
+
+def _write_chart(report: RehearsalReport, path: Path, *, out: TextIO | None, err: TextIO) -> int:
+    """Write the chart after the summary, so that a failed write never loses the summary."""
+    # matplotlib is imported only when a chart is asked for.
+    from rehearsal.report import write_chart
+
+    try:
+        write_chart(report, path)
+    except OSError as error:
+        print(f"rehearsal run: --chart {path}: not written: {error.strerror or error}", file=err)
+        return EXIT_HARNESS
+    if out is not None:
+        out.write(f"\nchart: {path}\n")
+        out.flush()
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

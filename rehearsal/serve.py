@@ -27,7 +27,9 @@ task outlives the controller.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -44,7 +46,7 @@ from controller.core.contract import (
     registry_path,
     route_parameter_name,
 )
-from rehearsal.errors import RehearsalError
+from rehearsal.errors import BadOption, RehearsalError
 from rehearsal.run import DEFAULT_BAKE_SECONDS, DEFAULT_RATE, MAX_TOTAL_RATE, rehearsal_plan
 from rehearsal.scenario import RouteTraffic, RuleWeights
 from rehearsal.world import (
@@ -137,6 +139,28 @@ def describe(
     return lines
 
 
+def check_port(port: int, host: str = "127.0.0.1") -> None:
+    """Raise :class:`BadOption` naming ``port`` when it cannot be bound on ``host``.
+
+    The server library only warns on a busy port and then waits forever, so
+    the port is tried first. 4566 is also LocalStack's default port.
+    """
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server binds: a port left in TIME_WAIT is free, a listening one is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            why = "is in use" if error.errno == errno.EADDRINUSE else f"cannot be bound ({error})"
+            also = " (LocalStack's default port)" if port == DEFAULT_PORT else ""
+            raise BadOption(
+                f"--port {port}: {host}:{port}{also} {why}; "
+                "choose another port, or --port 0 for a free one"
+            ) from error
+
+
 def serve(
     stack: str,
     project_dir: Path,
@@ -161,6 +185,7 @@ def serve(
     and ``rate`` as in ``run`` (ValueError for a bake below 1 or a negative
     rate; a rate of 0 sends no requests).
     """
+    check_port(port)
     if bake_seconds < 1:
         raise ValueError(f"--bake-seconds: {bake_seconds} must be at least 1")
     if not rate >= 0:

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from controller.cli.verify_format import render_verify
 from controller.core.capacity import CapacityGuard
-from controller.core.errors import WeightError
 from controller.core.lifecycle import HistoryEntry
+from controller.core.split import alb_text, split_json, split_text
 from controller.core.weights import Weights
 
 # ANSI SGR codes. Colour is decided once per run (see :func:`colour_enabled`).
@@ -110,25 +110,33 @@ def format_duration(seconds: float) -> str:
 
 
 def percent_pair(weights: Weights | None) -> dict[str, float] | None:
-    """``{"ecs": 99.0, "lambda": 1.0}`` in percent, or None when undefined (both 0)."""
+    """``{"ecs": 99.0, "lambda": 1.0}`` in percent of the pair, or None (no weights, both 0)."""
+    return split_json(weights)
+
+
+def _last_written_text(weights: Weights | None) -> str:
     if weights is None:
-        return None
-    try:
-        return {"ecs": weights.ecs_percent, "lambda": weights.lambda_percent}
-    except WeightError:
-        return None
+        return "nothing yet (the deploy created the rule at ecs 100 % / lambda 0 %)"
+    return split_text(weights)
 
 
-def _percent_text(weights: Weights | None) -> tuple[str, str]:
-    pair = percent_pair(weights)
-    if pair is None:
-        return ("-", "-")
-    return (f"{pair['ecs']:.1f}%", f"{pair['lambda']:.1f}%")
+def drift_hint(route: str, status: str) -> str:
+    """What resolves a drift from ``status``: the command to keep the rule's weights, or undo them.
 
-
-def _alb_text(weights: Weights | None) -> str:
-    """Raw ALB weights as ``lambda/ecs`` (what the console shows next to the target groups)."""
-    return "-" if weights is None else f"{weights.lambda_}/{weights.ecs}"
+    Each command here clears the DRIFT flag from that status (tests run each one).
+    """
+    run = f"python -m controller {{}} --route {route}"
+    undo = f"to undo it: {run.format('rollback')}"
+    if status == "progressing":
+        return (
+            "the next shift will pause the route. To keep the rule's weights: "
+            f"{run.format('pause')}, then {run.format('resume')} --accept-live; {undo}"
+        )
+    if status in ("idle", "paused"):
+        return f"to keep the rule's weights: {run.format('resume')} --accept-live; {undo}"
+    if status == "promoted":
+        return f"to put 100 % back on Lambda: {run.format('promote')} --full --yes; {undo}"
+    return f"to put all traffic back on ECS: {run.format('rollback')}"
 
 
 def execution_name(execution_arn: str | None) -> str | None:
@@ -273,8 +281,7 @@ def render_status(
             rows.append([style(view.route, "bold"), style("error", "red"), "-", "-", "-", "-", "-"])
             notes.append(style(f"! {view.route}: could not read the status: {view.error}", "red"))
             continue
-        ecs, lam = _percent_text(view.live)
-        weights = f"{lam} / {ecs}"
+        weights = split_text(view.live)
         if view.drift:
             weights = style(f"{weights} DRIFT", "red", "bold")
         alarm = style(view.alarm, ALARM_STYLE.get(view.alarm, "yellow"))
@@ -290,14 +297,12 @@ def render_status(
             ]
         )
         if view.drift:
-            expected_ecs, expected_lambda = _percent_text(view.last_written)
+            live = "-" if view.live is None else f"{split_text(view.live)} ({alb_text(view.live)})"
             notes.append(
                 style(
-                    f"! {view.route}: DRIFT: the rule has lambda {lam} / ecs {ecs} "
-                    f"(ALB weights {_alb_text(view.live)}), the controller last "
-                    f"wrote lambda {expected_lambda} / ecs {expected_ecs}. Someone changed the "
-                    "rule by hand; the next shift will pause the route. Roll back, or resume "
-                    "once the change is understood.",
+                    f"! {view.route}: DRIFT: the rule has {live}, the controller last wrote "
+                    f"{_last_written_text(view.last_written)}. Someone changed the rule by hand; "
+                    f"{drift_hint(view.route, view.status)}",
                     "red",
                 )
             )
@@ -319,7 +324,7 @@ def render_status(
     else:
         lines.extend(
             table(
-                ["ROUTE", "STATUS", "STAGE", "LAMBDA / ECS", "ALARM", "EXECUTION", "NEXT"],
+                ["ROUTE", "STATUS", "STAGE", "WEIGHTS", "ALARM", "EXECUTION", "NEXT"],
                 rows,
             )
         )
@@ -353,7 +358,6 @@ def render_history(route: str, entries: Sequence[HistoryEntry], style: Style) ->
         return f"no history for route {route}"
     body = []
     for entry in entries:
-        ecs, lam = _percent_text(entry.weights)
         transition = str(entry.from_status)
         if entry.to_status != entry.from_status:
             to_status = style(str(entry.to_status), STATUS_STYLE.get(entry.to_status, "bold"))
@@ -365,12 +369,12 @@ def render_history(route: str, entries: Sequence[HistoryEntry], style: Style) ->
                 str(entry.event),
                 transition,
                 str(entry.stage),
-                "-" if entry.weights is None else f"{lam} / {ecs}",
+                split_text(entry.weights),
                 entry.reason or "",
             ]
         )
     return "\n".join(
-        table(["AT (UTC)", "ACTOR", "EVENT", "STATUS", "STAGE", "LAMBDA / ECS", "REASON"], body)
+        table(["AT (UTC)", "ACTOR", "EVENT", "STATUS", "STAGE", "WEIGHTS", "REASON"], body)
     )
 
 
@@ -417,8 +421,7 @@ def render_action(view: ActionView, style: Style) -> str:
     if view.stage is not None and view.stages is not None:
         parts.append(f"stage {view.stage}/{view.stages}")
     if view.weights is not None:
-        ecs, lam = _percent_text(view.weights)
-        parts.append(f"lambda {lam} / ecs {ecs}")
+        parts.append(split_text(view.weights))
     if view.execution:
         parts.append(f"execution {execution_name(view.execution)}")
     stopped = view.extra.get("stopped_execution")

@@ -5,8 +5,9 @@ the very same service operations as the controller Lambda, in-process, with
 the same boto3 adapters: a rollback from here is the same rollback.
 
 Exit codes (see :data:`EXIT_CODES_HELP`): 0 success; 1 refused (wrong state,
-locked, not confirmed); 2 usage or configuration error (unknown route,
-no such stack); 3 AWS unreachable or access denied.
+locked, an alarm in ALARM, declined at the prompt); 2 usage or configuration
+error (unknown route, no such stack, promote without a terminal or --yes);
+3 AWS unreachable or access denied.
 
 This module parses arguments, resolves the actor, maps errors to exit codes,
 runs the watch loop and prints; :mod:`controller.cli.backend` talks to AWS,
@@ -39,7 +40,6 @@ from controller.cli.format import (
     colour_enabled,
     error_view,
     history_payload,
-    percent_pair,
     render_action,
     render_history,
     render_status,
@@ -69,20 +69,23 @@ from controller.core.errors import (
     VerificationFailed,
     WeightError,
 )
+from controller.core.split import split_text
 from controller.operations import Operation, OperatorRequest
 from controller.service import RollbackIncomplete
 
 EXIT_CODES_HELP = """\
 exit codes:
   0  success
-  1  refused: the route is in the wrong state or locked, promote was not
-     confirmed, or the rule's target groups cannot be synced with the
-     registry; the message says why and what to do (preflight: a check
-     failed)
+  1  refused: the route is in the wrong state or locked, an alarm of the route
+     is in ALARM (start, promote), promote was answered "no" at its prompt,
+     or the rule's target groups cannot be synced with the registry; the
+     message says why and what to do (preflight: a check failed); also an
+     unexpected error, named in one line
   2  usage or configuration error: bad arguments, unknown route (the known
-     routes are listed), no registry for the stack in that region
+     routes are listed), no registry for the stack in that region, promote
+     without a terminal and without --yes
   3  AWS unreachable or access denied; the message names the API call and
-     the resource
+     the resource (or the SDK's error)
 """
 
 DEFAULT_STACK = "prod"
@@ -457,6 +460,11 @@ def _write_failure(failure: Failure, io: Io) -> None:
     io.stderr.write("\n".join(lines) + "\n")
 
 
+def _is_sdk_error(error: BaseException) -> bool:
+    """True for an error raised by boto3/botocore (AWS unreachable, denied, throttled)."""
+    return type(error).__module__.split(".")[0] in ("botocore", "boto3")
+
+
 def report_failure(failure: Failure, options: Options | None, io: Io) -> int:
     """Print the failure (text on stderr; with --json also JSON on stdout); return its code."""
     _write_failure(failure, io)
@@ -600,10 +608,9 @@ def confirm(
             EXIT_USAGE,
             f"pass --yes to {command} without asking",
         )
-    live = percent_pair(view.live) or {"lambda": float("nan")}
     io.stderr.write(
         f"{command.capitalize()} route {view.route} (status {view.status}, "
-        f"stage {view.stage}/{view.stages}, lambda {live['lambda']:.1f}%) "
+        f"stage {view.stage}/{view.stages}, {split_text(view.live)}) "
         f"{operation.confirm(request)}? [y/N] "
     )
     io.stderr.flush()
@@ -745,3 +752,13 @@ def main(
     except (StranglerError, CliError) as error:
         action = options.command if options.command not in READ_COMMANDS else None
         return report_failure(classify(error, action), options, io)
+    except Exception as error:
+        # Not one of the errors above (an SDK error the adapters did not wrap, a
+        # bug): one line naming it, never a traceback.
+        unexpected = Failure(
+            EXIT_AWS if _is_sdk_error(error) else EXIT_REFUSED,
+            "unexpected",
+            f"{options.command} failed: {type(error).__name__}: {error}",
+            "run `status` to see where the route stands before repeating the command",
+        )
+        return report_failure(unexpected, options, io)

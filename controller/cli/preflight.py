@@ -678,7 +678,11 @@ def parse_file_config(file_config: Mapping[str, Any], *, stack: str, root: Path)
     }
     region = file_config.get("aws:region")
     return parse_stack_config(
-        raw, region=str(region) if region else None, project_root=root, stack=stack
+        raw,
+        region=str(region) if region else None,
+        project_root=root,
+        stack=stack,
+        other_keys=[key for key in file_config if not key.startswith(prefix)],
     )
 
 

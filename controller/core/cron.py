@@ -35,7 +35,11 @@ MAX_YEAR = 2199
 
 _CRON = re.compile(r"^\s*cron\((?P<body>[^)]*)\)\s*$", re.IGNORECASE)
 _AT = re.compile(r"^\s*at\((?P<body>[^)]*)\)\s*$", re.IGNORECASE)
-_RATE = re.compile(r"^\s*rate\([^)]*\)\s*$", re.IGNORECASE)
+_RATE = re.compile(r"^\s*rate\((?P<body>[^)]*)\)\s*$", re.IGNORECASE)
+# rate(value unit): "If the value is equal to 1, then the unit must be singular.
+# If the value is greater than 1, the unit must be plural."
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html
+RATE_UNITS = ("minute", "hour", "day")
 
 
 class CronError(ValueError):
@@ -244,6 +248,57 @@ def parse_cron(expression: str) -> CronSchedule:
     )
 
 
+def parse_rate(expression: str) -> tuple[int, str]:
+    """Check ``rate(value unit)`` and return ``(value, unit)``; CronError names the problem."""
+    match = _RATE.match(expression)
+    if not match:
+        raise CronError(f"{expression!r}: expected rate(value unit)")
+    parts = match.group("body").split()
+    if len(parts) != 2:
+        raise CronError(f"{expression!r}: a rate expression has 2 fields (value unit)")
+    value_text, unit = parts
+    if not value_text.isdigit() or int(value_text) < 1:
+        raise CronError(f"{expression!r}: the value {value_text!r} must be a positive integer")
+    value = int(value_text)
+    singular = unit[:-1] if unit.endswith("s") else unit
+    if singular not in RATE_UNITS:
+        raise CronError(f"{expression!r}: unit {unit!r} must be one of minute(s), hour(s), day(s)")
+    wanted = singular if value == 1 else singular + "s"
+    if unit != wanted:
+        raise CronError(f"{expression!r}: with the value {value} the unit is {wanted!r}")
+    return value, singular
+
+
+def parse_at(expression: str) -> datetime:
+    """Check ``at(yyyy-mm-ddThh:mm:ss)`` and return the naive local time."""
+    match = _AT.match(expression)
+    if not match:
+        raise CronError(f"{expression!r}: expected at(yyyy-mm-ddThh:mm:ss)")
+    body = match.group("body").strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", body):
+        raise CronError(f"{expression!r}: expected at(yyyy-mm-ddThh:mm:ss)")
+    try:
+        return datetime.fromisoformat(body)
+    except ValueError as e:
+        raise CronError(f"{expression!r}: {body} is not a valid date and time") from e
+
+
+def check_expression(expression: str) -> None:
+    """Check a Scheduler expression (``cron``, ``rate`` or ``at``) against its grammar.
+
+    Raises :class:`CronError` naming what is wrong, so that a config is refused
+    before a deploy rather than by a schedule that never fires.
+    """
+    if _RATE.match(expression):
+        parse_rate(expression)
+    elif _AT.match(expression):
+        parse_at(expression)
+    elif _CRON.match(expression):
+        parse_cron(expression)
+    else:
+        raise CronError(f"{expression!r} must be cron(...), rate(...) or at(...)")
+
+
 def _resolve(naive: datetime, zone: ZoneInfo) -> datetime | None:
     """The UTC instant of a local wall-clock time, or None when DST skips it.
 
@@ -295,13 +350,10 @@ def next_run(expression: str, timezone: str | None, after: datetime) -> datetime
     """
     zone = load_zone(timezone)
     if _RATE.match(expression):
+        parse_rate(expression)
         return None
-    at_match = _AT.match(expression)
-    if at_match:
-        try:
-            naive = datetime.fromisoformat(at_match.group("body").strip())
-        except ValueError as e:
-            raise CronError(f"{expression!r}: expected at(yyyy-mm-ddThh:mm:ss)") from e
+    if _AT.match(expression):
+        naive = parse_at(expression)
         instant = _resolve(naive, zone)
         return instant if instant is not None and instant > after else None
     return next_cron_fire(parse_cron(expression), after, zone)

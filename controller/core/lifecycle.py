@@ -57,6 +57,7 @@ from typing import Any, NoReturn
 from controller.core.capacity import CapacityGuard
 from controller.core.errors import TransitionRefused
 from controller.core.gate import GateEstimate
+from controller.core.split import alb_text, split_text
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 
 __all__ = [
@@ -357,7 +358,9 @@ def is_drift(state: RouteState, live: Weights) -> bool:
 
 def _describe_expected(state: RouteState) -> str:
     expected = expected_weights(state)
-    return "lambda=0 (nothing written yet)" if expected is None else str(expected)
+    if expected is None:
+        return "lambda 0 % (nothing written yet)"
+    return f"{split_text(expected)} ({alb_text(expected)})"
 
 
 # --- building blocks ------------------------------------------------------------
@@ -609,6 +612,13 @@ def record_shift(
     """
     now = _utc(now)
     _require_holder(state, execution_arn, "shift")
+    if state.stages_total == 0:
+        _refuse(
+            state,
+            "promote",
+            "no run has begun, so there is no bake to skip",
+            "start a run (python -m controller start), or go to 100 % with promote --full",
+        )
     if state.stage >= state.stages_total:
         _refuse(
             state,
@@ -620,7 +630,7 @@ def record_shift(
         _refuse(
             state,
             "shift",
-            f"weights {weights} are not the exact ratio of a 0.1 % share in lowest terms",
+            f"weights {alb_text(weights)} are not the exact ratio of a 0.1 % share in lowest terms",
             "write weights built with Weights.from_percent",
         )
     if state.last_written == weights and state.stage_started_at is not None:
@@ -631,7 +641,7 @@ def record_shift(
         event=Event.SHIFT,
         actor=actor,
         now=now,
-        entry_reason=f"stage {number} of {state.stages_total}: lambda {weights.lambda_percent} %",
+        entry_reason=f"stage {number} of {state.stages_total}: {split_text(weights)}",
         entry_weights=weights,
         execution_arn=execution_arn,
         last_written=weights,
@@ -661,6 +671,13 @@ def pass_check(
     if stages_per_run < 0:
         raise ValueError(f"stages_per_run must be >= 0, got {stages_per_run}")
     _require_holder(state, execution_arn, "check")
+    if state.stages_total == 0:
+        _refuse(
+            state,
+            "promote",
+            "no run has begun, so there is no bake to skip",
+            "start a run (python -m controller start), or go to 100 % with promote --full",
+        )
     if state.stage >= state.stages_total:
         _refuse(
             state,
@@ -823,7 +840,21 @@ def resume(
     """
     now = _utc(now)
     if state.status is Status.IDLE:
-        return _unchanged(state)
+        if accept_live is None or not is_drift(state, accept_live):
+            return _unchanged(state)
+        # A drift on an idle route (a change by hand between runs): the live
+        # weights become the baseline, as on a paused route.
+        return _apply(
+            state,
+            event=Event.RESUME,
+            actor=actor,
+            now=now,
+            entry_reason=f"{reason}; live weights {split_text(accept_live)} accepted as written",
+            entry_weights=accept_live,
+            execution_arn=None,
+            last_written=accept_live,
+            reason=f"{actor}: {reason}",
+        )
     if state.status is Status.PROGRESSING:
         _refuse(
             state,
@@ -843,7 +874,8 @@ def resume(
             _refuse(
                 state,
                 "resume",
-                f"a rolled-back route starts over from {ALL_ECS}, not {accept_live}",
+                f"a rolled-back route starts over from {split_text(ALL_ECS)}, "
+                f"not {split_text(accept_live)}",
                 "resume without accept_live",
             )
         return _apply(
@@ -870,7 +902,7 @@ def resume(
         now=now,
         entry_reason=reason
         if accept_live is None
-        else f"{reason}; live weights {accept_live} accepted as written",
+        else f"{reason}; live weights {split_text(accept_live)} accepted as written",
         entry_weights=baseline,
         execution_arn=None,
         status=Status.IDLE,
@@ -921,10 +953,13 @@ def drift(state: RouteState, *, live: Weights, actor: str, now: datetime) -> Tra
         _refuse(
             state,
             "drift",
-            f"live weights {live} match the expected {_describe_expected(state)}",
+            f"live weights {split_text(live)} match the expected {_describe_expected(state)}",
             "call drift only when is_drift() is true",
         )
-    found = f"{REASON_DRIFT} live {live}, expected {_describe_expected(state)}"
+    found = (
+        f"{REASON_DRIFT} live {split_text(live)} ({alb_text(live)}), "
+        f"expected {_describe_expected(state)}"
+    )
     return _apply(
         state,
         event=Event.DRIFT,
@@ -948,8 +983,13 @@ def promote(
     reason: str,
     actor: str,
     now: datetime,
+    plan_stages: int = 0,
 ) -> Transition:
     """Operator promote: skip the current bake (``full=False``) or go to 100 % (``full=True``).
+
+    ``plan_stages`` is the number of stages of the route's plan: a route that
+    never began has no ``stages_total`` yet, and a promoted route reads
+    ``stage N/N`` with N the plan's stages.
 
     ``full=False`` marks the current stage passed and leaves the route idle, so
     the next run starts at the next stage (the caller stops a running
@@ -971,6 +1011,7 @@ def promote(
             return _unchanged(state)
         _refuse(state, "promote", "route is already promoted", "nothing to do")
     interrupted = state.lock.execution_arn if state.lock else None
+    total = state.stages_total or plan_stages
     if full:
         return _apply(
             state,
@@ -981,12 +1022,20 @@ def promote(
             entry_weights=ALL_LAMBDA,
             execution_arn=interrupted,
             status=Status.PROMOTED,
-            stage=max(state.stage, state.stages_total),
+            stage=max(state.stage, total),
+            stages_total=total,
             last_written=ALL_LAMBDA,
             lock=None,
             stage_started_at=None,
             run_stages=0,
             reason=f"{actor}: {reason}",
+        )
+    if state.stages_total == 0:
+        _refuse(
+            state,
+            "promote",
+            "no run has begun, so there is no bake to skip",
+            "start a run (python -m controller start), or go to 100 % with promote --full",
         )
     if state.stage >= state.stages_total:
         _refuse(

@@ -18,6 +18,7 @@ from pathlib import Path
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from controller.core.split import split_text
 from rehearsal.report.timeline import RehearsalReport, RouteReport
 
 __all__ = ["DEFAULT_BUCKET_MS", "error_rate", "write_chart"]
@@ -79,13 +80,14 @@ def _step_points(
 def _draw_route(axes: Axes, route: RouteReport, end_ms: float) -> None:
     series = route.series
     xs, ys = _step_points(series.weights, end_ms)
-    axes.step(xs, ys, where="post", color=_WEIGHT_COLOUR, linewidth=2, label="Lambda weight %")
+    axes.step(xs, ys, where="post", color=_WEIGHT_COLOUR, linewidth=2, label="lambda %")
     axes.set_ylim(-5, 105)
-    axes.set_ylabel("Lambda weight %", color=_WEIGHT_COLOUR)
+    axes.set_ylabel("lambda % (ecs % = 100 - lambda %)", color=_WEIGHT_COLOUR)
     axes.set_xlim(0, max(end_ms / 1000, 0.1))
     axes.grid(True, alpha=0.3)
     failback = f", failback {route.failback_ms:.0f} ms" if route.failback_ms is not None else ""
-    axes.set_title(f"{route.route}: {route.outcome}{failback}", loc="left", fontsize=10)
+    final = split_text(route.final_weights)
+    axes.set_title(f"{route.route}: {route.outcome}, {final}{failback}", loc="left", fontsize=10)
 
     for at_ms, stage in series.stage_starts:
         axes.axvline(at_ms / 1000, color="grey", linestyle=":", linewidth=1)
@@ -159,7 +161,8 @@ def write_chart(report: RehearsalReport, path: Path) -> Path:
     """Write the PNG of ``report`` to ``path`` (parent folders created); returns the path."""
     rows = max(len(report.routes), 1)
     figure = Figure(figsize=(WIDTH_INCHES, ROW_HEIGHT_INCHES * rows), layout="constrained")
-    end_ms = report.duration_ms
+    # The x axis is the canaries' time, which starts after the stack was applied.
+    end_ms = report.duration_ms - report.apply_ms
     for route in report.routes:
         for at_ms, _ in route.series.weights:
             end_ms = max(end_ms, at_ms)

@@ -1,7 +1,9 @@
 """Live progress of a rehearsal: one line per route when something changes, or every second.
 
-``map-tile  stage 2/4  ecs  90.0 / lambda  10.0  requests ecs 1412 lambda 98 (5xx 0)
-alarm OK  progressing`` (on one line)
+``map-tile  ecs 90 % / lambda 10 %  stage 2/4  requests ecs 1412, lambda 98 (0 5xx)
+alarm OK  progressing`` (on one line). A line describes a state that has been
+reached: the stage is the one whose weights the rule holds (the engine's
+job), and a rolled-back route's line names the alarm that caused it.
 
 :func:`format_line` is pure; :class:`ProgressPrinter` decides when to print.
 With ``--json`` the lines go to stderr, so stdout stays one JSON document.
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from controller.core.split import split_text
 from controller.core.weights import Weights
 
 __all__ = ["HEARTBEAT_SECONDS", "ProgressPrinter", "RouteSnapshot", "format_line"]
@@ -38,6 +41,8 @@ class RouteSnapshot:
     errors_lambda: int
     alarm: str
     status: str
+    cause: str | None = None
+    """Why a run ended (the alarm of a failback), shown in place of the alarm's state."""
 
     def key(self) -> tuple[object, ...]:
         """The parts whose change prints a line at once (not the counters)."""
@@ -46,19 +51,16 @@ class RouteSnapshot:
 
 def format_line(snapshot: RouteSnapshot, *, width: int = 12) -> str:
     """The progress line of one route."""
-    weights = (
-        f"ecs {snapshot.weights.ecs_percent:5.1f} / lambda {snapshot.weights.lambda_percent:5.1f}"
-        if snapshot.weights is not None
-        else "weights unknown"
-    )
-    if snapshot.status == "progressing":
+    weights = split_text(snapshot.weights) if snapshot.weights is not None else "weights unknown"
+    if snapshot.status == "progressing" and snapshot.stage > 0:
         stage = f"stage {snapshot.stage}/{snapshot.stages}"
     else:
         stage = f"{snapshot.stage}/{snapshot.stages} passed"
+    alarm = snapshot.cause or f"alarm {snapshot.alarm}"
     return (
-        f"{snapshot.route:<{width}} {stage}  {weights}  "
-        f"requests ecs {snapshot.requests_ecs} lambda {snapshot.requests_lambda} "
-        f"(5xx {snapshot.errors_lambda})  alarm {snapshot.alarm}  {snapshot.status}"
+        f"{snapshot.route:<{width}} {weights:<24} {stage:<11}  "
+        f"requests ecs {snapshot.requests_ecs}, lambda {snapshot.requests_lambda} "
+        f"({snapshot.errors_lambda} 5xx)  {alarm}  {snapshot.status}"
     )
 
 

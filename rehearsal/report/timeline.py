@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from controller.core.lifecycle import Event, HistoryEntry, Status
+from controller.core.split import split_json, split_text
 from controller.core.weights import Weights
 
 __all__ = [
@@ -62,8 +63,8 @@ _PASSED_STAGE_EVENTS = frozenset({Event.CHECK_PASSED, Event.FINISH, Event.PAUSE,
 
 
 def percent_weights(weights: Weights) -> dict[str, float]:
-    """``{"ecs": 99.0, "lambda": 1.0}``: the shares in percent, as the JSON shows them."""
-    return {"ecs": weights.ecs_percent, "lambda": weights.lambda_percent}
+    """``{"ecs": 99.0, "lambda": 1.0}``: percent of the pair, as the JSON shows them."""
+    return split_json(weights) or {"ecs": 0.0, "lambda": 0.0}
 
 
 def outcome_of(status: Status) -> Outcome | None:
@@ -223,6 +224,8 @@ class RehearsalReport:
     routes: list[RouteReport]
     resources: int
     duration_ms: float = 0.0
+    """The whole run: applying the stack (``apply_ms``) and the canaries."""
+    apply_ms: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """The one JSON document of ``--json``."""
@@ -230,6 +233,8 @@ class RehearsalReport:
             "stack": self.stack,
             "routes": [route.to_json() for route in self.routes],
             "resources": self.resources,
+            "duration_ms": round(self.duration_ms, 1),
+            "apply_ms": round(self.apply_ms, 1),
         }
 
     def route(self, name: str) -> RouteReport:
@@ -243,9 +248,7 @@ class RehearsalReport:
 
 
 def _weights_text(weights: Weights | None) -> str:
-    if weights is None:
-        return ""
-    return f"ecs {weights.ecs_percent:5.1f} / lambda {weights.lambda_percent:5.1f}"
+    return "" if weights is None else split_text(weights)
 
 
 def _timeline_lines(events: Sequence[TimelineEvent]) -> list[str]:
@@ -286,6 +289,7 @@ def render_text(report: RehearsalReport) -> str:
     lines = [
         f"Rehearsal of stack {report.stack}: {report.resources} resources declared, "
         f"{len(report.routes)} route(s), {report.duration_ms / 1000:.1f} s"
+        + (f" (applying the stack {report.apply_ms / 1000:.1f} s)" if report.apply_ms else "")
     ]
     for route in report.routes:
         plan = ", ".join(f"{weight:g}% {bake:g}s" for weight, bake in route.plan)

@@ -49,6 +49,7 @@ from controller.aws.registry import SsmRegistry
 from controller.aws.state import DynamoState
 from controller.core.contract import PlanRecord, RouteRecord, StackRecord, registry_path
 from controller.core.lifecycle import Event, RouteState, Status
+from controller.core.split import shares
 from controller.core.weights import ALL_ECS, Weights
 from rehearsal.errors import RehearsalError
 from rehearsal.report.progress import ProgressPrinter, RouteSnapshot
@@ -548,7 +549,15 @@ class _Rehearsal:
         counts = route.traffic.counts() if route.traffic else None
         with route.lock:
             weights = route.weight_reads[-1][1] if route.weight_reads else None
-        stage = state.stage + (1 if state.status is Status.PROGRESSING else 0)
+        stage = state.stage
+        if state.status is Status.PROGRESSING:
+            holding = _stage_holding(route.plan, weights, passed=state.stage)
+            if holding is None:
+                # The rule holds no stage's weights while the state still says
+                # progressing: a rollback's write, its record not yet made. The
+                # line for the state it leads to follows.
+                return
+            stage = holding
         self.printer.update(
             RouteSnapshot(
                 route=route.name,
@@ -560,6 +569,7 @@ class _Rehearsal:
                 errors_lambda=counts.errors[LAMBDA] if counts else 0,
                 alarm=route.alarm,
                 status=state.status.value,
+                cause=_rollback_cause(state),
             )
         )
 
@@ -894,7 +904,7 @@ class _Rehearsal:
         counts = route.traffic.counts()
         samples = route.traffic.samples()
         series = RouteSeries(
-            weights=[(self.clock.ms(at), w.lambda_percent) for at, w in route.weight_reads],
+            weights=[(self.clock.ms(at), _lambda_share(w)) for at, w in route.weight_reads],
             requests=[(self.clock.ms(s.at), s.side, s.status) for s in samples],
             stage_starts=[(e.at_ms, e.stage or 0) for e in history if e.event == Event.SHIFT.value],
             alarm_at_ms=route.alarm_at_ms,
@@ -931,3 +941,40 @@ class _Rehearsal:
 def _target_group_name(arn: str) -> str:
     """``map-ecs`` of ``arn:...:targetgroup/map-ecs/6d0e...``: short enough for a timeline line."""
     return arn.split(":targetgroup/")[-1].split("/")[0]
+
+
+def _stage_holding(plan: PlanRecord, weights: Weights | None, *, passed: int) -> int | None:
+    """The stage (1-based) whose weights the rule holds, for a progressing route.
+
+    The stored stage moves on when a check passes, before the next shift
+    writes the next stage's weights; a progress line must not show the next
+    stage beside the previous stage's weights. Before the first shift the
+    rule is at ECS 100 %: 0 (no stage passed). None when the rule holds no
+    weights the run has written (a rollback's write not recorded yet).
+    """
+    if weights is None or (passed == 0 and weights == ALL_ECS):
+        return 0
+    for number in range(min(passed + 1, len(plan.stages)), 0, -1):
+        if Weights.from_percent(plan.stages[number - 1].weight) == weights:
+            return number
+    return None
+
+
+def _rollback_cause(state: RouteState) -> str | None:
+    """The alarm (or failed check) that rolled the route back, for its last progress line.
+
+    The alarm's state is polled; by the time the rule reads back ECS 100 % the
+    rehearsal may already have reset it, so the line names the cause instead.
+    """
+    if state.status is not Status.ROLLED_BACK or not state.reason:
+        return None
+    reason = state.reason
+    if reason.startswith("alarm "):
+        return reason.split(": ", 1)[0]
+    return reason
+
+
+def _lambda_share(weights: Weights) -> float:
+    """The Lambda share in percent of the pair, as every report shows it (0 when undefined)."""
+    pair = shares(weights)
+    return 0.0 if pair is None else pair[1]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from controller.core.contract import RouteRecord
+from controller.core.split import alb_text, split_text
 from controller.core.weights import Weights
 from rehearsal.scenario import faults
 from rehearsal.scenario.traffic import RuleWeights
@@ -156,8 +157,7 @@ class LiveFaults:
         self._drifts[record.route] = _Drift(previous.before if previous else before, written)
         return [
             f"route {record.route}: weights changed by hand (ModifyRule outside the "
-            f"controller): ecs/lambda {before.ecs}/{before.lambda_} -> "
-            f"{written.ecs}/{written.lambda_}"
+            f"controller): {split_text(before)} -> {split_text(written)} ({alb_text(written)})"
         ]
 
     def _clear(self, live: LiveRoute) -> list[str]:
@@ -177,13 +177,12 @@ class LiveFaults:
             if now == drift.written:
                 faults.change_weights_by_hand(self.emulator.client("elbv2"), record, drift.before)
                 lines.append(
-                    f"route {record.route}: weights put back by hand: ecs/lambda "
-                    f"{drift.before.ecs}/{drift.before.lambda_}"
+                    f"route {record.route}: weights put back by hand: {split_text(drift.before)}"
                 )
             else:
                 lines.append(
                     f"route {record.route}: the drift was not undone: the rule has been "
-                    f"written since (ecs/lambda {now.ecs}/{now.lambda_})"
+                    f"written since ({split_text(now)})"
                 )
         return lines or [f"route {record.route}: nothing to clear"]
 

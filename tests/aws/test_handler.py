@@ -192,7 +192,12 @@ def test_operator_resume_and_promote(stack: TwinWorld) -> None:
     assert resumed["status"] == "idle"
     promoted = handler.lambda_handler({**operator, "command": "promote", "full": True}, context())
     assert promoted["status"] == "promoted"
-    assert promoted["weights"] == {"ecs": 0, "lambda": 1}
+    assert promoted["weights"] == {
+        "ecs": 0.0,
+        "lambda": 100.0,
+        "alb": {"ecs": 0, "lambda": 1},
+        "text": "ecs 0 % / lambda 100 %",
+    }
 
 
 def test_alarm_event_rolls_back_and_counts_it(

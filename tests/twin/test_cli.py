@@ -252,10 +252,12 @@ def test_progressing_route_status_refused_start_rollback_and_history(world: Worl
 
     table = ok(cli(world, "status", "--stack", STACK))
     cells = row(table, "map-tile")
-    assert cells[1:7] == ["progressing", "0/3", "10.0%", "/", "90.0%", "OK"], cells
-    assert cells[7] == execution.rsplit(":", 1)[-1]
-    assert cells[8:10] == ["next", "stage"], cells
-    assert cells[11].startswith("9m") or cells[11].startswith("10m0"), cells
+    assert cells[1:3] == ["progressing", "0/3"], cells
+    assert cells[3:10] == ["ecs", "90", "%", "/", "lambda", "10", "%"], cells
+    assert cells[10] == "OK", cells
+    assert cells[11] == execution.rsplit(":", 1)[-1]
+    assert cells[12:14] == ["next", "stage"], cells
+    assert cells[15].startswith("9m") or cells[15].startswith("10m0"), cells
     assert "DRIFT" not in table.stdout
 
     as_json = json.loads(
@@ -368,11 +370,12 @@ def test_drift_by_hand_is_flagged_then_accepted_on_resume(world: World):
 
     table = ok(cli(world, "status", "--stack", STACK))
     cells = row(table, "route-search")
-    assert cells[3:7] == ["50.1%", "/", "49.9%", "DRIFT"], cells
-    assert "! route-search: DRIFT: the rule has lambda 50.1% / ecs 49.9% (ALB weights 500/499)" in (
-        table.stdout
-    )
-    assert "the controller last wrote lambda 10.0% / ecs 90.0%" in table.stdout
+    assert cells[3:11] == ["ecs", "49.9", "%", "/", "lambda", "50.1", "%", "DRIFT"], cells
+    assert (
+        "! route-search: DRIFT: the rule has ecs 49.9 % / lambda 50.1 % "
+        "(ALB weights ecs 499 / lambda 500)"
+    ) in table.stdout
+    assert "the controller last wrote ecs 90 % / lambda 10 %" in table.stdout
     assert "DRIFT" not in " ".join(row(table, "map-tile")), "only the drifted route is flagged"
 
     style = json.loads(
@@ -415,7 +418,7 @@ def test_alarm_children_schedule_and_promote_refused_in_alarm(world: World):
 
     table = ok(cli(world, "status", "--stack", STACK, "--route", "map-poi"))
     cells = row(table, "map-poi")
-    assert cells[1:7] == ["idle", "0/3", "0.0%", "/", "100.0%", "ALARM"], cells
+    assert cells[1:11] == ["idle", "0/3", "ecs", "100", "%", "/", "lambda", "0", "%", "ALARM"]
     assert cells[-3:-1] == ["run", "in"], cells
     assert f"! map-poi: in ALARM: strangler-{STACK}-map-poi-p99-latency" in table.stdout
 
@@ -450,7 +453,7 @@ def test_promote_needs_yes_without_a_terminal_then_skips_a_bake_then_goes_full(w
     full = ok(cli(world, "promote", "--stack", STACK, "--route", "route-search", "--full", "--yes"))
     assert "promote -> done" in full.stdout
     assert "status promoted" in full.stdout
-    assert "lambda 100.0% / ecs 0.0%" in full.stdout
+    assert "ecs 0 % / lambda 100 %" in full.stdout
     assert world.stack.live_weights("route-search") == ALL_LAMBDA
     state = world.stack.service().ports.state.load("route-search")
     assert state.status is Status.PROMOTED

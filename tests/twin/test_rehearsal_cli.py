@@ -49,6 +49,12 @@ def test_plan_text_for_prod():
     assert (code, err) == (EXIT_OK, "")
     assert out.startswith("Plan for stack prod (ap-northeast-1):")
     assert "+ strangler:route:StranglerRoute  map-tile" in out
+    assert (
+        "\n  + aws:sns/topicSubscription:TopicSubscription  alerts-email-ops@example.com\n"
+        "        protocol: email\n"
+        "        endpoint: ops@example.com\n"
+        "        dependsOn: alerts-topic\n"
+    ) in out, "the text plan lists dependsOn"
 
 
 def test_plan_json_for_prod():

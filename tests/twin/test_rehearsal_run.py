@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -401,6 +402,31 @@ def test_the_command_fails_stage_2_back_and_prints_one_json_document(tmp_path: P
         assert {"at_ms", "event", "stage", "weights"} <= set(event)
     assert "stage 2/4" in err.getvalue(), "the progress lines go to stderr with --json"
     assert chart.read_bytes().startswith(b"\x89PNG")
+    assert document["duration_ms"] > document["apply_ms"] > 0, "the run time includes the apply"
+    _assert_progress_reads_as_the_rest(err.getvalue())
+
+
+# The example plan's stages, as the progress lines show them.
+STAGE_SPLITS = {
+    1: "ecs 99 % / lambda 1 %",
+    2: "ecs 90 % / lambda 10 %",
+    3: "ecs 50 % / lambda 50 %",
+}
+
+
+def _assert_progress_reads_as_the_rest(progress: str) -> None:
+    """One notation, counts as in the summary, a stage beside its own weights, the alarm named."""
+    lines = [line for line in progress.splitlines() if line.startswith(ROUTE)]
+    assert lines, progress
+    for line in lines:
+        assert " 5xx)" in line and "(5xx" not in line, line
+        assert re.search(r"  ecs \d+(\.\d)? % / lambda \d+(\.\d)? %  ", line), line
+        stage = re.search(r"stage (\d)/4", line)
+        if stage:
+            assert STAGE_SPLITS[int(stage.group(1))] in line, f"stage and weights disagree: {line}"
+    assert lines[-1].endswith("alarm strangler-prod-map-tile-composite in ALARM  rolled_back"), (
+        lines[-1]
+    )
 
 
 # --- three routes at once ------------------------------------------------------------

@@ -257,7 +257,12 @@ def test_drift_by_hand_pauses_and_leaves_the_weights(world: World) -> None:
     assert state.status is Status.PAUSED and (state.reason or "").startswith("drift")
     assert world.events()[-1] == Event.DRIFT
     (note,) = world.twin.notifications()
-    assert note["message"]["live"] == {"ecs": 700, "lambda": 299, "lambdaPercent": 29.9}
+    assert note["message"]["live"] == {
+        "ecs": 70.1,
+        "lambda": 29.9,
+        "alb": {"ecs": 700, "lambda": 299},
+        "text": "ecs 70.1 % / lambda 29.9 %",
+    }
 
 
 @pytest.fixture(name="no_sdk_retries")

@@ -75,11 +75,11 @@ def test_status_table_shows_stage_weights_execution_and_countdown():
     text = render_status([view()], NOW, Style(False))
     header, row = text.splitlines()[:2]
     assert header.split() == [
-        "ROUTE", "STATUS", "STAGE", "LAMBDA", "/", "ECS", "ALARM", "EXECUTION", "NEXT"
+        "ROUTE", "STATUS", "STAGE", "WEIGHTS", "ALARM", "EXECUTION", "NEXT"
     ]  # fmt: skip
     assert row.split() == [
-        "map-tile", "progressing", "1/4", "10.0%", "/", "90.0%", "OK", "run-1", "next", "stage",
-        "in", "4m12s",
+        "map-tile", "progressing", "1/4", "ecs", "90", "%", "/", "lambda", "10", "%", "OK",
+        "run-1", "next", "stage", "in", "4m12s",
     ]  # fmt: skip
 
 
@@ -97,8 +97,14 @@ def test_status_table_warns_about_drift_and_alarms():
         Style(False),
     )
     assert "DRIFT" in text.splitlines()[1], text
-    assert "! map-tile: DRIFT: the rule has lambda 50.1% / ecs 49.9%" in text
-    assert "the controller last wrote lambda 10.0% / ecs 90.0%" in text
+    assert (
+        "! map-tile: DRIFT: the rule has ecs 49.9 % / lambda 50.1 % "
+        "(ALB weights ecs 499 / lambda 500), the controller last wrote ecs 90 % / lambda 10 %."
+    ) in text
+    assert (
+        "the next shift will pause the route. To keep the rule's weights: python -m controller "
+        "pause --route map-tile, then python -m controller resume --route map-tile --accept-live"
+    ) in text
     assert "! map-tile: in ALARM: strangler-prod-map-tile-errors" in text
 
 
@@ -189,7 +195,7 @@ def test_history_table():
     lines = render_history("map-tile", [entry(), noop], Style(False)).splitlines()
     assert lines[0].split()[:4] == ["AT", "(UTC)", "ACTOR", "EVENT"]
     assert "progressing -> rolled_back" in lines[1]
-    assert lines[1].rstrip().endswith("0.0% / 100.0%  latency"), lines[1]
+    assert lines[1].rstrip().endswith("ecs 100 % / lambda 0 %  latency"), lines[1]
     assert "->" not in lines[2]
     assert render_history("map-tile", [], Style(False)) == "no history for route map-tile"
 
@@ -210,8 +216,21 @@ def test_action_payload_and_line():
     assert payload["weights"] == {"ecs": 100.0, "lambda": 0.0}
     assert render_action(action, Style(False)) == (
         "map-tile: rollback -> done: all traffic on ECS; status rolled_back; stage 2/4; "
-        "lambda 0.0% / ecs 100.0%"
+        "ecs 100 % / lambda 0 %"
     )
+
+
+def test_a_drift_before_any_write_says_what_the_deploy_left():
+    text = render_status(
+        [view(status="idle", drift=True, live=Weights(ecs=899, lambda_=100), last_written=None)],
+        NOW,
+        Style(False),
+    )
+    assert (
+        "the controller last wrote nothing yet (the deploy created the rule at ecs 100 % / "
+        "lambda 0 %). Someone changed the rule by hand; to keep the rule's weights: "
+        "python -m controller resume --route map-tile --accept-live"
+    ) in text
 
 
 # --------------------------------------------------------------------------- capacity guard

@@ -262,7 +262,10 @@ def test_promote_asks_on_a_terminal(answer, code, calls):
     backend = FakeBackend()
     result = run(["promote", "--route", "map-tile"], backend, stdin=TtyIO(answer))
     assert result.code == code, result.stderr
-    assert "Promote route map-tile (status progressing, stage 1/2, lambda 10.0%)" in result.stderr
+    assert (
+        "Promote route map-tile (status progressing, stage 1/2, ecs 90 % / lambda 10 %)"
+        in result.stderr
+    )
     assert len(backend.calls) == calls
 
 

@@ -368,7 +368,10 @@ def test_drift_pauses_and_leaves_the_weights() -> None:
     assert t.state.status is Status.PAUSED
     assert t.state.lock is None
     assert t.state.last_written == PLAN[0], "what the controller wrote stays recorded"
-    assert t.state.reason == "drift: live ecs=500 lambda=500, expected ecs=99 lambda=1"
+    assert t.state.reason == (
+        "drift: live ecs 50 % / lambda 50 % (ALB weights ecs 500 / lambda 500), "
+        "expected ecs 99 % / lambda 1 % (ALB weights ecs 99 / lambda 1)"
+    )
     assert t.entry is not None and (t.entry.event, t.entry.weights) == (Event.DRIFT, live)
     assert lc.needs_operator(t.state)
     # Repeated: nothing new.
@@ -390,7 +393,7 @@ def test_drift_before_the_first_write_is_any_lambda_weight() -> None:
     assert not lc.is_drift(state, Weights(ecs=100, lambda_=0))
     assert lc.is_drift(state, Weights(ecs=100, lambda_=1))
     t = lc.drift(state, live=Weights(ecs=100, lambda_=1), actor="sm", now=at(1))
-    assert "expected lambda=0 (nothing written yet)" in (t.state.reason or "")
+    assert "expected lambda 0 % (nothing written yet)" in (t.state.reason or "")
 
 
 def test_drift_without_a_difference_is_refused() -> None:

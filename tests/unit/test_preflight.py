@@ -568,3 +568,18 @@ def test_get_account_settings_failure_is_an_aws_error():
         reader.concurrency(["strangler-prod-map-tile"])
     assert raised.value.exit_code == EXIT_AWS
     assert "lambda:GetAccountSettings failed (404: Not yet implemented)" in raised.value.message
+
+
+def test_a_key_in_a_misspelled_namespace_exits_2_naming_it(tmp_path):
+    import yaml
+
+    path = write_stack(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["config"]["stranger:logRetentionDays"] = 7
+    path.write_text(yaml.safe_dump(data))
+    code, _, err, _ = run(options(path), passing_facts())
+    assert code == EXIT_USAGE
+    assert (
+        "stranger:logRetentionDays: unknown namespace 'stranger': only strangler:, aws:, "
+        "pulumi: are read (did you mean strangler:logRetentionDays?)"
+    ) in err

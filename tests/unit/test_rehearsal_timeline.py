@@ -110,7 +110,7 @@ def report() -> RehearsalReport:
 
 def test_the_json_document_has_the_issues_shape():
     document = json.loads(json.dumps(report().to_json()))
-    assert set(document) == {"stack", "routes", "resources"}
+    assert set(document) == {"stack", "routes", "resources", "duration_ms", "apply_ms"}
     assert document["stack"] == "prod" and document["resources"] == 47
     (route,) = document["routes"]
     assert set(route) == {
@@ -210,3 +210,10 @@ def test_the_summary_says_when_a_redeploy_was_not_synced():
     )
     text = render_text(RehearsalReport(stack="prod", routes=[route], resources=1))
     assert "  redeploy: stage 2, NOT synced by the controller" in text
+
+
+def test_the_summary_run_time_includes_applying_the_stack():
+    done = report()
+    done.duration_ms, done.apply_ms = 19000.0, 12000.0
+    first = render_text(done).splitlines()[0]
+    assert first.endswith("19.0 s (applying the stack 12.0 s)"), first

@@ -213,8 +213,9 @@ def test_drift_before_a_shift_pauses_and_leaves_the_weights(
     assert (state.reason or "").startswith("drift")
     (note,) = world.notify.take()
     assert "weights changed by hand" in note["subject"]
-    assert note["message"]["live"]["lambda"] == 199
-    assert note["message"]["expected"]["lambda"] == Weights.from_percent(10).lambda_
+    assert note["message"]["live"]["alb"] == {"ecs": 800, "lambda": 199}
+    assert note["message"]["live"]["text"] == "ecs 80.1 % / lambda 19.9 %"
+    assert note["message"]["expected"]["alb"]["lambda"] == Weights.from_percent(10).lambda_
 
 
 def test_shift_fails_verification_when_the_rule_does_not_change(
@@ -226,7 +227,7 @@ def test_shift_fails_verification_when_the_rule_does_not_change(
     with pytest.raises(VerificationFailed) as info:
         service.shift(run(arn))
     assert is_transient(info.value)
-    assert "expected ecs=9 lambda=1" in str(info.value)
+    assert "expected ecs 90 % / lambda 10 % (ALB weights ecs 9 / lambda 1)" in str(info.value)
     assert events(service) == [Event.BEGIN], "an unverified shift must not be recorded"
     # Three reads back, with the configured pause between them (on the fake clock).
     assert world.clock.sleeps == [0.5, 0.5]
