@@ -37,6 +37,12 @@ from controller.core.contract import (
     PlanRecord,
     StagePlanRecord,
 )
+from controller.core.release import (
+    DEFAULT_MAX_ERROR_RATE_DELTA_PERCENT,
+    ReleasePlanRecord,
+    ReleaseStageRecord,
+)
+from controller.core.release import DEFAULT_MIN_REQUESTS as DEFAULT_RELEASE_MIN_REQUESTS
 from controller.core.weights import TOTAL_WEIGHT, Weights
 
 # --- limits, each from the AWS documentation --------------------------------
@@ -230,6 +236,8 @@ class RouteConfig:
     function: FunctionConfig
     health_check: HealthCheckConfig
     canary: CanaryConfig
+    # Every new function version goes live in stages behind the alias (release runs).
+    release: ReleasePlanRecord = field(default_factory=ReleasePlanRecord)
 
 
 @dataclass(frozen=True)
@@ -323,7 +331,10 @@ _MISSING: Any = object()
 TOP_LEVEL_KEYS = (
     "listenerArn", "vpc", "alertEmails", "routes", "powertoolsLayerArn", "logRetentionDays",
 )  # fmt: skip
-ROUTE_KEYS = ("name", "priority", "match", "ecsTargetGroupArn", "function", "healthCheck", "canary")
+ROUTE_KEYS = (
+    "name", "priority", "match", "ecsTargetGroupArn", "function", "healthCheck", "canary",
+    "release",
+)  # fmt: skip
 MATCH_KEYS = ("pathPatterns", "hostHeaders", "httpMethods")
 VPC_KEYS = ("subnetIds", "securityGroupIds")
 FUNCTION_KEYS = (
@@ -336,6 +347,7 @@ HEALTH_CHECK_KEYS = (
 )  # fmt: skip
 CANARY_KEYS = ("stages", "schedule", "timezone", "stagesPerRun", "minRequests", "alarms")
 STAGE_KEYS = ("weight", "bakeMinutes")
+RELEASE_KEYS = ("stages", "minRequests", "maxErrorRateDeltaPercent", "schedule")
 ALARM_KEYS = (
     "errorRatePercent", "appErrorRatePercent", "throttles", "p99LatencyMs", "target5xxCount",
     "lambdaUserErrors",
@@ -640,11 +652,12 @@ def _parse_route(
         reader, data.get("healthCheck"), f"{path}.healthCheck", match, function
     )
     canary = _parse_canary(reader, data.get("canary"), f"{path}.canary")
+    release = _parse_release(reader, data.get("release"), f"{path}.release")
 
     if len(reader.problems) != before:
         return None
     assert name and priority is not None and match and ecs_arn and function
-    assert health_check and canary
+    assert health_check and canary and release
     return RouteConfig(
         index=index,
         name=name,
@@ -654,6 +667,7 @@ def _parse_route(
         function=function,
         health_check=health_check,
         canary=canary,
+        release=release,
     )
 
 
@@ -904,6 +918,44 @@ def _parse_canary(reader: _Reader, value: Any, path: str) -> CanaryConfig | None
         stages_per_run=stages_per_run or 0,
         min_requests=DEFAULT_MIN_REQUESTS if min_requests is None else min_requests,
         alarms=alarms,
+    )
+
+
+def _parse_release(reader: _Reader, value: Any, path: str) -> ReleasePlanRecord | None:
+    """``release``: how a new function version goes live; every key has a safe default."""
+    if value is None:
+        return ReleasePlanRecord()
+    data = reader.mapping(value, path, RELEASE_KEYS)
+    if data is None:
+        return None
+    before = len(reader.problems)
+    stages: tuple[ReleaseStageRecord, ...] = ReleasePlanRecord().stages
+    if "stages" in data:
+        # The same rules as the canary's stages: increasing, 0.1 steps, last 100.
+        parsed = _parse_stages(reader, data.get("stages"), f"{path}.stages")
+        if parsed is not None:
+            stages = tuple(ReleaseStageRecord(s.weight, s.bake_seconds) for s in parsed)
+    min_requests = reader.integer(
+        data, "minRequests", path, default=DEFAULT_RELEASE_MIN_REQUESTS, low=1
+    )
+    delta = reader.number(
+        data, "maxErrorRateDeltaPercent", path, default=DEFAULT_MAX_ERROR_RATE_DELTA_PERCENT,
+        high=100,
+    )  # fmt: skip
+    if delta is not None and delta < 0:
+        reader.add(f"{path}.maxErrorRateDeltaPercent", f"must not be negative, got {delta:g}")
+    schedule = reader.string(data, "schedule", path)
+    if schedule is not None and not _SCHEDULE.match(schedule):
+        reader.add(f"{path}.schedule", f"{schedule!r} must be cron(...), rate(...) or at(...)")
+    if len(reader.problems) != before:
+        return None
+    return ReleasePlanRecord(
+        stages=stages,
+        min_requests=DEFAULT_RELEASE_MIN_REQUESTS if min_requests is None else min_requests,
+        max_error_rate_delta_percent=(
+            DEFAULT_MAX_ERROR_RATE_DELTA_PERCENT if delta is None else delta
+        ),
+        schedule=schedule,
     )
 
 
