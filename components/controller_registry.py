@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from controller.core.contract import PlanRecord, RouteRecord, StackRecord
+from controller.core.release import ReleasePlanRecord
 
 # SSM quotas: a Standard-tier parameter value is at most 4 KB. One parameter per
 # route keeps each record far below it; a record that still grows past it (a
@@ -52,6 +53,9 @@ def route_record(
     schedule_name: str | None,
     schedule: str | None,
     timezone: str | None,
+    function_version: str | None = None,
+    alias_name: str | None = None,
+    release: ReleasePlanRecord | None = None,
 ) -> RouteRecord:
     """One route's record, from resolved outputs of the route and the controller."""
     return RouteRecord(
@@ -68,6 +72,9 @@ def route_record(
         schedule_name=schedule_name,
         schedule=schedule,
         timezone=timezone,
+        function_version=function_version,
+        alias_name=alias_name,
+        release=release,
     )
 
 

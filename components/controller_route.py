@@ -16,6 +16,7 @@ from typing import Protocol
 import pulumi
 
 from controller.core.contract import PlanRecord
+from controller.core.release import ReleasePlanRecord
 
 
 class _CanaryLike(Protocol):
@@ -31,6 +32,9 @@ class _CanaryLike(Protocol):
 class _RouteConfigLike(Protocol):
     @property
     def canary(self) -> _CanaryLike: ...
+
+    @property
+    def release(self) -> ReleasePlanRecord: ...
 
 
 class StackRouteLike(Protocol):
@@ -63,6 +67,12 @@ class StackRouteLike(Protocol):
     @property
     def alarm_names(self) -> pulumi.Output[list[str]]: ...
 
+    @property
+    def function_version(self) -> pulumi.Output[str]: ...
+
+    @property
+    def alias_name(self) -> str: ...
+
 
 @dataclass(frozen=True)
 class ControllerRoute:
@@ -80,6 +90,9 @@ class ControllerRoute:
     alarm_names: pulumi.Input[Sequence[str]]
     schedule: str | None = None
     timezone: str | None = None
+    function_version: pulumi.Input[str] | None = None
+    alias_name: str | None = None
+    release: ReleasePlanRecord | None = None
 
     @staticmethod
     def from_route(route: StackRouteLike, listener_arn: str) -> ControllerRoute:
@@ -98,4 +111,7 @@ class ControllerRoute:
             alarm_names=route.alarm_names,
             schedule=canary.schedule,
             timezone=canary.timezone,
+            function_version=route.function_version,
+            alias_name=route.alias_name,
+            release=route.config.release,
         )

@@ -53,6 +53,9 @@ def _route_value(stack: str, route: ControllerRoute, values: list[Any]) -> str:
         schedule_name=naming.schedule_name(stack, route.name) if route.schedule else None,
         schedule=route.schedule,
         timezone=route.timezone,
+        function_version=values[7],
+        alias_name=route.alias_name,
+        release=route.release,
     )
     return parameter_value(record, route_parameter_name(stack, route.name))
 
@@ -97,6 +100,7 @@ class ControllerRegistry(pulumi.ComponentResource):
                 route.composite_alarm_name,
                 route.composite_alarm_arn,
                 route.alarm_names,
+                route.function_version,
             )
             # "route-": a route called "stack" must not collide with the stack record.
             self.route_parameter_names[route.name] = parameter(

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from controller.core.release import ReleasePlanRecord
+
 # Custom metrics. The route functions emit Requests/AppErrors/UpstreamLatency
 # (EMF, high resolution); the controller emits CanaryWeight. The alarms and the
 # dashboard read them with exactly one dimension: route.
@@ -121,11 +123,18 @@ class RouteRecord:
     schedule_name: str | None = None
     schedule: str | None = None
     timezone: str | None = None
+    # The newest published version of the route function (each deploy that
+    # changes its code or configuration publishes one), the alias the Lambda
+    # target group invokes, and how a new version goes live behind it.
+    function_version: str | None = None
+    alias_name: str | None = None
+    release: ReleasePlanRecord | None = None
 
     def to_json(self) -> str:
         """Serialise for the SSM parameter (stable key order)."""
         data = asdict(self)
         data["plan"] = self.plan.to_input()
+        data["release"] = self.release.to_input() if self.release else None
         return json.dumps(data, sort_keys=True)
 
     @staticmethod
@@ -134,6 +143,8 @@ class RouteRecord:
         data = json.loads(text)
         data["plan"] = PlanRecord.from_input(data["plan"])
         data["alarm_names"] = tuple(data["alarm_names"])
+        if data.get("release") is not None:
+            data["release"] = ReleasePlanRecord.from_input(data["release"])
         return RouteRecord(**data)
 
 

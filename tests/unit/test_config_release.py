@@ -43,11 +43,13 @@ def test_release_values_are_read(project: Path) -> None:
 @pytest.mark.parametrize(
     ("block", "expected"),
     [
-        ({"stages": [{"weight": 10}]}, "routes[0].release.stages[0].weight: the last stage must be 100"),
+        ({"stages": [{"weight": 10}]},
+         "routes[0].release.stages[0].weight: the last stage must be 100"),
         ({"stages": [{"weight": 50}, {"weight": 10}, {"weight": 100}]},
          "routes[0].release.stages[1].weight: must be greater than the previous stage (50)"),
         ({"minRequests": 0}, "routes[0].release.minRequests: 0 is below the minimum 1"),
-        ({"maxErrorRateDeltaPercent": -1}, "routes[0].release.maxErrorRateDeltaPercent: must not be negative"),
+        ({"maxErrorRateDeltaPercent": -1},
+         "routes[0].release.maxErrorRateDeltaPercent: must not be negative"),
         ({"schedule": "tomorrow"}, "routes[0].release.schedule: 'tomorrow' must be cron(...)"),
         ({"stage": []}, "routes[0].release.stage"),
         ("fast", "routes[0].release"),

@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pulumi
@@ -48,6 +48,7 @@ from controller.core.contract import (
     route_parameter_name,
     stack_parameter_name,
 )
+from controller.core.release import ReleasePlanRecord
 from controller.core.state_machine import build_definition
 from rehearsal.world.bridge.archive import archive_to_zip
 from tests.pulumi_mocks import (
@@ -1078,6 +1079,7 @@ class FakeCanary:
 @dataclass(frozen=True)
 class FakeRouteConfig:
     canary: FakeCanary
+    release: ReleasePlanRecord = field(default_factory=ReleasePlanRecord)
 
 
 @dataclass(frozen=True)
@@ -1093,6 +1095,8 @@ class FakeStackRoute:
     composite_alarm_name: str = "composite"
     composite_alarm_arn: str = "composite-arn"
     alarm_names: tuple[str, ...] = ("a",)
+    function_version: str = "1"
+    alias_name: str = "live"
 
 
 def test_args_for_a_stack_config():
@@ -1122,6 +1126,9 @@ def test_args_for_a_stack_config():
             alarm_names=("a",),
             schedule="rate(1 day)",
             timezone="Asia/Tokyo",
+            function_version="1",
+            alias_name="live",
+            release=ReleasePlanRecord(),
         )
     ]
     pinned = replace(config, powertools_layer_arn=LAYER.replace(":27", ":30"))

@@ -65,7 +65,9 @@ def test_judge_agrees_with_the_rates_computed_exactly(
 
 
 @settings(max_examples=40, deadline=None)
-@given(short=st.integers(min_value=0, max_value=49), plenty=st.integers(min_value=50, max_value=900))
+@given(
+    short=st.integers(min_value=0, max_value=49), plenty=st.integers(min_value=50, max_value=900)
+)
 def test_too_few_requests_on_either_side_is_not_yet_never_a_pass(short: int, plenty: int) -> None:
     for cur, new in (
         (VersionCounts("7", short, 0), VersionCounts("8", plenty, 0)),
@@ -141,7 +143,8 @@ def test_is_newer_compares_published_versions_as_numbers() -> None:
 )
 def test_decide_start(promoted: bool, percent: float, newest: str | None, expected: Start) -> None:
     live = AliasSplit("7")
-    assert decide_start(promoted=promoted, lambda_percent=percent, live=live, newest=newest) is expected
+    found = decide_start(promoted=promoted, lambda_percent=percent, live=live, newest=newest)
+    assert found is expected
 
 
 def test_a_release_in_flight_is_not_started_again() -> None:

@@ -21,6 +21,7 @@ from rehearsal.world.bridge.iam import check_trust
 
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
+ALIAS = "aws:lambda/alias:Alias"
 EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 
 # Function names: at most 64 characters (Lambda quotas).
@@ -202,6 +203,37 @@ def create_event_invoke_config(ctx: BridgeContext, name: str, inputs: Mapping[st
     return resource.created(resource_id)
 
 
+def _routing_config(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    routing = inputs.get("routingConfig") or {}
+    weights = routing.get("additionalVersionWeights")
+    if not weights:
+        return None
+    return {"AdditionalVersionWeights": {str(k): float(v) for k, v in weights.items()}}
+
+
+def create_alias(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """``CreateAlias``; pulumi-aws's id and ``arn`` are the alias's qualified function ARN."""
+    resource = base.Registration(ALIAS, name, inputs)
+    response = resource.call(
+        "lambda:CreateAlias",
+        ctx.client("lambda").create_alias,
+        FunctionName=str(resource.required("functionName")),
+        Name=str(resource.required("name")),
+        FunctionVersion=str(resource.required("functionVersion")),
+        Description=inputs.get("description"),
+        RoutingConfig=_routing_config(inputs),
+    )
+    arn = str(response["AliasArn"])
+    return resource.created(arn, arn=arn, invokeArn=_invoke_arn(ctx.region, arn))
+
+
+def fabricate_alias(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's alias: the qualified ARN ``create_alias`` would answer."""
+    function = str(inputs.get("functionName") or name)
+    arn = ctx.arn("lambda", f"function:{function}:{inputs.get('name') or name}")
+    return base.created(arn, inputs, arn=arn)
+
+
 def fabricate_function(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """Plan's function: the name ``create_function`` would give it, its ARNs and ``$LATEST``."""
     function_name = base.physical_name(inputs, name, FUNCTION_NAME_MAX)
@@ -288,7 +320,16 @@ TRANSLATIONS = (
             }
         ),
         fabricate=base.fabricate_arn("lambda"),
-        key_inputs=("function", "action", "principal", "sourceArn"),
+        key_inputs=("function", "qualifier", "action", "principal", "sourceArn"),
+    ),
+    Translation(
+        token=ALIAS,
+        create=create_alias,
+        handled=frozenset(
+            {"functionName", "name", "functionVersion", "description", "routingConfig"}
+        ),
+        fabricate=fabricate_alias,
+        key_inputs=("functionName", "name", "functionVersion"),
     ),
     Translation(
         token=EVENT_INVOKE_CONFIG,
