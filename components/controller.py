@@ -296,6 +296,7 @@ class CanaryController(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 source_dir=args.source_dir,
                 rule_arns=[route.rule_arn for route in args.routes],
+                function_names=[route.function_name for route in args.routes],
                 table_arn=table.arn,
                 topic_arn=topic_arn,
                 dlq_arn=dlq.queue_arn,

@@ -115,6 +115,8 @@ class ControllerFunctionArgs:
     topic_arn: pulumi.Input[str]
     dlq_arn: pulumi.Input[str]
     former_parent: FormerParent | None = None
+    # The route functions whose alias `live` the controller moves (release runs).
+    function_names: Sequence[pulumi.Input[str]] = ()
 
 
 class ControllerFunction(pulumi.ComponentResource):
@@ -163,6 +165,7 @@ class ControllerFunction(pulumi.ComponentResource):
                 machine_arn,
                 args.topic_arn,
                 args.dlq_arn,
+                pulumi.Output.all(*args.function_names),
             ).apply(
                 lambda v: render_policy(
                     controller_policy(
@@ -177,6 +180,7 @@ class ControllerFunction(pulumi.ComponentResource):
                             state_machine_arn=v[4],
                             topic_arn=v[5],
                             dlq_arn=v[6],
+                            function_names=tuple(v[7]),
                         )
                     ),
                     role="controller function",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from controller.aws.alarms import CloudWatchAlarms
 from controller.aws.alb import AlbTraffic
+from controller.aws.alias import LambdaRelease
 from controller.aws.clients import ClientFactory
 from controller.aws.executions import StepFunctionsExecutions
 from controller.aws.metrics import CloudWatchMetrics
@@ -38,4 +39,5 @@ def aws_ports(factory: ClientFactory, registry: RegistryPort) -> Ports:
             factory.client("stepfunctions"), stack.state_machine_arn
         ),
         notify=SnsNotify(factory.client("sns"), stack.topic_arn),
+        release=LambdaRelease(factory.client("lambda"), factory.client("cloudwatch")),
     )

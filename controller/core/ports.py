@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from controller.core.contract import RouteRecord, StackRecord
 from controller.core.lifecycle import HistoryEntry, RouteState, Transition
+from controller.core.release import AliasSplit, VersionCounts
 from controller.core.sync import TargetGroupWeight
 from controller.core.weights import Weights
 
@@ -30,6 +31,7 @@ __all__ = [
     "NotifyPort",
     "Ports",
     "RegistryPort",
+    "ReleasePort",
     "StatePort",
     "TrafficPort",
 ]
@@ -198,6 +200,25 @@ class RegistryPort(Protocol):
         ...
 
 
+class ReleasePort(Protocol):
+    """The route function's alias ``live`` and the per-version metrics under it."""
+
+    def read_alias(self, route: RouteRecord) -> AliasSplit:
+        """Where the alias points now (GetAlias): its version and routing config."""
+        ...
+
+    def write_alias(self, route: RouteRecord, split: AliasSplit) -> None:
+        """Point the alias at ``split`` in ONE UpdateAlias call (an empty routing config
+        removes the additional version). Does not verify: the caller reads back."""
+        ...
+
+    def version_counts(
+        self, route: RouteRecord, versions: tuple[str, ...], start: datetime, end: datetime
+    ) -> dict[str, VersionCounts]:
+        """AWS/Lambda Invocations and Errors of each version executed under the alias."""
+        ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """Every port the service needs.
@@ -213,3 +234,5 @@ class Ports:
     state: StatePort
     executions: ExecutionPort
     notify: NotifyPort
+    # Release runs; None where no function publishes versions (nothing to release).
+    release: ReleasePort | None = None

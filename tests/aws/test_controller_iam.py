@@ -59,6 +59,7 @@ def inputs(**overrides) -> ControllerPolicyInputs:
         "state_machine_arn": STATE_MACHINE,
         "topic_arn": TOPIC,
         "dlq_arn": DLQ,
+        "function_names": ("strangler-prod-map-tile", "strangler-prod-map-style"),
     }
     values.update(overrides)
     return ControllerPolicyInputs(**values)
@@ -94,6 +95,15 @@ def test_controller_policy_is_exactly_the_calls_the_controller_makes():
                 "Effect": "Allow",
                 "Action": "elasticloadbalancing:DescribeRules",
                 "Resource": "*",
+            },
+            {
+                "Sid": "ReleaseFunctionVersions",
+                "Effect": "Allow",
+                "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
+                "Resource": [
+                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-style:live",
+                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-tile:live",
+                ],
             },
             {
                 "Sid": "ReadAlarmsAndMetrics",
@@ -397,6 +407,7 @@ IAM_PREFIX = {
     "stepfunctions": "states",
     "sns": "sns",
     "ssm": "ssm",
+    "lambda": "lambda",
 }
 # DynamoDB authorizes a transaction item by item (SAR has no TransactWriteItems action).
 TRANSACT_ITEM_ACTIONS = {

@@ -476,8 +476,20 @@ def test_controller_policy_is_scoped_to_the_stack_resources(declared):
             state_machine_arn=SM_ARN,
             topic_arn=TOPIC,
             dlq_arn=DLQ_ARN,
+            function_names=("strangler-prod-map-tile", "strangler-prod-map-style"),
         )
     )
+    # Release runs move each route function's alias `live`, and nothing else.
+    statements = {s["Sid"]: s for s in policy_of(declared, "canary-function-policy")["Statement"]}
+    assert statements["ReleaseFunctionVersions"] == {
+        "Sid": "ReleaseFunctionVersions",
+        "Effect": "Allow",
+        "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
+        "Resource": [
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-style:live",
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-tile:live",
+        ],
+    }
 
 
 def test_the_constructed_state_machine_arn_is_the_real_one(declared):
