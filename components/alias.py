@@ -35,6 +35,8 @@ class RouteAlias(pulumi.ComponentResource):
 
     alias_name: str
     alias_arn: pulumi.Output[str]
+    # The name as the alias's output: whatever is granted on it waits for the alias.
+    qualifier: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: RouteAliasArgs, opts: pulumi.ResourceOptions | None = None
@@ -58,4 +60,5 @@ class RouteAlias(pulumi.ComponentResource):
         )
         self.alias_name = ALIAS_NAME
         self.alias_arn = alias.arn
+        self.qualifier = alias.name
         self.register_outputs({"alias_arn": self.alias_arn})

@@ -77,7 +77,7 @@ class StranglerRoute(pulumi.ComponentResource):
                 stack_name=args.stack_name,
                 function_name=function.function_name,
                 function_arn=alias.alias_arn,
-                qualifier=alias.alias_name,
+                qualifier=alias.qualifier,
             ),
             opts=child,
         )

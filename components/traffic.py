@@ -98,7 +98,7 @@ class RouteTrafficArgs:
     function_arn: pulumi.Input[str]
     # The alias the target group invokes (its ARN is ``function_arn``): the
     # invoke permission must be granted on that qualifier.
-    qualifier: str | None = None
+    qualifier: pulumi.Input[str] | None = None
 
 
 class RouteTraffic(pulumi.ComponentResource):

@@ -71,9 +71,15 @@ __all__ = [
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 PARAMETER_STORE_CHANGE = "Parameter Store Change"
-TASK_ACTIONS = ("begin", "shift", "check", "finish", "rollback")
+TASK_ACTIONS = (
+    "begin", "shift", "check", "finish", "rollback",
+    "release_shift", "release_check", "release_finish", "release_failback",
+)  # fmt: skip
 
-TaskAction = Literal["begin", "shift", "check", "finish", "rollback"]
+TaskAction = Literal[
+    "begin", "shift", "check", "finish", "rollback",
+    "release_shift", "release_check", "release_finish", "release_failback",
+]  # fmt: skip
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 
 
