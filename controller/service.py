@@ -216,6 +216,9 @@ class RouteStatus:
     next_stage_at: datetime | None
     reason: str | None
     updated_at: datetime | None
+    # The alias `live`: which versions serve the Lambda share (``v7 90 % / v8 10 %``).
+    versions: str | None = None
+    release: str | None = None
 
 
 class RollbackIncomplete(StranglerError):
@@ -930,6 +933,8 @@ class CanaryService:
         state = self._ports.state.load(route)
         live = self._ports.traffic.read_weights(record)
         alarm: AlarmStatus = self._ports.alarms.alarm_status(record)
+        split = self.releases.split(record)
+        release = self.releases.state(route) if split is not None else None
         execution = state.lock.execution_arn if state.lock else None
         running = self._ports.executions.is_running(execution) if execution else False
         next_stage_at = None
@@ -953,6 +958,8 @@ class CanaryService:
             next_stage_at=next_stage_at,
             reason=state.reason,
             updated_at=state.updated_at,
+            versions=split.describe() if split is not None else None,
+            release=release.status.value if release is not None and release.version else None,
         )
 
     def history(self, route: str, limit: int = 20) -> list[HistoryEntry]:

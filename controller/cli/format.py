@@ -162,6 +162,10 @@ class RouteStatusView:
     updated_at: datetime | None = None
     error: str | None = None
     """Set when the route could not be read; the other fields are then placeholders."""
+    versions: str | None = None
+    """The alias ``live``'s versions, ``v7 90 % / v8 10 %``; None without an alias."""
+    release: str | None = None
+    """The status of the route's last release run, if any."""
 
 
 def error_view(route: str, message: str) -> RouteStatusView:
@@ -201,6 +205,8 @@ def status_payload(view: RouteStatusView) -> dict[str, Any]:
         "reason": view.reason,
         "updated_at": iso(view.updated_at),
         "error": view.error,
+        "versions": view.versions,
+        "release": view.release,
     }
 
 
@@ -236,6 +242,8 @@ def render_status(
             continue
         ecs, lam = _percent_text(view.live)
         weights = f"{lam} / {ecs}"
+        if view.versions:
+            weights = f"{weights} ({view.versions})"
         if view.drift:
             weights = style(f"{weights} DRIFT", "red", "bold")
         alarm = style(view.alarm, ALARM_STYLE.get(view.alarm, "yellow"))

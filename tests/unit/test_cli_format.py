@@ -213,3 +213,18 @@ def test_action_payload_and_line():
         "map-tile: rollback -> done: all traffic on ECS; status rolled_back; stage 2/4; "
         "lambda 0.0% / ecs 100.0%"
     )
+
+
+def test_status_shows_the_version_split_of_a_release():
+    promoted = view(
+        status="promoted",
+        stage=4,
+        live=Weights.from_percent(100),
+        versions="v7 90 % / v8 10 %",
+        release="progressing",
+        next_stage_at=None,
+    )
+    row = render_status([promoted], NOW, Style(False)).splitlines()[1]
+    assert "100.0% / 0.0% (v7 90 % / v8 10 %)" in row
+    payload = status_payload(promoted)
+    assert (payload["versions"], payload["release"]) == ("v7 90 % / v8 10 %", "progressing")

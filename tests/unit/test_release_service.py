@@ -185,3 +185,14 @@ def test_a_split_that_does_not_read_back_is_an_error(
     with pytest.raises(Exception, match="reads back"):
         service.releases.shift(ROUTE, arn)
     assert world.state.load(release_key(ROUTE)).stage_started_at is None
+
+
+def test_status_shows_the_version_split_during_a_release(
+    world: FakeWorld, service: CanaryService
+) -> None:
+    assert service.status(ROUTE).versions == "v1"
+    arn = begin(world, service)
+    service.releases.shift(ROUTE, arn)
+    status = service.status(ROUTE)
+    assert (status.versions, status.release) == ("v1 90 % / v2 10 %", "progressing")
+    assert status.live == ALL_LAMBDA
