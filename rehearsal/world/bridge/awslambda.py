@@ -16,7 +16,7 @@ from typing import Any
 
 from rehearsal.world.bridge import base
 from rehearsal.world.bridge.archive import archive_to_zip
-from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
+from rehearsal.world.bridge.base import BridgeContext, Created, Existing, PlanContext, Translation
 from rehearsal.world.bridge.iam import check_trust
 
 FUNCTION = "aws:lambda/function:Function"
@@ -144,6 +144,64 @@ def create_function(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) ->
         codeSha256=code_sha,
         sourceCodeHash=code_sha,
         sourceCodeSize=len(code),
+    )
+
+
+#: What a second apply may change in place: the code and the settings that
+#: UpdateFunctionConfiguration takes. Each change publishes a version when the
+#: program publishes (``publish``), as the provider does after an update.
+FUNCTION_UPDATABLE = frozenset(
+    {"code", "description", "timeout", "memorySize", "environment", "handler", "runtime"}
+)
+
+
+def update_function(
+    ctx: BridgeContext,
+    name: str,
+    existing: Existing,
+    inputs: Mapping[str, Any],
+    changed: frozenset[str],
+) -> Created:
+    """``UpdateFunctionCode`` and/or ``UpdateFunctionConfiguration``, then ``PublishVersion``."""
+    resource = base.Registration(FUNCTION, name, inputs)
+    lam = ctx.client("lambda")
+    function_name = existing.id
+    if "code" in changed:
+        code = archive_to_zip(resource.required("code"), ctx.project_dir)
+        resource.call(
+            "lambda:UpdateFunctionCode",
+            lam.update_function_code,
+            FunctionName=function_name,
+            ZipFile=code,
+        )
+    settings = changed - {"code"}
+    if settings:
+        environment = inputs.get("environment") or {}
+        resource.call(
+            "lambda:UpdateFunctionConfiguration",
+            lam.update_function_configuration,
+            FunctionName=function_name,
+            Description=inputs.get("description"),
+            Timeout=_int(inputs.get("timeout")),
+            MemorySize=_int(inputs.get("memorySize")),
+            Handler=inputs.get("handler"),
+            Runtime=inputs.get("runtime"),
+            Environment={"Variables": dict(environment.get("variables") or {})}
+            if "environment" in settings
+            else None,
+        )
+    version = str(existing.outputs.get("version") or "$LATEST")
+    if inputs.get("publish"):
+        published = resource.call(
+            "lambda:PublishVersion", lam.publish_version, FunctionName=function_name
+        )
+        version = str(published["Version"])
+    arn = str(existing.outputs.get("arn"))
+    return resource.updated(
+        existing,
+        version=version,
+        qualifiedArn=f"{arn}:{version}",
+        qualifiedInvokeArn=_invoke_arn(ctx.region, f"{arn}:{version}"),
     )
 
 
@@ -287,6 +345,8 @@ TRANSLATIONS = (
             "replacementSecurityGroupIds": "only changes deletion; the twin never deletes",
         },
         fabricate=fabricate_function,
+        update=update_function,
+        updatable=FUNCTION_UPDATABLE,
         key_inputs=(
             "name",
             "runtime",
