@@ -69,6 +69,7 @@ from controller.core.contract import (
 from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.report import ProgressPrinter, RehearsalReport, render_text
 from rehearsal.scenario import RoutePlan, RunConfigError, run_canaries
+from rehearsal.scenario.release import ReleaseOptions, release_stage_problem
 from rehearsal.world import Emulator, LambdaRuntimeError, in_process, server
 
 if TYPE_CHECKING:
@@ -152,6 +153,8 @@ class RunOptions:
     json: bool = False
     chart: Path | None = None
     moto_server: bool = False
+    release: bool = False
+    from_promoted: bool = False
 
     def problems(self) -> list[str]:
         """What is wrong with the options on their own (before the stack is known)."""
@@ -168,6 +171,8 @@ class RunOptions:
         ):
             if routes and stage is None:
                 found.append(f"{route_flag} needs {flag}")
+        if self.from_promoted and not self.release:
+            found.append("--from-promoted needs --release")
         return found
 
     def stages(self) -> dict[str, int | None]:
@@ -383,6 +388,19 @@ def rehearse(
         at = {
             flag: stage if record.route in applies[flag] else None for flag, stage in stages.items()
         }
+        release = None
+        if options.release:
+            # With --release, --fail-at-stage names a stage of the release, not of the canary.
+            release = ReleaseOptions(
+                from_promoted=options.from_promoted,
+                fail_at=at[FAIL_FLAG],
+                bake_seconds=options.bake_seconds,
+                project_dir=options.project_dir,
+            )
+            problem = release_stage_problem(at[FAIL_FLAG], record.route)
+            if problem:
+                problems.append(problem)
+            at[FAIL_FLAG] = None
         plan = RoutePlan(
             record=record,
             plan=rehearsal_plan(
@@ -392,6 +410,7 @@ def rehearse(
             drift_at=at[DRIFT_FLAG],
             redeploy_at=at[REDEPLOY_FLAG],
             reorder_at=at[REORDER_FLAG],
+            release=release,
         )
         for flag, stage in at.items():
             if stage is not None:
@@ -500,6 +519,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="reorder only this route's rule (repeatable; default: every rehearsed route)",
     )
+    parser.add_argument(
+        "--release",
+        action="store_true",
+        help="once the route is promoted, redeploy it with new function code (a new version) "
+        "and rehearse the release run that moves the alias live to it in stages; "
+        "--fail-at-stage N then fails the new version during release stage N",
+    )
+    parser.add_argument(
+        "--from-promoted",
+        action="store_true",
+        help="with --release: promote the route at once (promote --full) instead of by a canary",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     parser.add_argument("--chart", type=Path, metavar="PATH", help="write a PNG chart to PATH")
     parser.add_argument(
@@ -552,6 +583,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         json=bool(args.json),
         chart=args.chart,
         moto_server=bool(args.moto_server),
+        release=bool(getattr(args, "release", False)),
+        from_promoted=bool(getattr(args, "from_promoted", False)),
     )
 
 

@@ -167,6 +167,8 @@ class RouteReport:
     """(weight %, bake seconds) of each stage, as rehearsed."""
     min_requests: int = 0
     series: RouteSeries = field(default_factory=RouteSeries)
+    release: dict[str, Any] | None = None
+    """The release rehearsal's outcome (``--release``), without its timeline."""
 
     def to_json(self) -> dict[str, Any]:
         """The route's entry of the JSON document."""
@@ -180,7 +182,16 @@ class RouteReport:
             },
             "failback_ms": round(self.failback_ms, 1) if self.failback_ms is not None else None,
             "timeline": [event.to_json() for event in self.timeline],
+            **({"release": self._release_json()} if self.release is not None else {}),
         }
+
+    def _release_json(self) -> dict[str, Any]:
+        """``release``: outcome, versions, final split, failback, its part of the timeline."""
+        assert self.release is not None
+        started = self.release.get("started_at_ms") or 0.0
+        timeline = [e.to_json() for e in self.timeline if e.at_ms >= started]
+        fields = {k: v for k, v in self.release.items() if k != "started_at_ms"}
+        return {**fields, "timeline": timeline}
 
 
 @dataclass
