@@ -52,6 +52,7 @@ from controller.aws.registry import SsmRegistry
 from controller.aws.state import DynamoState
 from controller.core.contract import PlanRecord, RouteRecord, StackRecord, registry_path
 from controller.core.lifecycle import Event, RouteState, Status
+from controller.core.release_run import release_key
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from rehearsal.errors import RehearsalError
 from rehearsal.report.progress import ProgressPrinter, RouteSnapshot
@@ -1205,6 +1206,13 @@ class _Rehearsal:
             for entry in reversed(self.state.history(route.name, limit=500))
             if entry.at >= self.clock.wall
         ]
+        if route.release is not None:
+            # The release run's entries (stages, checks with their figures, failback).
+            history += [
+                from_history(entry, started=self.clock.wall, stages_total=0)
+                for entry in reversed(self.state.history(release_key(route.name), limit=500))
+                if entry.at >= self.clock.wall
+            ]
         assert route.traffic is not None
         counts = route.traffic.counts()
         samples = route.traffic.samples()
