@@ -43,7 +43,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.canary_schedules import CanarySchedules, CanarySchedulesArgs, ScheduledRoute
+from components.canary_schedules import (
+    RELEASE_TRIGGER,
+    CanarySchedules,
+    CanarySchedulesArgs,
+    ScheduledRoute,
+)
 from components.canary_state_machine import CanaryStateMachine, CanaryStateMachineArgs
 from components.config import StackConfig, default_powertools_layer_arn
 from components.controller_dashboard import DashboardRoute, build_dashboard
@@ -362,6 +367,14 @@ class CanaryController(pulumi.ComponentResource):
             ScheduledRoute(route.name, route.schedule, route.timezone, route.plan)
             for route in args.routes
             if route.schedule is not None
+        ]
+        # release.schedule: new versions of a promoted route go live at these times.
+        scheduled += [
+            ScheduledRoute(
+                route.name, route.release.schedule, route.timezone, route.plan, RELEASE_TRIGGER
+            )
+            for route in args.routes
+            if route.release is not None and route.release.schedule is not None
         ]
         self.schedule_arns = {}
         if scheduled:

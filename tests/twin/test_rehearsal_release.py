@@ -20,9 +20,7 @@ FAILBACK_LIMIT_MS = 1000
 
 def _run(**options: Any) -> dict[str, Any]:
     report = run_rehearsal(
-        RunOptions(
-            project_dir=PROJECT, release=True, from_promoted=True, bake_seconds=2, **options
-        )
+        RunOptions(project_dir=PROJECT, release=True, from_promoted=True, bake_seconds=2, **options)
     )
     (route,) = report.to_json()["routes"]
     return dict(route)

@@ -857,6 +857,19 @@ def test_schedule_without_timezone_runs_in_utc(source_dir):
     assert schedule.inputs["scheduleExpressionTimezone"] == "UTC"
 
 
+def test_a_release_schedule_starts_release_runs_at_its_times(source_dir):
+    route = replace(
+        make_route("map-style", "0a1b2c3d4e5f6071", STYLE_PLAN),
+        release=ReleasePlanRecord(schedule="cron(0 3 * * ? *)"),
+    )
+    (schedule,) = by_type(declare(source_dir, routes=[route]), "aws:scheduler/schedule:Schedule")
+    assert schedule.name == "canary-scheduler-map-style-release"
+    assert schedule.inputs["name"] == "strangler-prod-map-style-release"
+    assert schedule.inputs["scheduleExpression"] == "cron(0 3 * * ? *)"
+    started = json.loads(schedule.inputs["target"]["input"])
+    assert (started["trigger"], started["route"]) == ("release-schedule", "map-style")
+
+
 # --- dashboard ---------------------------------------------------------------------------------
 
 
