@@ -573,6 +573,10 @@ def planned_names(config: StackConfig, stack: str) -> list[PlannedName]:
         ]
         if route.canary.schedule:
             names.append(PlannedName(key, naming.schedule_name(stack, route.name), SCHEDULE_NAME))
+        if route.release.schedule:
+            names.append(
+                PlannedName(key, naming.release_schedule_name(stack, route.name), SCHEDULE_NAME)
+            )
     return names
 
 

@@ -304,7 +304,10 @@ def _naming_arguments(function: Any) -> tuple[str, ...]:
 
 def test_every_name_components_naming_derives_is_checked():
     """A name added to components/naming.py without a rule here fails this test."""
-    scheduled = route(canary={"stages": [{"weight": 100}], "schedule": "rate(1 day)"})
+    scheduled = route(
+        canary={"stages": [{"weight": 100}], "schedule": "rate(1 day)"},
+        release={"schedule": "rate(7 days)"},
+    )
     planned = {p.name for p in planned_names(config(scheduled), STACK)}
     derived = {
         name: function(*_naming_arguments(function))
