@@ -517,6 +517,7 @@ class CanaryService:
                 actor=STATE_MACHINE_ACTOR,
                 weights=ALL_LAMBDA,
             )
+            self._release_waiting(record.route, STATE_MACHINE_ACTOR)
         return TaskResult(Outcome.PROMOTED, transition.state.status, reason=transition.state.reason)
 
     def rollback_task(self, run: RunContext, failure: str) -> TaskResult:
@@ -1320,7 +1321,20 @@ class CanaryService:
             stop_cause=f"promoted to 100 % by {actor}",
             weights=ALL_LAMBDA,
         )
+        if transition.changed:
+            self._release_waiting(route, actor)
         return self._action(record, "promote", transition, stopped=stopped, weights=ALL_LAMBDA)
+
+    def _release_waiting(self, route: str, actor: str) -> None:
+        """The route was just promoted: release a version published while it migrated.
+
+        Never fails the promotion: a problem is logged, and the next registry
+        change or scheduled release tries again.
+        """
+        try:
+            self._log.info("route %s: %s", route, self.releases.on_new_version(route, actor=actor))
+        except Exception as error:
+            self._log.error("route %s: no release after the promotion: %s", route, error)
 
     def _stop(self, execution_arn: str, cause: str) -> str:
         self._ports.executions.stop(execution_arn, cause[:_MAX_CAUSE])

@@ -196,3 +196,16 @@ def test_status_shows_the_version_split_during_a_release(
     status = service.status(ROUTE)
     assert (status.versions, status.release) == ("v1 90 % / v2 10 %", "progressing")
     assert status.live == ALL_LAMBDA
+
+
+def test_a_version_published_while_migrating_is_released_once_promoted(
+    world: FakeWorld, service: CanaryService
+) -> None:
+    world.state.put(RouteState(route=ROUTE, status=Status.PROGRESSING, stage=2, stages_total=3))
+    world.traffic.rules[ROUTE] = Weights.from_percent(50)
+    assert "waits" in service.releases.on_new_version(ROUTE, actor="registry")
+    assert world.executions.executions == {}
+    service.promote(ROUTE, reason="done migrating", actor="operator:a", full=True)
+    (execution,) = world.executions.executions.values()
+    assert execution.payload["trigger"] == "release"
+    assert world.release.aliases[ROUTE] == AliasSplit("1")  # the run moves it, in stages
