@@ -68,8 +68,13 @@ from controller.core.contract import (
 )
 from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.report import ProgressPrinter, RehearsalReport, render_text
-from rehearsal.scenario import RoutePlan, RunConfigError, run_canaries
-from rehearsal.scenario.release import ReleaseOptions, release_stage_problem
+from rehearsal.scenario import (
+    ReleaseOptions,
+    RoutePlan,
+    RunConfigError,
+    release_stage_problem,
+    run_canaries,
+)
 from rehearsal.world import Emulator, LambdaRuntimeError, in_process, server
 
 if TYPE_CHECKING:

@@ -3,7 +3,9 @@
 Synthetic traffic through each route's rule (traffic), the functions' EMF
 output turned into CloudWatch metrics (emf), the faults injected on demand
 (faults), and the engine that starts the canaries, watches them and builds
-the report (engine).
+the report (engine); a promoted route's release of new function code
+(release), with the alias's split and metrics as the ALB sees them
+(alias_routing).
 
 The names below are what ``python -m rehearsal run`` (rehearsal/run.py) uses;
 each is imported from its submodule on first use (see rehearsal/lazy.py).
@@ -18,11 +20,22 @@ from rehearsal.lazy import load_export
 
 if TYPE_CHECKING:
     from rehearsal.scenario.engine import Redeployer, RoutePlan, RunConfigError, run_canaries
+    from rehearsal.scenario.release import ReleaseOptions, release_stage_problem
 
-__all__ = ["Redeployer", "RoutePlan", "RunConfigError", "run_canaries"]
+__all__ = [
+    "Redeployer",
+    "ReleaseOptions",
+    "RoutePlan",
+    "RunConfigError",
+    "release_stage_problem",
+    "run_canaries",
+]
 
 # Each name of __all__, under the submodule that defines it.
-_EXPORTS = {"engine": ("Redeployer", "RoutePlan", "RunConfigError", "run_canaries")}
+_EXPORTS = {
+    "engine": ("Redeployer", "RoutePlan", "RunConfigError", "run_canaries"),
+    "release": ("ReleaseOptions", "release_stage_problem"),
+}
 
 
 def __getattr__(name: str) -> Any:
