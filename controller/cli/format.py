@@ -242,7 +242,8 @@ def render_status(
             continue
         ecs, lam = _percent_text(view.live)
         weights = f"{lam} / {ecs}"
-        if view.versions:
+        if view.versions and "/" in view.versions:
+            # A release in flight: which versions share the Lambda side.
             weights = f"{weights} ({view.versions})"
         if view.drift:
             weights = style(f"{weights} DRIFT", "red", "bold")

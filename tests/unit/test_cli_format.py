@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -228,3 +229,5 @@ def test_status_shows_the_version_split_of_a_release():
     assert "100.0% / 0.0% (v7 90 % / v8 10 %)" in row
     payload = status_payload(promoted)
     assert (payload["versions"], payload["release"]) == ("v7 90 % / v8 10 %", "progressing")
+    single = render_status([replace(promoted, versions="v8")], NOW, Style(False))
+    assert "(v8)" not in single, "one version serving everything needs no note"
