@@ -236,8 +236,9 @@ def test_lambda_target_group_has_health_checks_and_the_function(applied):
     assert group["HealthCheckEnabled"] is True
     assert group["HealthCheckPath"] == "/map/v1/tile/health"
     health = elbv2.describe_target_health(TargetGroupArn=target_group.id)
+    # The target is the function's alias `live`, which the controller moves.
     assert [d["Target"]["Id"] for d in health["TargetHealthDescriptions"]] == [
-        function.outputs["arn"]
+        function.outputs["arn"] + ":live"
     ]
 
 
