@@ -260,6 +260,22 @@ def _stack_change_lines(route: RouteReport) -> list[str]:
     return lines
 
 
+def _release_lines(route: RouteReport) -> list[str]:
+    """The release's summary line (``--release``): outcome, versions, final split."""
+    release = route.release
+    if release is None:
+        return []
+    split = release.get("final_split") or {}
+    served = " / ".join(f"v{version} {share:g} %" for version, share in split.items())
+    failback = release.get("failback_ms")
+    return [
+        f"  release: {str(release.get('outcome')).upper()} v{release.get('from_version')} -> "
+        f"v{release.get('to_version')}; live serves {served or 'unknown'}"
+        + (f"; failback {failback:.1f} ms" if failback is not None else "")
+        + f"; ECS requests during the release: {release.get('ecs_requests')}"
+    ]
+
+
 def render_text(report: RehearsalReport) -> str:
     """The human summary printed at the end of ``run`` (without ``--json``)."""
     lines = [
@@ -280,6 +296,7 @@ def render_text(report: RehearsalReport) -> str:
             f"({route.errors.get('ecs', 0)} 5xx), lambda {route.requests.get('lambda', 0)} "
             f"({route.errors.get('lambda', 0)} 5xx)",
             f"  failback: {failback}",
+            *_release_lines(route),
             *changes,
             "  timeline:",
             *_timeline_lines(route.timeline),
