@@ -18,6 +18,16 @@ class AlertTopicArgs:
     emails: tuple[str, ...] = field(default_factory=tuple)
 
 
+def subscription_name(component: str, email: str) -> str:
+    """The logical name of the subscription of ``email``: keyed by the address itself."""
+    return f"{component}-email-{email}"
+
+
+def former_subscription_name(component: str, index: int) -> str:
+    """The logical name subscriptions had when they were keyed by position in the list."""
+    return f"{component}-email-{index}"
+
+
 class AlertTopic(pulumi.ComponentResource):
     """An SNS topic with one email subscription per address."""
 
@@ -39,13 +49,22 @@ class AlertTopic(pulumi.ComponentResource):
         )
         # Email subscriptions stay "pending confirmation" until the recipient
         # clicks the link AWS sends; until then nothing is delivered to them.
+        # Each is named after its address, so reordering the list, or adding
+        # or removing one address, leaves the others alone (a re-created
+        # subscription would need confirming again).
         for index, email in enumerate(args.emails):
             aws.sns.TopicSubscription(
-                f"{name}-email-{index}",
+                subscription_name(name, email),
                 topic=topic.arn,
                 protocol="email",
                 endpoint=email,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # Stacks deployed while subscriptions were named by position:
+                    # the first deploy with address names takes them over in place
+                    # (as long as that deploy does not reorder the list too).
+                    aliases=[pulumi.Alias(name=former_subscription_name(name, index))],
+                ),
             )
         self.topic_arn = topic.arn
         self.topic_name = topic.name

@@ -32,8 +32,10 @@ from components.limits import (
     stack_name_problems,
 )
 from controller.core.contract import (
+    ENV_FORWARD_HEADERS,
     ENV_HEALTH_CHECK_PATH,
     ENV_ROUTE_NAME,
+    NEVER_FORWARDED_HEADERS,
     PlanRecord,
     StagePlanRecord,
 )
@@ -43,7 +45,7 @@ from controller.core.release import (
     ReleaseStageRecord,
 )
 from controller.core.release import DEFAULT_MIN_REQUESTS as DEFAULT_RELEASE_MIN_REQUESTS
-from controller.core.weights import TOTAL_WEIGHT, Weights
+from controller.core.weights import Weights
 
 # --- limits, each from the AWS documentation --------------------------------
 
@@ -92,7 +94,7 @@ ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 RESERVED_ENV_KEYS = frozenset(
     {ENV_ROUTE_NAME, ENV_HEALTH_CHECK_PATH, ENV_POWERTOOLS_SERVICE_NAME,
-     ENV_POWERTOOLS_METRICS_NAMESPACE}
+     ENV_POWERTOOLS_METRICS_NAMESPACE, ENV_FORWARD_HEADERS}
 )  # fmt: skip
 
 _LISTENER_ARN = re.compile(
@@ -104,6 +106,8 @@ _TARGET_GROUP_ARN = re.compile(
     r"targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]+$"
 )
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# An HTTP header name: an RFC 9110 token.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SUBNET = re.compile(r"^subnet-[0-9a-f]+$")
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]+$")
@@ -180,15 +184,22 @@ class FunctionConfig:
     reserved_concurrency: int
     environment: Mapping[str, str] = field(default_factory=dict, hash=False)
     powertools_layer_arn: str = ""
+    # Request headers forwarded to the upstream on top of the function's safe
+    # default (lower-case; the function gets them as FORWARD_HEADERS).
+    forward_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class StageConfig:
-    """One canary stage: Lambda share in percent, its ALB weight, its bake time."""
+    """One canary stage: Lambda share in percent and its bake time."""
 
     weight: float
-    lambda_weight: int
     bake_seconds: int
+
+    @property
+    def weights(self) -> Weights:
+        """The ALB weights the controller writes for this stage (see :func:`stage_weights`)."""
+        return stage_weights(self.weight)
 
 
 @dataclass(frozen=True)
@@ -290,13 +301,14 @@ def load_balancer_dimension(listener_arn: str) -> str:
     return match.group("lb")
 
 
-def lambda_weight(percent: float) -> int:
-    """ALB weight of the Lambda target group for a Lambda share in percent.
+def stage_weights(percent: float) -> Weights:
+    """ALB weights (ECS, Lambda) of a stage's Lambda share in percent.
 
-    The controller's own arithmetic (round_half_up(percent * 999 / 100)), so
-    that validation sees exactly the weights the controller will write.
+    The controller's own arithmetic (the exact ratio in lowest terms,
+    controller/core/weights.py), so that validation sees exactly the weights
+    the controller will write.
     """
-    return Weights.from_percent(percent).lambda_
+    return Weights.from_percent(percent)
 
 
 def default_powertools_layer_arn(
@@ -339,7 +351,7 @@ MATCH_KEYS = ("pathPatterns", "hostHeaders", "httpMethods")
 VPC_KEYS = ("subnetIds", "securityGroupIds")
 FUNCTION_KEYS = (
     "source", "handler", "runtime", "architecture", "memoryMb", "timeoutSeconds",
-    "reservedConcurrency", "environment", "powertoolsLayerArn",
+    "reservedConcurrency", "environment", "powertoolsLayerArn", "forwardHeaders",
 )  # fmt: skip
 HEALTH_CHECK_KEYS = (
     "path", "intervalSeconds", "timeoutSeconds", "healthyThreshold", "unhealthyThreshold",
@@ -772,6 +784,7 @@ def _parse_function(
     # an immediate 502 instead of piling up on the upstream.
     reserved = reader.integer(data, "reservedConcurrency", path, low=1, required=True)
     environment = _parse_environment(reader, data.get("environment"), f"{path}.environment")
+    forward_headers = _parse_forward_headers(reader, data, path)
     layer = reader.string(data, "powertoolsLayerArn", path)
     if layer is not None and not LAYER_ARN.match(layer):
         reader.add(f"{path}.powertoolsLayerArn", f"{layer!r} is not a Lambda layer version ARN")
@@ -789,12 +802,40 @@ def _parse_function(
         timeout_seconds=timeout or ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS,
         reserved_concurrency=reserved,
         environment=MappingProxyType(dict(environment)),
+        forward_headers=forward_headers,
         powertools_layer_arn=layer
         or context.stack_layer
         or default_powertools_layer_arn(
             context.region, runtime, architecture, partition=context.partition
         ),
     )
+
+
+def _parse_forward_headers(reader: _Reader, data: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    """``function.forwardHeaders``: header names, lower-cased; never a hop-by-hop one."""
+    value = data.get("forwardHeaders")
+    key_path = f"{path}.forwardHeaders"
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        reader.add(key_path, f"must be a list of header names, got {_type_name(value)}")
+        return ()
+    kept: list[str] = []
+    for index, name in enumerate(value):
+        item_path = f"{key_path}[{index}]"
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            reader.add(item_path, f"{name!r} is not an HTTP header name")
+        elif name.lower() in NEVER_FORWARDED_HEADERS:
+            reader.add(
+                item_path,
+                f"{name!r} is hop-by-hop or set by the upstream connection itself; "
+                "it is never forwarded",
+            )
+        elif name.lower() in kept:
+            reader.add(item_path, f"{name!r} is listed twice (header names ignore case)")
+        else:
+            kept.append(name.lower())
+    return tuple(kept)
 
 
 def _parse_environment(reader: _Reader, value: Any, path: str) -> dict[str, str]:
@@ -993,21 +1034,13 @@ def _parse_stages(reader: _Reader, value: Any, path: str) -> tuple[StageConfig, 
             reader.add(f"{stage_path}.weight", f"{weight:g} is not a multiple of 0.1 percent")
             previous = None
             continue
-        stage = StageConfig(
-            weight=weight, lambda_weight=lambda_weight(weight), bake_seconds=bake_seconds
-        )
-        if previous is not None:
-            if weight <= previous.weight:
-                reader.add(
-                    f"{stage_path}.weight",
-                    f"must be greater than the previous stage ({previous.weight:g})",
-                )
-            elif stage.lambda_weight == previous.lambda_weight:
-                reader.add(
-                    f"{stage_path}.weight",
-                    f"{weight:g} % gives the same ALB weight ({stage.lambda_weight} of "
-                    f"{TOTAL_WEIGHT}) as the previous stage ({previous.weight:g} %)",
-                )
+        stage = StageConfig(weight=weight, bake_seconds=bake_seconds)
+        # Every 0.1 % step has its own exact ALB ratio: a greater share is a new split.
+        if previous is not None and weight <= previous.weight:
+            reader.add(
+                f"{stage_path}.weight",
+                f"must be greater than the previous stage ({previous.weight:g})",
+            )
         stages.append(stage)
         previous = stage
     if len(reader.problems) == before and stages and stages[-1].weight != 100:
@@ -1101,7 +1134,7 @@ __all__ = [
     "VpcConfig",
     "default_health_check_path",
     "default_powertools_layer_arn",
-    "lambda_weight",
     "load_balancer_dimension",
     "parse_stack_config",
+    "stage_weights",
 ]

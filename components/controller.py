@@ -58,7 +58,6 @@ from components.controller_function import (
     CONTROLLER_SOURCE,
     CONTROLLER_TIMEOUT_SECONDS,
     RUNTIME,
-    SERVICE_NAME,
     ControllerFunction,
     ControllerFunctionArgs,
 )
@@ -221,7 +220,6 @@ def _dashboard_body(stack: str, routes: Sequence[ControllerRoute], values: list[
             controller_function_name=values[1],
             dlq_name=values[2],
             dlq_alarm_arn=values[3],
-            controller_service=SERVICE_NAME,
             routes=[
                 DashboardRoute(
                     name=route.name,

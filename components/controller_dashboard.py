@@ -19,11 +19,11 @@ from controller.core.contract import (
     METRIC_CANARY_WEIGHT,
     METRIC_NAMESPACE,
     METRIC_REQUESTS,
+    METRIC_ROLLBACKS,
     ROUTE_DIMENSION,
+    rollback_dimensions,
 )
 
-# Counted by the controller handler per rolled-back route (controller/handler.py).
-METRIC_ROLLBACKS = "Rollbacks"
 ALB_NAMESPACE = "AWS/ApplicationELB"
 LAMBDA_NAMESPACE = "AWS/Lambda"
 SQS_NAMESPACE = "AWS/SQS"
@@ -126,9 +126,7 @@ def _header(text: str, y: int) -> dict[str, Any]:
     }
 
 
-def _route_widgets(
-    route: DashboardRoute, region: str, y: int, controller_service: str
-) -> list[dict[str, Any]]:
+def _route_widgets(route: DashboardRoute, region: str, y: int) -> list[dict[str, Any]]:
     lb = load_balancer_dimension(route.listener_arn)
     ecs_tg = target_group_dimension(route.ecs_target_group_arn)
     lambda_tg = target_group_dimension(route.lambda_target_group_arn)
@@ -197,13 +195,11 @@ def _route_widgets(
             f"{route.name}: throttles and rollbacks",
             [
                 [LAMBDA_NAMESPACE, "Throttles", *fn_dim, {"label": "throttles"}],
-                # Emitted by the controller handler (EMF); Powertools adds "service".
+                # Emitted by the controller handler (EMF) with exactly this dimension set.
                 [
                     METRIC_NAMESPACE,
                     METRIC_ROLLBACKS,
-                    *route_dim,
-                    "service",
-                    controller_service,
+                    *[part for pair in rollback_dimensions(route.name).items() for part in pair],
                     {"label": "rollbacks"},
                 ],
             ],
@@ -223,13 +219,8 @@ def build_dashboard(
     controller_function_name: str,
     dlq_name: str,
     dlq_alarm_arn: str,
-    controller_service: str = "strangler-controller",
 ) -> dict[str, Any]:
-    """The dashboard body (``DashboardBody`` JSON as a dict) of one stack.
-
-    ``controller_service`` is the controller's ``POWERTOOLS_SERVICE_NAME``: its
-    EMF metrics carry it as the ``service`` dimension.
-    """
+    """The dashboard body (``DashboardBody`` JSON as a dict) of one stack."""
     widgets: list[dict[str, Any]] = [
         _header(f"# Strangler `{stack}`: controller", 0),
         _metric_widget(
@@ -255,6 +246,6 @@ def build_dashboard(
     ]
     y = HEADER_HEIGHT + WIDGET_HEIGHT
     for route in routes:
-        widgets.extend(_route_widgets(route, region, y, controller_service))
+        widgets.extend(_route_widgets(route, region, y))
         y += HEADER_HEIGHT + 2 * WIDGET_HEIGHT
     return {"widgets": widgets}

@@ -28,7 +28,13 @@ from components.controller_iam import (
 )
 from components.moved import FormerParent, moved_child
 from components.service_role import service_role
-from controller.core.contract import ENV_REGISTRY_PATH, ENV_STACK, METRIC_NAMESPACE, registry_path
+from controller.core.contract import (
+    CONTROLLER_SERVICE,
+    ENV_REGISTRY_PATH,
+    ENV_STACK,
+    METRIC_NAMESPACE,
+    registry_path,
+)
 
 TYPE_TOKEN = "strangler:controller_function:ControllerFunction"
 
@@ -42,7 +48,7 @@ LEFT_OUT = frozenset({"cli", "__main__.py"})
 
 HANDLER = "controller.handler.lambda_handler"
 RUNTIME = "python3.12"
-SERVICE_NAME = "strangler-controller"
+SERVICE_NAME = CONTROLLER_SERVICE
 
 # The controller answers Step Functions tasks and alarm events. Its AWS clients
 # time out after 2 s (connect) / 5 s (read) with 3 attempts

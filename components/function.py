@@ -21,7 +21,12 @@ from components.config import (
     StackConfig,
 )
 from components.controller_iam import assume_role_policy
-from controller.core.contract import ENV_HEALTH_CHECK_PATH, ENV_ROUTE_NAME, METRIC_NAMESPACE
+from controller.core.contract import (
+    ENV_FORWARD_HEADERS,
+    ENV_HEALTH_CHECK_PATH,
+    ENV_ROUTE_NAME,
+    METRIC_NAMESPACE,
+)
 
 # Keys in document order (not sorted): the text the route roles were created with.
 LAMBDA_ASSUME_ROLE_POLICY = json.dumps(assume_role_policy("lambda.amazonaws.com"))
@@ -42,6 +47,8 @@ def function_environment(route: RouteConfig) -> dict[str, str]:
             ENV_POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
         }
     )
+    if route.function.forward_headers:
+        env[ENV_FORWARD_HEADERS] = ",".join(route.function.forward_headers)
     return env
 
 

@@ -17,10 +17,8 @@ from components import naming
 from components.config import RouteConfig, StackConfig
 from controller.core.weights import ALL_ECS, validate_forward
 
-#: The ALB weights on create: everything on ECS (999 / 0). The pair always sums
-#: to TOTAL_WEIGHT (999): weights are integers 0..999 per target group ("The
-#: weight. The range is 0 to 999.", ELB TargetGroupTuple), so a constant sum of
-#: 1000 could not express 100 % on one side.
+#: The ALB weights on create: everything on ECS, as the exact ratio the
+#: controller writes for 0 % (ECS 1 / Lambda 0; controller/core/weights.py).
 INITIAL_ECS_WEIGHT = ALL_ECS.ecs
 INITIAL_LAMBDA_WEIGHT = ALL_ECS.lambda_
 
@@ -209,7 +207,7 @@ class RouteTraffic(pulumi.ComponentResource):
             tags={"strangler:route": route.name},
             # A replacement (only a new listener forces one) is created before
             # the old rule is deleted: the new rule has its own listener, so its
-            # priority cannot collide, and it starts on ECS 999 / Lambda 0.
+            # priority cannot collide, and it starts on ECS 1 / Lambda 0 (all on ECS).
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(IGNORED_RULE_PROPERTIES)),
         )
 

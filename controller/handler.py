@@ -31,10 +31,12 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from controller.core.contract import (
+    CONTROLLER_SERVICE,
     ENV_REGISTRY_PATH,
     ENV_STACK,
     METRIC_NAMESPACE,
-    ROUTE_DIMENSION,
+    METRIC_ROLLBACKS,
+    rollback_dimensions,
     route_of_parameter,
 )
 from controller.core.state_machine import TRANSIENT_ERROR, Outcome
@@ -65,13 +67,9 @@ __all__ = [
     "tracer",
 ]
 
-logger = Logger(service="strangler-controller")
-tracer = Tracer(service="strangler-controller")
-metrics = Metrics(namespace=METRIC_NAMESPACE)
-
-# Rollback requests handled (alarm, operator or the state machine's Rollback
-# task), per route: a dashboard line that shows how often routes fail back.
-METRIC_ROLLBACKS = "Rollbacks"
+logger = Logger(service=CONTROLLER_SERVICE)
+tracer = Tracer(service=CONTROLLER_SERVICE)
+metrics = Metrics(namespace=METRIC_NAMESPACE, service=CONTROLLER_SERVICE)
 
 # The actor of the history entries a registry change's sync writes.
 REGISTRY_ACTOR = "registry"
@@ -280,6 +278,10 @@ def _operator(event: OperatorEvent, service: CanaryService) -> dict[str, Any]:
 
 
 def _count_rollback(route: str) -> None:
-    with_dimension = {ROUTE_DIMENSION: route}
-    metrics.add_dimensions(**with_dimension)
+    # The contract's whole dimension set, service included, so the datapoint is
+    # the metric the dashboard graphs whatever the environment says. One set:
+    # add_dimensions (Powertools 3.x) would add a second dimension array, and
+    # the datapoint would also count under {service} alone.
+    for name, value in rollback_dimensions(route).items():
+        metrics.add_dimension(name=name, value=value)
     metrics.add_metric(name=METRIC_ROLLBACKS, unit=MetricUnit.Count, value=1)

@@ -6,8 +6,10 @@ Commands (a public contract, see issue 5):
 - ``run [--stack prod] [--route NAME] [--fail-at-stage N] [--drift-at-stage N]
   [--redeploy-at-stage N] [--reorder-at-stage N] [--json] [--chart PATH]``: the
   canary rehearsal, end to end (see :mod:`rehearsal.run`);
-- ``serve [--stack prod] [--port 4566] [--account-concurrency N]``: the stack on a
-  local moto server.
+- ``serve [--stack prod] [--port 4566] [--account-concurrency N] [--bake-seconds S]
+  [--rate RPS]``: the stack alive on a local moto server (see :mod:`rehearsal.serve`);
+- ``fault --endpoint-url URL --route NAME [--kind alarm|upstream|drift|clear]``: a
+  fault on a served twin (see :mod:`rehearsal.fault`).
 
 Exit codes: 0 done; 1 harness error (the twin could not do its job);
 2 bad stack config (every problem printed, one per line, on stderr).
@@ -23,8 +25,15 @@ from pathlib import Path
 from typing import TextIO
 
 from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
+from rehearsal.fault import add_fault_arguments, main_fault
 from rehearsal.plan import build_plan
-from rehearsal.run import add_run_arguments, main_run
+from rehearsal.run import (
+    DEFAULT_BAKE_SECONDS,
+    DEFAULT_RATE,
+    MAX_TOTAL_RATE,
+    add_run_arguments,
+    main_run,
+)
 from rehearsal.serve import DEFAULT_PORT, serve
 from rehearsal.world import DEFAULT_ACCOUNT_CONCURRENCY, stack_name_of
 
@@ -35,6 +44,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXIT_OK = 0
 EXIT_HARNESS = 1
 EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
 
 
 def _positive_int(text: str) -> int:
@@ -45,6 +55,17 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from error
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    """An argparse type: a finite number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from error
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number of at least 0")
     return value
 
 
@@ -99,6 +120,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="the account's Lambda concurrency limit that GetAccountSettings reports "
         f"(default: {DEFAULT_ACCOUNT_CONCURRENCY})",
     )
+    serve_parser.add_argument(
+        "--bake-seconds",
+        type=_positive_int,
+        default=DEFAULT_BAKE_SECONDS,
+        metavar="S",
+        help="bake of each baked stage of a run started against the twin, stretched for tiny "
+        f"canary shares as in `run` (default: {DEFAULT_BAKE_SECONDS})",
+    )
+    serve_parser.add_argument(
+        "--rate",
+        type=_non_negative_float,
+        default=DEFAULT_RATE,
+        metavar="RPS",
+        help=f"synthetic requests per second per route, at most {MAX_TOTAL_RATE:g} in total; "
+        f"0 sends none (default: {DEFAULT_RATE:g})",
+    )
+
+    fault = commands.add_parser(
+        "fault", help="a fault on a twin that `serve` keeps up (from another terminal)"
+    )
+    add_fault_arguments(fault)
     return parser
 
 
@@ -130,6 +172,8 @@ def main(
     try:
         if args.command == "plan":
             return _plan(args, out)
+        if args.command == "fault":
+            return main_fault(args, out, err)
         if args.command == "serve":
             serve(
                 _stack(args),
@@ -137,6 +181,8 @@ def main(
                 port=args.port,
                 stack_file=args.stack_file,
                 account_concurrency=args.account_concurrency,
+                bake_seconds=args.bake_seconds,
+                rate=args.rate,
                 out=out,
             )
             return EXIT_OK
@@ -152,3 +198,7 @@ def main(
     except RehearsalError as error:
         print(f"rehearsal failed: {error}", file=err)
         return EXIT_HARNESS
+    except KeyboardInterrupt:
+        # Ctrl-C before serve was up (once up, serve stops on it by itself).
+        print("interrupted", file=err)
+        return EXIT_INTERRUPTED

@@ -123,6 +123,9 @@ WINDOW_SLACK_SECONDS = 0.5
 
 
 FAIL_FLAG = "--fail-at-stage"
+# The rehearsal's way to fail a route once its last stage has passed: what a
+# --fail-at-stage on the final (unbaked) stage is usually after.
+FAIL_AFTER_PROMOTION_FLAG = "--fail-after-promotion"
 DRIFT_FLAG = "--drift-at-stage"
 REDEPLOY_FLAG = "--redeploy-at-stage"
 REORDER_FLAG = "--reorder-at-stage"
@@ -233,10 +236,17 @@ def _stage_problem(flag: str, stage: int, route: str, plan: PlanRecord) -> str |
         return f"{flag} {stage}: route {route} has {total} stages"
     if plan.stages[stage - 1].bake_seconds <= 0:
         baked = [str(i + 1) for i, s in enumerate(plan.stages) if s.bake_seconds > 0]
-        return (
+        problem = (
             f"{flag} {stage}: stage {stage} of route {route} has no bake "
             f"(stages with a bake: {', '.join(baked) or 'none'})"
         )
+        if flag == FAIL_FLAG:
+            # A fault lands during a bake; a stage without one passes at once.
+            problem += (
+                f"; a fault needs a bake to land in. To fail the route once it is promoted "
+                f"(its last stage passed), use {FAIL_AFTER_PROMOTION_FLAG}"
+            )
+        return problem
     if plan.stages_per_run and stage > plan.stages_per_run:
         return (
             f"{flag} {stage}: route {route} runs {plan.stages_per_run} stage(s) per run "

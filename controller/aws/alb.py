@@ -302,15 +302,24 @@ class AlbTraffic:
         validate_for_rule(weights.as_list(), route)
         actions = list(self.describe_rule(route).get("Actions", []))
         new_actions = actions_with_weights(actions, route, weights)
-        # Compare raw integers, not a Weights built from the live rule: a rule
-        # damaged into weights Weights refuses must still be writable (rollback).
         live = _require_both(
             target_group_weights(actions[forward_action_index(actions, route)]), route
         )
-        if (live[route.ecs_target_group_arn], live[route.lambda_target_group_arn]) == (
-            weights.ecs,
-            weights.lambda_,
+        if _same_split(
+            live[route.ecs_target_group_arn], live[route.lambda_target_group_arn], weights
         ):
             return
         with aws_call(MODIFY_RULE, route.rule_arn, route=route.route):
             self._elbv2.modify_rule(RuleArn=route.rule_arn, Actions=new_actions)
+
+
+def _same_split(ecs: int, lambda_: int, wanted: Weights) -> bool:
+    """Whether the live pair already splits traffic as ``wanted`` (by ratio: 500/500 is 1/1).
+
+    A rule damaged into weights the ALB refuses (``Weights`` raises) is never
+    the same split: it must still be writable (rollback).
+    """
+    try:
+        return Weights(ecs=ecs, lambda_=lambda_) == wanted
+    except WeightError:
+        return False

@@ -23,6 +23,25 @@ METRIC_APP_ERRORS = "AppErrors"
 METRIC_UPSTREAM_LATENCY = "UpstreamLatency"
 METRIC_CANARY_WEIGHT = "CanaryWeight"
 
+# The controller's service name (its POWERTOOLS_SERVICE_NAME): Powertools puts
+# it on every EMF metric as the "service" dimension.
+CONTROLLER_SERVICE = "strangler-controller"
+SERVICE_DIMENSION = "service"
+# Rollbacks the controller handled (alarm, operator or the state machine's
+# Rollback task), counted per route; the dashboard graphs it.
+METRIC_ROLLBACKS = "Rollbacks"
+
+
+def rollback_dimensions(route: str) -> dict[str, str]:
+    """The whole dimension set of a ``Rollbacks`` datapoint, in the dashboard's order.
+
+    A CloudWatch metric is identified by its exact dimension set: the handler
+    emits exactly these and the dashboard asks for exactly these, so the two
+    cannot drift apart.
+    """
+    return {ROUTE_DIMENSION: route, SERVICE_DIMENSION: CONTROLLER_SERVICE}
+
+
 # Environment of the controller Lambda.
 ENV_STACK = "STRANGLER_STACK"
 ENV_REGISTRY_PATH = "STRANGLER_REGISTRY_PATH"
@@ -30,6 +49,29 @@ ENV_REGISTRY_PATH = "STRANGLER_REGISTRY_PATH"
 # Environment of every route function.
 ENV_ROUTE_NAME = "ROUTE_NAME"
 ENV_HEALTH_CHECK_PATH = "HEALTH_CHECK_PATH"
+# The route's `function.forwardHeaders`, comma-separated: request headers the
+# function forwards to its upstream on top of its own safe default.
+ENV_FORWARD_HEADERS = "FORWARD_HEADERS"
+# Request headers a route function never forwards, whatever forwardHeaders
+# says: the hop-by-hop ones (RFC 9110 section 7.6.1; RFC 2616 section 13.5.1)
+# and the framing its upstream connection sets itself (Host, Content-Length).
+# functions/map_proxy/proxy_constants.py keeps its own copy (a function
+# imports nothing of this project); a test keeps the two equal.
+NEVER_FORWARDED_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "host",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 
 
 def registry_path(stack: str) -> str:

@@ -55,7 +55,7 @@ from enum import StrEnum
 from typing import Any, NoReturn
 
 from controller.core.errors import TransitionRefused
-from controller.core.weights import ALL_ECS, ALL_LAMBDA, TOTAL_WEIGHT, Weights
+from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 
 __all__ = [
     "REASON_ALL_STAGES_PASSED",
@@ -610,7 +610,7 @@ def record_shift(
         _refuse(
             state,
             "shift",
-            f"weights {weights} do not sum to {TOTAL_WEIGHT}",
+            f"weights {weights} are not the exact ratio of a 0.1 % share in lowest terms",
             "write weights built with Weights.from_percent",
         )
     if state.last_written == weights and state.stage_started_at is not None:

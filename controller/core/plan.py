@@ -27,7 +27,7 @@ class Stage:
 
     @property
     def weights(self) -> Weights:
-        """The ALB weights this stage writes (always summing to 999)."""
+        """The ALB weights this stage writes: the exact ratio of its share."""
         return Weights.from_percent(self.weight_percent)
 
     @property
@@ -40,17 +40,16 @@ def plan_problems(record: PlanRecord) -> list[str]:
     """Every problem of ``record``, each naming its field; empty when the plan is valid.
 
     Rules: at least one stage; each weight in (0, 100] on the 0.1 grid; the
-    weights strictly increase *at ALB resolution* (two percents that map to the
-    same ALB weight would make a stage that changes nothing); the last stage is
-    100; bake seconds, stagesPerRun and minRequests are not negative.
+    weights strictly increase; the last stage is 100; bake seconds, stagesPerRun
+    and minRequests are not negative.
     """
     problems: list[str] = []
     if not record.stages:
         problems.append("plan.stages: at least one stage is required")
-    previous: tuple[int, float, int] | None = None  # (index, percent, lambda weight)
+    previous: tuple[int, float, int] | None = None  # (index, percent, tenths)
     for index, stage in enumerate(record.stages):
         field = f"plan.stages[{index}]"
-        lambda_weight: int | None = None
+        tenths: int | None = None
         try:
             tenths = percent_to_tenths(stage.weight)
         except WeightError as exc:
@@ -58,29 +57,22 @@ def plan_problems(record: PlanRecord) -> list[str]:
         else:
             if tenths == 0:
                 problems.append(f"{field}.weight: must be above 0, got {stage.weight}")
-            else:
-                lambda_weight = Weights.from_tenths(tenths).lambda_
+                tenths = None
         if isinstance(stage.bake_seconds, bool) or not isinstance(stage.bake_seconds, int):
             problems.append(f"{field}.bakeSeconds: must be an integer, got {stage.bake_seconds!r}")
         elif stage.bake_seconds < 0:
             problems.append(f"{field}.bakeSeconds: must be >= 0, got {stage.bake_seconds}")
-        if lambda_weight is not None:
-            if previous is not None and lambda_weight <= previous[2]:
-                prev_index, prev_percent, prev_weight = previous
-                if lambda_weight == prev_weight:
-                    problems.append(
-                        f"{field}.weight: {stage.weight} maps to the same ALB weight "
-                        f"({lambda_weight} of 999) as plan.stages[{prev_index}].weight "
-                        f"{prev_percent}; stage weights must differ by at least one ALB "
-                        "weight unit (about 0.1 %)"
-                    )
-                else:
-                    problems.append(
-                        f"{field}.weight: {stage.weight} is not above "
-                        f"plan.stages[{prev_index}].weight {prev_percent}; "
-                        "weights must strictly increase"
-                    )
-            previous = (index, stage.weight, lambda_weight)
+        if tenths is not None:
+            # Every 0.1 % step has its own exact ALB ratio, so a stage is
+            # distinct from the previous one exactly when its share is above it.
+            if previous is not None and tenths <= previous[2]:
+                prev_index, prev_percent, _ = previous
+                problems.append(
+                    f"{field}.weight: {stage.weight} is not above "
+                    f"plan.stages[{prev_index}].weight {prev_percent}; "
+                    "weights must strictly increase"
+                )
+            previous = (index, stage.weight, tenths)
     if record.stages:
         last = record.stages[-1]
         try:

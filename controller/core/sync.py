@@ -1,6 +1,6 @@
 """Reconcile a rule's forward target groups with the route registry: the pure decision.
 
-Pulumi creates the route's listener rule (ECS 999 / Lambda 0) and then ignores
+Pulumi creates the route's listener rule (all on ECS) and then ignores
 its whole action list, so a deploy that changes a target group ARN (a new
 ``ecsTargetGroupArn`` in the config, a replaced Lambda target group) only
 rewrites the route's registry record. The record is the desired state of the

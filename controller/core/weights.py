@@ -1,28 +1,36 @@
 """Weight arithmetic: the Lambda share in percent (0.1 steps) <-> ALB target group weights.
 
 The route's listener rule forwards to two target groups, ECS and Lambda. The
-controller never removes either of them: both are always in the forward action
-and their weights always sum to :data:`TOTAL_WEIGHT`.
+controller never removes either of them: both are always in the forward
+action. The ALB splits traffic by the ratio of the weights, so a stage of
+``p`` percent is written as the **exact ratio**: the smallest integer pair
+whose Lambda share is exactly ``p`` %. With ``t = p * 10`` tenths of a
+percent and ``g = gcd(t, 1000)``, that is ``lambda = t / g`` and
+``ecs = (1000 - t) / g``: 1 % -> ECS 99 / Lambda 1, 50 % -> 1 / 1,
+33.3 % -> 667 / 333, 0 % -> 1 / 0, 100 % -> 0 / 1.
 
-Why 999 and not 1000: the ALB accepts a target group weight only in 0..999
-(Elastic Load Balancing API Reference, TargetGroupTuple: "Weight - The weight.
-The range is 0 to 999.",
-https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetGroupTuple.html).
-A constant sum of 1000 would need ``lambda=1000, ecs=0`` at 100 %, which the
-ALB refuses. With a sum of 999 every percent from 0 to 100 fits, and one
-weight unit is 100/999 ~ 0.1001 %, just coarser than the 0.1 % steps of the
-config: two neighbouring percents can map to the same weight, which the plan
-validation rejects (see :mod:`controller.core.plan`).
+Every such pair fits the ALB's limit of 0..999 per target group (Elastic
+Load Balancing API Reference, TargetGroupTuple: "Weight - The weight. The
+range is 0 to 999.",
+https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetGroupTuple.html):
+when ``g = 1``, ``t`` is at most 999 and ``1000 - t`` is at most 999 for
+``t >= 1``; otherwise both halves are at most 500. So every 0.1 % step of
+the config has its own exact pair, and no share is rounded.
+
+Two pairs with the same ratio are the same split: ``Weights(500, 500) ==
+Weights(1, 1)``. Equality (and hashing) compares ratios, so weights read
+from a rule that a person or an older deploy wrote as 999 / 0 are not
+"drift" from the controller's 1 / 0.
 
 All arithmetic is on integers (tenths of a percent), so nothing depends on
-binary floating point: ``lambda = round_half_up(p * 999 / 100)``,
-``ecs = 999 - lambda``.
+binary floating point.
 
 Pure module: no AWS calls.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +40,9 @@ from controller.core.errors import WeightError
 __all__ = [
     "ALL_ECS",
     "ALL_LAMBDA",
-    "MAX_PERCENT_ERROR",
     "MAX_TARGET_GROUPS",
     "MAX_WEIGHT",
     "MIN_WEIGHT",
-    "TOTAL_WEIGHT",
     "Weights",
     "percent_to_tenths",
     "tenths_to_percent",
@@ -51,13 +57,6 @@ MIN_WEIGHT = 0
 MAX_WEIGHT = 999
 MAX_TARGET_GROUPS = 5
 
-# The (ecs, lambda) pair the controller writes always sums to this; see the
-# module docstring for why it is 999.
-TOTAL_WEIGHT = 999
-
-# Worst-case distance between a requested percent and the percent the ALB
-# really applies: half a weight unit.
-MAX_PERCENT_ERROR = 100 / TOTAL_WEIGHT / 2
 
 _TENTHS_PER_HUNDRED = 1000  # 100 % in tenths of a percent
 
@@ -98,14 +97,15 @@ def _round_half_up_div(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Weights:
     """The weights of the ECS and the Lambda target group in the route's rule.
 
     Any pair 0..999 each is representable, because weights read from a live
-    rule may have been edited by hand and may not sum to :data:`TOTAL_WEIGHT`.
-    The controller itself only writes pairs built by :meth:`from_percent`
-    (or the constants), which always sum to :data:`TOTAL_WEIGHT`.
+    rule may have been edited by hand. The controller itself only writes
+    pairs built by :meth:`from_percent` (or the constants): exact ratios in
+    lowest terms. Two pairs are equal when they split traffic the same way
+    (same ratio); :meth:`same_pair` compares the integers themselves.
     """
 
     ecs: int
@@ -126,26 +126,51 @@ class Weights:
 
     @classmethod
     def from_percent(cls, percent: float) -> Weights:
-        """The pair for a Lambda share of ``percent`` (0..100, 0.1 steps); sums to 999."""
+        """The exact pair for a Lambda share of ``percent`` (0..100, 0.1 steps)."""
         return cls.from_tenths(percent_to_tenths(percent))
 
     @classmethod
     def from_tenths(cls, tenths: int) -> Weights:
-        """The pair for a Lambda share of ``tenths`` tenths of a percent (0..1000)."""
+        """The smallest pair whose Lambda share is exactly ``tenths`` tenths of a percent.
+
+        ``tenths`` is 0..1000; see the module docstring for why the pair
+        always fits 0..999.
+        """
         if not 0 <= tenths <= _TENTHS_PER_HUNDRED:
             raise WeightError(f"percent {tenths / 10} is outside 0..100", limit="percent 0..100")
-        lambda_ = _round_half_up_div(tenths * TOTAL_WEIGHT, _TENTHS_PER_HUNDRED)
-        return cls(ecs=TOTAL_WEIGHT - lambda_, lambda_=lambda_)
+        divisor = math.gcd(tenths, _TENTHS_PER_HUNDRED)
+        return cls(ecs=(_TENTHS_PER_HUNDRED - tenths) // divisor, lambda_=tenths // divisor)
 
     @property
     def total(self) -> int:
-        """The sum of both weights (999 for every pair the controller writes)."""
+        """The sum of both weights."""
         return self.ecs + self.lambda_
 
     @property
+    def ratio(self) -> tuple[int, int]:
+        """``(ecs, lambda)`` in lowest terms: the split itself (``(0, 0)`` stays as is)."""
+        divisor = math.gcd(self.ecs, self.lambda_) or 1
+        return (self.ecs // divisor, self.lambda_ // divisor)
+
+    @property
     def is_canonical(self) -> bool:
-        """True when the pair sums to :data:`TOTAL_WEIGHT`, as every pair the controller writes."""
-        return self.total == TOTAL_WEIGHT
+        """True for a pair the controller writes: an exact 0.1 % share, in lowest terms."""
+        if self.total == 0 or self.ratio != (self.ecs, self.lambda_):
+            return False
+        return self.same_pair(Weights.from_tenths(self.lambda_tenths))
+
+    def same_pair(self, other: Weights) -> bool:
+        """The same integers, not just the same split (``500/500`` is not ``1/1`` here)."""
+        return (self.ecs, self.lambda_) == (other.ecs, other.lambda_)
+
+    def __eq__(self, other: object) -> bool:
+        """The same split: equal ratios (``Weights(500, 500) == Weights(1, 1)``)."""
+        if not isinstance(other, Weights):
+            return NotImplemented
+        return self.ratio == other.ratio
+
+    def __hash__(self) -> int:
+        return hash(self.ratio)
 
     @property
     def lambda_tenths(self) -> int:
@@ -184,8 +209,8 @@ class Weights:
         return f"ecs={self.ecs} lambda={self.lambda_}"
 
 
-ALL_ECS = Weights(ecs=TOTAL_WEIGHT, lambda_=0)
-ALL_LAMBDA = Weights(ecs=0, lambda_=TOTAL_WEIGHT)
+ALL_ECS = Weights.from_tenths(0)
+ALL_LAMBDA = Weights.from_tenths(_TENTHS_PER_HUNDRED)
 
 
 def validate_forward(target_group_weights: Sequence[int]) -> None:

@@ -144,12 +144,15 @@ def _traced() -> bool:
 
 
 def _fetch(
-    client: UpstreamClient, request: ProxyRequest, timeouts: UpstreamTimeouts
+    client: UpstreamClient,
+    request: ProxyRequest,
+    timeouts: UpstreamTimeouts,
+    forward_headers: frozenset[str],
 ) -> UpstreamResponse:
     return client.fetch(
         request.method,
         request.target,
-        filter_request_headers(request.headers),
+        filter_request_headers(request.headers, forward_headers),
         request.body,
         timeouts,
         MAX_UPSTREAM_BODY_BYTES,
@@ -157,7 +160,10 @@ def _fetch(
 
 
 def _call_upstream(
-    client: UpstreamClient, request: ProxyRequest, timeouts: UpstreamTimeouts
+    client: UpstreamClient,
+    request: ProxyRequest,
+    timeouts: UpstreamTimeouts,
+    forward_headers: frozenset[str],
 ) -> UpstreamResponse:
     """Forward the request, inside an X-Ray subsegment when sampled.
 
@@ -170,9 +176,9 @@ def _call_upstream(
     recorded on the subsegment by the context manager.
     """
     if not _traced():
-        return _fetch(client, request, timeouts)
+        return _fetch(client, request, timeouts, forward_headers)
     with tracer.provider.in_subsegment(name="## upstream") as subsegment:
-        response = _fetch(client, request, timeouts)
+        response = _fetch(client, request, timeouts, forward_headers)
         # X-Ray annotations take str, bool or a number; the stub's
         # numbers.Number does not cover int for mypy.
         subsegment.put_annotation(key="upstream_status", value=cast(Number, response.status))
@@ -198,7 +204,7 @@ def _proxy_response(
         return _error(HTTPStatus.GATEWAY_TIMEOUT, multi)
 
     try:
-        upstream = _call_upstream(runtime.upstream, request, timeouts)
+        upstream = _call_upstream(runtime.upstream, request, timeouts, config.forward_headers)
     except UpstreamBodyTooLargeError as err:
         logger.error(
             "Upstream body too large for an ALB response",

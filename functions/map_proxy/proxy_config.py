@@ -21,10 +21,13 @@ from proxy_constants import (
     DEFAULT_TIMEOUT_MARGIN_MS,
     ENV_ALLOWED_METHODS,
     ENV_CONNECT_TIMEOUT_MS,
+    ENV_FORWARD_HEADERS,
     ENV_HEALTH_CHECK_PATH,
     ENV_ROUTE_NAME,
     ENV_TIMEOUT_MARGIN_MS,
     ENV_UPSTREAM_URL,
+    NEVER_FORWARDED_HEADERS,
+    REQUEST_HEADER_ALLOWLIST,
 )
 from proxy_exceptions import ConfigError
 
@@ -42,6 +45,9 @@ class ProxyConfig:
     allowed_methods: frozenset[str]
     timeout_margin_ms: int
     connect_timeout_ms: int
+    # The request headers forwarded to the upstream: the safe default plus the
+    # route's extra names, never a hop-by-hop one.
+    forward_headers: frozenset[str] = REQUEST_HEADER_ALLOWLIST
 
     @property
     def allow_header(self) -> str:
@@ -94,6 +100,27 @@ def parse_allowed_methods(key: str, raw: str) -> frozenset[str]:
     return methods
 
 
+# A header name is an RFC 9110 token.
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def parse_forward_headers(key: str, raw: str) -> frozenset[str]:
+    """The default allowlist plus the comma-separated names of ``raw`` (lower-cased).
+
+    A name that is not a header name is a :class:`ConfigError`; a hop-by-hop
+    name is dropped (the deploy refuses it, and it is never forwarded anyway).
+    """
+    extra = set()
+    for part in raw.split(","):
+        name = part.strip()
+        if not name:
+            continue
+        if not _HEADER_NAME_RE.match(name):
+            raise ConfigError(key, f"{name!r} is not an HTTP header name")
+        extra.add(name.lower())
+    return REQUEST_HEADER_ALLOWLIST | (frozenset(extra) - NEVER_FORWARDED_HEADERS)
+
+
 def load_config(
     *,
     upstream_url: str | None = None,
@@ -102,6 +129,7 @@ def load_config(
     allowed_methods: str | None = None,
     timeout_margin_ms: int | None = None,
     connect_timeout_ms: int | None = None,
+    forward_headers: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> ProxyConfig:
     """Resolve and validate the configuration.
@@ -147,6 +175,10 @@ def load_config(
     if connect <= 0:
         raise ConfigError(ENV_CONNECT_TIMEOUT_MS, f"{connect} must be positive")
 
+    headers = parse_forward_headers(
+        ENV_FORWARD_HEADERS, _pick(forward_headers, env, ENV_FORWARD_HEADERS, "")
+    )
+
     return ProxyConfig(
         upstream_url=url,
         route_name=route,
@@ -154,4 +186,5 @@ def load_config(
         allowed_methods=methods,
         timeout_margin_ms=margin,
         connect_timeout_ms=connect,
+        forward_headers=headers,
     )

@@ -24,6 +24,9 @@ ENV_HEALTH_CHECK_PATH: Final = "HEALTH_CHECK_PATH"
 ENV_ALLOWED_METHODS: Final = "ALLOWED_METHODS"
 ENV_TIMEOUT_MARGIN_MS: Final = "UPSTREAM_TIMEOUT_MARGIN_MS"
 ENV_CONNECT_TIMEOUT_MS: Final = "UPSTREAM_CONNECT_TIMEOUT_MS"
+# Request headers forwarded on top of REQUEST_HEADER_ALLOWLIST: comma-separated
+# names (the route's `function.forwardHeaders`, set by the deploy).
+ENV_FORWARD_HEADERS: Final = "FORWARD_HEADERS"
 
 # --- Defaults ----------------------------------------------------------------
 DEFAULT_HEALTH_CHECK_PATH: Final = "/health"
@@ -62,6 +65,27 @@ REQUEST_HEADER_ALLOWLIST: Final = frozenset(
         "if-none-match",
         "if-unmodified-since",
         "x-amzn-trace-id",
+    }
+)
+
+# Never forwarded, whatever FORWARD_HEADERS says: the hop-by-hop headers
+# (RFC 9110 section 7.6.1: Connection and the fields it names, Proxy-Connection,
+# Keep-Alive, TE, Transfer-Encoding, Upgrade; RFC 2616 section 13.5.1 adds
+# Trailer and the Proxy-Authenticate/-Authorization pair), and the framing
+# the upstream connection sets itself (Host, Content-Length).
+NEVER_FORWARDED_HEADERS: Final = frozenset(
+    {
+        "connection",
+        "content-length",
+        "host",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
     }
 )
 

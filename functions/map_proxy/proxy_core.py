@@ -20,6 +20,7 @@ from typing import Any
 
 from proxy_constants import (
     ALB_MAX_RESPONSE_JSON_BYTES,
+    NEVER_FORWARDED_HEADERS,
     REQUEST_HEADER_ALLOWLIST,
     RESPONSE_HEADER_ALLOWLIST,
     TRACE_ID_HEADER,
@@ -225,12 +226,25 @@ def parse_alb_event(event: object) -> ProxyRequest:
 # --- Headers ------------------------------------------------------------------
 
 
-def filter_request_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Keep only the allow-listed request headers (lower-case names)."""
+def filter_request_headers(
+    headers: Mapping[str, str], allowed: frozenset[str] = REQUEST_HEADER_ALLOWLIST
+) -> dict[str, str]:
+    """Keep only the ``allowed`` request headers (lower-case names).
+
+    Hop-by-hop headers are dropped even when ``allowed`` names them: those of
+    :data:`NEVER_FORWARDED_HEADERS` and any the request's ``Connection``
+    header lists (RFC 9110 section 7.6.1).
+    """
+    connection = next((v for k, v in headers.items() if k.lower() == "connection"), "")
+    hop_by_hop = NEVER_FORWARDED_HEADERS | {
+        part.strip().lower() for part in connection.split(",") if part.strip()
+    }
     kept: dict[str, str] = {}
     for name, value in headers.items():
         lower = name.lower()
-        if lower in REQUEST_HEADER_ALLOWLIST and not _BAD_HEADER_VALUE_CHARS.search(value):
+        if lower in hop_by_hop or lower not in allowed:
+            continue
+        if not _BAD_HEADER_VALUE_CHARS.search(value):
             kept[lower] = value
     return kept
 

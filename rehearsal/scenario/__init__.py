@@ -1,11 +1,12 @@
 """The scenario: what happens on the applied twin during a rehearsal.
 
 Synthetic traffic through each route's rule (traffic), the functions' EMF
-output turned into CloudWatch metrics (emf), the faults injected on demand
-(faults), and the engine that starts the canaries, watches them and builds
-the report (engine); a promoted route's release of new function code
-(release), with the alias's split and metrics as the ALB sees them
-(alias_routing).
+output turned into CloudWatch metrics (emf), the stack kept alive with both
+(live, shared by ``run`` and ``serve``), the faults injected on demand
+(faults, and live_faults for a served twin), and the engine that starts the
+canaries, watches them and builds the report (engine); a promoted route's
+release of new function code (release), with the alias's split and metrics
+as the ALB sees them (alias_routing).
 
 The names below are what ``python -m rehearsal run`` (rehearsal/run.py) uses;
 each is imported from its submodule on first use (see rehearsal/lazy.py).

@@ -3,16 +3,11 @@
 :func:`run_canaries` does steps 3-7 of ``python -m rehearsal run`` (see
 rehearsal/run.py, which resolves the options and builds the twin):
 
-- it runs the deployed functions (rehearsal/world/lambda_runtime.py): moto's
-  Lambda ``Invoke`` is routed (rehearsal/world/moto_lambda.py) to the real
-  controller handler in-process and to the real route function in a process
-  of its own, each with the handler and environment the program declared
-  (read back from moto); the route function's ``UPSTREAM_URL`` host is the
-  local stand-in of the map delivery service (the twin's DNS);
-- it sends synthetic requests through each route's rule
-  (rehearsal/scenario/traffic.py), and turns the function's EMF output into
-  CloudWatch metric data (rehearsal/scenario/emf.py), which the controller's Check
-  counts;
+- it brings the stack alive (rehearsal/scenario/live.py, shared with
+  ``serve``): the real controller handler and the real route functions run
+  behind moto's Lambda ``Invoke``, synthetic requests go through each route's
+  rule, and the functions' EMF output becomes CloudWatch metric data, which
+  the controller's Check counts;
 - it starts each route's canary: the stack's state machine, with the
   route's (compressed) plan;
 - it watches every route (its state in the table, the execution, the alarm)
@@ -37,15 +32,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from controller.aws.alarms import CloudWatchAlarms
 from controller.aws.registry import SsmRegistry
@@ -68,33 +60,12 @@ from rehearsal.report.timeline import (
 )
 from rehearsal.scenario import faults, stack_changes
 from rehearsal.scenario import release as releases
-from rehearsal.scenario.alias_routing import AliasVersions
 from rehearsal.scenario.emf import EmfPublisher
+from rehearsal.scenario.live import LiveStack
 from rehearsal.scenario.release import ReleaseOptions, ReleasePhase
-from rehearsal.scenario.traffic import (
-    ECS,
-    LAMBDA,
-    Backend,
-    HttpBackend,
-    LambdaBackend,
-    RouteTraffic,
-    RuleWeights,
-    forward_weights,
-)
-from rehearsal.world import emulator as emulators
+from rehearsal.scenario.traffic import ECS, LAMBDA, RouteTraffic, RuleWeights, forward_weights
 from rehearsal.world.ecs_standin import StandinServer
 from rehearsal.world.emulator import Emulator
-from rehearsal.world.lambda_runtime import (
-    InProcessFunction,
-    OutputRouter,
-    WorkerFunction,
-    deployed_package,
-    function_config,
-    function_environment,
-    in_process_environment,
-    routed_stdout,
-)
-from rehearsal.world.moto_lambda import LambdaRouter, route_lambda_invocations
 
 if TYPE_CHECKING:
     # Only a type here: the twin module imports Pulumi, which a run has loaded anyway.
@@ -123,8 +94,6 @@ ALARM_POLL_SECONDS = 0.5
 # An execution that ended while its route still reads progressing this long
 # afterwards left the route behind (a failed Rollback): a harness error.
 STRANDED_AFTER_SECONDS = 3.0
-# How often the failback poller reads the rule (DescribeRules) after the alarm.
-FAILBACK_POLL_SECONDS = 0.002
 # Slack on top of the bakes before a route that never ends is a harness error.
 RUN_TIMEOUT_SLACK_SECONDS = 60.0
 PER_STAGE_SLACK_SECONDS = 10.0
@@ -230,7 +199,6 @@ class _Route:
     execution_read_at: float = 0.0
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
-    versions: AliasVersions | None = None
     release: ReleasePhase | None = None
 
     def __post_init__(self) -> None:
@@ -367,131 +335,11 @@ class _Rehearsal:
         self.printer = printer
         self.state = DynamoState(emulator.client("dynamodb"), stack_record.table_name)
         self.alarms = CloudWatchAlarms(emulator.client("cloudwatch"))
-        self.emf = EmfPublisher(emulator.client("cloudwatch"))
-        self.monoliths: dict[str, StandinServer] = {}
+        self.live: LiveStack | None = None
+        self.emf: EmfPublisher | None = None
         self.clock = _Clock()
-        self.release_workers: list[WorkerFunction] = []
-        self.router: Any = None
 
     # --- setup ---------------------------------------------------------------------------
-
-    @contextmanager
-    def _functions(self, router_out: OutputRouter) -> Iterator[LambdaRouter]:
-        """The controller in-process and each route function in its worker, routed from moto."""
-        emulator = self.emulator
-        controller_config = function_config(emulator, self.stack_record.controller_function_name)
-        controller = InProcessFunction(
-            controller_config,
-            deployed_package(emulator, controller_config),
-            router_out,
-            self._output,
-        )
-        environment = in_process_environment(
-            controller_config, emulator.region, emulator.endpoint_url
-        )
-        environment.setdefault("AWS_ACCESS_KEY_ID", emulators.FAKE_ACCESS_KEY)
-        environment.setdefault("AWS_SECRET_ACCESS_KEY", emulators.FAKE_SECRET_KEY)
-
-        def start_worker(route: _Route) -> WorkerFunction:
-            config = function_config(emulator, route.record.function_name)
-            upstream = config.environment.get("UPSTREAM_URL")
-            overrides = {"UPSTREAM_URL": _via_standin(upstream, route.upstream)} if upstream else {}
-            return WorkerFunction(
-                config,
-                deployed_package(emulator, config),
-                region=emulator.region,
-                on_output=self._output,
-                environment_overrides=overrides,
-            )
-
-        workers: list[WorkerFunction] = []
-        try:
-            with ThreadPoolExecutor(max_workers=len(self.routes)) as pool:
-                futures = [pool.submit(start_worker, route) for route in self.routes]
-                errors = []
-                for future in futures:
-                    try:
-                        workers.append(future.result())
-                    except Exception as error:
-                        errors.append(error)
-                if errors:
-                    raise errors[0]
-            handlers: dict[str, Any] = {controller_config.name: controller}
-            handlers.update({worker.config.name: worker for worker in workers})
-            with function_environment(environment), route_lambda_invocations(handlers) as router:
-                yield router
-        finally:
-            for worker in workers:
-                worker.close()
-            controller.close()
-
-    def _output(self, function: str, line: str) -> None:
-        """A line a function printed: its EMF metrics go to CloudWatch (like Lambda's logs)."""
-        self.emf.feed(line)
-
-    def _backends(self, route: _Route) -> tuple[dict[str, Backend], list[dict[str, Any]]]:
-        """A backend per target group of the route's rule, and the rule's conditions."""
-        elbv2 = self.emulator.client("elbv2")
-        rule = elbv2.describe_rules(RuleArns=[route.record.rule_arn])["Rules"][0]
-        groups = list(forward_weights(rule))
-        described = elbv2.describe_target_groups(TargetGroupArns=groups)["TargetGroups"]
-        backends: dict[str, Backend] = {}
-        for group in described:
-            arn = group["TargetGroupArn"]
-            if group.get("TargetType") == "lambda":
-                backends[arn] = self._lambda_backend(route, arn)
-            else:
-                backends[arn] = self._ecs_backend(arn)
-        return backends, list(rule.get("Conditions") or [])
-
-    def _ecs_backend(self, target_group_arn: str) -> HttpBackend:
-        """The stand-in of the ECS service behind ``target_group_arn`` (one per target group)."""
-        monolith = self.monoliths.get(target_group_arn)
-        if monolith is None:
-            name = target_group_arn.split(":targetgroup/")[-1].split("/")[0]
-            monolith = StandinServer(f"ecs-{name}").start()
-            self.monoliths[target_group_arn] = monolith
-        return HttpBackend(monolith.host, monolith.port)
-
-    def _lambda_backend(self, route: _Route, target_group_arn: str) -> LambdaBackend:
-        elbv2 = self.emulator.client("elbv2")
-        health = elbv2.describe_target_health(TargetGroupArn=target_group_arn)
-        targets = [d["Target"]["Id"] for d in health.get("TargetHealthDescriptions", [])]
-        if len(targets) != 1:
-            raise RehearsalError(
-                f"route {route.name}: Lambda target group {target_group_arn} has "
-                f"{len(targets)} registered targets ({targets}); a Lambda target group "
-                "holds exactly one function"
-            )
-        function_arn = targets[0]
-        if function_arn.split(":function:")[-1].split(":")[0] != route.record.function_name:
-            raise RehearsalError(
-                f"route {route.name}: its Lambda target group forwards to {function_arn}, "
-                f"but the registry names function {route.record.function_name}"
-            )
-        attributes = elbv2.describe_target_group_attributes(TargetGroupArn=target_group_arn)
-        multi = any(
-            a.get("Key") == "lambda.multi_value_headers.enabled" and a.get("Value") == "true"
-            for a in attributes.get("Attributes", [])
-        )
-        versions = None
-        qualifier = function_arn.split(":function:")[-1].split(":")[1:]
-        if qualifier:
-            # The target is the alias `live`: invocations follow its routing config.
-            versions = AliasVersions(
-                self.emulator.client("lambda"),
-                self.emulator.client("cloudwatch"),
-                route.record.function_name,
-                qualifier[0],
-            )
-            route.versions = versions
-        return LambdaBackend(
-            self.emulator.client("lambda"),
-            function_arn,
-            target_group_arn,
-            multi_value=multi,
-            versions=versions,
-        )
 
     def _check_idle(self) -> None:
         problems = []
@@ -510,33 +358,9 @@ class _Rehearsal:
     def run(self) -> RehearsalReport:
         """Run the whole rehearsal; the report once every route has ended."""
         self._check_idle()
-        with ExitStack() as cleanup:
-            router_out = cleanup.enter_context(routed_stdout())
-            # The controller's Metrics warns on every invocation without a metric
-            # (Powertools 3.x); in Lambda that goes to its log, here it would
-            # flood the rehearsal's stderr.
-            cleanup.enter_context(warnings.catch_warnings())
-            warnings.filterwarnings("ignore", message="No application metrics to publish")
-            for route in self.routes:
-                route.upstream.start()
-                cleanup.callback(route.upstream.stop)
-            cleanup.callback(self._stop_monoliths)
-            router = cleanup.enter_context(self._functions(router_out))
-            self.router = router
-            cleanup.callback(self._close_release)
-            self.emf.start()
-            cleanup.callback(self._quietly, self.emf.close)
-            for route in self.routes:
-                backends, conditions = self._backends(route)
-                assert route.weights is not None
-                route.traffic = RouteTraffic(
-                    route.name,
-                    route.weights,
-                    backends,
-                    conditions,
-                    rate_per_second=self.rate,
-                    default_host="www.example.com",
-                )
+        with LiveStack(self.emulator, self.stack_record, self.routes, rate=self.rate) as live:
+            self.live = live
+            self.emf = live.emf
             self.clock = _Clock()
             for route in self.routes:
                 if route.release is not None and route.release.options.from_promoted:
@@ -546,22 +370,19 @@ class _Rehearsal:
                     )
                     route.execution_status = "SUCCEEDED"
                     self._event(route, "promote", None, ALL_LAMBDA, str(answer.get("message")))
-            for route in self.routes:
-                assert route.traffic is not None
-                route.traffic.start()
-                cleanup.callback(self._quietly, route.traffic.stop)
-            cleanup.callback(self._stop_executions)
-            for route in self.routes:
-                self._start(route)
-            self._monitor()
-            # The normal end: these raise what went wrong in their threads.
-            for route in self.routes:
-                if route.traffic is not None:
-                    route.traffic.stop()
-            wait_idle = getattr(router, "wait_idle", None)
-            if callable(wait_idle):
-                wait_idle(timeout=30.0)
-            self.emf.close()
+            live.start_traffic()
+            try:
+                for route in self.routes:
+                    self._start(route)
+                self._monitor()
+            finally:
+                self._stop_executions()
+                for route in self.routes:
+                    if route.release is not None:
+                        with suppress(Exception):
+                            route.release.close()
+            # The normal end: this raises what went wrong in the loops' threads.
+            live.finish()
             return self._report()
 
     def _start(self, route: _Route) -> None:
@@ -670,7 +491,7 @@ class _Rehearsal:
             raise RehearsalError(
                 f"route {route.name}: the request loop failed: {route.traffic.error}"
             ) from route.traffic.error
-        if self.emf.error is not None:
+        if self.emf is not None and self.emf.error is not None:
             raise RehearsalError(
                 f"publishing the functions' EMF metrics failed: {self.emf.error}"
             ) from self.emf.error
@@ -768,40 +589,15 @@ class _Rehearsal:
 
     def _inject_alarm(self, route: _Route, stage: int) -> None:
         record = route.record
-        emulator = self.emulator
         reason = f"rehearsal: stage {stage} of route {record.route} fails (--fail-at-stage)"
-        composite = faults.set_route_alarms(
-            emulator.client("cloudwatch"), record, state="ALARM", reason=reason
-        )
-        changed = time.perf_counter()
-        changed_mono = time.monotonic()
-        route.alarm_at_ms = self.clock.ms(changed_mono)
-        event = faults.alarm_state_change_event(
-            composite,
-            state="ALARM",
-            previous_state=str(composite.get("StateValue", "OK")),
+        fired = faults.fire_alarm(
+            self.emulator,
+            record,
             reason=reason,
-            at=datetime.now(UTC),
-            region=emulator.region,
-            account_id=emulator.account_id,
             event_id=f"rehearsal-{record.route}-{int(time.time() * 1000)}",
         )
-        rules = faults.matching_rules(emulator.client("events"), event)
-        delivered: list[BaseException] = []
-
-        def deliver() -> None:
-            try:
-                faults.deliver(
-                    emulator.client("events"), emulator.client("lambda"), event, rules=rules
-                )
-            except BaseException as error:
-                delivered.append(error)
-
-        # EventBridge invokes the target asynchronously: the poller below must
-        # see the weights change while the delivery is still in flight.
-        sender = threading.Thread(target=deliver, name=f"eventbridge-{record.route}", daemon=True)
-        sender.start()
-        targets = ", ".join(rule.name for rule in rules) or "none"
+        route.alarm_at_ms = self.clock.ms(fired.changed_mono)
+        targets = ", ".join(rule.name for rule in fired.rules) or "none"
         self._event(
             route,
             "alarm",
@@ -810,29 +606,30 @@ class _Rehearsal:
             f"{record.composite_alarm_name} ALARM; event delivered through rule(s) {targets}",
             at_ms=route.alarm_at_ms,
         )
-        elbv2 = emulator.client("elbv2")
-        deadline = changed + FAILBACK_TIMEOUT_SECONDS
-        while time.perf_counter() < deadline:
+        elbv2 = self.emulator.client("elbv2")
+
+        def read() -> Weights:
             rule = elbv2.describe_rules(RuleArns=[record.rule_arn])["Rules"][0]
-            if route.to_weights(forward_weights(rule)) == ALL_ECS:
-                now = time.perf_counter()
-                route.failback_ms = (now - changed) * 1000
-                route.failback_at_ms = self.clock.ms(changed_mono + (now - changed))
-                with route.lock:
-                    route.weight_reads.append((changed_mono + (now - changed), ALL_ECS))
-                self._event(
-                    route,
-                    "failback",
-                    stage,
-                    ALL_ECS,
-                    f"the rule reads back ECS 100 % {route.failback_ms:.1f} ms after the alarm",
-                    at_ms=route.failback_at_ms,
-                )
-                break
-            time.sleep(FAILBACK_POLL_SECONDS)
-        sender.join(timeout=FAILBACK_TIMEOUT_SECONDS)
-        if delivered:
-            raise delivered[0]
+            return route.to_weights(forward_weights(rule))
+
+        back = faults.wait_for_all_ecs(
+            read, since=fired.changed, timeout_seconds=FAILBACK_TIMEOUT_SECONDS
+        )
+        if back is not None:
+            route.failback_ms = (back - fired.changed) * 1000
+            back_mono = fired.changed_mono + (back - fired.changed)
+            route.failback_at_ms = self.clock.ms(back_mono)
+            with route.lock:
+                route.weight_reads.append((back_mono, ALL_ECS))
+            self._event(
+                route,
+                "failback",
+                stage,
+                ALL_ECS,
+                f"the rule reads back ECS 100 % {route.failback_ms:.1f} ms after the alarm",
+                at_ms=route.failback_at_ms,
+            )
+        fired.join(timeout=FAILBACK_TIMEOUT_SECONDS)
         if route.failback_ms is None:
             raise RehearsalError(
                 f"route {record.route}: the rule did not read back ECS 100 % within "
@@ -895,7 +692,8 @@ class _Rehearsal:
         emulator = self.emulator
         previous = route.record.ecs_target_group_arn
         new_arn = redeployer.new_ecs_target_group(route.name)
-        route.traffic.add_backend(new_arn, self._ecs_backend(new_arn))
+        assert self.live is not None
+        route.traffic.add_backend(new_arn, self.live.ecs_backend(new_arn))
         with route.lock:
             route.ecs_target_group_arns.append(new_arn)
         started = self.clock.ms()
@@ -1062,20 +860,8 @@ class _Rehearsal:
                 f"(registry: {phase.to_version}, live: {phase.from_version})"
             )
         # The new version runs its own code, in its own worker, behind its own upstream.
-        phase.upstream.start()
-        config = function_config(emulator, route.record.function_name)
-        upstream = config.environment.get("UPSTREAM_URL")
-        worker = WorkerFunction(
-            config,
-            deployed_package(emulator, config),
-            region=emulator.region,
-            on_output=self._output,
-            environment_overrides=(
-                {"UPSTREAM_URL": _via_standin(upstream, phase.upstream)} if upstream else {}
-            ),
-        )
-        self.release_workers.append(worker)
-        self.router.add_version(route.record.function_name, phase.to_version, worker)
+        assert self.live is not None
+        self.live.add_version_worker(route.record.function_name, phase.to_version, phase.upstream)
         records, rules = releases.deliver_route_records(emulator, self.stack, changes, route.name)
         self._event(
             route,
@@ -1153,26 +939,7 @@ class _Rehearsal:
             at_ms=route.failback_at_ms,
         )
 
-    def _close_release(self) -> None:
-        for worker in self.release_workers:
-            with suppress(Exception):
-                worker.close()
-        for route in self.routes:
-            if route.release is not None:
-                with suppress(Exception):
-                    route.release.close()
-
     # --- cleanup -------------------------------------------------------------------------
-
-    @staticmethod
-    def _quietly(stop: Callable[[], None]) -> None:
-        """A cleanup step on the way out of an error: the original error matters more."""
-        with suppress(Exception):
-            stop()
-
-    def _stop_monoliths(self) -> None:
-        for monolith in self.monoliths.values():
-            monolith.stop()
 
     def _stop_executions(self) -> None:
         """Leave no execution running (a harness error mid-run): its tasks would outlive moto."""
@@ -1250,9 +1017,3 @@ class _Rehearsal:
 def _target_group_name(arn: str) -> str:
     """``map-ecs`` of ``arn:...:targetgroup/map-ecs/6d0e...``: short enough for a timeline line."""
     return arn.split(":targetgroup/")[-1].split("/")[0]
-
-
-def _via_standin(declared: str, standin: StandinServer) -> str:
-    """``declared`` with its scheme and host replaced by the stand-in's (the twin's DNS)."""
-    parts = urlsplit(declared)
-    return urlunsplit(("http", f"{standin.host}:{standin.port}", parts.path, parts.query, ""))

@@ -24,28 +24,36 @@ console would.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.core.contract import RouteRecord
-from controller.core.weights import Weights
+from controller.core.weights import ALL_ECS, Weights
 from rehearsal.errors import RehearsalError
+
+if TYPE_CHECKING:
+    from rehearsal.world.emulator import Emulator
 
 __all__ = [
     "ALARM_EVENT_DETAIL_TYPE",
     "Delivery",
     "FaultError",
+    "FiredAlarm",
     "MatchedRule",
     "alarm_state_change_event",
     "change_weights_by_hand",
     "deliver",
     "describe_composite",
     "drift_weights",
+    "fire_alarm",
     "matching_rules",
     "pattern_matches",
     "set_route_alarms",
+    "wait_for_all_ecs",
 ]
 
 ALARM_EVENT_SOURCE = "aws.cloudwatch"
@@ -57,6 +65,8 @@ PREFERRED_CHILD_SUFFIX = "-app-errors"
 # The share a "human" moves the canary to; far from every stage weight of the
 # example stacks, so the drift cannot be mistaken for a controller write.
 DRIFT_PERCENTS = (33.3, 66.6)
+# How often the failback is looked for (DescribeRules) after the alarm.
+FAILBACK_POLL_SECONDS = 0.002
 
 
 class FaultError(RehearsalError):
@@ -288,3 +298,83 @@ def change_weights_by_hand(elbv2: Any, record: RouteRecord, weights: Weights) ->
             action["ForwardConfig"] = forward
         actions.append(action)
     elbv2.modify_rule(RuleArn=record.rule_arn, Actions=actions)
+
+
+@dataclass
+class FiredAlarm:
+    """A route's alarms set to ALARM, their event on its way through EventBridge.
+
+    ``changed`` (``time.perf_counter``) and ``changed_mono`` (``time.monotonic``)
+    are the instant of the composite's state change; ``rules`` the rules whose
+    pattern matched the event. :meth:`join` waits for the delivery and
+    raises what it hit.
+    """
+
+    record: RouteRecord
+    changed: float
+    changed_mono: float
+    rules: list[MatchedRule]
+    _sender: threading.Thread | None = field(default=None, repr=False)
+    _errors: list[BaseException] = field(default_factory=list, repr=False)
+
+    def join(self, timeout: float) -> None:
+        """Wait for the delivery to end; raise its error, if any."""
+        if self._sender is not None:
+            self._sender.join(timeout=timeout)
+        if self._errors:
+            raise self._errors[0]
+
+
+def fire_alarm(
+    emulator: Emulator, record: RouteRecord, *, reason: str, event_id: str
+) -> FiredAlarm:
+    """Play CloudWatch and EventBridge for the route's composite alarm entering ALARM.
+
+    The alarms change (:func:`set_route_alarms`), the state-change event is
+    built and matched against the program's rules, then delivered in a
+    thread: EventBridge invokes the target asynchronously, so the caller can
+    watch the weights change while the delivery is still in flight.
+    """
+    composite = set_route_alarms(
+        emulator.client("cloudwatch"), record, state="ALARM", reason=reason
+    )
+    changed = time.perf_counter()
+    changed_mono = time.monotonic()
+    event = alarm_state_change_event(
+        composite,
+        state="ALARM",
+        previous_state=str(composite.get("StateValue", "OK")),
+        reason=reason,
+        at=datetime.now(UTC),
+        region=emulator.region,
+        account_id=emulator.account_id,
+        event_id=event_id,
+    )
+    rules = matching_rules(emulator.client("events"), event)
+    fired = FiredAlarm(record=record, changed=changed, changed_mono=changed_mono, rules=rules)
+
+    def send() -> None:
+        try:
+            deliver(emulator.client("events"), emulator.client("lambda"), event, rules=rules)
+        except BaseException as error:
+            fired._errors.append(error)
+
+    fired._sender = threading.Thread(target=send, name=f"eventbridge-{record.route}", daemon=True)
+    fired._sender.start()
+    return fired
+
+
+def wait_for_all_ecs(
+    read: Callable[[], Weights], *, since: float, timeout_seconds: float
+) -> float | None:
+    """Read the weights until they are ECS 100 %; the ``perf_counter`` instant, or None.
+
+    ``since`` is a ``time.perf_counter`` instant (the alarm's state change);
+    None when ``timeout_seconds`` after it the rule still sends to Lambda.
+    """
+    deadline = since + timeout_seconds
+    while time.perf_counter() < deadline:
+        if read() == ALL_ECS:
+            return time.perf_counter()
+        time.sleep(FAILBACK_POLL_SECONDS)
+    return None

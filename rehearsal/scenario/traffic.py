@@ -26,6 +26,7 @@ import http.client
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -459,7 +460,8 @@ class RouteTraffic:
 
     ``backends`` maps each target group ARN of the rule to its backend. A
     target group the rule forwards to but the twin has no backend for is a
-    harness error, raised from :meth:`stop`.
+    harness error, raised from :meth:`stop`. ``max_samples`` bounds the
+    samples kept (the newest; the counters count every request).
     """
 
     def __init__(
@@ -472,6 +474,7 @@ class RouteTraffic:
         rate_per_second: float,
         default_host: str,
         clock: Callable[[], float] = time.monotonic,
+        max_samples: int | None = None,
     ) -> None:
         if rate_per_second <= 0:
             raise ValueError(f"route {route}: the request rate must be positive")
@@ -487,7 +490,8 @@ class RouteTraffic:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._samples: list[Sample] = []
+        # A rehearsal keeps every sample (the chart); a served twin, up for hours, the last ones.
+        self._samples: deque[Sample] = deque(maxlen=max_samples)
         self._counts = TrafficCounts()
         self.error: BaseException | None = None
 

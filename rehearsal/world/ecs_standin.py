@@ -162,6 +162,12 @@ class StandinServer:
             self._thread.join(timeout=5)
             self._thread = None
 
+    @property
+    def failing(self) -> bool:
+        """True while it answers 503 to everything."""
+        with self._lock:
+            return self._failing
+
     def set_failing(self, failing: bool) -> None:
         """From now on answer 503 to everything (True), or serve tiles again (False)."""
         with self._lock:

@@ -26,6 +26,7 @@ from moto.core.config import DefaultConfig, default_user_config
 from moto.server import ThreadedMotoServer
 
 from rehearsal.world import moto_patches
+from rehearsal.world.control import ControlMount
 
 # moto's default account: every access key that moto does not know maps to it.
 ACCOUNT_ID = "123456789012"
@@ -58,12 +59,15 @@ class Emulator:
     ``endpoint_url`` is ``None`` for in-process moto (``mock_aws`` must be
     active while clients are used) and ``http://127.0.0.1:<port>`` for a moto
     server. Clients are cached per service; boto3 clients are thread-safe
-    once made, sessions are not, so creation is serialised.
+    once made, sessions are not, so creation is serialised. ``control`` is
+    where a server's own endpoints are registered (rehearsal/world/control.py;
+    None in-process).
     """
 
     region: str
     endpoint_url: str | None = None
     account_id: str = ACCOUNT_ID
+    control: ControlMount | None = field(default=None, repr=False, compare=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -125,7 +129,8 @@ def server(region: str, port: int = 0, host: str = "127.0.0.1") -> Iterator[Emul
     Binds to 127.0.0.1 by default: the emulator accepts any credentials, so it
     must not be reachable from other machines. Sets ``MOTO_PORT`` because
     moto's Step Functions interpreter calls the other services through its
-    own clients on ``localhost:$MOTO_PORT`` (restored afterwards).
+    own clients on ``localhost:$MOTO_PORT`` (restored afterwards). The
+    twin's own endpoints (``Emulator.control``) share the port.
     """
     moto_patches.install()
     previous_port = os.environ.get("MOTO_PORT")
@@ -141,7 +146,12 @@ def server(region: str, port: int = 0, host: str = "127.0.0.1") -> Iterator[Emul
         try:
             bound_host, bound_port = moto_server.get_host_and_port()
             os.environ["MOTO_PORT"] = str(bound_port)
-            emulator = Emulator(region=region, endpoint_url=f"http://{bound_host}:{bound_port}")
+            control = _mount_control(moto_server)
+            emulator = Emulator(
+                region=region,
+                endpoint_url=f"http://{bound_host}:{bound_port}",
+                control=control,
+            )
             _reset(emulator)
             yield emulator
         finally:
@@ -151,6 +161,25 @@ def server(region: str, port: int = 0, host: str = "127.0.0.1") -> Iterator[Emul
                 os.environ.pop("MOTO_PORT", None)
             else:
                 os.environ["MOTO_PORT"] = previous_port
+
+
+def _mount_control(moto_server: ThreadedMotoServer) -> ControlMount:
+    """Put a :class:`ControlMount` in front of the server's application.
+
+    moto 5.2.5's ``ThreadedMotoServer`` builds its werkzeug server in
+    ``start()`` and keeps it in ``_server``, whose request handler calls
+    ``server.app`` on every request; replacing ``app`` routes the next request
+    through the mount. Refuses loudly when that attribute is gone.
+    """
+    wsgi_server = getattr(moto_server, "_server", None)
+    if wsgi_server is None or not callable(getattr(wsgi_server, "app", None)):
+        raise RuntimeError(
+            "rehearsal.world.emulator: moto's ThreadedMotoServer no longer keeps its werkzeug "
+            "server in _server.app; re-check _mount_control against this moto version"
+        )
+    mount = ControlMount(wsgi_server.app)
+    wsgi_server.app = mount
+    return mount
 
 
 def _reset(emulator: Emulator) -> None:

@@ -21,7 +21,7 @@ from controller.aws.alb import (
 from controller.aws.clients import ClientFactory
 from controller.core.errors import AwsCallFailed, ConcurrentUpdate, DriftDetected, WeightError
 from controller.core.sync import plan_sync
-from controller.core.weights import ALL_ECS, ALL_LAMBDA, TOTAL_WEIGHT, Weights
+from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from tests.aws_fixtures import (
     REGION,
     AlbWorld,
@@ -127,7 +127,7 @@ def test_a_change_writes_exactly_once_and_reads_back(
 def test_a_no_op_writes_nothing(world: AlbWorld, counter: CallCounter, elbv2: Any) -> None:
     traffic = AlbTraffic(elbv2)
 
-    traffic.write_weights(world.route_record(), ALL_ECS)  # the world starts at 999/0
+    traffic.write_weights(world.route_record(), ALL_ECS)  # 999/0 is the same split as 1/0
 
     assert counter.count("ModifyRule") == 0, "unchanged weights must not call ModifyRule"
     assert counter.count("DescribeRules") == 1
@@ -218,7 +218,7 @@ def test_rollback_rewrites_a_rule_damaged_into_impossible_weights(
     world.set_forward([(world.ecs_tg_arn, 1500), (world.lambda_tg_arn, 1500)])
     AlbTraffic(elbv2).write_weights(world.route_record(), ALL_ECS)
     assert counter.count("ModifyRule") == 1
-    assert world.weights_by_arn() == {world.ecs_tg_arn: TOTAL_WEIGHT, world.lambda_tg_arn: 0}
+    assert world.weights_by_arn() == {world.ecs_tg_arn: 1, world.lambda_tg_arn: 0}
 
 
 def test_throttled_modify_is_transient_and_the_next_call_succeeds(
@@ -327,7 +327,18 @@ def test_weights_and_writes_are_by_arn_in_either_order(
     route = world.route_record()
     assert traffic.read_weights(route) == Weights(989, 10)
     traffic.write_weights(route, Weights.from_percent(50))
-    assert world.weights_by_arn() == {world.ecs_tg_arn: 499, world.lambda_tg_arn: 500}
+    assert world.weights_by_arn() == {world.ecs_tg_arn: 1, world.lambda_tg_arn: 1}
+
+
+def test_a_rule_holding_the_same_ratio_is_not_rewritten(
+    world: AlbWorld, counter: CallCounter, elbv2: Any
+) -> None:
+    # 500/500 (an older deploy, a person) splits as the 50 % stage's 1/1 does.
+    world.set_forward([(world.ecs_tg_arn, 500), (world.lambda_tg_arn, 500)])
+    traffic = AlbTraffic(elbv2)
+    traffic.write_weights(world.route_record(), Weights.from_percent(50))
+    assert counter.count("ModifyRule") == 0
+    assert traffic.read_weights(world.route_record()) == Weights.from_percent(50)
 
 
 # --- pure helpers ---------------------------------------------------------------

@@ -365,7 +365,7 @@ def test_history_item_round_trips(entry: HistoryEntry, version: int) -> None:
 
 def test_weights_are_stored_as_two_numbers() -> None:
     item = state_to_item(replace(RouteState(route=ROUTE), last_written=ALL_ECS))
-    assert item["last_written"] == {"M": {"ecs": {"N": "999"}, "lambda": {"N": "0"}}}
+    assert item["last_written"] == {"M": {"ecs": {"N": "1"}, "lambda": {"N": "0"}}}
 
 
 # --- the contract the in-memory fake (tests/fakes.py) shares with this adapter ------------

@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from controller import handler
-from controller.core.contract import ENV_REGISTRY_PATH, ENV_STACK, PlanRecord, StagePlanRecord
+from controller.core.contract import (
+    ENV_REGISTRY_PATH,
+    ENV_STACK,
+    PlanRecord,
+    StagePlanRecord,
+    rollback_dimensions,
+)
 from controller.core.errors import AwsCallFailed, TransitionRefused
 from controller.core.lifecycle import Event, Status
 from controller.core.state_machine import TASK_RESULT_KEYS, TRANSIENT_ERROR
@@ -186,7 +192,7 @@ def test_operator_resume_and_promote(stack: TwinWorld) -> None:
     assert resumed["status"] == "idle"
     promoted = handler.lambda_handler({**operator, "command": "promote", "full": True}, context())
     assert promoted["status"] == "promoted"
-    assert promoted["weights"] == {"ecs": 0, "lambda": 999}
+    assert promoted["weights"] == {"ecs": 0, "lambda": 1}
 
 
 def test_alarm_event_rolls_back_and_counts_it(
@@ -204,6 +210,11 @@ def test_alarm_event_rolls_back_and_counts_it(
     assert service.ports.state.load(ROUTE).status is Status.ROLLED_BACK
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     assert any(m.get("Rollbacks") == [1.0] and m.get("route") == ROUTE for m in emf), emf
+    # Exactly the contract's dimension set, the one the dashboard graphs.
+    (counted,) = [m for m in emf if "Rollbacks" in m]
+    (directive,) = counted["_aws"]["CloudWatchMetrics"]
+    assert [sorted(d) for d in directive["Dimensions"]] == [sorted(rollback_dimensions(ROUTE))]
+    assert {key: counted[key] for key in rollback_dimensions(ROUTE)} == rollback_dimensions(ROUTE)
 
 
 def test_alarm_back_to_ok_changes_nothing(stack: TwinWorld) -> None:

@@ -74,7 +74,12 @@ def app(
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    for name in ("HEALTH_CHECK_PATH", "ALLOWED_METHODS", "UPSTREAM_CONNECT_TIMEOUT_MS"):
+    for name in (
+        "HEALTH_CHECK_PATH",
+        "ALLOWED_METHODS",
+        "UPSTREAM_CONNECT_TIMEOUT_MS",
+        "FORWARD_HEADERS",
+    ):
         monkeypatch.delenv(name, raising=False)
     module = load_app(env)
     module.configure()
@@ -237,6 +242,24 @@ def test_forwards_method_path_query_and_allowed_headers_only(
     for private in ("cookie", "authorization", "x-forwarded-for"):
         assert private not in seen.headers, f"{private} leaked to the upstream"
     assert seen.headers["host"] != "maps.example.com"
+
+
+def test_configured_forward_headers_reach_the_upstream_hop_by_hop_never(
+    app: ModuleType, upstream: LoopbackUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A monolith that localised tiles by Accept-Language and logged the client.
+    monkeypatch.setenv("FORWARD_HEADERS", "Accept-Language,User-Agent,X-Forwarded-For,TE")
+    app.configure(upstream_url=upstream.url)
+    event = tile_event("/echo", accept_language="ja-JP", user_agent="maps/1.0", te="trailers")
+
+    assert invoke(app, event)["statusCode"] == 200
+
+    seen = upstream.state.snapshot()[-1]
+    assert seen.headers["accept-language"] == "ja-JP"
+    assert seen.headers["user-agent"] == "maps/1.0"
+    assert seen.headers["x-forwarded-for"] == event["headers"]["x-forwarded-for"]
+    assert seen.headers.get("te") != "trailers", "a hop-by-hop header was forwarded"
+    assert "cookie" not in seen.headers
 
 
 def test_multi_value_query_is_forwarded_in_order(

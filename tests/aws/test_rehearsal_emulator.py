@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.error
+import urllib.request
 
 import boto3
 
+from rehearsal.world.control import CONTROL_PREFIX
 from rehearsal.world.emulator import Emulator, in_process, moto_config, server
 
 REGION = "ap-northeast-1"
@@ -59,3 +63,36 @@ def test_client_kwargs_reach_the_same_endpoint():
     kwargs = emulator.client_kwargs()
     assert kwargs["endpoint_url"] == "http://127.0.0.1:1"
     assert kwargs["region_name"] == REGION
+
+
+def _post(url: str, body: bytes, method: str = "POST") -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body if method == "POST" else None, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_twins_own_endpoints_share_the_port_with_moto():
+    with server(REGION, port=0) as emulator:
+        assert emulator.control is not None
+        seen: list[object] = []
+
+        def echo(body: object) -> tuple[int, object]:
+            seen.append(body)
+            return 200, {"lines": ["ok"]}
+
+        emulator.control.register("echo", echo)
+        base = f"{emulator.endpoint_url}{CONTROL_PREFIX}"
+        assert _post(f"{base}echo", b'{"route": "r"}') == (200, {"lines": ["ok"]})
+        assert seen == [{"route": "r"}]
+        status, answer = _post(f"{base}nope", b"{}")
+        assert status == 404 and "known: echo" in answer["error"]
+        assert _post(f"{base}echo", b"", method="GET")[0] == 405
+        assert _post(f"{base}echo", b"not json")[0] == 400
+        # Everything else is still moto.
+        emulator.client("sqs").create_queue(QueueName="still-moto")
+        assert emulator.client("sqs").list_queues()["QueueUrls"]
+        emulator.control.unregister("echo")
+        assert _post(f"{base}echo", b"{}")[0] == 404

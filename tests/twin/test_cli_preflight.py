@@ -132,7 +132,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
     def target() -> None:
         try:
-            serve(STACK, PROJECT, port=0, out=io.StringIO(), stop=stop, on_ready=on_ready)
+            serve(STACK, PROJECT, port=0, rate=0, out=io.StringIO(), stop=stop, on_ready=on_ready)
         except BaseException as error:
             errors.append(error)
             ready.set()

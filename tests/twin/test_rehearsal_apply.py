@@ -221,7 +221,7 @@ def test_rule_forwards_by_weight_on_the_brownfield_listener(applied, brownfield)
     assert rule["Priority"] == "100"
     forward = rule["Actions"][0]["ForwardConfig"]["TargetGroups"]
     weights = {g["TargetGroupArn"]: g["Weight"] for g in forward}
-    assert weights == {brownfield.ecs_target_group_arns[ROUTE]: 999, target_group.id: 0}
+    assert weights == {brownfield.ecs_target_group_arns[ROUTE]: 1, target_group.id: 0}
     conditions = {c["Field"]: c for c in rule["Conditions"]}
     assert conditions["path-pattern"]["PathPatternConfig"]["Values"] == ["/map/v1/tile/*"]
     assert applied.exports["routes"][ROUTE]["ruleArn"] == rule_record.id

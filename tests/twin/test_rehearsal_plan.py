@@ -57,7 +57,7 @@ def test_json_document(prod):
     assert rule["type"] == "aws:lb/listenerRule:ListenerRule"
     assert rule["parent"] == "map-tile-traffic"
     assert rule["parentType"] == "strangler:traffic:RouteTraffic"
-    assert [w["weight"] for w in rule["keyInputs"]["weights"]] == [999, 0]
+    assert [w["weight"] for w in rule["keyInputs"]["weights"]] == [1, 0]
     # The controller owns the whole forward action after create (components/traffic.py).
     assert rule["ignoreChanges"] == ["actions"]
     assert "map-tile-traffic-tg" in rule["dependsOn"]

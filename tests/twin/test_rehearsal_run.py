@@ -224,6 +224,7 @@ class TestExampleStack:
             ({"routes": ("map-poi",)}, "--route map-poi: no such route; routes: map-tile"),
             ({"fail_at_stage": 5}, "--fail-at-stage 5: route map-tile has 4 stages"),
             ({"fail_at_stage": 4}, "stage 4 of route map-tile has no bake"),
+            ({"fail_at_stage": 4}, "once it is promoted .*, use --fail-after-promotion"),
             ({"drift_at_stage": 1, "fail_at_stage": 2}, "both apply"),
             ({"redeploy_at_stage": 5}, "--redeploy-at-stage 5: route map-tile has 4 stages"),
             ({"reorder_at_stage": 4}, "--reorder-at-stage 4: stage 4 of route map-tile has no"),

@@ -1,4 +1,10 @@
-"""Tests of rehearsal/serve.py: the stack on a moto server, used from another process."""
+"""Tests of rehearsal/serve.py: the stack alive on a moto server, used from other processes.
+
+One served twin for the whole module (``served``): the operator's sequence of
+the README (start, status, fault, history, a refused start) runs against it
+through the real entry points, ``python -m controller`` and ``python -m
+rehearsal fault``.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,17 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
+from controller.cli.main import Io
+from controller.cli.main import main as controller_main
+from rehearsal.cli import main as rehearsal_main
 from rehearsal.serve import serve
 from rehearsal.world import moto_patches
 from rehearsal.world.twin import Twin
@@ -20,6 +32,18 @@ from rehearsal.world.twin import Twin
 PROJECT = Path(__file__).resolve().parents[2]
 # Not the default (1000): the answer must come from the option.
 ACCOUNT_CONCURRENCY = 750
+# Short bakes; the 1 % stage is stretched to about 4 s at the default rate so
+# that its Check sees requests. The later bakes leave time to fire the alarm
+# once the stage has advanced.
+BAKE_SECONDS = 3
+# Generous bounds on a shared machine; the sequence normally takes seconds.
+PROGRESSING_WITHIN_SECONDS = 10.0
+ADVANCES_WITHIN_SECONDS = 30.0
+POLL_SECONDS = 0.2
+
+# The controller's Powertools Metrics warns on invocations without a metric;
+# the live stack silences it, but pytest resets the filters for every test.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +67,7 @@ def served():
                 PROJECT,
                 port=0,
                 account_concurrency=ACCOUNT_CONCURRENCY,
+                bake_seconds=BAKE_SECONDS,
                 out=out,
                 stop=stop,
                 on_ready=on_ready,
@@ -125,8 +150,11 @@ def test_operator_cli_status_works_against_it(served):
     assert "map-tile" in json.dumps(json.loads(completed.stdout))
 
 
-def run_cli(twin: Twin, *argv: str) -> subprocess.CompletedProcess[str]:
-    """``python -m controller`` against the served twin, as an operator would type it."""
+def controller(twin: Twin, *argv: str) -> tuple[int, Any, str]:
+    """``python -m controller ARGV --json`` against the served twin, through its main function.
+
+    Returns the exit code, the JSON on stdout (None when empty) and stderr.
+    """
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -135,42 +163,118 @@ def run_cli(twin: Twin, *argv: str) -> subprocess.CompletedProcess[str]:
     }
     common = ["--stack", "prod", "--region", twin.emulator.region]
     common += ["--endpoint-url", str(twin.emulator.endpoint_url), "--json"]
-    return subprocess.run(
-        [sys.executable, "-m", "controller", *argv, *common],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    out, err = io.StringIO(), io.StringIO()
+    code = controller_main([*argv, *common], io=Io(stdout=out, stderr=err, env=env))
+    text = out.getvalue().strip()
+    return code, json.loads(text) if text else None, err.getvalue()
+
+
+def status_of(twin: Twin, route: str) -> dict[str, Any]:
+    code, rows, err = controller(twin, "status", "--route", route)
+    assert code == 0, err
+    (row,) = rows
+    return dict(row)
+
+
+def wait_for(
+    what: str,
+    probe: Callable[[], dict[str, Any]],
+    done: Callable[[dict[str, Any]], bool],
+    within: float,
+) -> dict[str, Any]:
+    """Call ``probe`` until ``done`` holds for its answer; the answer (fails after ``within`` s)."""
+    deadline = time.monotonic() + within
+    while True:
+        answer = probe()
+        if done(answer):
+            return answer
+        assert time.monotonic() < deadline, f"{what} within {within:g} s; last status: {answer}"
+        time.sleep(POLL_SECONDS)
+
+
+def test_operator_sequence_start_progress_fault_history_refused_start(served):
+    """The README's walkthrough: the run progresses by itself, an alarm sends it back to ECS."""
+    twin, text = served
+    assert f"stages as served 1% 4s, 10% {BAKE_SECONDS}s" in text
+    code, started, err = controller(twin, "start", "--route", "map-tile")
+    assert code == 0, err
+    assert started["action"] == "start"
+
+    first = wait_for(
+        "progressing",
+        lambda: status_of(twin, "map-tile"),
+        lambda row: row["status"] == "progressing",
+        PROGRESSING_WITHIN_SECONDS,
     )
+    advanced = wait_for(
+        "the stage advances by itself",
+        lambda: status_of(twin, "map-tile"),
+        lambda row: row["stage"] > first["stage"],
+        ADVANCES_WITHIN_SECONDS,
+    )
+    assert advanced["status"] == "progressing", advanced
+
+    out, err_text = io.StringIO(), io.StringIO()
+    fault = ["fault", "--endpoint-url", str(twin.emulator.endpoint_url), "--route", "map-tile"]
+    assert rehearsal_main([*fault, "--kind", "alarm"], out, err_text) == 0, err_text.getvalue()
+    assert "reads back ECS 100 %" in out.getvalue(), out.getvalue()
+
+    after = status_of(twin, "map-tile")
+    assert (after["status"], after["weights"]) == ("rolled_back", {"ecs": 100.0, "lambda": 0.0})
+
+    code, history, err = controller(twin, "history", "--route", "map-tile")
+    assert code == 0, err
+    events = [entry["event"] for entry in reversed(history)]
+    assert events[0] == "begin", events
+    for wanted in ("shift", "check_passed", "rollback"):
+        assert wanted in events, f"{wanted} missing from {events}"
+    assert all(entry["reason"] for entry in history), history
+    rollback = next(entry for entry in history if entry["event"] == "rollback")
+    assert "in ALARM" in rollback["reason"], rollback
+
+    code, _, err = controller(twin, "start", "--route", "map-tile")
+    assert code == 1, err
+    assert "rolled_back" in err, err
+
+    # The fault desk undoes what it did: the alarms are OK again.
+    out = io.StringIO()
+    assert rehearsal_main([*fault, "--kind", "clear"], out, io.StringIO()) == 0
+    assert "back to OK" in out.getvalue(), out.getvalue()
 
 
-def test_operator_cli_start_rollback_history_end_to_end(served):
-    """serve + status, start, rollback and history, through the real entry points."""
+def test_fault_drift_and_upstream_then_clear_undoes_them(served):
+    """After the walkthrough (the route rolled back): the other kinds, each undone by clear."""
     twin, _ = served
-    started = run_cli(twin, "start", "--route", "map-tile")
-    assert started.returncode == 0, started.stderr
-    assert json.loads(started.stdout)["action"] == "start"
+    url = str(twin.emulator.endpoint_url)
 
-    rolled = run_cli(twin, "rollback", "--route", "map-tile", "--reason", "e2e drill")
-    assert rolled.returncode == 0, rolled.stderr
-    assert json.loads(rolled.stdout)["status"] == "rolled_back"
+    def fault(kind: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["fault", "--endpoint-url", url, "--route", "map-tile", "--kind", kind]
+        assert rehearsal_main(argv, out, err) == 0, err.getvalue()
+        return out.getvalue()
 
-    status = run_cli(twin, "status", "--route", "map-tile")
-    assert status.returncode == 0, status.stderr
-    (row,) = json.loads(status.stdout)
-    assert (row["status"], row["weights"]) == ("rolled_back", {"ecs": 100.0, "lambda": 0.0})
+    before = status_of(twin, "map-tile")["alb_weights"]
+    assert "weights changed by hand" in fault("drift")
+    drifted = status_of(twin, "map-tile")
+    assert drifted["alb_weights"] != before and drifted["drift"] is True, drifted
+    assert "answers 503" in fault("upstream")
+    cleared = fault("clear")
+    assert "weights put back by hand" in cleared and "serves tiles again" in cleared, cleared
+    after = status_of(twin, "map-tile")
+    assert (after["alb_weights"], after["drift"]) == (before, False), after
+    assert "nothing to clear" in fault("clear")
 
-    history = run_cli(twin, "history", "--route", "map-tile")
-    assert history.returncode == 0, history.stderr
-    newest = json.loads(history.stdout)[0]
-    assert (newest["event"], newest["actor"], newest["to"]) == (
-        "rollback",
-        "operator:e2e",
-        "rolled_back",
-    )
-    assert newest["reason"] == "e2e drill"
 
-    refused = run_cli(twin, "start", "--route", "map-tile")
-    assert refused.returncode == 1, refused.stdout
+def test_fault_names_an_unknown_route_and_exits_1(served):
+    twin, _ = served
+    err = io.StringIO()
+    argv = ["fault", "--endpoint-url", str(twin.emulator.endpoint_url), "--route", "nope"]
+    assert rehearsal_main(argv, io.StringIO(), err) == 1
+    assert "no route 'nope'" in err.getvalue() and "map-tile" in err.getvalue()
+
+
+def test_fault_on_something_that_is_not_a_served_twin_says_so():
+    err = io.StringIO()
+    argv = ["fault", "--endpoint-url", "http://127.0.0.1:9", "--route", "map-tile"]
+    assert rehearsal_main(argv, io.StringIO(), err) == 1
+    assert "cannot reach http://127.0.0.1:9" in err.getvalue()

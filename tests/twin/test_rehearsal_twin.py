@@ -28,4 +28,4 @@ def test_three_routes_on_one_listener():
             [described] = [r for r in rules if r["RuleArn"] == rule.id]
             groups = described["Actions"][0]["ForwardConfig"]["TargetGroups"]
             ecs = twin.brownfield.ecs_target_group_arns[route]
-            assert {g["TargetGroupArn"]: g["Weight"] for g in groups}[ecs] == 999, route
+            assert {g["TargetGroupArn"]: g["Weight"] for g in groups}[ecs] == 1, route

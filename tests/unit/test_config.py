@@ -9,7 +9,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components import naming
@@ -20,14 +20,14 @@ from components.config import (
     StackConfig,
     default_health_check_path,
     default_powertools_layer_arn,
-    lambda_weight,
     load_balancer_dimension,
     parse_stack_config,
+    stage_weights,
 )
 from components.controller import CanaryControllerArgs, ControllerConfigError, ControllerRoute
 from components.limits import MAX_STACK_NAME_LENGTH
 from controller.core.contract import PlanRecord, StagePlanRecord
-from controller.core.weights import TOTAL_WEIGHT
+from controller.core.weights import MAX_WEIGHT, Weights
 from tests.pulumi_mocks import PROJECT_ROOT, run_program
 
 REGION = "ap-northeast-1"
@@ -128,7 +128,7 @@ def test_valid_config_parses_with_defaults(project: Path) -> None:
 def test_bake_minutes_become_seconds_and_weights_become_alb_weights(project: Path) -> None:
     stages = parse(raw_config(), project).routes[0].canary.stages
     assert [s.bake_seconds for s in stages] == [600, 1200, 1800, 0]
-    assert [s.lambda_weight for s in stages] == [10, 100, 500, 999]
+    assert [(s.weights.ecs, s.weights.lambda_) for s in stages] == [(99, 1), (9, 1), (1, 1), (0, 1)]
     assert [s.weight for s in stages] == [1, 10, 50, 100]
 
 
@@ -200,20 +200,18 @@ def test_load_balancer_dimension_comes_from_the_listener_arn() -> None:
         load_balancer_dimension(ECS_TG)
 
 
+@settings(max_examples=50, deadline=None)
 @given(st.integers(min_value=1, max_value=1000))
-def test_lambda_weight_is_within_alb_limits_and_monotone(tenths: int) -> None:
-    percent = tenths / 10
-    weight = lambda_weight(percent)
-    assert 0 <= weight <= TOTAL_WEIGHT
-    assert abs(weight - percent * TOTAL_WEIGHT / 100) <= 0.5
-    if tenths > 1:
-        assert lambda_weight((tenths - 1) / 10) <= weight
+def test_stage_weights_are_within_alb_limits_and_exact(tenths: int) -> None:
+    weights = stage_weights(tenths / 10)
+    assert 0 <= weights.ecs <= MAX_WEIGHT and 0 <= weights.lambda_ <= MAX_WEIGHT
+    assert weights.lambda_ * 1000 == tenths * weights.total
 
 
-def test_lambda_weight_rounds_half_up() -> None:
-    assert lambda_weight(50) == 500  # 499.5
-    assert lambda_weight(100) == TOTAL_WEIGHT
-    assert lambda_weight(0.1) == 1
+def test_stage_weights_are_the_smallest_exact_pairs() -> None:
+    assert stage_weights(50).same_pair(Weights(ecs=1, lambda_=1))
+    assert stage_weights(33.3).same_pair(Weights(ecs=667, lambda_=333))
+    assert stage_weights(100).same_pair(Weights(ecs=0, lambda_=1))
 
 
 # --- bad input: one test per kind of problem ---------------------------------------
@@ -345,12 +343,11 @@ def test_stages_must_end_at_100(project: Path) -> None:
     ]
 
 
-def test_stage_weights_that_collapse_to_the_same_alb_weight(project: Path) -> None:
-    # 50 % -> 499.5 -> 500 and 50.1 % -> 500.499 -> 500: the same ALB weight.
-    assert problems(raw_config(route(canary=stages(50, 50.1, 100))), project) == [
-        "routes[0].canary.stages[1].weight: 50.1 % gives the same ALB weight (500 of 999) "
-        "as the previous stage (50 %)"
-    ]
+def test_neighbouring_tenths_are_distinct_stages(project: Path) -> None:
+    # Each 0.1 % step has its own exact ratio: 50 and 50.1 are two splits.
+    parsed = parse(raw_config(route(canary=stages(50, 50.1, 100))), project)
+    first, second, _ = parsed.routes[0].canary.stages
+    assert first.weights != second.weights
 
 
 def test_stage_weight_finer_than_a_tenth(project: Path) -> None:
@@ -601,3 +598,54 @@ def test_the_program_refuses_a_bad_stack_name_before_any_resource() -> None:
     with pytest.raises(pulumi.RunError, match=r"stack 'my_stack': must be letters") as caught:
         run_program(PROJECT_ROOT / "Pulumi.prod.yaml", stack="my_stack")
     assert caught.value.recorded_resources == []  # type: ignore[attr-defined]
+
+
+# --- function.forwardHeaders ---------------------------------------------------------
+
+
+def with_forward_headers(*names: Any) -> dict[str, Any]:
+    data = route()
+    data["function"]["forwardHeaders"] = list(names)
+    return raw_config(data)
+
+
+def test_forward_headers_are_lower_cased_and_reach_the_function_environment(
+    project: Path,
+) -> None:
+    from components.function import function_environment
+
+    parsed = parse(with_forward_headers("Accept-Language", "User-Agent"), project).routes[0]
+    assert parsed.function.forward_headers == ("accept-language", "user-agent")
+    assert function_environment(parsed)["FORWARD_HEADERS"] == "accept-language,user-agent"
+
+
+def test_without_forward_headers_the_function_environment_has_none(project: Path) -> None:
+    from components.function import function_environment
+
+    assert "FORWARD_HEADERS" not in function_environment(parse(raw_config(), project).routes[0])
+
+
+def test_hop_by_hop_forward_headers_are_refused(project: Path) -> None:
+    assert problems(with_forward_headers("Accept-Language", "Connection"), project) == [
+        "routes[0].function.forwardHeaders[1]: 'Connection' is hop-by-hop or set by the "
+        "upstream connection itself; it is never forwarded"
+    ]
+
+
+def test_forward_headers_must_be_header_names_listed_once(project: Path) -> None:
+    found = problems(with_forward_headers("Accept Language", "user-agent", "User-Agent"), project)
+    assert found == [
+        "routes[0].function.forwardHeaders[0]: 'Accept Language' is not an HTTP header name",
+        "routes[0].function.forwardHeaders[2]: 'User-Agent' is listed twice "
+        "(header names ignore case)",
+    ]
+
+
+def test_forward_headers_cannot_be_set_through_the_environment(project: Path) -> None:
+    data = route()
+    data["function"]["environment"]["FORWARD_HEADERS"] = "cookie"
+    assert_problem(
+        raw_config(data),
+        project,
+        "routes[0].function.environment.FORWARD_HEADERS: is set by the program itself",
+    )

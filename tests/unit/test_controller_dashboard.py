@@ -13,6 +13,7 @@ from components.controller_dashboard import (
     load_balancer_dimension,
     target_group_dimension,
 )
+from controller.core.contract import METRIC_ROLLBACKS, rollback_dimensions
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
@@ -157,3 +158,11 @@ def test_alarm_widget_holds_at_most_the_cloudwatch_limit():
     alarms = widgets_titled(body, "big: alarms")[0]["properties"]["alarms"]
     assert len(alarms) == MAX_ALARMS_PER_WIDGET
     assert alarms[0].endswith(":big-0")
+
+
+def test_rollbacks_are_graphed_with_the_contracts_whole_dimension_set() -> None:
+    body = build(route("map-tile"))
+    throttles = widgets_titled(body, "map-tile: throttles")[0]["properties"]["metrics"]
+    (rollbacks,) = [m for m in throttles if m[1] == METRIC_ROLLBACKS]
+    pairs = dict(zip(rollbacks[2:-1:2], rollbacks[3:-1:2], strict=True))
+    assert pairs == rollback_dimensions("map-tile")

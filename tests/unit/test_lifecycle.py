@@ -254,7 +254,7 @@ def test_shift_refuses_a_stale_execution_and_non_canonical_weights() -> None:
     state = started()
     with pytest.raises(TransitionRefused, match="does not hold the lock"):
         lc.record_shift(state, execution_arn=RUN_B, weights=PLAN[0], actor="sm", now=at(1))
-    with pytest.raises(TransitionRefused, match="do not sum to 999"):
+    with pytest.raises(TransitionRefused, match="not the exact ratio"):
         lc.record_shift(
             state, execution_arn=RUN_A, weights=Weights(100, 100), actor="sm", now=at(1)
         )
@@ -368,7 +368,7 @@ def test_drift_pauses_and_leaves_the_weights() -> None:
     assert t.state.status is Status.PAUSED
     assert t.state.lock is None
     assert t.state.last_written == PLAN[0], "what the controller wrote stays recorded"
-    assert t.state.reason == "drift: live ecs=500 lambda=500, expected ecs=989 lambda=10"
+    assert t.state.reason == "drift: live ecs=500 lambda=500, expected ecs=99 lambda=1"
     assert t.entry is not None and (t.entry.event, t.entry.weights) == (Event.DRIFT, live)
     assert lc.needs_operator(t.state)
     # Repeated: nothing new.

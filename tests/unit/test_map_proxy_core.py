@@ -149,6 +149,66 @@ def test_request_filter_keeps_exactly_the_allow_list(headers: dict[str, str]) ->
     assert core.filter_request_headers(kept) == kept  # idempotent
 
 
+def test_the_never_forwarded_headers_are_the_contracts() -> None:
+    # The function keeps its own copy (it imports nothing of the project).
+    assert constants.NEVER_FORWARDED_HEADERS == contract.NEVER_FORWARDED_HEADERS
+    assert constants.ENV_FORWARD_HEADERS == contract.ENV_FORWARD_HEADERS
+    assert not constants.REQUEST_HEADER_ALLOWLIST & constants.NEVER_FORWARDED_HEADERS
+
+
+def test_configured_headers_are_forwarded_on_top_of_the_default() -> None:
+    allowed = config_module.parse_forward_headers(
+        "FORWARD_HEADERS", "Accept-Language, User-Agent,X-Forwarded-For"
+    )
+    headers = {
+        "Accept": "image/png",
+        "Accept-Language": "ja",
+        "User-Agent": "maps/1.0",
+        "X-Forwarded-For": "203.0.113.7",
+        "Cookie": "session=1",
+    }
+    assert core.filter_request_headers(headers, allowed) == {
+        "accept": "image/png",
+        "accept-language": "ja",
+        "user-agent": "maps/1.0",
+        "x-forwarded-for": "203.0.113.7",
+    }
+    # Without the setting, today's default only.
+    assert core.filter_request_headers(headers) == {"accept": "image/png"}
+
+
+@given(st.sampled_from(sorted(constants.NEVER_FORWARDED_HEADERS)))
+def test_hop_by_hop_headers_are_never_forwarded_whatever_the_config(name: str) -> None:
+    allowed = config_module.parse_forward_headers("FORWARD_HEADERS", f"{name},accept-language")
+    assert name not in allowed
+    # Even an allowlist that names it (a caller bypassing the parser) drops it.
+    everything = allowed | {name}
+    assert core.filter_request_headers({name: "x", "accept-language": "ja"}, everything) == {
+        "accept-language": "ja"
+    }
+
+
+def test_headers_the_connection_header_names_are_hop_by_hop() -> None:
+    allowed = config_module.parse_forward_headers("FORWARD_HEADERS", "x-tile-hint,accept-language")
+    headers = {"Connection": "X-Tile-Hint", "X-Tile-Hint": "fast", "Accept-Language": "en"}
+    assert core.filter_request_headers(headers, allowed) == {"accept-language": "en"}
+
+
+def test_a_bad_forward_header_name_is_a_config_error() -> None:
+    with pytest.raises(exceptions.ConfigError) as caught:
+        config_module.load_config(
+            environ={"UPSTREAM_URL": "http://maps", "ROUTE_NAME": "t", "FORWARD_HEADERS": "a b"}
+        )
+    assert caught.value.key == "FORWARD_HEADERS"
+
+
+def test_forward_headers_come_from_the_environment() -> None:
+    config = config_module.load_config(
+        environ={"UPSTREAM_URL": "http://maps", "ROUTE_NAME": "t", "FORWARD_HEADERS": "User-Agent"}
+    )
+    assert config.forward_headers == constants.REQUEST_HEADER_ALLOWLIST | {"user-agent"}
+
+
 @given(st.sampled_from(REQUEST_ALLOWED), st.sampled_from(["a\r\nb", "a\nb", "a\x00b"]))
 def test_request_filter_drops_values_that_would_split_the_request(name: str, value: str) -> None:
     assert core.filter_request_headers({name: value}) == {}
@@ -349,6 +409,7 @@ def test_config_defaults() -> None:
     assert config.allowed_methods == frozenset({"GET", "HEAD"})
     assert config.allow_header == "GET, HEAD"
     assert config.timeout_margin_ms == constants.DEFAULT_TIMEOUT_MARGIN_MS
+    assert config.forward_headers == constants.REQUEST_HEADER_ALLOWLIST
 
 
 def test_explicit_argument_wins_over_environment() -> None:

@@ -20,13 +20,11 @@ def record(*weights: float, bake: int = 60, per_run: int = 0, min_requests: int 
     )
 
 
-# Valid plans: strictly increasing lambda weights at ALB resolution, ending at 100 %.
+# Valid plans: strictly increasing shares on the 0.1 % grid, ending at 100 %.
 @st.composite
 def valid_records(draw: st.DrawFn) -> PlanRecord:
-    lambda_weights = draw(
-        st.lists(st.integers(min_value=1, max_value=998), unique=True, max_size=8)
-    )
-    percents = [Weights(ecs=999 - w, lambda_=w).lambda_percent for w in sorted(lambda_weights)]
+    tenths = draw(st.lists(st.integers(min_value=1, max_value=999), unique=True, max_size=8))
+    percents = [t / 10 for t in sorted(tenths)]
     percents.append(100.0)
     bakes = draw(st.lists(st.integers(0, 3600), min_size=len(percents), max_size=len(percents)))
     return PlanRecord(
@@ -47,7 +45,7 @@ def test_from_record_builds_indexed_stages() -> None:
         Stage(3, 100.0, 60),
     )
     assert (plan.stages_per_run, plan.min_requests, plan.total, len(plan)) == (2, 20, 4, 4)
-    assert plan.stage(1).weights == Weights(ecs=899, lambda_=100)
+    assert plan.stage(1).weights.same_pair(Weights(ecs=9, lambda_=1))
     assert plan.stage(3).weights == ALL_LAMBDA
     assert plan.stage(0).number == 1
 
@@ -60,12 +58,12 @@ def test_record_round_trip(rec: PlanRecord) -> None:
 
 
 @given(valid_records())
-def test_valid_plans_strictly_increase_at_alb_resolution_and_end_at_all_lambda(
+def test_valid_plans_strictly_increase_in_share_and_end_at_all_lambda(
     rec: PlanRecord,
 ) -> None:
     plan = StagePlan.from_record(rec)
-    lambdas = [s.weights.lambda_ for s in plan.stages]
-    assert lambdas == sorted(set(lambdas))
+    shares = [s.weights.lambda_tenths for s in plan.stages]
+    assert shares == sorted(set(shares))
     assert plan.stages[-1].weights == ALL_LAMBDA
     assert plan.is_last(plan.total - 1)
 
@@ -75,7 +73,7 @@ def test_valid_plans_strictly_increase_at_alb_resolution_and_end_at_all_lambda(
     [
         (record(), "plan.stages: at least one stage is required"),
         (record(0, 100), "plan.stages[0].weight: must be above 0, got 0"),
-        (record(50, 50.1, 100), "plan.stages[1].weight: 50.1 maps to the same ALB weight (500"),
+        (record(50, 50, 100), "plan.stages[1].weight: 50 is not above plan.stages[0].weight 50"),
         (record(50, 20, 100), "plan.stages[1].weight: 20 is not above plan.stages[0].weight 50"),
         (record(10, 50), "plan.stages[1].weight: the last stage must be 100, got 50"),
         (record(10, 100.5), "plan.stages[1].weight: percent 100.5 is outside 0..100"),
@@ -93,7 +91,7 @@ def test_invalid_plans_name_the_field(rec: PlanRecord, expected: str) -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    problems = plan_problems(record(50, 50.1, 40, bake=-1, per_run=-2, min_requests=-3))
+    problems = plan_problems(record(50, 50, 40, bake=-1, per_run=-2, min_requests=-3))
     fields = [p.split(":")[0] for p in problems]
     assert "plan.stages[1].weight" in fields
     assert "plan.stages[2].weight" in fields

@@ -120,8 +120,7 @@ def test_rule_forwards_all_traffic_to_ecs_on_create(prod: ProgramRun) -> None:
     assert action["type"] == "forward"
     groups = action["forward"]["targetGroups"]
     assert [g["arn"] for g in groups] == [ECS_TG, lambda_tg.outputs["arn"]]
-    assert [g["weight"] for g in groups] == [999, 0], "ECS 999 / Lambda 0 on create"
-    assert sum(g["weight"] for g in groups) == 999
+    assert [g["weight"] for g in groups] == [1, 0], "ECS 1 / Lambda 0 (all on ECS) on create"
 
 
 def test_rule_ignores_exactly_the_whole_action_list(prod: ProgramRun) -> None:

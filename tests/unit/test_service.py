@@ -233,7 +233,7 @@ def test_shift_fails_verification_when_the_rule_does_not_change(
     with pytest.raises(VerificationFailed) as info:
         service.shift(run(arn))
     assert is_transient(info.value)
-    assert "expected ecs=899 lambda=100" in str(info.value)
+    assert "expected ecs=9 lambda=1" in str(info.value)
     assert events(service) == [Event.BEGIN], "an unverified shift must not be recorded"
     # Three reads back, with the configured pause between them (on the fake clock).
     assert world.clock.sleeps == [0.5, 0.5]
