@@ -24,8 +24,11 @@ AWS is reached only through the ports; the decisions are in
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -345,9 +348,10 @@ class ReleaseService:
         ):
             if judgement.verdict is Verdict.NOT_YET:
                 figures_reason += f" after {release_run.MAX_NOT_YET_CHECKS} bakes"
-            figures = judgement.figures
             return ReleaseTaskResult(
-                Outcome.FAIL, state.status, reason=f"{figures_reason} {_compact(figures)}"
+                Outcome.FAIL,
+                state.status,
+                reason=f"{figures_reason} {_compact(judgement.figures)}",
             )
         _, transition = self._commit(
             route,
@@ -548,15 +552,11 @@ def _holds(state: RouteState, execution_arn: str) -> bool:
 
 
 def _compact(figures: dict[str, Any]) -> str:
-    import json
-
     return json.dumps(figures, sort_keys=True, separators=(",", ":"))
 
 
 def _execution_name(route: str, trigger: str, now: datetime) -> str:
-    import re
-    import uuid
-
+    """A valid Step Functions execution name (1-80 letters, digits, - and _)."""
     suffix = f"-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     prefix = re.sub(r"[^A-Za-z0-9_-]", "-", f"{route}-{trigger}")
     return prefix[: 80 - len(suffix)] + suffix
