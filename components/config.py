@@ -88,6 +88,11 @@ ROUTE_FUNCTION_DEFAULT_MEMORY_MB = 512
 ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS = 10
 DEFAULT_LOG_RETENTION_DAYS = 30
 DEFAULT_MIN_REQUESTS = 50
+# How long MinCapacity stays pinned after a promotion or a rollback (capacity.holdHours).
+DEFAULT_CAPACITY_HOLD_HOURS = 72.0
+# ECS cluster and service names: up to 255 letters, numbers, hyphens and
+# underscores (ECS API Reference, CreateCluster and CreateService).
+_ECS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 # Environment keys the component sets itself; the config must not override them.
 ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
@@ -224,6 +229,8 @@ class CanaryConfig:
     stages_per_run: int = 0
     min_requests: int = DEFAULT_MIN_REQUESTS
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
+    concurrency_headroom_percent: float | None = None
+    expected_peak_rps: float | None = None
 
     def plan_record(self) -> PlanRecord:
         """The plan as the controller's contract records it."""
@@ -233,6 +240,15 @@ class CanaryConfig:
             stages_per_run=self.stages_per_run,
             min_requests=self.min_requests,
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EcsServiceConfig:
+    """The ECS service that serves the route today; the capacity guard keeps it large enough."""
+
+    cluster: str
+    service: str
+    hold_hours: float = DEFAULT_CAPACITY_HOLD_HOURS
 
 
 @dataclass(frozen=True)
@@ -249,6 +265,7 @@ class RouteConfig:
     canary: CanaryConfig
     # Every new function version goes live in stages behind the alias (release runs).
     release: ReleasePlanRecord = field(default_factory=ReleasePlanRecord)
+    ecs_service: EcsServiceConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -345,8 +362,10 @@ TOP_LEVEL_KEYS = (
 )  # fmt: skip
 ROUTE_KEYS = (
     "name", "priority", "match", "ecsTargetGroupArn", "function", "healthCheck", "canary",
-    "release",
+    "ecsService", "capacity", "release",
 )  # fmt: skip
+ECS_SERVICE_KEYS = ("cluster", "service")
+CAPACITY_KEYS = ("holdHours",)
 MATCH_KEYS = ("pathPatterns", "hostHeaders", "httpMethods")
 VPC_KEYS = ("subnetIds", "securityGroupIds")
 FUNCTION_KEYS = (
@@ -357,7 +376,10 @@ HEALTH_CHECK_KEYS = (
     "path", "intervalSeconds", "timeoutSeconds", "healthyThreshold", "unhealthyThreshold",
     "matcher",
 )  # fmt: skip
-CANARY_KEYS = ("stages", "schedule", "timezone", "stagesPerRun", "minRequests", "alarms")
+CANARY_KEYS = (
+    "stages", "schedule", "timezone", "stagesPerRun", "minRequests", "alarms",
+    "concurrencyHeadroomPercent", "expectedPeakRps",
+)  # fmt: skip
 STAGE_KEYS = ("weight", "bakeMinutes")
 RELEASE_KEYS = ("stages", "minRequests", "maxErrorRateDeltaPercent", "schedule")
 ALARM_KEYS = (
@@ -665,6 +687,7 @@ def _parse_route(
     )
     canary = _parse_canary(reader, data.get("canary"), f"{path}.canary")
     release = _parse_release(reader, data.get("release"), f"{path}.release")
+    ecs_service = _parse_ecs_service(reader, data.get("ecsService"), data.get("capacity"), path)
 
     if len(reader.problems) != before:
         return None
@@ -680,6 +703,50 @@ def _parse_route(
         health_check=health_check,
         canary=canary,
         release=release,
+        ecs_service=ecs_service,
+    )
+
+
+def _parse_ecs_service(
+    reader: _Reader, value: Any, capacity: Any, path: str
+) -> EcsServiceConfig | None:
+    """``ecsService: {cluster, service}`` and ``capacity: {holdHours}``; both optional."""
+    hold_hours = DEFAULT_CAPACITY_HOLD_HOURS
+    if capacity is not None:
+        data = reader.mapping(capacity, f"{path}.capacity", CAPACITY_KEYS)
+        if data is not None:
+            hours = reader.number(
+                data, "holdHours", f"{path}.capacity", default=DEFAULT_CAPACITY_HOLD_HOURS,
+                high=24 * 365,
+            )  # fmt: skip
+            if hours is not None and hours < 0:
+                reader.add(f"{path}.capacity.holdHours", f"must not be negative, got {hours:g}")
+            elif hours is not None:
+                hold_hours = hours
+        if value is None:
+            reader.add(
+                f"{path}.capacity",
+                "needs ecsService: {cluster, service} (the service whose capacity it holds)",
+            )
+    if value is None:
+        return None
+    data = reader.mapping(value, f"{path}.ecsService", ECS_SERVICE_KEYS)
+    if data is None:
+        return None
+    names: dict[str, str] = {}
+    for key in ECS_SERVICE_KEYS:
+        name = reader.string(data, key, f"{path}.ecsService", required=True)
+        if name is not None and not _ECS_NAME.match(name):
+            reader.add(
+                f"{path}.ecsService.{key}",
+                f"{name!r} is not an ECS {key} name (up to 255 letters, digits, - and _)",
+            )
+        elif name is not None:
+            names[key] = name
+    if len(names) != len(ECS_SERVICE_KEYS):
+        return None
+    return EcsServiceConfig(
+        cluster=names["cluster"], service=names["service"], hold_hours=hold_hours
     )
 
 
@@ -950,6 +1017,13 @@ def _parse_canary(reader: _Reader, value: Any, path: str) -> CanaryConfig | None
         )
     min_requests = reader.integer(data, "minRequests", path, default=DEFAULT_MIN_REQUESTS, low=0)
     alarms = _parse_alarms(reader, data.get("alarms"), f"{path}.alarms")
+    headroom = reader.number(data, "concurrencyHeadroomPercent", path, exclusive_low=0, high=100)
+    peak_rps = reader.number(data, "expectedPeakRps", path, exclusive_low=0)
+    if peak_rps is not None and headroom is None and "concurrencyHeadroomPercent" not in data:
+        reader.add(
+            f"{path}.expectedPeakRps",
+            "needs concurrencyHeadroomPercent (it only feeds the concurrency gate)",
+        )
     if len(reader.problems) != before or stages is None or alarms is None:
         return None
     return CanaryConfig(
@@ -959,6 +1033,8 @@ def _parse_canary(reader: _Reader, value: Any, path: str) -> CanaryConfig | None
         stages_per_run=stages_per_run or 0,
         min_requests=DEFAULT_MIN_REQUESTS if min_requests is None else min_requests,
         alarms=alarms,
+        concurrency_headroom_percent=headroom,
+        expected_peak_rps=peak_rps,
     )
 
 

@@ -50,6 +50,7 @@ from components.canary_schedules import (
     ScheduledRoute,
 )
 from components.canary_state_machine import CanaryStateMachine, CanaryStateMachineArgs
+from components.capacity_tick import CapacityTickRule, CapacityTickRuleArgs
 from components.config import StackConfig, default_powertools_layer_arn
 from components.controller_dashboard import DashboardRoute, build_dashboard
 from components.controller_function import (
@@ -300,6 +301,11 @@ class CanaryController(pulumi.ComponentResource):
                 source_dir=args.source_dir,
                 rule_arns=[route.rule_arn for route in args.routes],
                 function_names=[route.function_name for route in args.routes],
+                ecs_services=[
+                    (route.capacity.cluster, route.capacity.service)
+                    for route in args.routes
+                    if route.capacity is not None
+                ],
                 table_arn=table.arn,
                 topic_arn=topic_arn,
                 dlq_arn=dlq.queue_arn,
@@ -347,6 +353,20 @@ class CanaryController(pulumi.ComponentResource):
             ),
             opts=child,
         ).rule_arn
+        self.capacity_tick_rule_arn: pulumi.Output[str] | None = None
+        tick_rules: list[pulumi.Output[str]] = []
+        if any(route.capacity is not None for route in args.routes):
+            self.capacity_tick_rule_arn = CapacityTickRule(
+                f"{name}-capacity-tick",
+                CapacityTickRuleArgs(
+                    stack=stack,
+                    function_name=function.function_name,
+                    function_arn=function.function_arn,
+                    dlq_arn=dlq.queue_arn,
+                ),
+                opts=child,
+            ).rule_arn
+            tick_rules.append(self.capacity_tick_rule_arn)
         # EventBridge delivers a failed event to the queue only if its policy
         # admits the rule, so the policy lists exactly the rules above.
         aws.sqs.QueuePolicy(
@@ -354,7 +374,9 @@ class CanaryController(pulumi.ComponentResource):
             queue_url=dlq.queue_url,
             policy=pulumi.Output.all(
                 dlq.queue_arn,
-                pulumi.Output.all(*self.failback_rule_arns.values(), self.registry_sync_rule_arn),
+                pulumi.Output.all(
+                    *self.failback_rule_arns.values(), self.registry_sync_rule_arn, *tick_rules
+                ),
             ).apply(lambda v: json_text(dead_letter_queue_policy(v[0], v[1]))),
             # One policy per queue: a replacement set before the old one is
             # deleted would be deleted with it, so the old one goes first.
@@ -446,6 +468,7 @@ class CanaryController(pulumi.ComponentResource):
                 "registry_path": self.registry_path,
                 "failback_rule_arns": self.failback_rule_arns,
                 "registry_sync_rule_arn": self.registry_sync_rule_arn,
+                "capacity_tick_rule_arn": self.capacity_tick_rule_arn,
                 "schedule_arns": self.schedule_arns,
             }
         )

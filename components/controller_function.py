@@ -123,6 +123,8 @@ class ControllerFunctionArgs:
     former_parent: FormerParent | None = None
     # The route functions whose alias `live` the controller moves (release runs).
     function_names: Sequence[pulumi.Input[str]] = ()
+    ecs_services: Sequence[tuple[str, str]] = ()
+    """(cluster, service) of each route's capacity guard: the role may resize them."""
 
 
 class ControllerFunction(pulumi.ComponentResource):
@@ -187,6 +189,7 @@ class ControllerFunction(pulumi.ComponentResource):
                             topic_arn=v[5],
                             dlq_arn=v[6],
                             function_names=tuple(v[7]),
+                            ecs_services=tuple(args.ecs_services),
                         )
                     ),
                     role="controller function",

@@ -63,6 +63,14 @@ class ControllerPolicyInputs:
     topic_arn: str
     dlq_arn: str
     function_names: tuple[str, ...] = ()
+    ecs_services: tuple[tuple[str, str], ...] = ()
+    """(cluster, service) of every route's capacity guard (``ecsService``); empty: no guard."""
+
+
+# The scalable dimension of an ECS service's desired count (Application Auto
+# Scaling API Reference, RegisterScalableTarget: ScalableDimension).
+ECS_SERVICE_NAMESPACE = "ecs"
+ECS_DESIRED_COUNT = "ecs:service:DesiredCount"
 
 
 # --- ARN helpers ---------------------------------------------------------------
@@ -159,6 +167,65 @@ def registry_parameter_arns(partition: str, region: str, account: str, stack: st
 
 
 # --- documents -----------------------------------------------------------------
+
+
+def ecs_service_arn(partition: str, region: str, account: str, cluster: str, service: str) -> str:
+    """An ECS service's ARN in the long format (SAR resource type ``service``:
+    ``arn:${Partition}:ecs:${Region}:${Account}:service/${ClusterName}/${ServiceName}``)."""
+    return f"arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}"
+
+
+def capacity_guard_statements(inputs: ControllerPolicyInputs) -> list[dict[str, Any]]:
+    """The capacity guard's statements; none when no route has ``ecsService``.
+
+    Service Authorization Reference, Application Auto Scaling
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsapplicationautoscaling.html):
+    ``DescribeScalableTargets`` has no resource type, so ``"*"`` is the only
+    Resource it accepts. ``RegisterScalableTarget`` takes the resource type
+    ``scalable-target``, whose ARN ends in an id Application Auto Scaling
+    generates when the target is registered (not the ``service/<cluster>/<service>``
+    resource id), unknown to the deploy: the statement names every scalable
+    target of the account and region and narrows it with the condition keys
+    ``application-autoscaling:service-namespace`` and
+    ``application-autoscaling:scalable-dimension`` to ECS services' desired counts.
+    """
+    if not inputs.ecs_services:
+        return []
+    services = sorted(
+        {
+            ecs_service_arn(inputs.partition, inputs.region, inputs.account, cluster, service)
+            for cluster, service in inputs.ecs_services
+        }
+    )
+    return [
+        {
+            "Sid": "GuardEcsCapacity",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
+            "Resource": services,
+        },
+        {
+            "Sid": "ReadScalableTargets",
+            "Effect": "Allow",
+            "Action": "application-autoscaling:DescribeScalableTargets",
+            "Resource": "*",
+        },
+        {
+            "Sid": "PinMinCapacity",
+            "Effect": "Allow",
+            "Action": "application-autoscaling:RegisterScalableTarget",
+            "Resource": (
+                f"arn:{inputs.partition}:application-autoscaling:{inputs.region}:"
+                f"{inputs.account}:scalable-target/*"
+            ),
+            "Condition": {
+                "StringEquals": {
+                    "application-autoscaling:service-namespace": ECS_SERVICE_NAMESPACE,
+                    "application-autoscaling:scalable-dimension": ECS_DESIRED_COUNT,
+                }
+            },
+        },
+    ]
 
 
 def _document(statements: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -317,6 +384,7 @@ def controller_policy(inputs: ControllerPolicyInputs) -> dict[str, Any]:
                 "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
                 "Resource": "*",
             },
+            *capacity_guard_statements(inputs),
         ]
     )
 

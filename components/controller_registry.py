@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from controller.core.contract import PlanRecord, RouteRecord, StackRecord
+from controller.core.contract import (
+    CapacityRecord,
+    GateRecord,
+    PlanRecord,
+    RouteRecord,
+    StackRecord,
+)
 from controller.core.release import ReleasePlanRecord
 
 # SSM quotas: a Standard-tier parameter value is at most 4 KB. One parameter per
@@ -56,6 +62,8 @@ def route_record(
     function_version: str | None = None,
     alias_name: str | None = None,
     release: ReleasePlanRecord | None = None,
+    capacity: CapacityRecord | None = None,
+    gate: GateRecord | None = None,
 ) -> RouteRecord:
     """One route's record, from resolved outputs of the route and the controller."""
     return RouteRecord(
@@ -75,6 +83,8 @@ def route_record(
         function_version=function_version,
         alias_name=alias_name,
         release=release,
+        capacity=capacity,
+        gate=gate,
     )
 
 

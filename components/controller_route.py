@@ -15,7 +15,7 @@ from typing import Protocol
 
 import pulumi
 
-from controller.core.contract import PlanRecord
+from controller.core.contract import CapacityRecord, GateRecord, PlanRecord
 from controller.core.release import ReleasePlanRecord
 
 
@@ -28,6 +28,31 @@ class _CanaryLike(Protocol):
 
     def plan_record(self) -> PlanRecord: ...
 
+    @property
+    def concurrency_headroom_percent(self) -> float | None: ...
+
+    @property
+    def expected_peak_rps(self) -> float | None: ...
+
+
+class _EcsServiceLike(Protocol):
+    @property
+    def cluster(self) -> str: ...
+
+    @property
+    def service(self) -> str: ...
+
+    @property
+    def hold_hours(self) -> float: ...
+
+
+class _FunctionLike(Protocol):
+    @property
+    def reserved_concurrency(self) -> int: ...
+
+    @property
+    def timeout_seconds(self) -> int: ...
+
 
 class _RouteConfigLike(Protocol):
     @property
@@ -35,6 +60,12 @@ class _RouteConfigLike(Protocol):
 
     @property
     def release(self) -> ReleasePlanRecord: ...
+
+    @property
+    def function(self) -> _FunctionLike: ...
+
+    @property
+    def ecs_service(self) -> _EcsServiceLike | None: ...
 
 
 class StackRouteLike(Protocol):
@@ -93,11 +124,27 @@ class ControllerRoute:
     function_version: pulumi.Input[str] | None = None
     alias_name: str | None = None
     release: ReleasePlanRecord | None = None
+    capacity: CapacityRecord | None = None
+    gate: GateRecord | None = None
 
     @staticmethod
     def from_route(route: StackRouteLike, listener_arn: str) -> ControllerRoute:
         """From a ``StranglerRoute`` component and the stack's listener ARN."""
         canary = route.config.canary
+        ecs = route.config.ecs_service
+        capacity = (
+            CapacityRecord(cluster=ecs.cluster, service=ecs.service, hold_hours=ecs.hold_hours)
+            if ecs is not None
+            else None
+        )
+        gate = None
+        if canary.concurrency_headroom_percent is not None:
+            gate = GateRecord(
+                headroom_percent=canary.concurrency_headroom_percent,
+                reserved_concurrency=route.config.function.reserved_concurrency,
+                timeout_seconds=route.config.function.timeout_seconds,
+                expected_peak_rps=canary.expected_peak_rps,
+            )
         return ControllerRoute(
             name=route.name,
             listener_arn=listener_arn,
@@ -114,4 +161,6 @@ class ControllerRoute:
             function_version=route.function_version,
             alias_name=route.alias_name,
             release=route.config.release,
+            capacity=capacity,
+            gate=gate,
         )

@@ -56,6 +56,8 @@ def _route_value(stack: str, route: ControllerRoute, values: list[Any]) -> str:
         function_version=values[7],
         alias_name=route.alias_name,
         release=route.release,
+        capacity=route.capacity,
+        gate=route.gate,
     )
     return parameter_value(record, route_parameter_name(stack, route.name))
 

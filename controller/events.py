@@ -55,8 +55,10 @@ from controller.core.errors import StranglerError
 __all__ = [
     "ALARM_STATE_CHANGE",
     "PARAMETER_STORE_CHANGE",
+    "SCHEDULED_EVENT",
     "TASK_ACTIONS",
     "AlarmStateChange",
+    "CapacityTick",
     "ControllerEvent",
     "FailureInput",
     "InvalidEvent",
@@ -71,6 +73,8 @@ __all__ = [
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 PARAMETER_STORE_CHANGE = "Parameter Store Change"
+# A scheduled EventBridge rule's event (source aws.events): the capacity tick.
+SCHEDULED_EVENT = "Scheduled Event"
 TASK_ACTIONS = (
     "begin", "shift", "check", "finish", "rollback",
     "release_shift", "release_check", "release_finish", "release_failback",
@@ -265,7 +269,23 @@ class RegistryChange:
         return self.operation in ("Create", "Update")
 
 
-ControllerEvent = TaskEvent | AlarmStateChange | RegistryChange | OperatorEvent
+class _ScheduledEventModel(EventBridgeModel):
+    """EventBridge's "Scheduled Event" of a scheduled rule (Powertools' EventBridge model)."""
+
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+    source: Literal["aws.events"]
+
+
+@dataclass(frozen=True)
+class CapacityTick:
+    """The periodic invocation: end the capacity holds that are over."""
+
+    rule_arns: tuple[str, ...]
+    time: datetime | None
+    event_id: str | None
+
+
+ControllerEvent = TaskEvent | AlarmStateChange | RegistryChange | OperatorEvent | CapacityTick
 
 
 def parse_event(event: Any) -> ControllerEvent:
@@ -286,14 +306,18 @@ def parse_event(event: Any) -> ControllerEvent:
         return _alarm_from_eventbridge(event)
     if event.get("detail-type") == PARAMETER_STORE_CHANGE:
         return _registry_change(event)
+    if event.get("detail-type") == SCHEDULED_EVENT:
+        model = _validate(event, _ScheduledEventModel, "scheduled event")
+        return CapacityTick(rule_arns=tuple(model.resources), time=model.time, event_id=model.id)
     if event.get("source") == "aws.cloudwatch" and "alarmData" in event:
         return _alarm_from_alarm_action(event)
     keys = ", ".join(sorted(str(k) for k in event)) or "(none)"
     raise InvalidEvent(
         [
             "unrecognised event: expected a Step Functions task (action "
-            f"{'|'.join(TASK_ACTIONS)}), an EventBridge {ALARM_STATE_CHANGE!r} or "
-            f"{PARAMETER_STORE_CHANGE!r} event, or an operator action (action 'operator'); "
+            f"{'|'.join(TASK_ACTIONS)}), an EventBridge {ALARM_STATE_CHANGE!r}, "
+            f"{PARAMETER_STORE_CHANGE!r} or {SCHEDULED_EVENT!r} event, or an operator action "
+            "(action 'operator'); "
             f"got keys: {keys}"
         ],
         "event",

@@ -42,6 +42,7 @@ from controller.core.contract import (
 from controller.core.state_machine import TRANSIENT_ERROR, Outcome
 from controller.events import (
     AlarmStateChange,
+    CapacityTick,
     ControllerEvent,
     InvalidEvent,
     OperatorEvent,
@@ -73,6 +74,8 @@ metrics = Metrics(namespace=METRIC_NAMESPACE, service=CONTROLLER_SERVICE)
 
 # The actor of the history entries a registry change's sync writes.
 REGISTRY_ACTOR = "registry"
+# The actor of the history entries the capacity tick writes.
+CAPACITY_TICK_ACTOR = "schedule:capacity"
 
 
 class TransientError(Exception):
@@ -155,7 +158,16 @@ def dispatch(event: ControllerEvent, service: CanaryService) -> dict[str, Any]:
         return _alarm(event, service)
     if isinstance(event, RegistryChange):
         return _registry_change(event, service)
+    if isinstance(event, CapacityTick):
+        return _capacity_tick(service)
     return _operator(event, service)
+
+
+def _capacity_tick(service: CanaryService) -> dict[str, Any]:
+    """The scheduled rule's tick: end every capacity hold that is over."""
+    ended = service.capacity_tick(actor=CAPACITY_TICK_ACTOR)
+    logger.info("capacity tick: %d hold(s) ended", len(ended))
+    return {"handled": "capacity-tick", "ended": [guard.to_dict() for guard in ended]}
 
 
 def _task(event: TaskEvent, service: CanaryService) -> dict[str, Any]:

@@ -41,7 +41,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from controller.capacity_guard import CapacityGuardOps, FailbackCapacity
+from controller.concurrency_gate import estimate_after_bake_of, estimate_for_shift
 from controller.core import lifecycle
+from controller.core.capacity import CapacityGuard
 from controller.core.contract import PlanRecord, RouteRecord
 from controller.core.errors import (
     AwsCallFailed,
@@ -53,6 +56,7 @@ from controller.core.errors import (
     TransitionRefused,
     VerificationFailed,
 )
+from controller.core.gate import GateEstimate
 from controller.core.lifecycle import HistoryEntry, RouteState, Status, Transition
 from controller.core.plan import Stage, StagePlan
 from controller.core.ports import AlarmStatus, Ports
@@ -219,6 +223,11 @@ class RouteStatus:
     # The alias `live`: which versions serve the Lambda share (``v7 90 % / v8 10 %``).
     versions: str | None = None
     release: str | None = None
+    capacity: CapacityGuard | None = None
+    """The capacity guard (None: no ``ecsService``, the guard is off, or no run began yet)."""
+    capacity_enabled: bool = False
+    gate: GateEstimate | None = None
+    """The concurrency gate's last estimate."""
 
 
 class RollbackIncomplete(StranglerError):
@@ -300,6 +309,7 @@ class CanaryService:
             verify_interval_seconds=self._settings.verify_interval_seconds,
             save_attempts=self._settings.save_attempts,
         )
+        self._guard = CapacityGuardOps(ports, commit=self._commit, clock=clock, log=self._log)
 
     @property
     def ports(self) -> Ports:
@@ -316,7 +326,7 @@ class CanaryService:
         answered with ``noop``: the execution then ends successfully. A lock
         whose holder is no longer running is taken over (``lock_stolen``).
         """
-        self._ports.registry.route(run.route)  # an unknown route is an error, not a no-op
+        record = self._ports.registry.route(run.route)  # an unknown route is an error
         if run.trigger in RELEASE_TRIGGERS:
             release = self.releases.begin(run.route, run.execution_arn, run.actor)
             return TaskResult(release.outcome, release.status, reason=release.reason)
@@ -357,6 +367,8 @@ class CanaryService:
         _, transition = self._commit(run.route, decide)
         state = transition.state
         if _holds(state, run.execution_arn):
+            # The monolith keeps the tasks it needs to take the route back.
+            self._guard.on_begin(record, actor=run.actor)
             self._log.info(
                 "route %s: run %s begins after %d of %d stages",
                 run.route,
@@ -385,6 +397,9 @@ class CanaryService:
         stage = plan.next_stage(state.stage)
         if stage is None:
             return TaskResult(Outcome.COMPLETE, state.status, reason="all stages passed")
+        estimate = estimate_for_shift(record, stage, state.gate)
+        if estimate is not None and estimate.blocked:
+            return self._gate_pause(record, run, estimate)
         desired = stage.weights
         record, live = self._read_live(record)
         # A retried Shift may find its own earlier write already in place: the
@@ -398,12 +413,15 @@ class CanaryService:
         try:
             _, transition = self._commit(
                 run.route,
-                lambda s: lifecycle.record_shift(
-                    s,
-                    execution_arn=run.execution_arn,
-                    weights=desired,
-                    actor=STATE_MACHINE_ACTOR,
-                    now=now,
+                lambda s: lifecycle.with_gate(
+                    lifecycle.record_shift(
+                        s,
+                        execution_arn=run.execution_arn,
+                        weights=desired,
+                        actor=STATE_MACHINE_ACTOR,
+                        now=now,
+                    ),
+                    estimate,
                 ),
             )
         except TransitionRefused:
@@ -470,15 +488,21 @@ class CanaryService:
                 )
             evidence = f", {count} requests"
         now = self._clock()
+        # The next shift's concurrency gate needs this bake's peak: measure it now.
+        bake_start = state.stage_started_at or now - timedelta(seconds=stage.bake_seconds)
+        estimate = estimate_after_bake_of(self._ports, record, plan, stage, bake_start, now)
         _, transition = self._commit(
             run.route,
-            lambda s: lifecycle.pass_check(
-                s,
-                execution_arn=run.execution_arn,
-                stages_per_run=plan.stages_per_run,
-                actor=STATE_MACHINE_ACTOR,
-                now=now,
-                reason=f"stage {stage.number} of {plan.total} passed: alarms OK{evidence}",
+            lambda s: lifecycle.with_gate(
+                lifecycle.pass_check(
+                    s,
+                    execution_arn=run.execution_arn,
+                    stages_per_run=plan.stages_per_run,
+                    actor=STATE_MACHINE_ACTOR,
+                    now=now,
+                    reason=f"stage {stage.number} of {plan.total} passed: alarms OK{evidence}",
+                ),
+                estimate,
             ),
         )
         result = self._after_pass(transition.state, run)
@@ -498,6 +522,8 @@ class CanaryService:
         record = self._ports.registry.route(run.route)
         state = self._ports.state.load(run.route)
         if state.status is Status.PROMOTED:
+            # A retried Finish: the hold may not be recorded yet.
+            self._guard.on_promoted(record, actor=STATE_MACHINE_ACTOR)
             return TaskResult(Outcome.PROMOTED, state.status, reason=state.reason)
         if not _holds(state, run.execution_arn):
             return self._superseded(state, run, "finish")
@@ -518,6 +544,7 @@ class CanaryService:
                 weights=ALL_LAMBDA,
             )
             self._release_waiting(record.route, STATE_MACHINE_ACTOR)
+        self._guard.on_promoted(record, actor=STATE_MACHINE_ACTOR)
         return TaskResult(Outcome.PROMOTED, transition.state.status, reason=transition.state.reason)
 
     def rollback_task(self, run: RunContext, failure: str) -> TaskResult:
@@ -961,6 +988,9 @@ class CanaryService:
             updated_at=state.updated_at,
             versions=split.describe() if split is not None else None,
             release=release.status.value if release is not None and release.version else None,
+            capacity=state.capacity,
+            capacity_enabled=record.capacity is not None,
+            gate=state.gate,
         )
 
     def history(self, route: str, limit: int = 20) -> list[HistoryEntry]:
@@ -1183,6 +1213,14 @@ class CanaryService:
             self._force_weights(record, ALL_ECS)
         except Exception as error:
             problems.append(("weights re-check", error))
+        # 3b. Capacity, only now that the weights are at ECS: the monolith gets
+        # back the tasks it needs. A failure never touches the weights.
+        capacity = self._failback_capacity(
+            record,
+            actor,
+            rolled_back_now=wrote or (transition is not None and transition.changed),
+            problems=problems,
+        )
         # 4. Stop the run that held the route (never the caller's own execution).
         stopped: str | None = None
         if transition is not None and transition.changed and before is not None:
@@ -1194,7 +1232,11 @@ class CanaryService:
                     self._log.error("route %s: stopping %s failed: %s", route, holder, error)
                     problems.append(("stop execution", error))
         # 5. Notify once: only when this call changed something, or something failed.
-        changed = wrote or (transition is not None and transition.changed)
+        changed = (
+            wrote
+            or (transition is not None and transition.changed)
+            or (capacity is not None and not capacity.change.empty)
+        )
         if changed or problems:
             state = transition.state if transition is not None else None
             message = {
@@ -1208,6 +1250,8 @@ class CanaryService:
                 "stoppedExecution": stopped,
                 "problems": [f"{step}: {error}" for step, error in problems],
             }
+            if capacity is not None:
+                message["capacity"] = capacity.to_dict()
             subject = "rolled back to ECS" + (" (incomplete)" if problems else "")
             try:
                 self._ports.notify.notify(_subject(route, subject), message)
@@ -1225,6 +1269,88 @@ class CanaryService:
             weights=ALL_ECS,
             changed=changed,
         )
+
+    def _failback_capacity(
+        self,
+        record: RouteRecord,
+        actor: str,
+        *,
+        rolled_back_now: bool,
+        problems: list[tuple[str, BaseException]],
+    ) -> FailbackCapacity | None:
+        """The rollback's capacity step; a failure is a second, alarm-worthy event."""
+        try:
+            return self._guard.on_rollback(record, actor=actor, rolled_back_now=rolled_back_now)
+        except Exception as error:
+            self._log.error("route %s: restoring ECS capacity failed: %s", record.route, error)
+            problems.append(("capacity", error))
+            try:
+                self._guard.notify_failure(record, actor=actor, error=error)
+            except Exception as notify_error:
+                self._log.error(
+                    "route %s: capacity failure notification failed: %s",
+                    record.route,
+                    notify_error,
+                )
+            return None
+
+    def _gate_pause(
+        self, record: RouteRecord, run: RunContext, estimate: GateEstimate
+    ) -> TaskResult:
+        """The next stage would not fit under the cap: pause, weights untouched, notify."""
+        now = self._clock()
+        try:
+            _, transition = self._commit(
+                run.route,
+                lambda s: lifecycle.gate_pause(
+                    s,
+                    estimate=estimate,
+                    execution_arn=run.execution_arn,
+                    actor=STATE_MACHINE_ACTOR,
+                    now=now,
+                ),
+            )
+        except TransitionRefused:
+            return self._superseded(self._ports.state.load(run.route), run, "gate")
+        state = transition.state
+        self._log.warning("route %s: %s", run.route, state.reason)
+        if transition.changed:
+            self._notify(
+                run.route,
+                "paused at the concurrency gate",
+                event="gate",
+                state=state,
+                actor=STATE_MACHINE_ACTOR,
+                weights=state.last_written,
+                extra={
+                    "gate": estimate.to_dict(),
+                    "action": "raise reservedConcurrency with pulumi up, then run: "
+                    f"python -m controller resume --route {run.route}",
+                },
+            )
+        return TaskResult(Outcome.GATED, state.status, reason=state.reason)
+
+    def capacity_tick(self, *, actor: str = "schedule:capacity") -> list[CapacityGuard]:
+        """The periodic invocation: end every capacity hold that is over (restore MinCapacity).
+
+        Every route is attempted; the failures are raised together afterwards.
+        """
+        ended: list[CapacityGuard] = []
+        failures: list[tuple[str, BaseException]] = []
+        for record in self._ports.registry.routes():
+            try:
+                guard = self._guard.tick(record, actor=actor)
+            except Exception as error:  # one route's failure must not skip the others
+                self._log.error("route %s: capacity tick failed: %s", record.route, error)
+                failures.append((record.route, error))
+                continue
+            if guard is not None:
+                ended.append(guard)
+        if failures:
+            if len(failures) == 1:
+                raise failures[0][1]
+            raise RouteFailures(failures) from failures[0][1]
+        return ended
 
     def _fail_check(self, record: RouteRecord, run: RunContext, reason: str) -> TaskResult:
         """A failed check rolls back right away (weights first); the Rollback task then no-ops."""
@@ -1323,6 +1449,7 @@ class CanaryService:
         )
         if transition.changed:
             self._release_waiting(route, actor)
+        self._guard.on_promoted(record, actor=actor)
         return self._action(record, "promote", transition, stopped=stopped, weights=ALL_LAMBDA)
 
     def _release_waiting(self, route: str, actor: str) -> None:

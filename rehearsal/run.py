@@ -36,7 +36,12 @@ checks them against the stack, compresses the plans and builds the twin.
    is delivered through the program's registry-sync rule: the controller
    points the rule at the new target group and keeps the split. With
    ``--reorder-at-stage N`` the rule's forward target groups are reversed by
-   hand during stage N, weights kept;
+   hand during stage N, weights kept. With ``--fail-after-promotion`` the
+   alarm fires once the canary has promoted (no run in flight), and with
+   ``--scale-in`` the twin's autoscaler scales the route's ECS service in
+   after the promotion, within its MinCapacity. ``--lambda-latency-ms L``
+   makes each route function hold a request for L ms in its
+   ``ConcurrentExecutions``, which the concurrency gate reads;
 7. print a progress line per route while it runs, then the report
    (rehearsal/report/timeline.py), as text or one JSON document, and the chart
    (rehearsal/report/chart.py).
@@ -158,6 +163,9 @@ class RunOptions:
     reorder_routes: tuple[str, ...] = ()
     bake_seconds: int = DEFAULT_BAKE_SECONDS
     rate: float = DEFAULT_RATE
+    fail_after_promotion: bool = False
+    scale_in: bool = False
+    lambda_latency_ms: float = 0.0
     json: bool = False
     chart: Path | None = None
     moto_server: bool = False
@@ -171,6 +179,15 @@ class RunOptions:
             found.append(f"--bake-seconds: {self.bake_seconds} must be at least 1")
         if not self.rate > 0:
             found.append(f"--rate: {self.rate} must be positive")
+        if self.lambda_latency_ms < 0:
+            found.append(f"--lambda-latency-ms: {self.lambda_latency_ms:g} must not be negative")
+        if self.fail_after_promotion:
+            for flag in ENDING_FLAGS:
+                if self.stages()[flag] is not None:
+                    found.append(
+                        f"{FAIL_AFTER_PROMOTION_FLAG} and {flag}: {flag} ends the canary "
+                        "before it can be promoted"
+                    )
         for flag, stage in self.stages().items():
             if stage is not None and stage < 1:
                 found.append(f"{flag}: {stage} must be 1 or more (stages are numbered from 1)")
@@ -426,6 +443,8 @@ def rehearse(
             redeploy_at=at[REDEPLOY_FLAG],
             reorder_at=at[REORDER_FLAG],
             release=release,
+            fail_after_promotion=options.fail_after_promotion,
+            scale_in=options.scale_in,
         )
         for flag, stage in at.items():
             if stage is not None:
@@ -449,6 +468,7 @@ def rehearse(
         resources=resources,
         printer=printer,
         redeployer=redeployer,
+        lambda_latency_ms=options.lambda_latency_ms,
     )
 
 
@@ -546,6 +566,26 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --release: promote the route at once (promote --full) instead of by a canary",
     )
+    parser.add_argument(
+        FAIL_AFTER_PROMOTION_FLAG,
+        action="store_true",
+        help="once a route is promoted (no run in flight) its upstream fails and its alarms go "
+        "to ALARM; the alarm event is delivered through the program's EventBridge rule",
+    )
+    parser.add_argument(
+        "--scale-in",
+        action="store_true",
+        help="once a route is promoted the twin's autoscaler scales its ECS service in, "
+        "never below the scalable target's MinCapacity",
+    )
+    parser.add_argument(
+        "--lambda-latency-ms",
+        type=float,
+        default=0.0,
+        metavar="L",
+        help="each route function holds a request for L ms, as counted in its "
+        "AWS/Lambda ConcurrentExecutions (default: its own duration)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     parser.add_argument("--chart", type=Path, metavar="PATH", help="write a PNG chart to PATH")
     parser.add_argument(
@@ -595,6 +635,9 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         reorder_routes=tuple(args.reorder_route or ()),
         bake_seconds=args.bake_seconds,
         rate=args.rate,
+        fail_after_promotion=bool(getattr(args, "fail_after_promotion", False)),
+        scale_in=bool(getattr(args, "scale_in", False)),
+        lambda_latency_ms=float(getattr(args, "lambda_latency_ms", 0.0) or 0.0),
         json=bool(args.json),
         chart=args.chart,
         moto_server=bool(args.moto_server),

@@ -28,7 +28,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from controller.core.contract import PlanRecord, RouteRecord, StackRecord, StagePlanRecord
+from controller.core.capacity import CapacityReading
+from controller.core.contract import (
+    CapacityRecord,
+    PlanRecord,
+    RouteRecord,
+    StackRecord,
+    StagePlanRecord,
+)
 from controller.core.errors import AwsCallFailed, ConcurrentUpdate, DriftDetected, UnknownRoute
 from controller.core.lifecycle import HistoryEntry, RouteState, Transition, initial_state
 from controller.core.ports import ALARM, OK, AlarmStatus, Ports
@@ -44,7 +51,9 @@ __all__ = [
     "Call",
     "CallLog",
     "FakeAlarms",
+    "FakeCapacity",
     "FakeClock",
+    "FakeConcurrency",
     "FakeExecutions",
     "FakeMetrics",
     "FakeNotify",
@@ -82,6 +91,8 @@ WRITES = frozenset(
         "executions.start",
         "executions.stop",
         "notify.notify",
+        "capacity.set_desired_count",
+        "capacity.set_min_capacity",
     }
 )
 
@@ -619,6 +630,92 @@ class FakeNotify(_Port):
         return new
 
 
+@dataclass
+class FakeService:
+    """One ECS service and its scalable target (``min_capacity`` None: no target)."""
+
+    desired_count: int
+    min_capacity: int | None = None
+    max_capacity: int | None = None
+
+
+class FakeCapacity(_Port):
+    """:class:`~controller.core.ports.CapacityPort` over services held in memory.
+
+    :meth:`scale_in` plays the autoscaler: it lowers the desired count, never
+    below ``MinCapacity``, as Application Auto Scaling does.
+    """
+
+    port = "capacity"
+
+    def __init__(self, log: CallLog, faults: Faults) -> None:
+        super().__init__(log, faults)
+        self.services: dict[tuple[str, str], FakeService] = {}
+
+    def add(
+        self,
+        ref: CapacityRecord,
+        desired_count: int,
+        min_capacity: int | None = None,
+        max_capacity: int | None = None,
+    ) -> None:
+        """A service exists with these counts (not a port call)."""
+        self.services[(ref.cluster, ref.service)] = FakeService(
+            desired_count, min_capacity, max_capacity
+        )
+
+    def service(self, ref: CapacityRecord) -> FakeService:
+        """The service now (not a port call)."""
+        return self.services[(ref.cluster, ref.service)]
+
+    def scale_in(self, ref: CapacityRecord, to: int) -> int:
+        """The autoscaler scales in towards ``to``, respecting MinCapacity (not a port call)."""
+        found = self.service(ref)
+        floor = found.min_capacity if found.min_capacity is not None else 0
+        found.desired_count = max(to, floor)
+        return found.desired_count
+
+    def read_capacity(self, service: CapacityRecord) -> CapacityReading:
+        self._call("read_capacity", service.service)
+        found = self.service(service)
+        return CapacityReading(
+            desired_count=found.desired_count,
+            running_count=found.desired_count,
+            min_capacity=found.min_capacity,
+            max_capacity=found.max_capacity,
+        )
+
+    def set_desired_count(self, service: CapacityRecord, desired_count: int) -> None:
+        self._call("set_desired_count", service.service, desired_count)
+        self.service(service).desired_count = desired_count
+
+    def set_min_capacity(self, service: CapacityRecord, min_capacity: int) -> None:
+        self._call("set_min_capacity", service.service, min_capacity)
+        found = self.service(service)
+        found.min_capacity = min_capacity
+        # Application Auto Scaling raises the desired count to a new minimum.
+        found.desired_count = max(found.desired_count, min_capacity)
+
+
+class FakeConcurrency(_Port):
+    """:class:`~controller.core.ports.ConcurrencyPort`: timestamped ConcurrentExecutions."""
+
+    port = "concurrency"
+
+    def __init__(self, log: CallLog, faults: Faults) -> None:
+        super().__init__(log, faults)
+        self.points: list[tuple[str, datetime, float]] = []
+
+    def peak_concurrency(self, function_name: str, start: datetime, end: datetime) -> float | None:
+        self._call("peak_concurrency", function_name, start, end)
+        values = [v for f, at, v in self.points if f == function_name and start <= at <= end]
+        return max(values) if values else None
+
+    def publish(self, function_name: str, value: float, at: datetime) -> None:
+        """Lambda reports ``value`` concurrent executions at ``at`` (not a port call)."""
+        self.points.append((function_name, at, value))
+
+
 # --- a whole stack --------------------------------------------------------------------
 
 
@@ -715,6 +812,8 @@ class FakeWorld:
     executions: FakeExecutions
     notify: FakeNotify
     release: FakeRelease
+    capacity: FakeCapacity
+    concurrency: FakeConcurrency
     _ports: Ports | None = field(default=None, repr=False)
 
     def ports(self) -> Ports:
@@ -729,6 +828,8 @@ class FakeWorld:
                 executions=self.executions,
                 notify=self.notify,
                 release=self.release,
+                capacity=self.capacity,
+                concurrency=self.concurrency,
             )
         return self._ports
 
@@ -763,4 +864,6 @@ def fake_world(
         executions=FakeExecutions(log, faults, record.state_machine_arn),
         notify=FakeNotify(log, faults),
         release=FakeRelease(log, faults, names),
+        capacity=FakeCapacity(log, faults),
+        concurrency=FakeConcurrency(log, faults),
     )

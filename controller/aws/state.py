@@ -36,7 +36,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from controller.aws.clients import aws_call
+from controller.core.capacity import CapacityGuard
 from controller.core.errors import AwsCallFailed, ConcurrentUpdate
+from controller.core.gate import GateEstimate
 from controller.core.lifecycle import (
     Event,
     HistoryEntry,
@@ -79,6 +81,8 @@ STATE_FIELDS = frozenset(
         "stage_started_at",
         "run_stages",
         "updated_at",
+        "capacity",
+        "gate",
     }
 )
 ENTRY_FIELDS = frozenset(
@@ -190,6 +194,12 @@ def state_to_item(state: RouteState) -> dict[str, Any]:
         item["stage_started_at"] = _s(format_timestamp(state.stage_started_at))
     if state.updated_at is not None:
         item["updated_at"] = _s(format_timestamp(state.updated_at))
+    # The guard and the gate's estimate are small documents read back whole:
+    # one JSON string each keeps floats out of DynamoDB's Decimal numbers.
+    if state.capacity is not None:
+        item["capacity"] = _s(json.dumps(state.capacity.to_dict(), sort_keys=True))
+    if state.gate is not None:
+        item["gate"] = _s(json.dumps(state.gate.to_dict(), sort_keys=True))
     return item
 
 
@@ -200,6 +210,8 @@ def item_to_state(item: dict[str, Any]) -> RouteState:
     reason = _optional(item, "reason")
     stage_started_at = _optional(item, "stage_started_at")
     updated_at = _optional(item, "updated_at")
+    capacity = _optional(item, "capacity")
+    gate = _optional(item, "gate")
     return RouteState(
         route=item["route"]["S"],
         status=Status(item["status"]["S"]),
@@ -217,6 +229,8 @@ def item_to_state(item: dict[str, Any]) -> RouteState:
         stage_started_at=parse_timestamp(stage_started_at["S"]) if stage_started_at else None,
         run_stages=int(item["run_stages"]["N"]),
         updated_at=parse_timestamp(updated_at["S"]) if updated_at else None,
+        capacity=CapacityGuard.from_dict(json.loads(capacity["S"])) if capacity else None,
+        gate=GateEstimate.from_dict(json.loads(gate["S"])) if gate else None,
     )
 
 

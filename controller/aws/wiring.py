@@ -11,7 +11,9 @@ from __future__ import annotations
 from controller.aws.alarms import CloudWatchAlarms
 from controller.aws.alb import AlbTraffic
 from controller.aws.alias import LambdaRelease
+from controller.aws.capacity import EcsCapacity
 from controller.aws.clients import ClientFactory
+from controller.aws.concurrency import LambdaConcurrency
 from controller.aws.executions import StepFunctionsExecutions
 from controller.aws.metrics import CloudWatchMetrics
 from controller.aws.notify import SnsNotify
@@ -40,4 +42,6 @@ def aws_ports(factory: ClientFactory, registry: RegistryPort) -> Ports:
         ),
         notify=SnsNotify(factory.client("sns"), stack.topic_arn),
         release=LambdaRelease(factory.client("lambda"), factory.client("cloudwatch")),
+        capacity=EcsCapacity(factory.client),
+        concurrency=LambdaConcurrency(factory.client("cloudwatch")),
     )

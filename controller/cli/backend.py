@@ -19,7 +19,7 @@ from botocore.exceptions import NoRegionError, ProfileNotFound
 from controller.aws.clients import AwsSettings, ClientFactory
 from controller.aws.registry import SsmRegistry
 from controller.aws.wiring import aws_ports
-from controller.cli.format import ActionView, RouteStatusView
+from controller.cli.format import ActionView, RouteStatusView, capacity_text
 from controller.cli.types import EXIT_USAGE, CliError, Options
 from controller.core import lifecycle
 from controller.core.contract import RouteRecord, StackRecord, stack_parameter_name
@@ -175,6 +175,12 @@ def status_view(status: RouteStatus, route: RouteRecord, now: datetime) -> Route
         updated_at=status.updated_at,
         versions=status.versions,
         release=status.release,
+        capacity=status.capacity.to_dict() if status.capacity else None,
+        capacity_text=capacity_text(
+            status.capacity, enabled=status.capacity_enabled, timezone=route.timezone
+        ),
+        gate=status.gate.to_dict() if status.gate else None,
+        gate_text=status.gate.describe() if status.gate else None,
     )
 
 

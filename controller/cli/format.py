@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from controller.core.capacity import CapacityGuard
 from controller.core.errors import WeightError
 from controller.core.lifecycle import HistoryEntry
 from controller.core.weights import Weights
@@ -166,6 +168,39 @@ class RouteStatusView:
     """The alias ``live``'s versions, ``v7 90 % / v8 10 %``; None without an alias."""
     release: str | None = None
     """The status of the route's last release run, if any."""
+    capacity: dict[str, Any] | None = None
+    """The capacity guard as stored (None: off, or no run began yet)."""
+    capacity_text: str | None = None
+    """One line about the guard, e.g. ``ecs min pinned 12 (was 2) until ...``."""
+    gate: dict[str, Any] | None = None
+    """The concurrency gate's last estimate."""
+    gate_text: str | None = None
+
+
+def capacity_text(guard: CapacityGuard | None, *, enabled: bool, timezone: str | None) -> str:
+    """The guard in one line, times in the route's time zone (UTC without one).
+
+    ``ecs min pinned 12 (was 2) until 2026-12-05 10:00 Asia/Tokyo``.
+    """
+    if not enabled:
+        return "capacity guard off (no ecsService)"
+    if guard is None:
+        return "capacity guard on; the baseline is recorded when a run begins"
+    zone = timezone or "UTC"
+    if guard.released_at is not None:
+        restored = f"; ecs min back to {guard.baseline_min}" if guard.pinned_min else ""
+        return f"capacity hold ended {_local(guard.released_at, zone)}{restored}"
+    if guard.hold_until is None:
+        return f"{guard.describe()} through the canary"
+    return f"{guard.describe()} until {_local(guard.hold_until, zone)}"
+
+
+def _local(moment: datetime, zone: str) -> str:
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        local, zone = moment.astimezone(UTC), "UTC"
+    return f"{local:%Y-%m-%d %H:%M} {zone}"
 
 
 def error_view(route: str, message: str) -> RouteStatusView:
@@ -207,6 +242,9 @@ def status_payload(view: RouteStatusView) -> dict[str, Any]:
         "error": view.error,
         "versions": view.versions,
         "release": view.release,
+        "capacity": view.capacity,
+        "capacity_text": view.capacity_text,
+        "gate": view.gate,
     }
 
 
@@ -277,6 +315,10 @@ def render_status(
             )
         if view.reason:
             notes.append(f"  {view.route}: reason: {view.reason}")
+        if view.capacity_text:
+            notes.append(f"  {view.route}: {view.capacity_text}")
+        if view.gate_text and view.gate_text != view.reason:
+            notes.append(f"  {view.route}: last {view.gate_text}")
         if view.schedule_error:
             notes.append(f"  {view.route}: schedule {view.schedule}: {view.schedule_error}")
     lines = [header] if header else []

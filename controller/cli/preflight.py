@@ -557,6 +557,8 @@ def planned_names(config: StackConfig, stack: str) -> list[PlannedName]:
         PlannedName("stack", naming.registry_sync_rule_name(stack), EVENT_RULE_NAME),
         PlannedName("stack", stack_parameter_name(stack), SSM_PARAMETER_NAME),
     ]
+    if any(route.ecs_service is not None for route in config.routes):
+        names.append(PlannedName("stack", naming.capacity_tick_rule_name(stack), EVENT_RULE_NAME))
     for route in config.routes:
         key = f"routes[{route.index}].name"
         names += [

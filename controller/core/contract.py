@@ -149,6 +149,64 @@ class PlanRecord:
 
 
 @dataclass(frozen=True)
+class CapacityRecord:
+    """The route's capacity guard: the ECS service that takes the route back, and the hold.
+
+    Absent from a record when the route has no ``ecsService``: the guard is off.
+    """
+
+    cluster: str
+    service: str
+    hold_hours: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (camelCase, as in the config)."""
+        return {"cluster": self.cluster, "service": self.service, "holdHours": self.hold_hours}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> CapacityRecord:
+        """Inverse of :meth:`to_dict`."""
+        return CapacityRecord(
+            cluster=str(data["cluster"]),
+            service=str(data["service"]),
+            hold_hours=float(data.get("holdHours", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class GateRecord:
+    """The route's concurrency gate: the cap, the headroom kept below it, the first-stage guess.
+
+    Absent from a record when the route has no ``canary.concurrencyHeadroomPercent``.
+    """
+
+    headroom_percent: float
+    reserved_concurrency: int
+    timeout_seconds: int
+    expected_peak_rps: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (camelCase)."""
+        return {
+            "headroomPercent": self.headroom_percent,
+            "reservedConcurrency": self.reserved_concurrency,
+            "timeoutSeconds": self.timeout_seconds,
+            "expectedPeakRps": self.expected_peak_rps,
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> GateRecord:
+        """Inverse of :meth:`to_dict`."""
+        rps = data.get("expectedPeakRps")
+        return GateRecord(
+            headroom_percent=float(data["headroomPercent"]),
+            reserved_concurrency=int(data["reservedConcurrency"]),
+            timeout_seconds=int(data["timeoutSeconds"]),
+            expected_peak_rps=None if rps is None else float(rps),
+        )
+
+
+@dataclass(frozen=True)
 class RouteRecord:
     """Everything the controller and the CLI need to know about one route."""
 
@@ -171,22 +229,30 @@ class RouteRecord:
     function_version: str | None = None
     alias_name: str | None = None
     release: ReleasePlanRecord | None = None
+    capacity: CapacityRecord | None = None
+    gate: GateRecord | None = None
 
     def to_json(self) -> str:
         """Serialise for the SSM parameter (stable key order)."""
         data = asdict(self)
         data["plan"] = self.plan.to_input()
         data["release"] = self.release.to_input() if self.release else None
+        data["capacity"] = self.capacity.to_dict() if self.capacity else None
+        data["gate"] = self.gate.to_dict() if self.gate else None
         return json.dumps(data, sort_keys=True)
 
     @staticmethod
     def from_json(text: str) -> RouteRecord:
-        """Parse what :meth:`to_json` wrote."""
+        """Parse what :meth:`to_json` wrote (a record written before a key existed lacks it)."""
         data = json.loads(text)
         data["plan"] = PlanRecord.from_input(data["plan"])
         data["alarm_names"] = tuple(data["alarm_names"])
         if data.get("release") is not None:
             data["release"] = ReleasePlanRecord.from_input(data["release"])
+        capacity = data.get("capacity")
+        data["capacity"] = CapacityRecord.from_dict(capacity) if capacity else None
+        gate = data.get("gate")
+        data["gate"] = GateRecord.from_dict(gate) if gate else None
         return RouteRecord(**data)
 
 

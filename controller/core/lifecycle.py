@@ -54,7 +54,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NoReturn
 
+from controller.core.capacity import CapacityGuard
 from controller.core.errors import TransitionRefused
+from controller.core.gate import GateEstimate
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "expected_weights",
     "fail_check",
     "finish",
+    "gate_pause",
     "initial_state",
     "is_drift",
     "is_run_pause",
@@ -82,10 +85,12 @@ __all__ = [
     "pass_check",
     "pause",
     "promote",
+    "record_capacity",
     "record_shift",
     "resume",
     "rollback",
     "sync",
+    "with_gate",
 ]
 
 
@@ -124,6 +129,8 @@ class Event(StrEnum):
     RELEASE_FAILBACK = "release_failback"
     RELEASE_PAUSE = "release_pause"
     RELEASE_DIRECT = "release_direct"
+    CAPACITY = "capacity"
+    GATE = "gate"
 
 
 # The reason of a pause the next run may continue from without an operator.
@@ -132,6 +139,8 @@ REASON_STAGES_PER_RUN = "stagesPerRun reached"
 REASON_ALL_STAGES_PASSED = "all stages passed"
 # The prefix of the reason of a drift pause.
 REASON_DRIFT = "drift:"
+# The prefix of the reason of a concurrency gate pause (an operator resumes it).
+REASON_GATE = "concurrency gate:"
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,8 @@ class RouteState:
     stage_started_at: datetime | None = None
     run_stages: int = 0
     updated_at: datetime | None = None
+    capacity: CapacityGuard | None = None
+    gate: GateEstimate | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (timestamps ISO 8601 UTC, weights as ``{"ecs", "lambda"}``)."""
@@ -190,6 +201,8 @@ class RouteState:
             "stage_started_at": _iso_or_none(self.stage_started_at),
             "run_stages": self.run_stages,
             "updated_at": _iso_or_none(self.updated_at),
+            "capacity": self.capacity.to_dict() if self.capacity else None,
+            "gate": self.gate.to_dict() if self.gate else None,
         }
 
     @staticmethod
@@ -209,6 +222,8 @@ class RouteState:
             stage_started_at=_parse_dt_or_none(data.get("stage_started_at")),
             run_stages=int(data.get("run_stages", 0)),
             updated_at=_parse_dt_or_none(data.get("updated_at")),
+            capacity=CapacityGuard.from_dict(data["capacity"]) if data.get("capacity") else None,
+            gate=GateEstimate.from_dict(data["gate"]) if data.get("gate") else None,
         )
 
 
@@ -1057,3 +1072,77 @@ def sync(
         entry_weights=weights,
         execution_arn=state.lock.execution_arn if state.lock else None,
     )
+
+
+def record_capacity(
+    state: RouteState,
+    *,
+    guard: CapacityGuard,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> Transition:
+    """Record a change of the capacity guard (baseline, pin, hold, failback, release).
+
+    Allowed in every status: like :func:`sync`, the status, stage, lock and
+    weights are kept; the guard, the version and ``updated_at`` change, and
+    an entry ``capacity`` says what was found and set. The caller records it
+    after the ECS and Application Auto Scaling writes it describes.
+    """
+    now = _utc(now)
+    return _apply(
+        state,
+        event=Event.CAPACITY,
+        actor=actor,
+        now=now,
+        entry_reason=reason,
+        entry_weights=None,
+        execution_arn=state.lock.execution_arn if state.lock else None,
+        capacity=guard,
+    )
+
+
+def gate_pause(
+    state: RouteState,
+    *,
+    estimate: GateEstimate,
+    execution_arn: str,
+    actor: str,
+    now: datetime,
+) -> Transition:
+    """The next stage would not fit under the cap: progressing -> paused, weights untouched.
+
+    The reason states the numbers (:meth:`GateEstimate.describe`); the route
+    waits for an operator (who raises ``reservedConcurrency`` with
+    ``pulumi up`` and resumes). A repeated call is a no-op.
+    """
+    now = _utc(now)
+    if state.status is Status.PAUSED and (state.reason or "").startswith(REASON_GATE):
+        return _unchanged(state)
+    _require_holder(state, execution_arn, "gate")
+    reason = estimate.describe()
+    return _apply(
+        state,
+        event=Event.GATE,
+        actor=actor,
+        now=now,
+        entry_reason=reason,
+        entry_weights=state.last_written,
+        execution_arn=execution_arn,
+        status=Status.PAUSED,
+        lock=None,
+        stage_started_at=None,
+        run_stages=0,
+        reason=reason,
+        gate=estimate,
+    )
+
+
+def with_gate(transition: Transition, estimate: GateEstimate | None) -> Transition:
+    """``transition`` with the gate's latest estimate stored in its new state.
+
+    Only a changed transition carries it (an unchanged one writes nothing).
+    """
+    if estimate is None or not transition.changed:
+        return transition
+    return replace(transition, state=replace(transition.state, gate=estimate))

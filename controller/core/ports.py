@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from controller.core.contract import RouteRecord, StackRecord
+from controller.core.capacity import CapacityReading
+from controller.core.contract import CapacityRecord, RouteRecord, StackRecord
 from controller.core.lifecycle import HistoryEntry, RouteState, Transition
 from controller.core.release import AliasSplit, VersionCounts
 from controller.core.sync import TargetGroupWeight
@@ -26,6 +27,8 @@ __all__ = [
     "OK",
     "AlarmPort",
     "AlarmStatus",
+    "CapacityPort",
+    "ConcurrencyPort",
     "ExecutionPort",
     "MetricsPort",
     "NotifyPort",
@@ -216,6 +219,32 @@ class ReleasePort(Protocol):
         self, route: RouteRecord, versions: tuple[str, ...], start: datetime, end: datetime
     ) -> dict[str, VersionCounts]:
         """AWS/Lambda Invocations and Errors of each version executed under the alias."""
+
+
+class CapacityPort(Protocol):
+    """The route's ECS service and its Application Auto Scaling scalable target."""
+
+    def read_capacity(self, service: CapacityRecord) -> CapacityReading:
+        """The service's desired and running count (DescribeServices) and, if it has a
+        scalable target, its MinCapacity and MaxCapacity (DescribeScalableTargets)."""
+        ...
+
+    def set_desired_count(self, service: CapacityRecord, desired_count: int) -> None:
+        """Set the service's desiredCount (UpdateService)."""
+        ...
+
+    def set_min_capacity(self, service: CapacityRecord, min_capacity: int) -> None:
+        """Set the scalable target's MinCapacity (RegisterScalableTarget on the existing target;
+        MaxCapacity is left as it is)."""
+        ...
+
+
+class ConcurrencyPort(Protocol):
+    """The route function's concurrency as Lambda reports it."""
+
+    def peak_concurrency(self, function_name: str, start: datetime, end: datetime) -> float | None:
+        """The highest ``AWS/Lambda ConcurrentExecutions`` (per function) between ``start``
+        and ``end``; None when Lambda published no datapoint in that window."""
         ...
 
 
@@ -236,3 +265,7 @@ class Ports:
     notify: NotifyPort
     # Release runs; None where no function publishes versions (nothing to release).
     release: ReleasePort | None = None
+    # The capacity guard and the concurrency gate; a route that uses them while
+    # its port is missing is refused with a clear error.
+    capacity: CapacityPort | None = None
+    concurrency: ConcurrencyPort | None = None

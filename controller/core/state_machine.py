@@ -137,6 +137,9 @@ class Outcome:
     """begin: a release run took the route's release lock; run the release path."""
     NOT_YET: Final = "not_yet"
     """release check: too few requests on either version; bake again (never a pass)."""
+    GATED: Final = "gated"
+    """shift: the concurrency gate's estimate for the next stage is above the headroom;
+    paused, weights untouched, run ends (an operator raises the cap and resumes)."""
     SUPERSEDED: Final = "superseded"
     """shift/check/finish: this execution no longer holds the route's lock (an operator
     paused, promoted or rolled back, or the lock was taken over); it changes nothing
@@ -207,6 +210,7 @@ def build_definition(
                 Outcome.BAKING: "Bake",
                 Outcome.COMPLETE: "Finish",
                 Outcome.DRIFT: "PausedOnDrift",
+                Outcome.GATED: "PausedAtGate",
                 Outcome.SUPERSEDED: "Superseded",
             },
         ),
@@ -251,6 +255,11 @@ def build_definition(
         "PausedOnDrift": {
             "Type": "Succeed",
             "Comment": "The weights were changed by hand: the route is paused, weights untouched.",
+        },
+        "PausedAtGate": {
+            "Type": "Succeed",
+            "Comment": "The next stage would exceed the concurrency headroom: paused, weights "
+            "untouched.",
         },
         "Finish": _task(
             invoke,

@@ -12,8 +12,10 @@ event tagged with it:
 ``--json`` prints :meth:`RehearsalReport.to_json` (issue 5 fixes the shape)::
 
     {"stack": "prod", "routes": [{"route", "outcome", "final_weights": {"ecs", "lambda"},
-      "requests": {"ecs", "lambda"}, "failback_ms", "timeline": [{"at_ms", "event",
-      "stage", "weights", "source", "reason"}]}], "resources": 37}
+      "requests": {"ecs", "lambda"}, "failback_ms", "reason",
+      "capacity": {"baseline_desired", "min_pinned", "desired_after_failback"} | null,
+      "timeline": [{"at_ms", "event", "stage", "weights", "source", "reason"}]}],
+     "resources": 37}
 
 Weights are percentages (0.1 steps), times are milliseconds since the
 canaries were started.
@@ -33,6 +35,7 @@ __all__ = [
     "OUTCOMES",
     "SOURCE_CONTROLLER",
     "SOURCE_TWIN",
+    "CapacityReport",
     "Outcome",
     "RehearsalReport",
     "RouteReport",
@@ -169,6 +172,8 @@ class RouteReport:
     series: RouteSeries = field(default_factory=RouteSeries)
     release: dict[str, Any] | None = None
     """The release rehearsal's outcome (``--release``), without its timeline."""
+    capacity: CapacityReport | None = None
+    """The capacity guard of a route with ``ecsService``; None without one."""
 
     def to_json(self) -> dict[str, Any]:
         """The route's entry of the JSON document."""
@@ -181,6 +186,8 @@ class RouteReport:
                 "lambda": self.requests.get("lambda", 0),
             },
             "failback_ms": round(self.failback_ms, 1) if self.failback_ms is not None else None,
+            "reason": self.reason,
+            "capacity": self.capacity.to_json() if self.capacity is not None else None,
             "timeline": [event.to_json() for event in self.timeline],
             **({"release": self._release_json()} if self.release is not None else {}),
         }
@@ -192,6 +199,31 @@ class RouteReport:
         timeline = [e.to_json() for e in self.timeline if e.at_ms >= started]
         fields = {k: v for k, v in self.release.items() if k != "started_at_ms"}
         return {**fields, "timeline": timeline}
+
+
+@dataclass(frozen=True)
+class CapacityReport:
+    """The ECS service of a guarded route: its baseline, the pinned minimum, after a failback."""
+
+    baseline_desired: int | None
+    min_pinned: int | None
+    desired_after_failback: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The route entry's ``capacity`` object."""
+        return {
+            "baseline_desired": self.baseline_desired,
+            "min_pinned": self.min_pinned,
+            "desired_after_failback": self.desired_after_failback,
+        }
+
+    def describe(self) -> str:
+        """One line of the text report."""
+        after = self.desired_after_failback
+        return (
+            f"  capacity: ecs baseline {self.baseline_desired}, min pinned {self.min_pinned}, "
+            f"desired after failback {'-' if after is None else after}"
+        )
 
 
 @dataclass
@@ -297,6 +329,7 @@ def render_text(report: RehearsalReport) -> str:
             f"({route.errors.get('lambda', 0)} 5xx)",
             f"  failback: {failback}",
             *_release_lines(route),
+            *([route.capacity.describe()] if route.capacity is not None else []),
             *changes,
             "  timeline:",
             *_timeline_lines(route.timeline),

@@ -23,6 +23,12 @@ rehearsal/run.py, which resolves the options and builds the twin):
   controller, which points the rule at the new target group; or the rule's
   forward target groups are put in the reverse order by hand
   (rehearsal/scenario/stack_changes.py);
+- it plays the autoscaler of a route's ECS service (``--scale-in``: after the
+  promotion it scales the service in, within MinCapacity,
+  rehearsal/scenario/autoscaler.py), fails a promoted route
+  (``--fail-after-promotion``: the same alarm path as ``--fail-at-stage``,
+  once the canary has promoted), and publishes each route function's
+  ``ConcurrentExecutions`` as Lambda would (rehearsal/scenario/concurrency.py);
 - it builds the report (rehearsal/report/timeline.py) from the controller's history
   and its own observations.
 """
@@ -50,6 +56,7 @@ from rehearsal.errors import RehearsalError
 from rehearsal.report.progress import ProgressPrinter, RouteSnapshot
 from rehearsal.report.timeline import (
     SOURCE_TWIN,
+    CapacityReport,
     RehearsalReport,
     RouteReport,
     RouteSeries,
@@ -60,6 +67,7 @@ from rehearsal.report.timeline import (
 )
 from rehearsal.scenario import faults, stack_changes
 from rehearsal.scenario import release as releases
+from rehearsal.scenario.autoscaler import EcsAutoscaler
 from rehearsal.scenario.emf import EmfPublisher
 from rehearsal.scenario.live import LiveStack
 from rehearsal.scenario.release import ReleaseOptions, ReleasePhase
@@ -158,6 +166,8 @@ class RoutePlan:
     redeploy_at: int | None = None
     reorder_at: int | None = None
     release: ReleaseOptions | None = None
+    fail_after_promotion: bool = False
+    scale_in: bool = False
 
 
 @dataclass
@@ -173,6 +183,10 @@ class _Route:
     drift_at: int | None = None
     redeploy_at: int | None = None
     reorder_at: int | None = None
+    fail_after_promotion: bool = False
+    scale_in: bool = False
+    autoscaler: EcsAutoscaler | None = None
+    desired_after_failback: int | None = None
     execution_arn: str | None = None
     events: list[TimelineEvent] = field(default_factory=list)
     weight_reads: list[tuple[float, Weights]] = field(default_factory=list)
@@ -269,12 +283,15 @@ def run_canaries(
     resources: int,
     printer: ProgressPrinter,
     redeployer: Redeployer | None = None,
+    lambda_latency_ms: float = 0.0,
 ) -> RehearsalReport:
     """Rehearse ``plans`` on the stack applied to ``emulator``; see the module docstring.
 
     ``rate`` is the request rate per route; ``resources`` the number of
     resources the program declared (reported as is); ``redeployer``
-    re-applies the program for the routes with ``redeploy_at``. Every route
+    re-applies the program for the routes with ``redeploy_at``;
+    ``lambda_latency_ms`` is how long each route function holds a request
+    (counted in its ``ConcurrentExecutions``). Every route
     must be freshly deployed (idle, stage 0): :class:`RunConfigError`
     otherwise, and also when a redeploy is asked for without a redeployer.
     """
@@ -301,12 +318,22 @@ def run_canaries(
             redeploy_at=plan.redeploy_at,
             reorder_at=plan.reorder_at,
             release=ReleasePhase(plan.release) if plan.release is not None else None,
+            fail_after_promotion=plan.fail_after_promotion,
+            scale_in=plan.scale_in,
         )
+        if plan.record.capacity is not None:
+            route.autoscaler = EcsAutoscaler(
+                emulator.client("ecs"),
+                emulator.client("application-autoscaling"),
+                plan.record.capacity.cluster,
+                plan.record.capacity.service,
+            )
         route.watch_weights(emulator.client("elbv2"))
         routes.append(route)
     rehearsal = _Rehearsal(
         emulator, stack, stack_record, routes, rate, resources, printer, redeployer
     )
+    rehearsal.lambda_latency_ms = lambda_latency_ms
     return rehearsal.run()
 
 
@@ -338,6 +365,7 @@ class _Rehearsal:
         self.live: LiveStack | None = None
         self.emf: EmfPublisher | None = None
         self.clock = _Clock()
+        self.lambda_latency_ms = 0.0
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -358,7 +386,13 @@ class _Rehearsal:
     def run(self) -> RehearsalReport:
         """Run the whole rehearsal; the report once every route has ended."""
         self._check_idle()
-        with LiveStack(self.emulator, self.stack_record, self.routes, rate=self.rate) as live:
+        with LiveStack(
+            self.emulator,
+            self.stack_record,
+            self.routes,
+            rate=self.rate,
+            lambda_latency_ms=self.lambda_latency_ms,
+        ) as live:
             self.live = live
             self.emf = live.emf
             self.clock = _Clock()
@@ -458,6 +492,7 @@ class _Rehearsal:
         self._maybe_drift(route, state)
         self._maybe_redeploy(route, state)
         self._maybe_reorder(route, state)
+        self._maybe_after_promotion(route, state)
         now = time.monotonic()
         if now - route.alarm_read_at >= ALARM_POLL_SECONDS:
             route.alarm = self.alarms.alarm_status(route.record).composite_state
@@ -510,6 +545,11 @@ class _Rehearsal:
             self._progress(route, state)
             return
         if ended and not route.changing:
+            if route.fail_after_promotion and route.fault_thread is None:
+                raise RehearsalError(
+                    f"route {route.name} ended {state.status.value} ({state.reason}) without "
+                    "being promoted: --fail-after-promotion had nothing to fail"
+                )
             if outcome_of(state.status) is None:
                 raise RehearsalError(
                     f"route {route.name}: the execution ended {route.execution_status} but the "
@@ -587,9 +627,55 @@ class _Rehearsal:
         except BaseException as error:  # surfaced by the monitor
             route.fault_error = error
 
-    def _inject_alarm(self, route: _Route, stage: int) -> None:
+    def _maybe_after_promotion(self, route: _Route, state: RouteState) -> None:
+        """Once promoted: the autoscaler scales in (``--scale-in``), then the alarm fires
+        (``--fail-after-promotion``), in a thread of their own."""
+        if not (route.fail_after_promotion or route.scale_in) or route.fault_thread is not None:
+            return
+        if state.status is not Status.PROMOTED:
+            return
+        route.fault_thread = threading.Thread(
+            target=self._after_promotion, args=(route,), name=f"promoted-{route.name}", daemon=True
+        )
+        route.fault_thread.start()
+
+    def _after_promotion(self, route: _Route) -> None:
+        try:
+            stage = len(route.plan.stages)
+            if route.scale_in:
+                if route.autoscaler is None:
+                    self._event(
+                        route, "scale_in", stage, None, "no ecsService: nothing to scale in"
+                    )
+                else:
+                    scaled = route.autoscaler.scale_in()
+                    self._event(route, "scale_in", stage, None, scaled.describe())
+            if not route.fail_after_promotion:
+                return
+            route.failing_started = True
+            route.upstream.set_failing(True)
+            self._event(
+                route,
+                "upstream_failing",
+                stage,
+                None,
+                "the map delivery stand-in answers 503 from now on: the function returns 502",
+            )
+            self._inject_alarm(route, None)
+        except BaseException as error:  # surfaced by the monitor
+            route.fault_error = error
+
+    def _inject_alarm(self, route: _Route, stage: int | None) -> None:
+        """The alarm during stage ``stage``'s bake, or (None) after the promotion."""
         record = route.record
-        reason = f"rehearsal: stage {stage} of route {record.route} fails (--fail-at-stage)"
+        if stage is None:
+            reason = (
+                f"rehearsal: route {record.route} fails after its promotion "
+                "(--fail-after-promotion)"
+            )
+        else:
+            reason = f"rehearsal: stage {stage} of route {record.route} fails (--fail-at-stage)"
+        shown = stage if stage is not None else len(route.plan.stages)
         fired = faults.fire_alarm(
             self.emulator,
             record,
@@ -601,7 +687,7 @@ class _Rehearsal:
         self._event(
             route,
             "alarm",
-            stage,
+            shown,
             None,
             f"{record.composite_alarm_name} ALARM; event delivered through rule(s) {targets}",
             at_ms=route.alarm_at_ms,
@@ -624,7 +710,7 @@ class _Rehearsal:
             self._event(
                 route,
                 "failback",
-                stage,
+                shown,
                 ALL_ECS,
                 f"the rule reads back ECS 100 % {route.failback_ms:.1f} ms after the alarm",
                 at_ms=route.failback_at_ms,
@@ -634,6 +720,18 @@ class _Rehearsal:
             raise RehearsalError(
                 f"route {record.route}: the rule did not read back ECS 100 % within "
                 f"{FAILBACK_TIMEOUT_SECONDS:.0f} s of the alarm"
+            )
+        if route.autoscaler is not None:
+            # The controller's rollback has returned (the delivery is joined):
+            # its capacity step is done too.
+            route.desired_after_failback = route.autoscaler.desired_count()
+            self._event(
+                route,
+                "capacity",
+                shown,
+                None,
+                f"the ECS service has {route.desired_after_failback} desired tasks after the "
+                "failback",
             )
 
     def _maybe_drift(self, route: _Route, state: RouteState) -> None:
@@ -994,9 +1092,18 @@ class _Rehearsal:
             synced_at_ms=route.synced_at_ms,
             reorder_at_ms=route.reorder_at_ms,
         )
+        capacity = None
+        if route.record.capacity is not None:
+            guard = state.capacity
+            capacity = CapacityReport(
+                baseline_desired=guard.baseline_desired if guard else None,
+                min_pinned=guard.pinned_min if guard else None,
+                desired_after_failback=route.desired_after_failback,
+            )
         return RouteReport(
             route=route.name,
             outcome=outcome,
+            capacity=capacity,
             final_weights=final,
             requests=dict(counts.requests),
             errors=dict(counts.errors),

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from controller.core.contract import RouteRecord, StackRecord
 from rehearsal.errors import RehearsalError
 from rehearsal.scenario.alias_routing import AliasVersions
+from rehearsal.scenario.concurrency import ConcurrencyMeter, MeteredBackend
 from rehearsal.scenario.emf import EmfPublisher
 from rehearsal.scenario.traffic import (
     Backend,
@@ -85,7 +86,10 @@ class LiveStack:
     """The functions, stand-ins, metrics and traffic of a stack; see the module docstring.
 
     Use as a context manager. ``rate`` is the request rate per route; 0
-    builds no request loop (``route.traffic`` stays None).
+    builds no request loop (``route.traffic`` stays None). With traffic, each
+    route function's ``ConcurrentExecutions`` is published as Lambda would
+    (``meters``, by route), each request held ``lambda_latency_ms``
+    (rehearsal/scenario/concurrency.py).
     """
 
     def __init__(
@@ -96,12 +100,15 @@ class LiveStack:
         *,
         rate: float,
         max_samples: int | None = None,
+        lambda_latency_ms: float = 0.0,
     ) -> None:
         self.emulator = emulator
         self.stack_record = stack_record
         self.routes = list(routes)
         self.rate = rate
         self.max_samples = max_samples
+        self.lambda_latency_ms = lambda_latency_ms
+        self.meters: dict[str, ConcurrencyMeter] = {}
         self.emf = EmfPublisher(emulator.client("cloudwatch"))
         self.monoliths: dict[str, StandinServer] = {}
         self.router: LambdaRouter | None = None
@@ -155,6 +162,9 @@ class LiveStack:
 
     def start_traffic(self) -> None:
         """Start every route's request loop (none with rate 0); stopped on leaving the block."""
+        for meter in self.meters.values():
+            meter.start()
+            self._cleanup.callback(_quietly, meter.stop)
         for route in self.routes:
             if route.traffic is not None:
                 route.traffic.start()
@@ -168,6 +178,8 @@ class LiveStack:
         for route in self.routes:
             if route.traffic is not None:
                 route.traffic.stop()
+        for meter in self.meters.values():
+            meter.stop()
         if self.router is not None:
             self.router.wait_idle(timeout=IDLE_TIMEOUT_SECONDS)
         self.emf.close()
@@ -251,7 +263,13 @@ class LiveStack:
         for group in described:
             arn = group["TargetGroupArn"]
             if group.get("TargetType") == "lambda":
-                backends[arn] = self._lambda_backend(route, arn)
+                meter = ConcurrencyMeter(
+                    self.emulator.client("cloudwatch"),
+                    route.record.function_name,
+                    hold_ms=self.lambda_latency_ms,
+                )
+                self.meters[route.record.route] = meter
+                backends[arn] = MeteredBackend(self._lambda_backend(route, arn), meter)
             else:
                 backends[arn] = self.ecs_backend(arn)
         return backends, list(rule.get("Conditions") or [])

@@ -1,7 +1,9 @@
 """The brownfield the stack config points at, created in the emulator.
 
 Strangler attaches to things that already exist: an ALB listener whose
-default action forwards to the monolith, and one ECS target group per route.
+default action forwards to the monolith, one ECS target group per route, and
+(for a route with ``ecsService``) the monolith's ECS service with its
+Application Auto Scaling scalable target.
 The twin creates them in moto, named after the config's ARNs, and returns
 config overrides that replace the config's ARNs and ids with the emulator's,
 so the real program then runs against real (emulated) resources.
@@ -40,6 +42,14 @@ VPC_CIDR = "10.0.0.0/16"
 MIN_ALB_SUBNETS = 2
 # The monolith and its ECS services answer plain HTTP on port 80 behind the ALB.
 HTTP_PORT = 80
+# The monolith's ECS service before the canary: 12 tasks, and a scalable target
+# that may scale it in to 2 and out to 40 (the numbers of the capacity guard's
+# example in the README).
+ECS_DESIRED_COUNT = 12
+ECS_MIN_CAPACITY = 2
+ECS_MAX_CAPACITY = 40
+ECS_SCALABLE_DIMENSION = "ecs:service:DesiredCount"
+_ECS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,8 @@ class Brownfield:
     listener_arn: str
     monolith_target_group_arn: str
     ecs_target_group_arns: dict[str, str] = field(default_factory=dict)
+    ecs_services: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Route name -> (cluster, service) of its ``ecsService``, created with a scalable target."""
     replacements: dict[str, str] = field(default_factory=dict)
     config_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -189,6 +201,7 @@ def create_brownfield(config: Mapping[str, Any], emulator: Emulator) -> Brownfie
                 replacements[original.string] = arn
             ecs_arns[route_name] = arn
             route["ecsTargetGroupArn"] = arn
+    services = _ecs_services(emulator, routes if isinstance(routes, list) else [])
 
     overrides: dict[str, Any] = {}
     if configured_listener:
@@ -212,9 +225,53 @@ def create_brownfield(config: Mapping[str, Any], emulator: Emulator) -> Brownfie
         listener_arn=listener_arn,
         monolith_target_group_arn=monolith,
         ecs_target_group_arns=ecs_arns,
+        ecs_services=services,
         replacements=replacements,
         config_overrides=overrides,
     )
+
+
+def _ecs_services(emulator: Emulator, routes: list[Any]) -> dict[str, tuple[str, str]]:
+    """Each well-formed ``ecsService`` of the routes: cluster, service and scalable target.
+
+    The names are the config's own (ECS names are not ARNs the emulator
+    invents), so nothing is replaced. Two routes on one service share it.
+    """
+    ecs = emulator.client("ecs")
+    autoscaling = emulator.client("application-autoscaling")
+    created: dict[tuple[str, str], None] = {}
+    services: dict[str, tuple[str, str]] = {}
+    for index, route in enumerate(routes):
+        if not isinstance(route, Mapping) or not isinstance(route.get("ecsService"), Mapping):
+            continue
+        cluster = route["ecsService"].get("cluster")
+        service = route["ecsService"].get("service")
+        if not (_matching(_ECS_NAME, cluster) and _matching(_ECS_NAME, service)):
+            continue
+        route_name = str(route.get("name") or f"route-{index}")
+        services[route_name] = (cluster, service)
+        if (cluster, service) in created:
+            continue
+        created[(cluster, service)] = None
+        ecs.create_cluster(clusterName=cluster)
+        ecs.register_task_definition(
+            family=service,
+            containerDefinitions=[{"name": "monolith", "image": "monolith", "memory": 512}],
+        )
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=service,
+            taskDefinition=service,
+            desiredCount=ECS_DESIRED_COUNT,
+        )
+        autoscaling.register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId=f"service/{cluster}/{service}",
+            ScalableDimension=ECS_SCALABLE_DIMENSION,
+            MinCapacity=ECS_MIN_CAPACITY,
+            MaxCapacity=ECS_MAX_CAPACITY,
+        )
+    return services
 
 
 # A second ECS target group gets the first one's name plus this suffix and a

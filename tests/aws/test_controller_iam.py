@@ -162,6 +162,43 @@ def test_controller_policy_is_exactly_the_calls_the_controller_makes():
     }
 
 
+def test_capacity_guard_statements_only_with_an_ecs_service():
+    without = controller_policy(inputs())
+    assert not {"GuardEcsCapacity", "ReadScalableTargets", "PinMinCapacity"} & set(
+        statements_by_sid(without)
+    )
+    document = controller_policy(
+        inputs(ecs_services=(("common-api", "common-api-svc"), ("common-api", "common-api-svc")))
+    )
+    assert document["Statement"][: len(without["Statement"])] == without["Statement"]
+    assert document["Statement"][len(without["Statement"]) :] == [
+        {
+            "Sid": "GuardEcsCapacity",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
+            "Resource": [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/common-api/common-api-svc"],
+        },
+        {
+            "Sid": "ReadScalableTargets",
+            "Effect": "Allow",
+            "Action": "application-autoscaling:DescribeScalableTargets",
+            "Resource": "*",
+        },
+        {
+            "Sid": "PinMinCapacity",
+            "Effect": "Allow",
+            "Action": "application-autoscaling:RegisterScalableTarget",
+            "Resource": f"arn:aws:application-autoscaling:{REGION}:{ACCOUNT}:scalable-target/*",
+            "Condition": {
+                "StringEquals": {
+                    "application-autoscaling:service-namespace": "ecs",
+                    "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount",
+                }
+            },
+        },
+    ]
+
+
 def test_state_machine_policy_invokes_only_the_controller():
     assert state_machine_policy(FUNCTION) == {
         "Version": "2012-10-17",
@@ -377,6 +414,7 @@ def findings(document: dict) -> set[tuple[str, str, str]]:
     "name, document",
     [
         ("controller", controller_policy(inputs())),
+        ("controller with capacity guard", controller_policy(inputs(ecs_services=(("c", "s"),)))),
         ("state machine", state_machine_policy(FUNCTION)),
         ("scheduler", scheduler_policy(STATE_MACHINE, DLQ)),
         ("dead-letter queue", dead_letter_queue_policy(DLQ, [EVENT_RULE])),
@@ -408,6 +446,8 @@ IAM_PREFIX = {
     "sns": "sns",
     "ssm": "ssm",
     "lambda": "lambda",
+    "ecs": "ecs",
+    "application-autoscaling": "application-autoscaling",
 }
 # DynamoDB authorizes a transaction item by item (SAR has no TransactWriteItems action).
 TRANSACT_ITEM_ACTIONS = {
@@ -459,7 +499,7 @@ def allowed_actions(document: dict) -> set[str]:
 def test_the_controller_policy_allows_every_aws_call_the_lambda_makes():
     """A new boto3 call in controller/aws/*.py must come with its IAM action."""
     assert LAMBDA_AWS_MODULES, "no controller AWS modules found"
-    allowed = allowed_actions(controller_policy(inputs()))
+    allowed = allowed_actions(controller_policy(inputs(ecs_services=(("c", "s"),))))
     for module in LAMBDA_AWS_MODULES:
         missing = operations_called(module.read_text()) - allowed
         assert not missing, f"{module.relative_to(ROOT)} calls {sorted(missing)}"
@@ -479,7 +519,8 @@ RUNTIME_ACTIONS = {
 def test_the_controller_policy_allows_nothing_the_lambda_does_not_call():
     """Least privilege, the other way round: every granted API action is used."""
     called = set().union(*(operations_called(m.read_text()) for m in LAMBDA_AWS_MODULES))
-    unused = allowed_actions(controller_policy(inputs())) - RUNTIME_ACTIONS - called
+    granted = allowed_actions(controller_policy(inputs(ecs_services=(("c", "s"),))))
+    unused = granted - RUNTIME_ACTIONS - called
     assert not unused, f"granted but never called by controller/aws/*.py: {sorted(unused)}"
 
 

@@ -178,8 +178,10 @@ def test_shift_and_finish_outcomes_route_the_run(definition: dict[str, Any]) -> 
         Outcome.BAKING: "Bake",
         Outcome.COMPLETE: "Finish",
         Outcome.DRIFT: "PausedOnDrift",
+        Outcome.GATED: "PausedAtGate",
         Outcome.SUPERSEDED: "Superseded",
     }
+    assert states["PausedAtGate"]["Type"] == "Succeed"
     finish = {c["StringEquals"]: c["Next"] for c in states["FinishOutcome"]["Choices"]}
     assert finish == {Outcome.PROMOTED: "Promoted", Outcome.SUPERSEDED: "Superseded"}
     assert states["Superseded"]["Type"] == "Succeed"

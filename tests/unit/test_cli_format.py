@@ -14,6 +14,7 @@ from controller.cli.format import (
     RouteStatusView,
     Style,
     action_payload,
+    capacity_text,
     colour_enabled,
     format_duration,
     history_payload,
@@ -24,6 +25,8 @@ from controller.cli.format import (
     table,
     visible_len,
 )
+from controller.core.capacity import CapacityGuard
+from controller.core.gate import estimate_after_bake
 from controller.core.lifecycle import Event, HistoryEntry, Status
 from controller.core.weights import ALL_ECS, Weights
 
@@ -231,3 +234,47 @@ def test_status_shows_the_version_split_of_a_release():
     assert (payload["versions"], payload["release"]) == ("v7 90 % / v8 10 %", "progressing")
     single = render_status([replace(promoted, versions="v8")], NOW, Style(False))
     assert "(v8)" not in single, "one version serving everything needs no note"
+
+
+# --------------------------------------------------------------------------- capacity guard
+
+
+def test_capacity_text_in_the_routes_time_zone() -> None:
+    pinned = CapacityGuard(
+        12, 2, NOW, pinned_min=12, hold_until=datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
+    )
+    assert (
+        capacity_text(pinned, enabled=True, timezone="Asia/Tokyo")
+        == "ecs min pinned 12 (was 2) until 2026-12-05 10:00 Asia/Tokyo"
+    )
+    canary = CapacityGuard(12, 2, NOW, pinned_min=12)
+    assert capacity_text(canary, enabled=True, timezone=None) == (
+        "ecs min pinned 12 (was 2) through the canary"
+    )
+    ended = pinned.released(datetime(2026, 12, 5, 1, 10, tzinfo=UTC))
+    assert capacity_text(ended, enabled=True, timezone=None) == (
+        "capacity hold ended 2026-12-05 01:10 UTC; ecs min back to 2"
+    )
+    assert capacity_text(None, enabled=False, timezone=None) == (
+        "capacity guard off (no ecsService)"
+    )
+
+
+def test_status_shows_the_guard_and_the_last_gate_estimate() -> None:
+    gate = estimate_after_bake(
+        stage=3, peak=20, from_percent=10, to_percent=50, reserved=200, headroom_percent=80
+    )
+    text = render_status(
+        [
+            view(
+                capacity_text="ecs min pinned 12 (was 2) through the canary",
+                gate_text=gate.describe(),
+            )
+        ],
+        NOW,
+        Style(False),
+    )
+    assert "  map-tile: ecs min pinned 12 (was 2) through the canary" in text
+    assert "  map-tile: last concurrency gate: stage 3 needs ~100 of 200 reserved" in text
+    payload = status_payload(view(gate=gate.to_dict(), capacity={"pinned_min": 12}))
+    assert payload["gate"]["needed"] == 100 and payload["capacity"] == {"pinned_min": 12}

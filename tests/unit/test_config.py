@@ -649,3 +649,73 @@ def test_forward_headers_cannot_be_set_through_the_environment(project: Path) ->
         project,
         "routes[0].function.environment.FORWARD_HEADERS: is set by the program itself",
     )
+
+
+# --- capacity guard and concurrency gate ------------------------------------------------
+
+
+def test_ecs_service_capacity_and_gate_are_optional_and_parsed(project: Path) -> None:
+    plain = parse(raw_config(), project).routes[0]
+    assert plain.ecs_service is None
+    assert plain.canary.concurrency_headroom_percent is None
+    canary = {**route()["canary"], "concurrencyHeadroomPercent": 80, "expectedPeakRps": 900}
+    guarded = parse(
+        raw_config(
+            route(
+                ecsService={"cluster": "common-api", "service": "common-api-svc"},
+                capacity={"holdHours": 48},
+                canary=canary,
+            )
+        ),
+        project,
+    ).routes[0]
+    assert guarded.ecs_service is not None
+    assert (guarded.ecs_service.cluster, guarded.ecs_service.service) == (
+        "common-api",
+        "common-api-svc",
+    )
+    assert guarded.ecs_service.hold_hours == 48
+    assert guarded.canary.concurrency_headroom_percent == 80
+    assert guarded.canary.expected_peak_rps == 900
+    default_hold = parse(
+        raw_config(route(ecsService={"cluster": "c", "service": "s"})), project
+    ).routes[0]
+    assert default_hold.ecs_service is not None and default_hold.ecs_service.hold_hours == 72
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"capacity": {"holdHours": 1}}, "routes[0].capacity: needs ecsService"),
+        ({"ecsService": {"cluster": "c"}}, "routes[0].ecsService.service: required"),
+        (
+            {"ecsService": {"cluster": "c", "service": "bad name"}},
+            "routes[0].ecsService.service: 'bad name' is not an ECS service name",
+        ),
+        (
+            {"ecsService": {"cluster": "c", "service": "s"}, "capacity": {"holdHours": -1}},
+            "routes[0].capacity.holdHours: must not be negative, got -1",
+        ),
+        (
+            {"ecsService": {"cluster": "c", "service": "s"}, "capacity": {"holdHour": 1}},
+            "routes[0].capacity.holdHour: unknown key",
+        ),
+    ],
+)
+def test_bad_capacity_config(project: Path, overrides: dict[str, Any], expected: str) -> None:
+    assert any(p.startswith(expected) for p in problems(raw_config(route(**overrides)), project)), (
+        problems(raw_config(route(**overrides)), project)
+    )
+
+
+@pytest.mark.parametrize(
+    "canary, expected",
+    [
+        ({"concurrencyHeadroomPercent": 0}, "routes[0].canary.concurrencyHeadroomPercent: must be"),
+        ({"concurrencyHeadroomPercent": 120}, "routes[0].canary.concurrencyHeadroomPercent: must"),
+        ({"expectedPeakRps": 10}, "routes[0].canary.expectedPeakRps: needs concurrencyHeadroom"),
+    ],
+)
+def test_bad_gate_config(project: Path, canary: dict[str, Any], expected: str) -> None:
+    raw = raw_config(route(canary={**route()["canary"], **canary}))
+    assert any(p.startswith(expected) for p in problems(raw, project)), problems(raw, project)

@@ -41,6 +41,7 @@ from components.controller_iam import (
 )
 from components.registry_sync import registry_sync_event_pattern
 from controller.core.contract import (
+    CapacityRecord,
     PlanRecord,
     RouteRecord,
     StackRecord,
@@ -1096,15 +1097,25 @@ class FakeCanary:
     schedule: str | None
     timezone: str | None
     plan: PlanRecord
+    concurrency_headroom_percent: float | None = None
+    expected_peak_rps: float | None = None
 
     def plan_record(self) -> PlanRecord:
         return self.plan
 
 
 @dataclass(frozen=True)
+class FakeFunction:
+    reserved_concurrency: int = 200
+    timeout_seconds: int = 10
+
+
+@dataclass(frozen=True)
 class FakeRouteConfig:
     canary: FakeCanary
     release: ReleasePlanRecord = field(default_factory=ReleasePlanRecord)
+    function: FakeFunction = FakeFunction()
+    ecs_service: None = None
 
 
 @dataclass(frozen=True)
@@ -1185,3 +1196,42 @@ def test_the_program_builds_the_controller_from_the_real_routes():
     )
     assert pattern["resources"] == [composite.outputs["arn"]]
     assert run.outputs["controller"]["registryPath"] == "/strangler/prod"
+
+
+# --- the capacity guard --------------------------------------------------------------------
+
+
+def test_no_capacity_tick_without_an_ecs_service(declared):
+    names = {r.name for r in declared}
+    assert not {n for n in names if "capacity-tick" in n}
+    statements = {s["Sid"] for s in policy_of(declared, "canary-function-policy")["Statement"]}
+    assert "GuardEcsCapacity" not in statements
+
+
+def test_an_ecs_service_adds_the_tick_rule_and_the_ecs_grants(source_dir):
+    guarded = replace(
+        make_route("map-tile", "9683b2d02a6cabee", TILE_PLAN),
+        capacity=CapacityRecord(cluster="common-api", service="common-api-svc", hold_hours=72),
+    )
+    declared = declare(source_dir, routes=[guarded])
+    rule = by_name(declared, "canary-capacity-tick-rule")
+    assert rule.parent == "canary-capacity-tick"
+    assert rule.inputs["name"] == "strangler-prod-capacity-tick"
+    assert rule.inputs["scheduleExpression"] == "rate(15 minutes)"
+    target = by_name(declared, "canary-capacity-tick-target")
+    assert target.inputs["rule"] == "strangler-prod-capacity-tick"
+    assert target.inputs["deadLetterConfig"] == {"arn": DLQ_ARN}
+    permission = by_name(declared, "canary-capacity-tick-permission")
+    assert permission.inputs["sourceArn"] == rule.outputs["arn"]
+    assert permission.inputs["principal"] == "events.amazonaws.com"
+    statements = {s["Sid"]: s for s in policy_of(declared, "canary-function-policy")["Statement"]}
+    assert statements["GuardEcsCapacity"]["Resource"] == [
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/common-api/common-api-svc"
+    ]
+    dlq = json.loads(one(declared, "aws:sqs/queuePolicy:QueuePolicy").inputs["policy"])
+    admitted = dlq["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert rule.outputs["arn"] in admitted
+    # The registry record carries the guard for the controller.
+    parameter = by_name(declared, "canary-registry-route-map-tile")
+    record = RouteRecord.from_json(parameter.inputs["insecureValue"])
+    assert record.capacity == guarded.capacity

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from controller.core.contract import PlanRecord, StagePlanRecord
 from controller.events import (
     AlarmStateChange,
+    CapacityTick,
     InvalidEvent,
     OperatorEvent,
     RegistryChange,
@@ -218,3 +219,18 @@ def test_unknown_event_lists_what_is_accepted() -> None:
 def test_anything_else_is_rejected_with_invalid_event(event: Any) -> None:
     with pytest.raises(InvalidEvent):
         parse_event(event)
+
+
+def test_scheduled_event_is_the_capacity_tick() -> None:
+    event = parse_event(load_event("eventbridge_scheduled_event"))
+    assert isinstance(event, CapacityTick)
+    assert event.rule_arns == (
+        "arn:aws:events:ap-northeast-1:123456789012:rule/strangler-prod-capacity-tick",
+    )
+    assert event.time is not None and event.time.isoformat().startswith("2026-12-05T01:00")
+
+
+def test_scheduled_event_from_another_source_is_invalid() -> None:
+    raw = {**load_event("eventbridge_scheduled_event"), "source": "aws.ssm"}
+    with pytest.raises(InvalidEvent, match="source"):
+        parse_event(raw)

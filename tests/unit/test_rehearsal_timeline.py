@@ -12,6 +12,7 @@ from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from rehearsal.report.timeline import (
     SOURCE_CONTROLLER,
     SOURCE_TWIN,
+    CapacityReport,
     RehearsalReport,
     RouteReport,
     TimelineEvent,
@@ -118,8 +119,12 @@ def test_the_json_document_has_the_issues_shape():
         "final_weights",
         "requests",
         "failback_ms",
+        "reason",
+        "capacity",
         "timeline",
     }
+    assert route["reason"] == "alarm"
+    assert route["capacity"] is None  # no ecsService: no guard
     assert route["final_weights"] == {"ecs": 100.0, "lambda": 0.0}
     assert route["requests"] == {"ecs": 1234, "lambda": 56}
     assert route["failback_ms"] == 12.3
@@ -133,6 +138,20 @@ def test_the_json_document_has_the_issues_shape():
         "source": "controller",
         "reason": None,
     }
+
+
+def test_capacity_of_a_guarded_route():
+    rehearsal = report()
+    rehearsal.routes[0].capacity = CapacityReport(12, 12, 12)
+    route = json.loads(json.dumps(rehearsal.to_json()))["routes"][0]
+    assert route["capacity"] == {
+        "baseline_desired": 12,
+        "min_pinned": 12,
+        "desired_after_failback": 12,
+    }
+    assert "  capacity: ecs baseline 12, min pinned 12, desired after failback 12" in (
+        render_text(rehearsal).splitlines()
+    )
 
 
 def test_no_failback_is_null():
