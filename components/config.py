@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from components import packaging
 from components.limits import (
     ARCHITECTURES,
     LAYER_ARN,
@@ -70,14 +71,14 @@ LOG_RETENTION_DAYS = frozenset(
 # Runtimes for which Powertools for AWS Lambda (Python) V3 publishes a layer.
 RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
 
-# The official public Powertools V3 layer (account 017000801446), one per
-# runtime and architecture: AWSLambdaPowertoolsPythonV3-python312-x86_64.
-# Layer version 27 is the one documented for 3.23.0; the project pins the
-# library at 3.37.0 for tests. Override with ``powertoolsLayerArn`` to pin the
-# exact layer (SSM public parameter
-# /aws/service/powertools/python/<arch>/<runtime>/<version> holds its ARN).
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_VERSION = 27
+# The Powertools release the project's tests run (requirements.txt pins it):
+# the controller uses the official layer of this release, found through its
+# public SSM parameter (components/function_code.py). A route function's
+# release is the one its own requirements.txt pins.
+POWERTOOLS_VERSION = "3.37.0"
+# A function's pinned dependencies: this file in its source folder (exact pins
+# only, see components/packaging.py).
+REQUIREMENTS_FILE = "requirements.txt"
 
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ARCHITECTURE = "x86_64"
@@ -188,6 +189,13 @@ class FunctionConfig:
     timeout_seconds: int
     reserved_concurrency: int
     environment: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # The source folder's requirements.txt, None when it has none (no dependencies).
+    requirements_path: Path | None = None
+    # True: Powertools comes from its official layer, of ``powertools_version``
+    # (the release the requirements pin), or from ``powertools_layer_arn`` when
+    # that is set; the archive then leaves Powertools out.
+    powertools_layer: bool = False
+    powertools_version: str = ""
     powertools_layer_arn: str = ""
     # Request headers forwarded to the upstream on top of the function's safe
     # default (lower-case; the function gets them as FORWARD_HEADERS).
@@ -328,17 +336,6 @@ def stage_weights(percent: float) -> Weights:
     return Weights.from_percent(percent)
 
 
-def default_powertools_layer_arn(
-    region: str, runtime: str, architecture: str, partition: str = "aws"
-) -> str:
-    """The official public Powertools for AWS Lambda (Python) V3 layer for a region."""
-    suffix = runtime.replace(".", "")  # python3.12 -> python312
-    return (
-        f"arn:{partition}:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-{suffix}-{architecture}:{POWERTOOLS_LAYER_VERSION}"
-    )
-
-
 def default_health_check_path(path_patterns: Sequence[str]) -> str:
     """``/health`` inside the first path pattern's fixed prefix.
 
@@ -370,7 +367,8 @@ MATCH_KEYS = ("pathPatterns", "hostHeaders", "httpMethods")
 VPC_KEYS = ("subnetIds", "securityGroupIds")
 FUNCTION_KEYS = (
     "source", "handler", "runtime", "architecture", "memoryMb", "timeoutSeconds",
-    "reservedConcurrency", "environment", "powertoolsLayerArn", "forwardHeaders",
+    "reservedConcurrency", "environment", "powertoolsLayer", "powertoolsLayerArn",
+    "forwardHeaders",
 )  # fmt: skip
 HEALTH_CHECK_KEYS = (
     "path", "intervalSeconds", "timeoutSeconds", "healthyThreshold", "unhealthyThreshold",
@@ -611,7 +609,6 @@ def parse_stack_config(
             listener=listener_match,
             project_root=project_root,
             stack_layer=stack_layer,
-            partition=listener_arn.split(":")[1] if listener_match and listener_arn else "aws",
         )
         for index, raw_route in enumerate(raw_routes):
             route = _parse_route(reader, raw_route, index, context)
@@ -639,7 +636,6 @@ class _RouteContext:
     listener: re.Match[str] | None
     project_root: Path
     stack_layer: str | None
-    partition: str
 
 
 def _parse_vpc(reader: _Reader, value: Any) -> VpcConfig | None:
@@ -855,6 +851,26 @@ def _parse_function(
     layer = reader.string(data, "powertoolsLayerArn", path)
     if layer is not None and not LAYER_ARN.match(layer):
         reader.add(f"{path}.powertoolsLayerArn", f"{layer!r} is not a Lambda layer version ARN")
+    use_layer = data.get("powertoolsLayer", False)
+    if not isinstance(use_layer, bool):
+        reader.add(f"{path}.powertoolsLayer", f"must be true or false, got {use_layer!r}")
+        use_layer = False
+    if layer is not None and not use_layer:
+        reader.add(
+            f"{path}.powertoolsLayerArn",
+            "names a layer, but powertoolsLayer is not true (the archive bundles Powertools)",
+        )
+    requirements_path: Path | None = None
+    powertools_version = ""
+    if source is not None and source_path.is_dir():
+        requirements_path, powertools_version = _check_requirements(
+            reader, source_path, path, use_layer=use_layer
+        )
+    if powertools_version and runtime in RUNTIMES and architecture in ARCHITECTURES:
+        try:
+            packaging.powertools_layer_parameter(architecture, runtime, powertools_version)
+        except packaging.PackagingError as error:
+            reader.add(f"{path}.powertoolsLayer", str(error))
 
     if len(reader.problems) != before:
         return None
@@ -869,13 +885,48 @@ def _parse_function(
         timeout_seconds=timeout or ROUTE_FUNCTION_DEFAULT_TIMEOUT_SECONDS,
         reserved_concurrency=reserved,
         environment=MappingProxyType(dict(environment)),
+        requirements_path=requirements_path,
+        powertools_layer=use_layer,
+        powertools_version=powertools_version,
+        powertools_layer_arn=(layer or context.stack_layer or "") if use_layer else "",
         forward_headers=forward_headers,
-        powertools_layer_arn=layer
-        or context.stack_layer
-        or default_powertools_layer_arn(
-            context.region, runtime, architecture, partition=context.partition
-        ),
     )
+
+
+def _check_requirements(
+    reader: _Reader, source_path: Path, path: str, *, use_layer: bool
+) -> tuple[Path | None, str]:
+    """The function's requirements file, checked, and the Powertools release it pins.
+
+    The file must hold exact pins only. With ``powertoolsLayer`` it must pin
+    aws-lambda-powertools: that pin chooses the layer's release.
+    """
+    requirements = source_path / REQUIREMENTS_FILE
+    if not requirements.is_file():
+        if use_layer:
+            reader.add(
+                f"{path}.powertoolsLayer",
+                f"needs {REQUIREMENTS_FILE} in the function's folder pinning "
+                f"{packaging.POWERTOOLS_DISTRIBUTION} (the layer's release)",
+            )
+        return None, ""
+    try:
+        pins = packaging.read_requirements(requirements)
+    except packaging.PackagingError as error:
+        reader.add(f"{path}.source", str(error))
+        return None, ""
+    if not use_layer:
+        return requirements, ""
+    try:
+        version = packaging.pinned_version(pins, packaging.POWERTOOLS_DISTRIBUTION)
+    except packaging.PackagingError:
+        reader.add(
+            f"{path}.powertoolsLayer",
+            f"{requirements} does not pin {packaging.POWERTOOLS_DISTRIBUTION} "
+            "(the layer's release)",
+        )
+        return None, ""
+    return requirements, version
 
 
 def _parse_forward_headers(reader: _Reader, data: Mapping[str, Any], path: str) -> tuple[str, ...]:
@@ -1209,7 +1260,6 @@ __all__ = [
     "StageConfig",
     "VpcConfig",
     "default_health_check_path",
-    "default_powertools_layer_arn",
     "load_balancer_dimension",
     "parse_stack_config",
     "stage_weights",

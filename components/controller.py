@@ -51,14 +51,13 @@ from components.canary_schedules import (
 )
 from components.canary_state_machine import CanaryStateMachine, CanaryStateMachineArgs
 from components.capacity_tick import CapacityTickRule, CapacityTickRuleArgs
-from components.config import StackConfig, default_powertools_layer_arn
+from components.config import StackConfig
 from components.controller_dashboard import DashboardRoute, build_dashboard
 from components.controller_function import (
     CONTROLLER_MEMORY_MB,
     CONTROLLER_RESERVED_CONCURRENCY,
     CONTROLLER_SOURCE,
     CONTROLLER_TIMEOUT_SECONDS,
-    RUNTIME,
     ControllerFunction,
     ControllerFunctionArgs,
 )
@@ -117,15 +116,17 @@ class CanaryControllerArgs:
     """Inputs of :class:`CanaryController`.
 
     ``stack`` is the Pulumi stack name (it goes into every physical name and
-    the registry path). ``powertools_layer_arn`` and ``architecture`` must
-    match each other (the routes use the same layer). ``definition`` builds the
-    state machine's ASL from the controller function's ARN.
+    the registry path). ``powertools_layer_arn``, when not empty, is the
+    Powertools layer and must match ``architecture``; empty, the function uses
+    the official layer of the project's Powertools release, read from its
+    public SSM parameter (components/function_code.py). ``definition`` builds
+    the state machine's ASL from the controller function's ARN.
     """
 
     stack: str
     routes: Sequence[ControllerRoute]
     topic_arn: pulumi.Input[str]
-    powertools_layer_arn: str
+    powertools_layer_arn: str = ""
     architecture: str = "x86_64"
     log_retention_days: int = 30
     timeout_seconds: int = CONTROLLER_TIMEOUT_SECONDS
@@ -144,19 +145,15 @@ class CanaryControllerArgs:
         """The controller of a parsed stack config and its route components.
 
         The Powertools layer is the stack's ``powertoolsLayerArn`` when set, else
-        the official public layer for the controller's runtime and architecture
-        in the stack's region (the routes' default too).
+        the official layer of the project's Powertools release, for the
+        controller's runtime and architecture.
         """
-        architecture = "x86_64"
-        layer = config.powertools_layer_arn or default_powertools_layer_arn(
-            config.region, RUNTIME, architecture, partition=config.partition
-        )
         return CanaryControllerArgs(
             stack=stack,
             routes=[ControllerRoute.from_route(route, config.listener_arn) for route in routes],
             topic_arn=topic_arn,
-            powertools_layer_arn=layer,
-            architecture=architecture,
+            powertools_layer_arn=config.powertools_layer_arn or "",
+            architecture="x86_64",
             log_retention_days=config.log_retention_days,
         )
 
@@ -186,7 +183,7 @@ class CanaryControllerArgs:
                 problems.append(f"{where}: the plan has no stages")
             if route.schedule is None and route.timezone is not None:
                 problems.append(f"{where}: timezone {route.timezone!r} is set without a schedule")
-        if not LAYER_ARN.match(self.powertools_layer_arn):
+        if self.powertools_layer_arn and not LAYER_ARN.match(self.powertools_layer_arn):
             problems.append(f"powertools_layer_arn {self.powertools_layer_arn!r}: not a layer ARN")
         if self.architecture not in ARCHITECTURES:
             problems.append(f"architecture {self.architecture!r}: one of {ARCHITECTURES}")

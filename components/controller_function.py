@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
+from components.config import POWERTOOLS_VERSION
 from components.controller_iam import (
     ArnScope,
     ControllerPolicyInputs,
@@ -26,6 +27,7 @@ from components.controller_iam import (
     render_policy,
     state_machine_arn,
 )
+from components.function_code import powertools_layer_arn
 from components.moved import FormerParent, moved_child
 from components.service_role import service_role
 from controller.core.contract import (
@@ -109,6 +111,7 @@ class ControllerFunctionArgs:
     """
 
     stack: str
+    # Empty: the official layer of POWERTOOLS_VERSION (components/function_code.py).
     powertools_layer_arn: str
     architecture: str
     memory_mb: int
@@ -206,7 +209,10 @@ class ControllerFunction(pulumi.ComponentResource):
             handler=HANDLER,
             architectures=[args.architecture],
             code=controller_archive(args.source_dir),
-            layers=[args.powertools_layer_arn],
+            layers=[
+                args.powertools_layer_arn
+                or powertools_layer_arn(args.architecture, RUNTIME, POWERTOOLS_VERSION, parent=self)
+            ],
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,

@@ -21,6 +21,7 @@ from components.config import (
     StackConfig,
 )
 from components.controller_iam import assume_role_policy
+from components.function_code import function_archive, route_function_layers
 from controller.core.contract import (
     ENV_FORWARD_HEADERS,
     ENV_HEALTH_CHECK_PATH,
@@ -155,11 +156,11 @@ class RouteFunction(pulumi.ComponentResource):
             runtime=fn.runtime,
             handler=fn.handler,
             architectures=[fn.architecture],
-            code=pulumi.FileArchive(str(fn.source_path)),
+            code=function_archive(function_name, fn),
             memory_size=fn.memory_mb,
             timeout=fn.timeout_seconds,
             reserved_concurrent_executions=fn.reserved_concurrency,
-            layers=[fn.powertools_layer_arn],
+            layers=route_function_layers(fn, parent=self),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=function_environment(route)),
             vpc_config=vpc_config,

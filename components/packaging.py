@@ -62,6 +62,8 @@ WHEEL_PLATFORMS: dict[str, str] = {
 }
 
 POWERTOOLS_DISTRIBUTION = "aws-lambda-powertools"
+# The account that publishes the official Powertools for AWS Lambda (Python) layers.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
 # Part of every cache key: bump it whenever the archive's layout or the
 # builder's rules change, so that archives built by older rules are not reused.
@@ -257,6 +259,37 @@ def powertools_layer_parameter(architecture: str, runtime: str, version: str) ->
     if not _RELEASE_VERSION_RE.match(version):
         raise PackagingError(f"Powertools version {version!r} is not a release version (X.Y.Z)")
     return f"/aws/service/powertools/python/{architecture}/{runtime}/{version}"
+
+
+def powertools_parameter_target(parameter: str) -> tuple[str, str, str] | None:
+    """(architecture, runtime, version) of a Powertools layer parameter name, else None."""
+    prefix = "/aws/service/powertools/python/"
+    if not parameter.startswith(prefix):
+        return None
+    parts = parameter[len(prefix) :].split("/")
+    if len(parts) != 3:
+        return None
+    architecture, runtime, version = parts
+    return architecture, runtime, version
+
+
+def official_layer_arn(
+    partition: str, region: str, architecture: str, runtime: str, layer_version: int
+) -> str:
+    """The shape of the ARN a Powertools SSM parameter holds (the official layer account).
+
+    For example
+    `arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:4`
+    (the value format of the release workflow's parameters, see
+    components/function_code.py). The layer number is AWS's; the twin and the
+    tests make one up.
+    """
+    _check_target(runtime, architecture)
+    suffix = runtime.replace(".", "")  # python3.12 -> python312
+    return (
+        f"arn:{partition}:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{suffix}-{architecture}:{layer_version}"
+    )
 
 
 def _check_runtime(runtime: str) -> None:

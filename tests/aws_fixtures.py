@@ -199,6 +199,18 @@ class AlbWorld:
     lambda_tg_arn: str
     extra_tg_arns: list[str] = field(default_factory=list)
 
+    @staticmethod
+    def without_alb(elb_arn: str) -> AlbWorld:
+        """Made-up ARNs under ``elb_arn`` and no ALB: for code that only reads the ARNs."""
+        return AlbWorld(
+            client=None,
+            vpc_id="vpc-1",
+            listener_arn=f"{elb_arn}:listener/app/lb/1/2",
+            rule_arn=f"{elb_arn}:listener-rule/app/lb/1/2/3",
+            ecs_tg_arn=f"{elb_arn}:targetgroup/ecs/1",
+            lambda_tg_arn=f"{elb_arn}:targetgroup/lambda/2",
+        )
+
     def route_record(self, **overrides: Any) -> RouteRecord:
         """A RouteRecord pointing at this rule and these target groups."""
         values: dict[str, Any] = {
@@ -946,3 +958,34 @@ def lambda_role(iam: Any, name: str) -> str:
     }
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(document))
     return str(role["Role"]["Arn"])
+
+
+def weighted_forward(*groups: tuple[str, int]) -> list[dict[str, Any]]:
+    """A rule's action list: one forward to ``groups`` (target group ARN, weight), in order."""
+    target_groups = [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in groups]
+    return [{"Type": "forward", "ForwardConfig": {"TargetGroups": target_groups}}]
+
+
+def alb_listener(ec2: Any, elbv2: Any, region: str) -> tuple[str, str]:
+    """An HTTP listener on a new ALB, forwarding to a new ECS (ip) target group.
+
+    Returns the listener's ARN and the target group's ARN.
+    """
+    vpc = str(ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"])
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in ((1, "a"), (2, "c"))
+    ]
+    balancer = elbv2.create_load_balancer(Name="common-api", Subnets=subnets)["LoadBalancers"][0]
+    ecs = elbv2.create_target_group(
+        Name="map-ecs", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": ecs}],
+    )["Listeners"][0]["ListenerArn"]
+    return str(listener), str(ecs)

@@ -42,6 +42,7 @@ from controller.core.ports import ALARM, OK, AlarmStatus, Ports
 from controller.core.release import AliasSplit, VersionCounts
 from controller.core.sync import TargetGroupWeight, same_groups
 from controller.core.weights import ALL_ECS, Weights
+from controller.service import RunContext
 
 __all__ = [
     "ACCOUNT_ID",
@@ -866,4 +867,18 @@ def fake_world(
         release=FakeRelease(log, faults, names),
         capacity=FakeCapacity(log, faults),
         concurrency=FakeConcurrency(log, faults),
+    )
+
+
+def operator_run(
+    route: str, execution_arn: str, plan: PlanRecord, stage_index: int | None = None
+) -> RunContext:
+    """The context of a run an operator started (``actor`` ``operator:test``)."""
+    return RunContext(
+        route=route,
+        execution_arn=execution_arn,
+        trigger="operator",
+        actor="operator:test",
+        plan=plan,
+        stage_index=stage_index,
     )

@@ -41,10 +41,15 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
+from components import packaging
+from components.function_code import ArchiveRequest
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_NAME = "strangler"
 DEFAULT_REGION = "ap-northeast-1"
 ACCOUNT_ID = "123456789012"
+# The layer number the mocks' Powertools SSM parameters answer with.
+MOCK_LAYER_VERSION = 30
 
 
 @dataclass
@@ -130,8 +135,21 @@ class RecordingMocks(Mocks):
         if args.token == "aws:index/getPartition:getPartition":
             suffix = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
             return {"partition": self.partition, "dnsSuffix": suffix, "id": self.partition}, []
+        if args.token == "aws:ssm/getParameter:getParameter":
+            return self._parameter(str(args.args["name"])), []
         # The SDK iterates the check failures: an empty list, never None.
         return {}, []
+
+    def _parameter(self, name: str) -> dict[str, Any]:
+        """A public Powertools layer parameter (made-up layer number); nothing else exists."""
+        target = packaging.powertools_parameter_target(name)
+        if target is None:
+            raise ValueError(f"the mocks hold no SSM parameter {name!r}")
+        architecture, runtime, _ = target
+        value = packaging.official_layer_arn(
+            self.partition, self.region, architecture, runtime, MOCK_LAYER_VERSION
+        )
+        return {"name": name, "value": value, "insecureValue": value, "type": "String", "id": name}
 
     def _computed(self, typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         region, account, partition = self.region, self.account, self.partition
@@ -320,6 +338,8 @@ class ProgramRun:
     resources: list[RecordedResource]
     outputs: dict[str, Any]
     stack: str
+    # The provider functions (invokes) the program called, in order.
+    calls: list[MockCallArgs] = field(default_factory=list)
 
 
 def run_program_full(
@@ -359,7 +379,12 @@ def run_program_full(
         # What was declared before the failure (for "nothing was declared" checks).
         err.recorded_resources = list(monitor.recorded)  # type: ignore[attr-defined]
         raise
-    return ProgramRun(resources=list(monitor.recorded), outputs=exported, stack=stack)
+    return ProgramRun(
+        resources=list(monitor.recorded),
+        outputs=exported,
+        stack=stack,
+        calls=list(monitor.recording_mocks.calls),
+    )
 
 
 def run_program(
@@ -409,3 +434,31 @@ def without_subtree(resources: Iterable[RecordedResource], root: str) -> list[Re
                 excluded.add(resource.name)
                 grew = True
     return [r for r in resources if r.name not in excluded]
+
+
+class SourceArchives:
+    """An archive builder without pip, for programs run under mocks (see
+    :func:`components.function_code.archive_builder`).
+
+    It zips the function's own files only (reproducibly, as the real builder
+    does) into ``cache_dir``, named after the folder, runtime and architecture
+    (and ``-without-powertools``), and records every request, so a test can
+    check what the program asked to build.
+    """
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+        self.requests: list[ArchiveRequest] = []
+
+    def __call__(self, request: ArchiveRequest) -> Path:
+        self.requests.append(request)
+        exclude = [request.requirements] if request.requirements is not None else []
+        files = packaging.source_files(request.source_dir, exclude=exclude)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        powertools = "" if request.bundle_powertools else "-without-powertools"
+        target = f"{request.runtime}-{request.architecture}{powertools}"
+        destination = self.cache_dir / f"{request.name}-{target}.zip"
+        packaging.write_reproducible_zip(
+            ((name, path.read_bytes()) for name, path in files), destination
+        )
+        return destination

@@ -6,10 +6,11 @@ hands the answer back to the ALB. Pure logic lives in `proxy_core`, the HTTP
 client in `proxy_upstream`; this module holds the Powertools singletons, the
 connection pool and the handler.
 
-Run time: the folder is zipped as it is (handler `app.handler`) and its root
-is on sys.path, hence the top-level imports below. Powertools (and
-aws-xray-sdk) come from the Powertools layer; urllib3 from the runtime (see
-`proxy_upstream`).
+Run time: the deployment archive holds this folder at its root (handler
+`app.handler`, the root is on sys.path, hence the top-level imports below)
+and the pinned dependencies of `requirements.txt`: Powertools, aws-xray-sdk
+and urllib3 (components/packaging.py). With `function.powertoolsLayer`,
+Powertools and aws-xray-sdk come from the Powertools layer instead.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 # sampling, and the whole import + first invocation stays near 0.1 s on the
 # benchmark machine; outside Lambda the SDK builds a botocore X-Ray client for
 # centralized sampling, which is where the "up to 0.6 s" figure comes from.
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
+from aws_lambda_powertools import Logger, Tracer
 from proxy_config import ProxyConfig, load_config
 from proxy_constants import (
     MAX_UPSTREAM_BODY_BYTES,
@@ -60,6 +60,7 @@ from proxy_exceptions import (
     UpstreamBodyTooLargeError,
     UpstreamError,
 )
+from proxy_metrics import EmfMetrics
 from proxy_upstream import UpstreamClient, UpstreamResponse
 
 if TYPE_CHECKING:
@@ -69,17 +70,18 @@ SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "map-proxy"
 
 logger = Logger(service=SERVICE_NAME)
 tracer = Tracer(service=SERVICE_NAME, auto_patch=False)
-# service="" on purpose. Metrics adds a `service` dimension whenever its
-# service is truthy, and falls back to POWERTOOLS_SERVICE_NAME when it is None
-# (Powertools 3.x, cloudwatch_emf serialize_metric_set). The alarms match the
-# exact dimension set {route}: an extra `service` dimension would make a
-# different metric and leave every alarm without data. An explicit empty
-# string is a falsy choice that the environment cannot override.
-metrics = Metrics(namespace=METRICS_NAMESPACE, service="")
-
-# StorageResolution 1: a high-resolution metric (1 s granularity). CloudWatch
-# accepts only 1 or 60; the application error alarm's 10 s period needs 1.
-_HIGH_RESOLUTION = MetricResolution.High
+# The alarms match the exact dimension set {route}: any other dimension (such
+# as the `service` one Powertools' Metrics adds) would make a different metric
+# and leave every alarm without data.
+metrics = EmfMetrics(
+    namespace=METRICS_NAMESPACE,
+    dimension=ROUTE_DIMENSION,
+    units={
+        METRIC_REQUESTS: "Count",
+        METRIC_APP_ERRORS: "Count",
+        METRIC_UPSTREAM_LATENCY: "Milliseconds",
+    },
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +117,8 @@ def configure(upstream_url: str | None = None) -> ProxyConfig:
     if previous is not None:
         previous.upstream.close()
 
-    metrics.clear_default_dimensions()
     metrics.clear_metrics()
-    metrics.set_default_dimensions(**{ROUTE_DIMENSION: config.route_name})
+    metrics.set_dimension_value(config.route_name)
     logger.append_keys(route=config.route_name)
     return config
 
@@ -129,7 +130,7 @@ def _current() -> _Runtime:
 
 
 def _count(name: str) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1, resolution=_HIGH_RESOLUTION)
+    metrics.add_metric(name, 1)
 
 
 def _traced() -> bool:
@@ -219,12 +220,7 @@ def _proxy_response(
         )
         return _error(status, multi)
 
-    metrics.add_metric(
-        name=METRIC_UPSTREAM_LATENCY,
-        unit=MetricUnit.Milliseconds,
-        value=upstream.latency_ms,
-        resolution=_HIGH_RESOLUTION,
-    )
+    metrics.add_metric(METRIC_UPSTREAM_LATENCY, upstream.latency_ms)
     status = map_upstream_status(upstream.status)
     if status != upstream.status:
         logger.error(

@@ -458,12 +458,47 @@ def ensure_fits_alb_limit(
     """Check the response against the ALB's 1 MB Lambda response limit.
 
     Returns:
-        The computed size in bytes.
+        An upper bound of the size in bytes: the exact size (see
+        :func:`response_json_size`) when the response comes close to the
+        limit, a cheaper bound when it is far below it.
 
     Raises:
         ResponseTooLargeError: the response JSON would exceed `limit_bytes`.
     """
+    bound = _size_upper_bound(response)
+    if bound is not None and bound <= limit_bytes:
+        # Far enough below the limit: no need to serialise the envelope.
+        return bound
     size = response_json_size(response)
     if size > limit_bytes:
         raise ResponseTooLargeError(size, limit_bytes)
     return size
+
+
+# Bytes a JSON string may take per character at most (`\uXXXX`), and an upper
+# bound of the envelope's fixed keys, punctuation and numbers.
+_MAX_JSON_BYTES_PER_CHAR = 6
+_ENVELOPE_BYTES = 256
+
+
+def _size_upper_bound(response: Mapping[str, Any]) -> int | None:
+    """A cheap upper bound of :func:`response_json_size`, or None for an unusual shape.
+
+    Every string (header names and values, the status description and a
+    text body) is counted at 6 bytes per character, the most a JSON escape
+    takes; a Base64 body is counted as it is, as in :func:`response_json_size`.
+    """
+    body = response.get("body", "")
+    description = response.get("statusDescription", "")
+    headers = response.get("multiValueHeaders") or response.get("headers") or {}
+    if not isinstance(body, str) or not isinstance(description, str):
+        return None
+    total = _ENVELOPE_BYTES + _MAX_JSON_BYTES_PER_CHAR * len(description)
+    per_char = 1 if response.get("isBase64Encoded") is True else _MAX_JSON_BYTES_PER_CHAR
+    total += per_char * len(body)
+    for name, value in headers.items():
+        values = value if isinstance(value, list) else [value]
+        if not isinstance(name, str) or not all(isinstance(v, str) for v in values):
+            return None
+        total += _MAX_JSON_BYTES_PER_CHAR * (len(name) + sum(len(v) + 4 for v in values)) + 8
+    return total

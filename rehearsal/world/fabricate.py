@@ -17,7 +17,7 @@ from typing import Any
 
 from rehearsal.errors import UnknownInvoke
 from rehearsal.world.bridge import invokes
-from rehearsal.world.bridge.base import Created, Existing, PlanContext, fabricate_arn
+from rehearsal.world.bridge.base import Change, Created, PlanContext, fabricate_arn
 from rehearsal.world.bridge.registry import translation_for
 
 ACCOUNT_ID = "123456789012"
@@ -45,17 +45,10 @@ class FabricatedAnswerer:
         # A type without an entry: an ARN is what consumers most often read.
         return fabricate_arn(_service(token))(self.context, name, inputs)
 
-    def update(
-        self,
-        token: str,
-        name: str,
-        existing: Existing,
-        inputs: Mapping[str, Any],
-        changed: frozenset[str],
-    ) -> Created:
+    def update(self, change: Change) -> Created:
         """The outputs ``create`` would make up for ``inputs``, under the existing id."""
-        made_up = self.create(token, name, inputs)
-        return Created(id=existing.id, outputs=made_up.outputs)
+        made_up = self.create(change.token, change.name, change.inputs)
+        return Created(id=change.existing.id, outputs=made_up.outputs)
 
     def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """Region, partition and account from the stack config, not from AWS."""
@@ -70,5 +63,13 @@ class FabricatedAnswerer:
             return {"name": self.region, "region": self.region, "id": self.region}
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "id": "aws", "dnsSuffix": "amazonaws.com"}
+        if token == invokes.GET_PARAMETER:
+            # The twin's answer (rehearsal/world/moto_patches.py), without an emulator.
+            name = str(args["name"])
+            value = invokes.powertools_parameter_value(name, self.region)
+            if value is None:
+                raise UnknownInvoke(f"{token} of {name!r}", sorted(invokes.INVOKES))
+            return {"name": name, "id": name, "type": "String", "value": value,
+                    "insecureValue": value}  # fmt: skip
         # Same refusal as the bridge: an invoke nobody answers is a gap to close.
         raise UnknownInvoke(token, sorted(invokes.INVOKES))

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,10 @@ class FunctionError(Exception):
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(f"{error_type}: {message}")
         self.error_type = error_type
+
+
+# Where :func:`unpacked_package` keeps the unzipped packages the workers run from.
+PACKAGE_CACHE = Path(tempfile.gettempdir()) / "rehearsal-packages"
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,32 @@ def in_process_environment(
     if endpoint_url:
         environment["AWS_ENDPOINT_URL"] = endpoint_url
     return environment
+
+
+def unpacked_package(package: bytes, cache_dir: Path = PACKAGE_CACHE) -> Path:
+    """The folder that holds ``package`` unzipped: one per package content, reused.
+
+    A deployed archive with its dependencies holds thousands of files;
+    unzipping it for every worker and deleting it afterwards took seconds per
+    function and rehearsal. The folder is named by the package's SHA-256, so
+    it can never hold anything else, and the worker only reads it (Lambda's
+    /var/task is read-only too; the worker writes no bytecode). It is
+    unzipped beside its final place and renamed, so that a concurrent
+    rehearsal never sees half of it.
+    """
+    target = cache_dir / hashlib.sha256(package).hexdigest()
+    if target.is_dir():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name[:16]}-", dir=cache_dir))
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        archive.extractall(staging)
+    try:
+        staging.rename(target)
+    except OSError:
+        # Another process unzipped the same package first: use its folder.
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def _module_path_in(package: bytes, module: str) -> bool:
@@ -386,10 +417,7 @@ class WorkerFunction:
         self._tail = _Tail()
         self._lock = threading.Lock()
         self._next_id = 0
-        self._directory = tempfile.TemporaryDirectory(prefix=f"rehearsal-{config.name}-")
-        code_dir = Path(self._directory.name)
-        with zipfile.ZipFile(io.BytesIO(package)) as archive:
-            archive.extractall(code_dir)
+        code_dir = unpacked_package(package)
         self.environment = {**lambda_environment(config, region), **(environment_overrides or {})}
         read_fd, write_fd = os.pipe()
         env = {
@@ -505,7 +533,6 @@ class WorkerFunction:
             self._process.wait(timeout=5)
         self._reader.join(timeout=5)
         self._responses.close()
-        self._directory.cleanup()
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The gaps in moto that the twin fills: ``PutCompositeAlarm`` and Lambda ``GetAccountSettings``.
+"""The gaps in moto the twin fills: PutCompositeAlarm, GetAccountSettings, public parameters.
 
 **PutCompositeAlarm.** moto 5.2.5 stores composite alarms (``Alarm.rule``;
 ``DescribeAlarms`` returns them under ``CompositeAlarms`` and
@@ -19,6 +19,17 @@ concurrency is reserved (unless ``MOTO_LAMBDA_CONCURRENCY_QUOTA`` is set), so
 the answer may show a negative unreserved concurrency where AWS would have
 refused the reservation; that is left visible rather than hidden.
 
+**Powertools layer parameters.** moto 5.2.5 serves a few of AWS's public
+SSM parameters (``/aws/service/ami-amazon-linux-latest/...``, loaded when a
+name under them is first read) but not the ones Powertools for AWS Lambda
+publishes, ``/aws/service/powertools/python/{arch}/{runtime}/{version}``,
+whose value is the ARN of that release's layer (components/function_code.py).
+The twin serves them the same way: the first read of such a name, for a
+known architecture and runtime and a release version (X.Y.Z), creates it
+with the official layer's ARN and a made-up layer number
+(rehearsal/world/bridge/invokes.py). AWS has no parameter for a release
+Powertools never published, or published late; the twin cannot know which.
+
 The patches are installed once per process and only for the pinned moto
 version: a newer moto may implement the actions itself, and this must then
 be re-checked.
@@ -34,8 +45,11 @@ import moto
 from moto.awslambda import urls as lambda_urls
 from moto.awslambda.responses import LambdaResponse
 from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.utils import utcnow
+from moto.ssm.models import Parameter, ParameterDict
 
 from rehearsal.errors import RehearsalError
+from rehearsal.world.bridge.invokes import powertools_parameter_value
 
 __all__ = [
     "ACCOUNT_SETTINGS_PATH",
@@ -116,6 +130,32 @@ def _check_version(action: str) -> None:
         )
 
 
+def _check_loading_status(self: ParameterDict, key: str) -> None:
+    """moto's loader of public parameters, plus the Powertools layer parameters."""
+    _load_public_parameters(self, key)
+    name = str(key or "")
+    value = powertools_parameter_value(name, self.region_name)
+    if value is None or dict.__contains__(self, name):
+        return
+    dict.setdefault(self, name, []).append(
+        Parameter(  # type: ignore[abstract]  # moto instantiates it the same way
+            account_id=self.account_id,
+            name=name,
+            value=value,
+            parameter_type="String",
+            description=None,
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=utcnow(),
+            version=1,
+            data_type="text",
+        )
+    )
+
+
+_load_public_parameters = ParameterDict._check_loading_status
+
+
 def install() -> None:
     """Make moto answer ``PutCompositeAlarm`` and Lambda ``GetAccountSettings`` (idempotent).
 
@@ -130,6 +170,9 @@ def install() -> None:
         if getattr(LambdaResponse, "get_account_settings", None) is None:
             _check_version("Lambda GetAccountSettings")
             LambdaResponse.get_account_settings = _get_account_settings  # type: ignore[attr-defined]
+        if ParameterDict._check_loading_status is _load_public_parameters:
+            _check_version("the Powertools layer parameters")
+            ParameterDict._check_loading_status = _check_loading_status  # type: ignore[method-assign]
         # moto reads its URL table when a request comes in (in-process) or
         # when a server builds its Lambda app, so the entry serves both.
         lambda_urls.url_paths.setdefault(ACCOUNT_SETTINGS_PATH, LambdaResponse.dispatch)

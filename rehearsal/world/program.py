@@ -48,7 +48,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
 from rehearsal.errors import BridgeError, ConfigRejected, DeleteNotTranslated, RehearsalError
-from rehearsal.world.bridge.base import Created, Existing
+from rehearsal.world.bridge.base import Change, Created, Existing
 from rehearsal.world.changes import (
     CREATE,
     SAME,
@@ -75,15 +75,8 @@ class Answerer(Protocol):
         """The physical id and output state of a new resource."""
         ...
 
-    def update(
-        self,
-        token: str,
-        name: str,
-        existing: Existing,
-        inputs: Mapping[str, Any],
-        changed: frozenset[str],
-    ) -> Created:
-        """The new state of an existing resource whose inputs ``changed`` (top-level keys)."""
+    def update(self, change: Change) -> Created:
+        """The new state of ``change.existing``, whose ``change.changed`` keys differ."""
         ...
 
     def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,11 +181,15 @@ class TwinMocks(Mocks):
         ignored = tuple(key for key in declared if key not in changed)
         if changed:
             updated = self.answerer.update(
-                args.typ,
-                args.name,
-                Existing(id=existing.id or "", inputs=existing.inputs, outputs=existing.outputs),
-                effective,
-                frozenset(changed),
+                Change(
+                    token=args.typ,
+                    name=args.name,
+                    existing=Existing(
+                        id=existing.id or "", inputs=existing.inputs, outputs=existing.outputs
+                    ),
+                    inputs=effective,
+                    changed=frozenset(changed),
+                )
             )
             resource_id, outputs, operation = updated.id, updated.outputs, UPDATE
         else:

@@ -21,15 +21,7 @@ ARN = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012"
 @pytest.fixture
 def route() -> RouteRecord:
     # Only the alarm names and ARNs matter here; no ALB is needed.
-    world = AlbWorld(
-        client=None,
-        vpc_id="vpc-1",
-        listener_arn=f"{ARN}:listener/app/lb/1/2",
-        rule_arn=f"{ARN}:listener-rule/app/lb/1/2/3",
-        ecs_tg_arn=f"{ARN}:targetgroup/ecs/1",
-        lambda_tg_arn=f"{ARN}:targetgroup/lambda/2",
-    )
-    return world.route_record()
+    return AlbWorld.without_alb(ARN).route_record()
 
 
 @pytest.fixture

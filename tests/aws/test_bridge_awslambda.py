@@ -12,7 +12,7 @@ import pytest
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge import Bridge
 from rehearsal.world.bridge.archive import archive_to_zip
-from rehearsal.world.bridge.base import Existing
+from rehearsal.world.bridge.base import Change, Existing
 
 REGION = "ap-northeast-1"
 FUNCTION = "aws:lambda/function:Function"
@@ -194,7 +194,7 @@ def test_new_code_publishes_a_new_version_and_the_alias_stays(bridge, tmp_path):
     (changed / "app.py").write_text("def handler(event, context):\n    return 'v2'\n")
     after = {**inputs, "code": pulumi.FileArchive("functions/fn2")}
     existing = Existing(id=created.id, inputs=inputs, outputs=created.outputs)
-    updated = bridge.update(FUNCTION, "fn", existing, after, frozenset({"code"}))
+    updated = bridge.update(Change(FUNCTION, "fn", existing, after, frozenset({"code"})))
     assert updated.outputs["version"] == "2"
     assert updated.outputs["qualifiedArn"] == created.outputs["arn"] + ":2"
     lam = bridge.context.client("lambda")

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
+from tests.example_stack import STATE_TABLE_INPUTS
+
 # The region of the emulator the `bridge` fixture (tests/aws/conftest.py) starts.
 REGION = "ap-northeast-1"
 TABLE = "aws:dynamodb/table:Table"
 
 
 def test_state_table_on_demand_with_pitr(bridge):
-    created = bridge.create(
-        TABLE,
-        "controller-table",
-        {
-            "name": "strangler-prod-state",
-            "billingMode": "PAY_PER_REQUEST",
-            "hashKey": "pk",
-            "rangeKey": "sk",
-            "attributes": [{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
-            "pointInTimeRecovery": {"enabled": True},
-            "deletionProtectionEnabled": False,
-        },
-    )
+    created = bridge.create(TABLE, "controller-table", STATE_TABLE_INPUTS)
     dynamodb = bridge.context.client("dynamodb")
     table = dynamodb.describe_table(TableName="strangler-prod-state")["Table"]
     assert created.id == created.outputs["name"] == "strangler-prod-state"

@@ -10,6 +10,7 @@ import pytest
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge import Bridge
 from rehearsal.world.bridge.elbv2 import arn_suffix
+from tests.aws_fixtures import alb_listener
 
 REGION = "ap-northeast-1"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
@@ -78,24 +79,7 @@ def function_arn(bridge: Bridge) -> str:
 def listener(bridge: Bridge) -> tuple[str, str]:
     """A listener on an ALB and the ARN of an ECS (ip) target group."""
     ec2, elbv2 = bridge.context.client("ec2"), bridge.context.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, z in ((1, "a"), (2, "c"))
-    ]
-    balancer = elbv2.create_load_balancer(Name="common-api", Subnets=subnets)["LoadBalancers"][0]
-    ecs = elbv2.create_target_group(
-        Name="map-ecs", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
-    )["TargetGroups"][0]["TargetGroupArn"]
-    listener_arn = elbv2.create_listener(
-        LoadBalancerArn=balancer["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": ecs}],
-    )["Listeners"][0]["ListenerArn"]
-    return listener_arn, ecs
+    return alb_listener(ec2, elbv2, REGION)
 
 
 def test_arn_suffix_is_the_cloudwatch_dimension():

@@ -16,8 +16,9 @@ import pytest
 
 from rehearsal.errors import UpdateNotTranslated
 from rehearsal.world.bridge import Bridge, Created, Translation, all_translations
-from rehearsal.world.bridge.base import Existing, updated
+from rehearsal.world.bridge.base import Change, Existing, updated
 from tests.aws.test_bridge_elbv2 import lambda_target_group, listener
+from tests.aws_fixtures import weighted_forward
 
 # The region of the emulator the `bridge` fixture (tests/aws/conftest.py) starts.
 REGION = "ap-northeast-1"
@@ -34,7 +35,7 @@ def change(bridge: Bridge, token: str, name: str, before: dict, after: dict) -> 
     """Create ``name`` with ``before``, then update it to ``after`` (changed keys computed)."""
     created = bridge.create(token, name, before)
     keys = frozenset(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-    return bridge.update(token, name, existing(created, before), after, keys)
+    return bridge.update(Change(token, name, existing(created, before), after, keys))
 
 
 def test_a_parameter_update_writes_a_new_version(bridge):
@@ -129,24 +130,16 @@ def test_a_rule_whose_actions_change_gets_the_whole_action_list(bridge):
     # The controller's weights, written after the create.
     elbv2.modify_rule(
         RuleArn=created.id,
-        Actions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        {"TargetGroupArn": ecs, "Weight": 899},
-                        {"TargetGroupArn": group.id, "Weight": 100},
-                    ]
-                },
-            }
-        ],
+        Actions=weighted_forward((ecs, 899), (group.id, 100)),
     )
     vpc = elbv2.describe_target_groups(TargetGroupArns=[ecs])["TargetGroups"][0]["VpcId"]
     ecs_2 = elbv2.create_target_group(
         Name="map-ecs-v2", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
     )["TargetGroups"][0]["TargetGroupArn"]
     after = _rule_inputs(listener_arn, ecs_2, group.id)
-    bridge.update(RULE, "map-tile-rule", existing(created, before), after, frozenset({"actions"}))
+    bridge.update(
+        Change(RULE, "map-tile-rule", existing(created, before), after, frozenset({"actions"}))
+    )
     rule = elbv2.describe_rules(RuleArns=[created.id])["Rules"][0]
     groups = {
         g["TargetGroupArn"]: g["Weight"]

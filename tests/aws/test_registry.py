@@ -33,14 +33,7 @@ def stack_record(routes: tuple[str, ...]) -> StackRecord:
 
 def fake_world() -> AlbWorld:
     """Only the ARNs matter to the registry; no ALB is needed."""
-    return AlbWorld(
-        client=None,
-        vpc_id="vpc-1",
-        listener_arn=f"{ARN}:listener/app/lb/1/2",
-        rule_arn=f"{ARN}:listener-rule/app/lb/1/2/3",
-        ecs_tg_arn=f"{ARN}:targetgroup/ecs/1",
-        lambda_tg_arn=f"{ARN}:targetgroup/lambda/2",
-    )
+    return AlbWorld.without_alb(ARN)
 
 
 def write_registry(factory: ClientFactory, routes: list[str]) -> None:

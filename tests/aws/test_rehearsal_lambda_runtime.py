@@ -31,6 +31,7 @@ from rehearsal.world.lambda_runtime import (
     in_process_environment,
     lambda_environment,
     routed_stdout,
+    unpacked_package,
 )
 from tests.aws_fixtures import REGION, fake_aws_env
 
@@ -331,3 +332,15 @@ def test_in_process_handler_errors_name_the_function(
 
 def test_the_package_path_of_this_module_exists():
     assert (Path(__file__).resolve()).name == THIS_MODULE.rsplit(".", 1)[1] + ".py"
+
+
+def test_a_package_is_unzipped_once_and_reused(tmp_path: Path):
+    zipped = package({"app.py": "x = 1\n", "lib/mod.py": "y = 2\n"})
+    first = unpacked_package(zipped, tmp_path)
+    assert (first / "lib" / "mod.py").read_bytes() == b"y = 2\n"
+    (first / "marker").write_text("left by the first unzip")
+    assert unpacked_package(zipped, tmp_path) == first
+    assert (first / "marker").exists(), "the second worker reused the folder"
+    other = unpacked_package(package({"app.py": "x = 3\n"}), tmp_path)
+    assert other != first and (other / "app.py").read_bytes() == b"x = 3\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, other.name])

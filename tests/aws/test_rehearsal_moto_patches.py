@@ -123,3 +123,40 @@ def test_another_moto_version_is_refused_for_the_lambda_patch(monkeypatch):
     monkeypatch.setattr(moto, "__version__", "9.9.9")
     with pytest.raises(RehearsalError, match="GetAccountSettings"):
         moto_patches.install()
+
+
+# --- Powertools layer parameters ------------------------------------------------------------
+
+POWERTOOLS = "/aws/service/powertools/python/arm64/python3.12/3.37.0"
+
+
+def test_the_powertools_layer_parameter_of_a_release_resolves_and_nothing_else_is_made_up():
+    with in_process(REGION, managed_policies=False) as emulator:
+        ssm = emulator.client("ssm")
+        found = ssm.get_parameter(Name=POWERTOOLS)["Parameter"]
+        assert found["Value"] == (
+            f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:1"
+        )
+        assert found["Type"] == "String"
+        assert ssm.get_parameter(Name=POWERTOOLS)["Parameter"]["Version"] == 1, "made once"
+        for name in (
+            "/aws/service/powertools/python/arm64/python3.12/latest",
+            "/aws/service/powertools/python/sparc/python3.12/3.37.0",
+            "/aws/service/powertools/python/arm64/python2.7/3.37.0",
+            "/aws/service/powertools/python/arm64/python3.12",
+        ):
+            with pytest.raises(ssm.exceptions.ParameterNotFound):
+                ssm.get_parameter(Name=name)
+
+
+def test_bridge_and_plan_answer_the_get_parameter_invoke_alike(bridge):
+    from rehearsal.errors import BridgeError
+    from rehearsal.world.fabricate import FabricatedAnswerer
+
+    token = "aws:ssm/getParameter:getParameter"
+    answered = bridge.invoke(token, {"name": POWERTOOLS})
+    planned = FabricatedAnswerer(bridge.context.region).invoke(token, {"name": POWERTOOLS})
+    assert answered["insecureValue"] == answered["value"] == planned["value"]
+    assert planned["insecureValue"] == planned["value"]
+    with pytest.raises(BridgeError, match="ssm:GetParameter"):
+        bridge.invoke(token, {"name": "/strangler/none"})

@@ -19,6 +19,7 @@ from rehearsal.scenario.stack_changes import (
 from rehearsal.scenario.traffic import forward_weights
 from rehearsal.world.changes import CREATE, SAME, UPDATE, ResourceChange
 from tests.aws.test_bridge_elbv2 import lambda_target_group, listener
+from tests.aws_fixtures import weighted_forward
 
 # The region of the emulator the `bridge` fixture (tests/aws/conftest.py) starts.
 REGION = "ap-northeast-1"
@@ -114,17 +115,7 @@ def test_reversing_the_forward_order_keeps_every_weight(bridge):
         ListenerArn=listener_arn,
         Priority=100,
         Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/map/*"]}}],
-        Actions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        {"TargetGroupArn": ecs, "Weight": 899},
-                        {"TargetGroupArn": group.id, "Weight": 100},
-                    ]
-                },
-            }
-        ],
+        Actions=weighted_forward((ecs, 899), (group.id, 100)),
     )["Rules"][0]["RuleArn"]
     order = reverse_forward_order(elbv2, rule_arn)
     assert order == [group.id, ecs]

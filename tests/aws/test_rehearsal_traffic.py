@@ -28,7 +28,7 @@ from rehearsal.scenario.traffic import (
 )
 from rehearsal.world.ecs_standin import StandinServer
 from rehearsal.world.moto_lambda import route_lambda_invocations
-from tests.aws_fixtures import REGION, fake_aws_env
+from tests.aws_fixtures import REGION, alb_listener, fake_aws_env, weighted_forward
 from tests.events import load_event
 
 ECS_TG = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/map-ecs/1"
@@ -150,41 +150,15 @@ def _rule(elbv2: Any, ecs_weight: int, lambda_weight: int) -> tuple[str, str, st
     import boto3
 
     ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, z in ((1, "a"), (2, "c"))
-    ]
-    lb = elbv2.create_load_balancer(Name="lb", Subnets=subnets)["LoadBalancers"][0]
-    ecs = elbv2.create_target_group(Name="ecs", Protocol="HTTP", Port=80, VpcId=vpc)[
-        "TargetGroups"
-    ][0]["TargetGroupArn"]
+    listener, ecs = alb_listener(ec2, elbv2, REGION)
     fn = elbv2.create_target_group(Name="fn", TargetType="lambda")["TargetGroups"][0][
         "TargetGroupArn"
     ]
-    listener = elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": ecs}],
-    )["Listeners"][0]["ListenerArn"]
     rule = elbv2.create_rule(
         ListenerArn=listener,
         Priority=100,
         Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/map/*"]}}],
-        Actions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        {"TargetGroupArn": ecs, "Weight": ecs_weight},
-                        {"TargetGroupArn": fn, "Weight": lambda_weight},
-                    ]
-                },
-            }
-        ],
+        Actions=weighted_forward((ecs, ecs_weight), (fn, lambda_weight)),
     )["Rules"][0]["RuleArn"]
     return rule, ecs, fn
 
@@ -203,17 +177,7 @@ def test_rule_weights_are_cached_for_the_ttl_then_read_again(elbv2: Any):
     assert weights.current() == {ecs: 899, fn: 100}
     elbv2.modify_rule(
         RuleArn=rule,
-        Actions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        {"TargetGroupArn": ecs, "Weight": 999},
-                        {"TargetGroupArn": fn, "Weight": 0},
-                    ]
-                },
-            }
-        ],
+        Actions=weighted_forward((ecs, 999), (fn, 0)),
     )
     now[0] = 0.1
     assert weights.current() == {ecs: 899, fn: 100}, "within the TTL the cached weights serve"

@@ -24,7 +24,7 @@ from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS, Weights
 from controller.service import CanaryService, RunContext
 from tests.aws_fixtures import TwinWorld
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, operator_run
 
 ROUTE = "map-tile"
 PLAN = PlanRecord(
@@ -73,14 +73,7 @@ def _api(stack: TwinWorld) -> Any:
 
 
 def run(arn: str, plan: PlanRecord = PLAN, stage_index: int | None = None) -> RunContext:
-    return RunContext(
-        route=ROUTE,
-        execution_arn=arn,
-        trigger="operator",
-        actor="operator:test",
-        plan=plan,
-        stage_index=stage_index,
-    )
+    return operator_run(ROUTE, arn, plan, stage_index)
 
 
 def begun(stack: TwinWorld, service: CanaryService, plan: PlanRecord = PLAN) -> str:

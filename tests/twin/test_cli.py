@@ -36,6 +36,8 @@ from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from controller.service import RunContext
 from tests.aws_fixtures import REGION, TWIN_ROUTES, SharedTwin, TwinWorld
+from tests.cli_views import ROLLBACK_DONE
+from tests.processes import FAKE_CREDENTIALS
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "three"
@@ -53,13 +55,7 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 
 def fake_env() -> dict[str, str]:
     """Fake credentials only: no profile, config file or endpoint leaks in from the host."""
-    return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
+    return dict(FAKE_CREDENTIALS)
 
 
 @dataclass(frozen=True)
@@ -300,12 +296,7 @@ def test_progressing_route_status_refused_start_rollback_and_history(world: Worl
         )
     )
     payload = json.loads(rollback.stdout)
-    assert {k: payload[k] for k in ("route", "action", "result", "status")} == {
-        "route": "map-tile",
-        "action": "rollback",
-        "result": "done",
-        "status": "rolled_back",
-    }
+    assert {k: payload[k] for k in ROLLBACK_DONE} == ROLLBACK_DONE
     assert payload["weights"] == {"ecs": 100.0, "lambda": 0.0}
     assert payload["stopped_execution"] == execution
     assert world.stack.live_weights("map-tile") == ALL_ECS

@@ -22,7 +22,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from botocore.exceptions import ClientError
 from controller.cli.main import Io, main
 from rehearsal.serve import serve
 from rehearsal.world.twin import Twin
+from tests.processes import FAKE_CREDENTIALS, run_python
 
 PROJECT = Path(__file__).resolve().parents[2]
 STACK = "prod"
@@ -173,14 +173,7 @@ def account_settings_served(served: Served) -> Served:
 
 def fake_env() -> dict[str, str]:
     """Fake credentials only: no profile, config file or endpoint leaks in from the host."""
-    return {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
+    return {**os.environ, **FAKE_CREDENTIALS}
 
 
 def _argv(
@@ -200,14 +193,8 @@ def preflight(
     served: Served, stack_file: Path, *extra: str, endpoint: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``python -m controller preflight --stack-file F --endpoint-url E [extra]``, a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-m", "controller", *_argv(served, stack_file, extra, endpoint)],
-        cwd=PROJECT,
-        env=fake_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return run_python(
+        "-m", "controller", *_argv(served, stack_file, extra, endpoint), cwd=PROJECT, env=fake_env()
     )
 
 

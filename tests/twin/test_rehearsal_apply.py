@@ -11,13 +11,16 @@ program declares it, the wrapper is not used.
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from components.config import POWERTOOLS_VERSION
+from components.function_code import BUILD_DIR
 from components.naming import ALARM_KINDS
 from controller.core.contract import (
     RouteRecord,
@@ -29,13 +32,11 @@ from rehearsal.errors import RehearsalError
 from rehearsal.world.apply import AppliedStack, apply_program
 from rehearsal.world.brownfield import Brownfield, create_brownfield
 from rehearsal.world.emulator import Emulator, in_process
+from rehearsal.world.lambda_runtime import deployed_package, function_config
 from rehearsal.world.records import ResourceRecord
 from rehearsal.world.stack_files import load_stack_config
+from tests.example_stack import PROJECT, REGION, ROUTE, STACK
 
-PROJECT = Path(__file__).resolve().parents[2]
-STACK = "prod"
-REGION = "ap-northeast-1"
-ROUTE = "map-tile"
 CONTROLLER_TYPE = "strangler:controller:CanaryController"
 
 
@@ -253,6 +254,31 @@ def test_function_is_configured_from_the_stack(applied, brownfield):
     assert described["Concurrency"]["ReservedConcurrentExecutions"] == 200
     assert config["VpcConfig"]["SubnetIds"] == list(brownfield.subnet_ids)
     assert config["VpcConfig"]["SecurityGroupIds"] == list(brownfield.security_group_ids)
+
+
+def test_the_function_runs_the_archive_built_from_its_pinned_requirements(applied):
+    function = one(applied, "aws:lambda/function:Function")
+    config = function_config(applied.emulator, function.id)
+    package = deployed_package(applied.emulator, config)
+    built = [path for path in BUILD_DIR.glob("map_proxy-*.zip") if path.read_bytes() == package]
+    assert built, "the deployed package is not an archive the builder made"
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        names = set(archive.namelist())
+    assert {"app.py", "urllib3/__init__.py", "aws_lambda_powertools/__init__.py"} <= names
+    assert "requirements.txt" not in names
+    assert not function.inputs.get("layers"), "Powertools is in the archive, not in a layer"
+
+
+def test_the_controller_uses_the_layer_its_public_parameter_names(applied):
+    (controller,) = [
+        f
+        for f in applied.by_type("aws:lambda/function:Function")
+        if f.id == f"strangler-{STACK}-controller"
+    ]
+    parameter = f"/aws/service/powertools/python/x86_64/python3.12/{POWERTOOLS_VERSION}"
+    value = applied.emulator.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
+    # The bridge does not pass layers to moto (rehearsal/world/bridge/awslambda.py).
+    assert controller.inputs["layers"] == [value]
 
 
 def test_alarms_exist_with_their_names_and_notify_the_topic(applied):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from rehearsal.cli import EXIT_CONFIG, EXIT_OK, build_parser, main
+from tests.processes import run_python
 
 PROJECT = Path(__file__).resolve().parents[2]
 LISTENER = (
@@ -141,13 +140,6 @@ def test_serve_refuses_an_account_concurrency_below_one(value: str, capsys):
 
 
 def test_module_entry_point():
-    completed = subprocess.run(
-        [sys.executable, "-m", "rehearsal", "plan", "--json"],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = run_python("-m", "rehearsal", "plan", "--json", cwd=PROJECT)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["stack"] == "prod"

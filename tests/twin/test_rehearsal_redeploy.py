@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -48,12 +47,9 @@ from rehearsal.world.twin import (
     redeploy,
     redeploy_ecs_target_group,
 )
+from tests.example_stack import PROJECT, REGION, ROUTE, STACK
 from tests.twin.test_rehearsal_run import fresh_routes
 
-PROJECT = Path(__file__).resolve().parents[2]
-STACK = "prod"
-REGION = "ap-northeast-1"
-ROUTE = "map-tile"
 STAGE = 2
 # Stage 2 of the example plan is 10 %.
 STAGE_2 = Weights.from_percent(10)

@@ -45,12 +45,9 @@ from rehearsal.run import (
 from rehearsal.scenario import faults
 from rehearsal.world.emulator import Emulator, in_process
 from rehearsal.world.twin import build_twin
+from tests.example_stack import PROJECT, REGION, ROUTE, STACK
 
-PROJECT = Path(__file__).resolve().parents[2]
 THREE = PROJECT / "tests" / "stacks" / "Pulumi.three.yaml"
-STACK = "prod"
-REGION = "ap-northeast-1"
-ROUTE = "map-tile"
 # Issue 5: the failback must be below a second in the failing runs.
 FAILBACK_LIMIT_MS = 1000
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from rehearsal.cli import main as rehearsal_main
 from rehearsal.serve import serve
 from rehearsal.world import moto_patches
 from rehearsal.world.twin import Twin
+from tests.processes import run_python
 
 PROJECT = Path(__file__).resolve().parents[2]
 # Not the default (1000): the answer must come from the option.
@@ -125,26 +124,19 @@ def test_operator_cli_status_works_against_it(served):
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "controller",
-            "status",
-            "--stack",
-            "prod",
-            "--region",
-            twin.emulator.region,
-            "--endpoint-url",
-            str(twin.emulator.endpoint_url),
-            "--json",
-        ],
+    completed = run_python(
+        "-m",
+        "controller",
+        "status",
+        "--stack",
+        "prod",
+        "--region",
+        twin.emulator.region,
+        "--endpoint-url",
+        str(twin.emulator.endpoint_url),
+        "--json",
         cwd=PROJECT,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     assert "map-tile" in json.dumps(json.loads(completed.stdout))

@@ -29,6 +29,7 @@ from controller.core.capacity import CapacityGuard
 from controller.core.gate import estimate_after_bake
 from controller.core.lifecycle import Event, HistoryEntry, Status
 from controller.core.weights import ALL_ECS, Weights
+from tests.cli_views import ROLLBACK_DONE
 
 NOW = datetime(2024, 5, 10, 9, 0, 0, tzinfo=UTC)
 
@@ -206,12 +207,7 @@ def test_action_payload_and_line():
         weights=ALL_ECS,
     )
     payload = action_payload(action)
-    assert {k: payload[k] for k in ("route", "action", "result", "status")} == {
-        "route": "map-tile",
-        "action": "rollback",
-        "result": "done",
-        "status": "rolled_back",
-    }
+    assert {k: payload[k] for k in ROLLBACK_DONE} == ROLLBACK_DONE
     assert payload["weights"] == {"ecs": 100.0, "lambda": 0.0}
     assert render_action(action, Style(False)) == (
         "map-tile: rollback -> done: all traffic on ECS; status rolled_back; stage 2/4; "

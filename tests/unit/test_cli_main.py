@@ -26,8 +26,9 @@ from controller.core.errors import (
     UnknownRoute,
 )
 from controller.core.lifecycle import HistoryEntry
-from controller.core.weights import ALL_ECS, Weights
+from controller.core.weights import ALL_ECS
 from controller.operations import Operation, OperatorRequest
+from tests.cli_views import progressing_view
 
 NOW = datetime(2024, 5, 10, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,17 +85,7 @@ class FakeBackend:
             error = self.status_errors.pop(0)
             if error is not None:
                 raise error
-        return RouteStatusView(
-            route=route.route,
-            status="progressing",
-            stage=1,
-            stages=2,
-            live=Weights.from_percent(10.0),
-            last_written=Weights.from_percent(10.0),
-            drift=False,
-            alarm="OK",
-            next_stage_at=now + timedelta(seconds=30),
-        )
+        return progressing_view(route.route, next_stage_at=now + timedelta(seconds=30))
 
     def history(self, route: RouteRecord, limit: int) -> list[HistoryEntry]:
         self.calls.append(("history", (route.route, limit)))

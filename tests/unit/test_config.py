@@ -19,15 +19,15 @@ from components.config import (
     ConfigError,
     StackConfig,
     default_health_check_path,
-    default_powertools_layer_arn,
     load_balancer_dimension,
     parse_stack_config,
     stage_weights,
 )
-from components.controller import CanaryControllerArgs, ControllerConfigError, ControllerRoute
+from components.controller import CanaryControllerArgs, ControllerConfigError
 from components.limits import MAX_STACK_NAME_LENGTH
 from controller.core.contract import PlanRecord, StagePlanRecord
 from controller.core.weights import MAX_WEIGHT, Weights
+from tests.example_stack import placeholder_route
 from tests.pulumi_mocks import PROJECT_ROOT, run_program
 
 REGION = "ap-northeast-1"
@@ -146,23 +146,90 @@ def test_plan_record_matches_the_contract(project: Path) -> None:
     }
 
 
-def test_default_layer_is_the_official_powertools_layer_of_the_region(project: Path) -> None:
-    arn = parse(raw_config(), project).routes[0].function.powertools_layer_arn
-    assert arn.startswith(
-        "arn:aws:lambda:ap-northeast-1:017000801446:layer:"
-        "AWSLambdaPowertoolsPythonV3-python312-x86_64:"
+PINS = "aws-lambda-powertools[tracer]==3.37.0\nurllib3==2.8.0\n"
+
+
+def with_layer(**function: Any) -> dict[str, Any]:
+    data = route()
+    data["function"].update({"powertoolsLayer": True, **function})
+    return data
+
+
+def test_by_default_powertools_is_packaged_and_no_layer_is_used(project: Path) -> None:
+    (project / "fn" / "requirements.txt").write_text(PINS)
+    fn = parse(raw_config(), project).routes[0].function
+    assert fn.requirements_path == project / "fn" / "requirements.txt"
+    assert (fn.powertools_layer, fn.powertools_version, fn.powertools_layer_arn) == (False, "", "")
+
+
+def test_a_function_without_requirements_has_no_dependencies(project: Path) -> None:
+    assert parse(raw_config(), project).routes[0].function.requirements_path is None
+
+
+def test_powertools_layer_takes_the_release_the_requirements_pin(project: Path) -> None:
+    (project / "fn" / "requirements.txt").write_text(PINS)
+    fn = parse(raw_config(with_layer()), project).routes[0].function
+    assert (fn.powertools_layer, fn.powertools_version, fn.powertools_layer_arn) == (
+        True,
+        "3.37.0",
+        "",
     )
-    assert arn == default_powertools_layer_arn(REGION, "python3.12", "x86_64")
 
 
-def test_layer_can_be_overridden_per_stack_and_per_route(project: Path) -> None:
+def test_layer_can_be_pinned_per_stack_and_per_route(project: Path) -> None:
+    (project / "fn" / "requirements.txt").write_text(PINS)
     stack_layer = "arn:aws:lambda:ap-northeast-1:123456789012:layer:my-powertools:3"
     route_layer = "arn:aws:lambda:ap-northeast-1:123456789012:layer:other:9"
-    second = route("map-poi", 101)
-    second["function"]["powertoolsLayerArn"] = route_layer
-    config = parse(raw_config(route(), second, powertoolsLayerArn=stack_layer), project)
+    second = with_layer(powertoolsLayerArn=route_layer)
+    second["name"], second["priority"] = "map-poi", 101
+    config = parse(raw_config(with_layer(), second, powertoolsLayerArn=stack_layer), project)
     assert config.routes[0].function.powertools_layer_arn == stack_layer
     assert config.routes[1].function.powertools_layer_arn == route_layer
+
+
+def test_a_stack_layer_does_not_apply_to_a_function_that_packages_powertools(
+    project: Path,
+) -> None:
+    stack_layer = "arn:aws:lambda:ap-northeast-1:123456789012:layer:my-powertools:3"
+    fn = parse(raw_config(powertoolsLayerArn=stack_layer), project).routes[0].function
+    assert fn.powertools_layer_arn == ""
+
+
+FN = "routes[0].function"
+A_LAYER = "arn:aws:lambda:ap-northeast-1:123456789012:layer:x:1"
+
+
+@pytest.mark.parametrize(
+    ("pins", "function", "expected"),
+    [
+        (PINS, {"powertoolsLayer": "yes"}, f"{FN}.powertoolsLayer: must be true or false"),
+        (
+            None,
+            {"powertoolsLayer": True},
+            f"{FN}.powertoolsLayer: needs requirements.txt in the function's folder",
+        ),
+        ("urllib3==2.8.0\n", {"powertoolsLayer": True}, "does not pin aws-lambda-powertools"),
+        (
+            "aws-lambda-powertools==3.37.0rc1\n",
+            {"powertoolsLayer": True},
+            f"{FN}.powertoolsLayer: Powertools version '3.37.0rc1' is not a release",
+        ),
+        ("urllib3>=2\n", {}, f"{FN}.source: "),
+        (
+            PINS,
+            {"powertoolsLayerArn": A_LAYER},
+            f"{FN}.powertoolsLayerArn: names a layer, but powertoolsLayer is not true",
+        ),
+    ],
+)
+def test_powertools_layer_and_requirements_are_validated(
+    project: Path, pins: str | None, function: dict[str, Any], expected: str
+) -> None:
+    if pins is not None:
+        (project / "fn" / "requirements.txt").write_text(pins)
+    data = route()
+    data["function"].update(function)
+    assert_problem(raw_config(data), project, expected)
 
 
 def test_scalar_strings_from_pulumi_are_accepted_for_integers(project: Path) -> None:
@@ -377,21 +444,11 @@ def _controller_problems(memory_mb: int, timeout_seconds: int) -> list[str]:
     args = CanaryControllerArgs(
         stack="prod",
         routes=[
-            ControllerRoute(
-                name="map-tile",
-                listener_arn=LISTENER,
-                plan=PlanRecord(stages=(StagePlanRecord(weight=100.0),)),
-                rule_arn="rule",
-                ecs_target_group_arn=ECS_TG,
-                lambda_target_group_arn="tg",
-                function_name="fn",
-                composite_alarm_name="composite",
-                composite_alarm_arn="composite-arn",
-                alarm_names=("a",),
+            placeholder_route(
+                LISTENER, ECS_TG, PlanRecord(stages=(StagePlanRecord(weight=100.0),)), "rule"
             )
         ],
         topic_arn="topic",
-        powertools_layer_arn=default_powertools_layer_arn(REGION, "python3.12", "x86_64"),
         memory_mb=memory_mb,
         timeout_seconds=timeout_seconds,
     )

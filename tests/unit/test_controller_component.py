@@ -7,8 +7,6 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from components import naming
-from components.config import POWERTOOLS_LAYER_VERSION, StackConfig
+from components.config import POWERTOOLS_VERSION, StackConfig
 from components.controller import (
     TYPE_TOKEN,
     CanaryController,
@@ -39,6 +37,7 @@ from components.controller_iam import (
     scheduler_policy,
     state_machine_policy,
 )
+from components.packaging import pinned_version, read_requirements
 from components.registry_sync import registry_sync_event_pattern
 from controller.core.contract import (
     CapacityRecord,
@@ -52,7 +51,11 @@ from controller.core.contract import (
 from controller.core.release import ReleasePlanRecord
 from controller.core.state_machine import build_definition
 from rehearsal.world.bridge.archive import archive_to_zip
+from tests.example_stack import STATE_TABLE_INPUTS, placeholder_route
+from tests.processes import run_python
 from tests.pulumi_mocks import (
+    MOCK_LAYER_VERSION,
+    PROJECT_ROOT,
     RecordedResource,
     by_name,
     by_type,
@@ -147,8 +150,13 @@ def default_routes() -> list[ControllerRoute]:
     ]
 
 
-def declare(source_dir: Path, routes=None, **overrides) -> list[RecordedResource]:
-    """Build one CanaryController against fresh recording mocks; return what it declared."""
+def declare(
+    source_dir: Path, routes=None, calls: list | None = None, **overrides
+) -> list[RecordedResource]:
+    """Build one CanaryController against fresh recording mocks; return what it declared.
+
+    ``calls``, if given, receives the provider functions the controller invoked.
+    """
     monitor = install_mocks(stack=STACK, region=REGION)
     values = {
         "stack": STACK,
@@ -166,6 +174,8 @@ def declare(source_dir: Path, routes=None, **overrides) -> list[RecordedResource
         return pulumi.Output.all(controller.dlq_url, controller.state_machine_arn)
 
     program()
+    if calls is not None:
+        calls.extend(monitor.recording_mocks.calls)
     return list(monitor.recorded)
 
 
@@ -357,6 +367,27 @@ def test_controller_function(declared, source_dir):
     assert {"canary-function-logs", "canary-function-policy"} <= set(function.depends_on)
 
 
+def test_without_a_stack_layer_the_controller_uses_the_layer_of_the_pinned_release(source_dir):
+    calls: list = []
+    resources = declare(source_dir, calls=calls, powertools_layer_arn="")
+    function = one(resources, "aws:lambda/function:Function")
+    assert function.inputs["layers"] == [
+        f"arn:aws:lambda:{REGION}:017000801446:layer:"
+        f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{MOCK_LAYER_VERSION}"
+    ]
+    assert [c.args["name"] for c in calls if c.token == "aws:ssm/getParameter:getParameter"] == [
+        f"/aws/service/powertools/python/x86_64/python3.12/{POWERTOOLS_VERSION}"
+    ]
+
+
+def test_the_controllers_powertools_release_is_the_one_the_tests_run():
+    root = PROJECT_ROOT / "requirements.txt"
+    pinned = [line for line in root.read_text().splitlines() if line.startswith("aws_lambda_")]
+    assert pinned == [f"aws_lambda_powertools=={POWERTOOLS_VERSION}"]
+    proxy = read_requirements(PROJECT_ROOT / "functions" / "map_proxy" / "requirements.txt")
+    assert pinned_version(proxy, "aws-lambda-powertools") == POWERTOOLS_VERSION
+
+
 def _archive_entries(archive: pulumi.Archive) -> dict[str, str]:
     """Entry name -> kind of an AssetArchive, nested archives flattened with '/'."""
     assert isinstance(archive, pulumi.AssetArchive)
@@ -412,15 +443,7 @@ def test_the_real_archive_has_no_cli_and_its_handler_imports_without_it(tmp_path
         "POWERTOOLS_TRACE_DISABLED": "true",
         "STRANGLER_STACK": STACK,
     }
-    result = subprocess.run(
-        [sys.executable, "-c", probe, str(code)],
-        cwd=code,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python("-c", probe, str(code), cwd=code, env=env)
     assert result.returncode == 0, result.stderr
 
 
@@ -556,15 +579,7 @@ def test_state_machine_may_invoke_exactly_the_functions_its_definition_calls(dec
 
 def test_table_has_pitr_and_the_contract_keys(declared):
     table = one(declared, "aws:dynamodb/table:Table")
-    assert table.inputs == {
-        "name": "strangler-prod-state",
-        "billingMode": "PAY_PER_REQUEST",
-        "hashKey": "pk",
-        "rangeKey": "sk",
-        "attributes": [{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
-        "pointInTimeRecovery": {"enabled": True},
-        "deletionProtectionEnabled": False,
-    }
+    assert table.inputs == STATE_TABLE_INPUTS
 
 
 # --- failback path -----------------------------------------------------------------------------
@@ -582,17 +597,22 @@ def test_failback_rule_matches_the_composite_alarm_entering_alarm(declared, rout
     }
 
 
-@pytest.mark.parametrize("route", ["map-tile", "map-style"])
-def test_failback_target_retries_then_dead_letters(declared, route):
-    rule = by_name(declared, f"canary-{route}-failback-rule")
-    target = by_name(declared, f"canary-{route}-failback-target")
-    assert target.inputs == {
+def controller_target(rule: RecordedResource) -> dict:
+    """A rule's target: the controller, Lambda's retries, the stack's DLQ; no input change."""
+    return {
         "rule": rule.outputs["name"],
         "targetId": "controller",
         "arn": FUNCTION_ARN,
         "retryPolicy": {"maximumEventAgeInSeconds": 300, "maximumRetryAttempts": 185},
         "deadLetterConfig": {"arn": DLQ_ARN},
     }
+
+
+@pytest.mark.parametrize("route", ["map-tile", "map-style"])
+def test_failback_target_retries_then_dead_letters(declared, route):
+    rule = by_name(declared, f"canary-{route}-failback-rule")
+    target = by_name(declared, f"canary-{route}-failback-target")
+    assert target.inputs == controller_target(rule)
     assert f"canary-{route}-failback-permission" in target.depends_on
 
 
@@ -700,13 +720,7 @@ def test_the_sample_parameter_store_event_matches_its_stack_pattern_only():
 def test_registry_sync_target_passes_the_event_unchanged_and_dead_letters(declared):
     rule = by_name(declared, "canary-registry-sync-rule")
     target = by_name(declared, "canary-registry-sync-target")
-    assert target.inputs == {
-        "rule": rule.outputs["name"],
-        "targetId": "controller",
-        "arn": FUNCTION_ARN,
-        "retryPolicy": {"maximumEventAgeInSeconds": 300, "maximumRetryAttempts": 185},
-        "deadLetterConfig": {"arn": DLQ_ARN},
-    }
+    assert target.inputs == controller_target(rule)
     assert "input" not in target.inputs and "inputTransformer" not in target.inputs
     assert "canary-registry-sync-permission" in target.depends_on
     # The same delivery policy as the failback rules.
@@ -1143,23 +1157,14 @@ def test_args_for_a_stack_config():
     )
     config = StackConfig(region=REGION, listener_arn=LISTENER, routes=(), log_retention_days=90)
     args = CanaryControllerArgs.for_stack("prod", config, [route], TOPIC)
-    assert args.powertools_layer_arn == (
-        f"arn:aws:lambda:{REGION}:017000801446:layer:"
-        f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{POWERTOOLS_LAYER_VERSION}"
-    )
+    assert args.powertools_layer_arn == "", "no stack layer: the release's layer, looked up"
     assert (args.stack, args.topic_arn, args.log_retention_days) == ("prod", TOPIC, 90)
     assert args.routes == [
-        ControllerRoute(
-            name="map-tile",
-            listener_arn=LISTENER,
-            plan=TILE_PLAN,
-            rule_arn=rule_arn("9683b2d02a6cabee"),
-            ecs_target_group_arn=ECS_TG,
-            lambda_target_group_arn="tg",
-            function_name="fn",
-            composite_alarm_name="composite",
-            composite_alarm_arn="composite-arn",
-            alarm_names=("a",),
+        placeholder_route(
+            LISTENER,
+            ECS_TG,
+            TILE_PLAN,
+            rule_arn("9683b2d02a6cabee"),
             schedule="rate(1 day)",
             timezone="Asia/Tokyo",
             function_version="1",

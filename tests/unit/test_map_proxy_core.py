@@ -450,3 +450,87 @@ def test_config_errors_name_the_variable(environ: dict[str, str], key: str) -> N
         config_module.load_config(environ=environ)
     assert caught.value.key == key
     assert str(caught.value).startswith(f"{key}: ")
+
+
+# --- EMF metrics -----------------------------------------------------------------------------
+
+proxy_metrics = load_function_module("proxy_metrics")
+
+
+def _emf(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_emf_document_is_the_one_powertools_metrics_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
+
+    reference = Metrics(namespace="Strangler", service="")
+    reference.set_default_dimensions(route="map-tile")
+    reference.add_metric(name="Requests", unit=MetricUnit.Count, value=1, resolution=1)
+    reference.add_metric(
+        name="UpstreamLatency",
+        unit=MetricUnit.Milliseconds,
+        value=12.5,
+        resolution=MetricResolution.High,
+    )
+    reference.flush_metrics()
+    ours = proxy_metrics.EmfMetrics(
+        "Strangler", "route", {"Requests": "Count", "UpstreamLatency": "Milliseconds"}
+    )
+    ours.set_dimension_value("map-tile")
+    ours.add_metric("Requests", 1)
+    ours.add_metric("UpstreamLatency", 12.5)
+    ours.flush_metrics()
+    expected, got = _emf(capsys)
+    for document in (expected, got):
+        assert isinstance(document["_aws"].pop("Timestamp"), int)
+    assert got == expected
+
+
+def test_emf_flush_prints_one_line_per_request_and_nothing_without_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    units = {"Requests": "Count", "AppErrors": "Count"}
+    ours = proxy_metrics.EmfMetrics("Strangler", "route", units)
+    ours.set_dimension_value("r")
+    ours.flush_metrics()
+    ours.add_metric("Requests", 1)
+    ours.add_metric("AppErrors", 1)
+    ours.add_metric("AppErrors", 1)
+    ours.flush_metrics()
+    ours.flush_metrics()
+    ours.add_metric("Requests", 1)
+    ours.clear_metrics()
+    ours.flush_metrics()
+    [document] = _emf(capsys)
+    assert document["Requests"] == [1.0]
+    assert document["AppErrors"] == [1.0, 1.0]
+    assert document["route"] == "r"
+    with pytest.raises(KeyError, match="Latency"):
+        ours.add_metric("Latency", 1)
+    with pytest.raises(ValueError, match="plain JSON"):
+        proxy_metrics.EmfMetrics("Strangler", "route", {'Say "hi"': "Count"})
+
+
+@given(
+    headers=st.dictionaries(st.text(max_size=20), st.lists(st.text(max_size=40), max_size=3)),
+    body=st.text(max_size=200),
+    binary=st.booleans(),
+    multi=st.booleans(),
+)
+def test_the_quick_size_bound_is_never_below_the_json_size(
+    headers: dict[str, list[str]], body: str, binary: bool, multi: bool
+) -> None:
+    data = body.encode("utf-8")
+    content_type = ["application/octet-stream" if binary else "text/plain; charset=utf-8"]
+    response = core.build_alb_response(
+        200, {**headers, "Content-Type": content_type}, data, multi_value_headers=multi
+    )
+    exact = core.response_json_size(response)
+    bound = core._size_upper_bound(response)
+    assert bound is not None and bound >= exact
+    assert core.ensure_fits_alb_limit(response, exact) == exact
+    assert core.ensure_fits_alb_limit(response) >= exact

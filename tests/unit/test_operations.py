@@ -23,7 +23,7 @@ from controller.cli.main import READ_COMMANDS, Io, build_parser, main, parse_opt
 from controller.cli.types import EXIT_OK, EXIT_USAGE, Options
 from controller.core.contract import RouteRecord
 from controller.core.lifecycle import HistoryEntry, Status
-from controller.core.weights import ALL_ECS, Weights
+from controller.core.weights import ALL_ECS
 from controller.events import InvalidEvent, OperatorEvent, parse_event
 from controller.operations import (
     ACCEPT_LIVE,
@@ -35,6 +35,7 @@ from controller.operations import (
     Option,
 )
 from controller.service import ActionResult, CanaryService
+from tests.cli_views import progressing_view
 from tests.fakes import route_record
 
 # The handler's metrics have nothing to publish when the service is a fake.
@@ -282,16 +283,7 @@ class ServiceBackend:
         return route_record(name)
 
     def route_status(self, route: RouteRecord, now: datetime) -> RouteStatusView:
-        return RouteStatusView(
-            route=route.route,
-            status="progressing",
-            stage=1,
-            stages=2,
-            live=Weights.from_percent(10.0),
-            last_written=Weights.from_percent(10.0),
-            drift=False,
-            alarm="OK",
-        )
+        return progressing_view(route.route)
 
     def history(self, route: RouteRecord, limit: int) -> list[HistoryEntry]:
         return []

@@ -47,10 +47,8 @@ from controller.cli.preflight import (
 )
 from controller.cli.preflight_aws import AwsAccountReader, _claim, rule_match
 from controller.cli.types import EXIT_AWS, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError, Options
+from tests.example_stack import PROJECT, REGION, STACK
 
-ROOT = Path(__file__).resolve().parents[2]
-STACK = "prod"
-REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
 ELB = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}"
 LISTENER = f"{ELB}:listener/app/common-api/50dc6c495c0c9188/f2f7dc8efc522ab2"
@@ -78,7 +76,7 @@ def config(*routes: dict[str, Any], stack: str = STACK) -> StackConfig:
     return parse_stack_config(
         {"listenerArn": LISTENER, "routes": list(routes) or [route()]},
         region=REGION,
-        project_root=ROOT,
+        project_root=PROJECT,
         stack=stack,
     )
 
@@ -402,7 +400,7 @@ def options(path: Path, *, json_out: bool = False, region: str | None = None) ->
         endpoint_url=None,
         json=json_out,
         actor="operator:test",
-        project_dir=str(ROOT),
+        project_dir=str(PROJECT),
         stack_file=str(path),
     )
 

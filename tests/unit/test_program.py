@@ -21,9 +21,11 @@ from components.alarms import composite_rule
 from components.config import RouteConfig, StackConfig, parse_stack_config
 from components.route import StranglerRoute, StranglerRouteArgs
 from tests.pulumi_mocks import (
+    MOCK_LAYER_VERSION,
     PROJECT_ROOT,
     ProgramRun,
     RecordedResource,
+    SourceArchives,
     by_name,
     by_type,
     children_of,
@@ -220,12 +222,7 @@ def test_function_settings(prod: ProgramRun) -> None:
     assert fn.inputs["memorySize"] == 512
     assert fn.inputs["timeout"] == 10
     assert fn.inputs["architectures"] == ["x86_64"]
-    (layer,) = fn.inputs["layers"]
-    assert re.fullmatch(
-        r"arn:aws:lambda:ap-northeast-1:017000801446:layer:"
-        r"AWSLambdaPowertoolsPythonV3-python312-x86_64:\d+",
-        layer,
-    ), layer
+    assert fn.inputs.get("layers", []) == [], "Powertools is in the archive, not in a layer"
     assert fn.inputs["vpcConfig"] == {
         "subnetIds": ["subnet-0a1b2c3d4e5f60718", "subnet-0b2c3d4e5f6071829"],
         "securityGroupIds": ["sg-0c3d4e5f60718293a"],
@@ -243,10 +240,17 @@ def test_function_environment(prod: ProgramRun) -> None:
     }
 
 
-def test_function_code_is_the_source_folder(prod: ProgramRun) -> None:
+def test_function_code_is_the_archive_built_for_its_runtime_and_architecture(
+    prod: ProgramRun, source_archives: SourceArchives
+) -> None:
+    # tests/unit/conftest.py builds every program's archives with source_archives.
     code = one(prod, FUNCTION).inputs["code"]
     assert isinstance(code, pulumi.FileArchive)
-    assert Path(code.path) == PROJECT_ROOT / "functions" / "map_proxy"
+    assert Path(code.path) == source_archives.cache_dir / "map_proxy-python3.12-x86_64.zip"
+    source = PROJECT_ROOT / "functions" / "map_proxy"
+    assert (source, source / "requirements.txt") in {
+        (r.source_dir, r.requirements) for r in source_archives.requests
+    }
 
 
 def test_log_group_exists_before_the_function_with_retention(prod: ProgramRun) -> None:
@@ -579,7 +583,20 @@ def test_three_routes_share_no_names(three: ProgramRun) -> None:
 def test_three_routes_use_their_own_settings(three: ProgramRun) -> None:
     poi = by_name(three.resources, "map-poi-fn-function")
     assert poi.inputs["architectures"] == ["arm64"]
-    assert poi.inputs["layers"][0].split(":")[6].endswith("python312-arm64")
+    # powertoolsLayer: the layer of the release requirements.txt pins, read from
+    # its public SSM parameter (the mocks answer with a made-up layer number).
+    assert poi.inputs["layers"] == [
+        "arn:aws:lambda:ap-northeast-1:017000801446:layer:"
+        f"AWSLambdaPowertoolsPythonV3-python312-arm64:{MOCK_LAYER_VERSION}"
+    ]
+    (lookup,) = [
+        call.args["name"]
+        for call in three.calls
+        if call.token == "aws:ssm/getParameter:getParameter" and "arm64" in call.args["name"]
+    ]
+    assert lookup == "/aws/service/powertools/python/arm64/python3.12/3.37.0"
+    assert by_name(three.resources, "map-tile-fn-function").inputs.get("layers", []) == []
+    assert poi.inputs["code"].path.endswith("map_proxy-python3.12-arm64-without-powertools.zip")
     search_tg = by_name(three.resources, "route-search-traffic-tg")
     assert search_tg.inputs["healthCheck"]["path"] == "/route/ping"
     assert search_tg.inputs["healthCheck"]["interval"] == 90

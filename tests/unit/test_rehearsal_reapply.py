@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from rehearsal.errors import DeleteNotTranslated
-from rehearsal.world.bridge.base import Created, Existing
+from rehearsal.world.bridge.base import Change, Created
 from rehearsal.world.changes import CREATE, SAME, UPDATE
 from rehearsal.world.program import ProgramRun, run_program
 
@@ -61,17 +61,10 @@ class RecordingAnswerer:
             self.created.append(name)
         return Created(id=f"{name}-id", outputs={**inputs, "arn": f"arn:test:{name}"})
 
-    def update(
-        self,
-        token: str,
-        name: str,
-        existing: Existing,
-        inputs: Mapping[str, Any],
-        changed: frozenset[str],
-    ) -> Created:
+    def update(self, change: Change) -> Created:
         with self.lock:
-            self.updated.append((name, changed, dict(inputs)))
-        return Created(id=existing.id, outputs={**existing.outputs, **inputs})
+            self.updated.append((change.name, change.changed, dict(change.inputs)))
+        return Created(id=change.existing.id, outputs={**change.existing.outputs, **change.inputs})
 
     def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
         return {}

@@ -37,7 +37,7 @@ from controller.service import (
     execution_name,
     is_transient,
 )
-from tests.fakes import FakeWorld, fake_world, route_record
+from tests.fakes import FakeWorld, fake_world, operator_run, route_record
 
 ROUTE = "map-tile"
 PLAN = PlanRecord(
@@ -67,14 +67,7 @@ def start(world: FakeWorld, name: str = "run-1") -> str:
 
 
 def run(arn: str, plan: PlanRecord = PLAN, stage_index: int | None = None) -> RunContext:
-    return RunContext(
-        route=ROUTE,
-        execution_arn=arn,
-        trigger="operator",
-        actor="operator:test",
-        plan=plan,
-        stage_index=stage_index,
-    )
+    return operator_run(ROUTE, arn, plan, stage_index)
 
 
 def events(service: CanaryService) -> list[Event]:

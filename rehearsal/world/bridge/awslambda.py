@@ -16,7 +16,7 @@ from typing import Any
 
 from rehearsal.world.bridge import base
 from rehearsal.world.bridge.archive import archive_to_zip
-from rehearsal.world.bridge.base import BridgeContext, Created, Existing, PlanContext, Translation
+from rehearsal.world.bridge.base import BridgeContext, Change, Created, PlanContext, Translation
 from rehearsal.world.bridge.iam import check_trust
 
 FUNCTION = "aws:lambda/function:Function"
@@ -155,15 +155,10 @@ FUNCTION_UPDATABLE = frozenset(
 )
 
 
-def update_function(
-    ctx: BridgeContext,
-    name: str,
-    existing: Existing,
-    inputs: Mapping[str, Any],
-    changed: frozenset[str],
-) -> Created:
+def update_function(ctx: BridgeContext, change: Change) -> Created:
     """``UpdateFunctionCode`` and/or ``UpdateFunctionConfiguration``, then ``PublishVersion``."""
-    resource = base.Registration(FUNCTION, name, inputs)
+    resource = change.registration()
+    inputs, existing, changed = change.inputs, change.existing, change.changed
     lam = ctx.client("lambda")
     function_name = existing.id
     if "code" in changed:
@@ -197,8 +192,7 @@ def update_function(
         )
         version = str(published["Version"])
     arn = str(existing.outputs.get("arn"))
-    return resource.updated(
-        existing,
+    return change.updated(
         version=version,
         qualifiedArn=f"{arn}:{version}",
         qualifiedInvokeArn=_invoke_arn(ctx.region, f"{arn}:{version}"),
@@ -336,9 +330,10 @@ TRANSLATIONS = (
         ),
         ignored={
             "layers": "the layers the program attaches (the Powertools public layer) are "
-            "owned by another AWS account and do not exist in the emulator; the twin runs "
-            "handlers in-process with the same pinned packages. In AWS a missing or wrong "
-            "layer ARN fails CreateFunction, and without the layer the handler cannot import",
+            "owned by another AWS account and do not exist in the emulator; a function runs "
+            "from its deployed archive, with the rehearsal's virtualenv standing in for the "
+            "layer and the runtime's packages. In AWS a missing or wrong layer ARN fails "
+            "CreateFunction, and without the layer the handler cannot import",
             "sourceCodeHash": "only decides when pulumi-aws re-uploads the code",
             "skipDestroy": "only changes deletion; the twin never deletes",
             "replaceSecurityGroupsOnDestroy": "only changes deletion; the twin never deletes",

@@ -111,8 +111,8 @@ class PlanContext:
 
 
 TranslateFn = Callable[[BridgeContext, str, Mapping[str, Any]], Created]
-UpdateFn = Callable[[BridgeContext, str, Existing, Mapping[str, Any], frozenset[str]], Created]
-"""``update(ctx, logical name, existing, new inputs, changed input keys)``: the new state.
+UpdateFn = Callable[[BridgeContext, "Change"], Created]
+"""``update(ctx, change)``: the new state of ``change.existing``.
 
 Called only with changed keys the translation lists in ``updatable``."""
 FabricateFn = Callable[[PlanContext, str, Mapping[str, Any]], Created]
@@ -263,10 +263,6 @@ class Registration:
         """See :func:`created`."""
         return created(resource_id, self.inputs, **computed)
 
-    def updated(self, existing: Existing, **computed: Any) -> Created:
-        """See :func:`updated`."""
-        return updated(existing, self.inputs, **computed)
-
     def error(self, message: str, api_call: str | None = None) -> BridgeError:
         """A BridgeError about this resource (and ``api_call``, when one is refused)."""
         return BridgeError(message, token=self.token, name=self.name, api_call=api_call)
@@ -279,6 +275,29 @@ class Registration:
         except ValueError as error:
             raise self.error(f"{key} is not valid JSON: {error}", api_call) from error
         return text
+
+
+@dataclass(frozen=True)
+class Change:
+    """An update to apply: an existing resource, its new inputs and which top-level keys changed.
+
+    ``inputs`` are the new inputs (after the engine's ``ignore_changes``),
+    ``changed`` the keys whose values differ from the previous apply's.
+    """
+
+    token: str
+    name: str
+    existing: Existing
+    inputs: Mapping[str, Any]
+    changed: frozenset[str]
+
+    def registration(self) -> Registration:
+        """The new inputs as a :class:`Registration`, for the translation's steps."""
+        return Registration(self.token, self.name, self.inputs)
+
+    def updated(self, **computed: Any) -> Created:
+        """See :func:`updated`: the existing state with the new inputs over it."""
+        return updated(self.existing, self.inputs, **computed)
 
 
 def with_outputs(inputs: Mapping[str, Any], **computed: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rehearsal.world.bridge import base
-from rehearsal.world.bridge.base import BridgeContext, Created, Existing, PlanContext, Translation
+from rehearsal.world.bridge.base import BridgeContext, Change, Created, PlanContext, Translation
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
@@ -172,28 +172,22 @@ def create_dashboard(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -
     return resource.created(dashboard_name, dashboardArn=arn)
 
 
-def update_dashboard(
-    ctx: BridgeContext,
-    name: str,
-    existing: Existing,
-    inputs: Mapping[str, Any],
-    changed: frozenset[str],
-) -> Created:
+def update_dashboard(ctx: BridgeContext, change: Change) -> Created:
     """``PutDashboard`` again under the same name: it replaces the body.
 
     A new ``dashboardName`` is a new dashboard (not updatable).
     """
-    resource = base.Registration(DASHBOARD, name, inputs)
+    resource = change.registration()
     body = resource.valid_json(
         "dashboardBody", resource.required("dashboardBody"), "cloudwatch:PutDashboard"
     )
     resource.call(
         "cloudwatch:PutDashboard",
         ctx.client("cloudwatch").put_dashboard,
-        DashboardName=existing.id,
+        DashboardName=change.existing.id,
         DashboardBody=body,
     )
-    return resource.updated(existing)
+    return change.updated()
 
 
 def fabricate_composite_alarm(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:

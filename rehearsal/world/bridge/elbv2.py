@@ -16,7 +16,7 @@ from typing import Any
 
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge import base
-from rehearsal.world.bridge.base import BridgeContext, Created, Existing, PlanContext, Translation
+from rehearsal.world.bridge.base import BridgeContext, Change, Created, PlanContext, Translation
 
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 TARGET_GROUP_ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
@@ -305,13 +305,7 @@ def create_listener_rule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any
     return resource.created(arn, arn=arn)
 
 
-def update_listener_rule(
-    ctx: BridgeContext,
-    name: str,
-    existing: Existing,
-    inputs: Mapping[str, Any],
-    changed: frozenset[str],
-) -> Created:
+def update_listener_rule(ctx: BridgeContext, change: Change) -> Created:
     """``ModifyRule`` for changed conditions or actions, ``SetRulePriorities`` for the priority.
 
     As the provider does it: ``ModifyRule`` replaces the whole list it is
@@ -320,26 +314,26 @@ def update_listener_rule(
     ones). That is how a ``pulumi up`` can move traffic when the actions
     are not ignored. Another listener is another rule (not updatable).
     """
-    resource = base.Registration(LISTENER_RULE, name, inputs)
+    resource = change.registration()
     elbv2 = ctx.client("elbv2")
     conditions, actions = _rule_body(resource)
-    if changed & {"conditions", "actions"}:
+    if change.changed & {"conditions", "actions"}:
         resource.call(
             "elasticloadbalancing:ModifyRule",
             elbv2.modify_rule,
-            RuleArn=existing.id,
-            Conditions=conditions if "conditions" in changed else None,
-            Actions=actions if "actions" in changed else None,
+            RuleArn=change.existing.id,
+            Conditions=conditions if "conditions" in change.changed else None,
+            Actions=actions if "actions" in change.changed else None,
         )
-    if "priority" in changed:
+    if "priority" in change.changed:
         resource.call(
             "elasticloadbalancing:SetRulePriorities",
             elbv2.set_rule_priorities,
             RulePriorities=[
-                {"RuleArn": existing.id, "Priority": int(resource.required("priority"))}
+                {"RuleArn": change.existing.id, "Priority": int(resource.required("priority"))}
             ],
         )
-    return resource.updated(existing)
+    return change.updated()
 
 
 def fabricate_target_group(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:

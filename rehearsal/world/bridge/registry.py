@@ -10,6 +10,7 @@ every later check of the twin lie.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +39,9 @@ from rehearsal.world.bridge import (
 from rehearsal.world.bridge.base import (
     COMMON_IGNORED,
     BridgeContext,
+    Change,
     Created,
-    Existing,
     Translation,
-    updated,
 )
 
 if TYPE_CHECKING:
@@ -123,14 +123,7 @@ class Bridge:
         """Create one resource; raise if the type or an input is not covered."""
         return self._translation(token, name, inputs).create(self.context, name, inputs)
 
-    def update(
-        self,
-        token: str,
-        name: str,
-        existing: Existing,
-        inputs: Mapping[str, Any],
-        changed: frozenset[str],
-    ) -> Created:
+    def update(self, change: Change) -> Created:
         """Apply the ``changed`` inputs of an existing resource in place.
 
         Inputs the translation knowingly ignores (and ``tags``) are not in
@@ -139,15 +132,15 @@ class Bridge:
         update fails with :class:`UpdateNotTranslated` naming the resource
         and the inputs, before anything in moto changes.
         """
-        translation = self._translation(token, name, inputs)
+        translation = self._translation(change.token, change.name, change.inputs)
         passive = set(translation.ignored) | set(COMMON_IGNORED)
-        active = frozenset(key for key in changed if key not in passive)
+        active = frozenset(key for key in change.changed if key not in passive)
         if not active:
-            return updated(existing, inputs)
+            return change.updated()
         refused = sorted(active - translation.updatable)
         if refused or translation.update is None:
-            raise UpdateNotTranslated(token, name, refused or sorted(active))
-        return translation.update(self.context, name, existing, inputs, active)
+            raise UpdateNotTranslated(change.token, change.name, refused or sorted(active))
+        return translation.update(self.context, replace(change, changed=active))
 
     def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """Answer a provider function call (``aws:index/getRegion:getRegion`` ...)."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rehearsal.world.bridge import base
-from rehearsal.world.bridge.base import BridgeContext, Created, Existing, PlanContext, Translation
+from rehearsal.world.bridge.base import BridgeContext, Change, Created, PlanContext, Translation
 
 PARAMETER = "aws:ssm/parameter:Parameter"
 
@@ -56,13 +56,7 @@ def create_parameter(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -
     )
 
 
-def update_parameter(
-    ctx: BridgeContext,
-    name: str,
-    existing: Existing,
-    inputs: Mapping[str, Any],
-    changed: frozenset[str],
-) -> Created:
+def update_parameter(ctx: BridgeContext, change: Change) -> Created:
     """``PutParameter`` with ``Overwrite``: a new version of the same parameter.
 
     This is what the provider does for a changed value, description, tier,
@@ -71,11 +65,10 @@ def update_parameter(
     sends none; the rehearsal delivers it). A new name is a new parameter
     (not updatable).
     """
-    resource = base.Registration(PARAMETER, name, inputs)
-    stored = _put(ctx, resource, existing.id, overwrite=True)
-    return resource.updated(
-        existing,
-        name=existing.id,
+    resource = change.registration()
+    stored = _put(ctx, resource, change.existing.id, overwrite=True)
+    return change.updated(
+        name=change.existing.id,
         arn=stored["ARN"],
         version=int(stored["Version"]),
         type=stored["Type"],
