@@ -29,9 +29,15 @@ SCHEDULE_MAX_EVENT_AGE_SECONDS = 3600
 SCHEDULE_MAX_RETRY_ATTEMPTS = 5
 
 
-def schedule_input(route: str, plan: PlanRecord) -> dict[str, Any]:
+#: The trigger of a scheduled canary run, and of a scheduled release run (whose
+#: Begin releases the registry's newest version, if ``live`` does not serve it yet).
+CANARY_TRIGGER = "schedule"
+RELEASE_TRIGGER = "release-schedule"
+
+
+def schedule_input(route: str, plan: PlanRecord, trigger: str = CANARY_TRIGGER) -> dict[str, Any]:
     """The execution input of a scheduled run (``controller/core/state_machine.py``)."""
-    return {"route": route, "trigger": "schedule", "actor": "schedule", "plan": plan.to_input()}
+    return {"route": route, "trigger": trigger, "actor": "schedule", "plan": plan.to_input()}
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,12 @@ class ScheduledRoute:
     schedule: str
     timezone: str | None
     plan: PlanRecord
+    trigger: str = CANARY_TRIGGER
+
+    @property
+    def key(self) -> str:
+        """The route name; ``<route>-release`` for a release schedule."""
+        return self.name if self.trigger == CANARY_TRIGGER else f"{self.name}-release"
 
 
 @dataclass
@@ -83,11 +95,20 @@ class CanarySchedules(pulumi.ComponentResource):
         )
         self.arns = {}
         for route in args.routes:
+            release = route.trigger == RELEASE_TRIGGER
             schedule = aws.scheduler.Schedule(
-                f"{name}-{route.name}",
-                name=naming.schedule_name(stack, route.name),
+                f"{name}-{route.key}",
+                name=(
+                    naming.release_schedule_name(stack, route.name)
+                    if release
+                    else naming.schedule_name(stack, route.name)
+                ),
                 group_name="default",
-                description=f"Scheduled canary run of route {route.name}",
+                description=(
+                    f"Scheduled release run of route {route.name}"
+                    if release
+                    else f"Scheduled canary run of route {route.name}"
+                ),
                 schedule_expression=route.schedule,
                 schedule_expression_timezone=route.timezone or "UTC",
                 # Runs start on the minute the operators planned for.
@@ -95,7 +116,7 @@ class CanarySchedules(pulumi.ComponentResource):
                 target={
                     "arn": args.state_machine_arn,
                     "role_arn": role.arn,
-                    "input": json_text(schedule_input(route.name, route.plan)),
+                    "input": json_text(schedule_input(route.name, route.plan, route.trigger)),
                     "retry_policy": {
                         "maximum_event_age_in_seconds": SCHEDULE_MAX_EVENT_AGE_SECONDS,
                         "maximum_retry_attempts": SCHEDULE_MAX_RETRY_ATTEMPTS,
@@ -105,10 +126,10 @@ class CanarySchedules(pulumi.ComponentResource):
                 opts=moved_child(
                     self,
                     former,
-                    f"{route.name}-schedule",
+                    f"{route.key}-schedule",
                     depends_on=[policy],
                     delete_before_replace=True,
                 ),
             )
-            self.arns[route.name] = schedule.arn
+            self.arns[route.key] = schedule.arn
         self.register_outputs({"arns": self.arns})

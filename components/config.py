@@ -41,6 +41,12 @@ from controller.core.contract import (
     StagePlanRecord,
 )
 from controller.core.cron import CronError, check_expression
+from controller.core.release import (
+    DEFAULT_MAX_ERROR_RATE_DELTA_PERCENT,
+    ReleasePlanRecord,
+    ReleaseStageRecord,
+)
+from controller.core.release import DEFAULT_MIN_REQUESTS as DEFAULT_RELEASE_MIN_REQUESTS
 from controller.core.weights import Weights
 
 # --- limits, each from the AWS documentation --------------------------------
@@ -318,6 +324,8 @@ class RouteConfig:
     canary: CanaryConfig
     preview: PreviewConfig | None = None
     verify: VerifyConfig | None = None
+    # Every new function version goes live in stages behind the alias (release runs).
+    release: ReleasePlanRecord = field(default_factory=ReleasePlanRecord)
     ecs_service: EcsServiceConfig | None = None
 
 
@@ -408,7 +416,7 @@ TOP_LEVEL_KEYS = (
 )  # fmt: skip
 ROUTE_KEYS = (
     "name", "priority", "match", "ecsTargetGroupArn", "function", "healthCheck", "canary",
-    "preview", "verify", "ecsService", "capacity",
+    "preview", "verify", "ecsService", "capacity", "release",
 )  # fmt: skip
 PREVIEW_KEYS = ("header", "priority")
 VERIFY_KEYS = ("samples", "compare", "headers", "hookFunctionArn")
@@ -431,6 +439,7 @@ CANARY_KEYS = (
     "concurrencyHeadroomPercent", "expectedPeakRps",
 )  # fmt: skip
 STAGE_KEYS = ("weight", "bakeMinutes")
+RELEASE_KEYS = ("stages", "minRequests", "maxErrorRateDeltaPercent", "schedule")
 ALARM_KEYS = (
     "errorRatePercent", "appErrorRatePercent", "throttles", "p99LatencyMs", "target5xxCount",
     "lambdaUserErrors",
@@ -762,12 +771,13 @@ def _parse_route(
     canary = _parse_canary(reader, data.get("canary"), f"{path}.canary")
     preview = _parse_preview(reader, data.get("preview"), f"{path}.preview", priority, match)
     verify = _parse_verify(reader, data.get("verify"), f"{path}.verify", context)
+    release = _parse_release(reader, data.get("release"), f"{path}.release")
     ecs_service = _parse_ecs_service(reader, data.get("ecsService"), data.get("capacity"), path)
 
     if len(reader.problems) != before:
         return None
     assert name and priority is not None and match and ecs_arn and function
-    assert health_check and canary and preview
+    assert health_check and canary and preview and release
     return RouteConfig(
         index=index,
         name=name,
@@ -779,6 +789,7 @@ def _parse_route(
         canary=canary,
         preview=preview,
         verify=verify,
+        release=release,
         ecs_service=ecs_service,
     )
 
@@ -1171,6 +1182,48 @@ def _parse_canary(reader: _Reader, value: Any, path: str) -> CanaryConfig | None
         alarms=alarms,
         concurrency_headroom_percent=headroom,
         expected_peak_rps=peak_rps,
+    )
+
+
+def _parse_release(reader: _Reader, value: Any, path: str) -> ReleasePlanRecord | None:
+    """``release``: how a new function version goes live; every key has a safe default."""
+    if value is None:
+        return ReleasePlanRecord()
+    data = reader.mapping(value, path, RELEASE_KEYS)
+    if data is None:
+        return None
+    before = len(reader.problems)
+    stages: tuple[ReleaseStageRecord, ...] = ReleasePlanRecord().stages
+    if "stages" in data:
+        # The same rules as the canary's stages: increasing, 0.1 steps, last 100.
+        parsed = _parse_stages(reader, data.get("stages"), f"{path}.stages")
+        if parsed is not None:
+            stages = tuple(ReleaseStageRecord(s.weight, s.bake_seconds) for s in parsed)
+    min_requests = reader.integer(
+        data, "minRequests", path, default=DEFAULT_RELEASE_MIN_REQUESTS, low=1
+    )
+    delta = reader.number(
+        data, "maxErrorRateDeltaPercent", path, default=DEFAULT_MAX_ERROR_RATE_DELTA_PERCENT,
+        high=100,
+    )  # fmt: skip
+    if delta is not None and delta < 0:
+        reader.add(f"{path}.maxErrorRateDeltaPercent", f"must not be negative, got {delta:g}")
+    schedule = reader.string(data, "schedule", path)
+    if schedule is not None:
+        # The same Scheduler grammar as the canary's schedule.
+        try:
+            check_expression(schedule)
+        except CronError as error:
+            reader.add(f"{path}.schedule", str(error))
+    if len(reader.problems) != before:
+        return None
+    return ReleasePlanRecord(
+        stages=stages,
+        min_requests=DEFAULT_RELEASE_MIN_REQUESTS if min_requests is None else min_requests,
+        max_error_rate_delta_percent=(
+            DEFAULT_MAX_ERROR_RATE_DELTA_PERCENT if delta is None else delta
+        ),
+        schedule=schedule,
     )
 
 

@@ -43,7 +43,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.canary_schedules import CanarySchedules, CanarySchedulesArgs, ScheduledRoute
+from components.canary_schedules import (
+    RELEASE_TRIGGER,
+    CanarySchedules,
+    CanarySchedulesArgs,
+    ScheduledRoute,
+)
 from components.canary_state_machine import CanaryStateMachine, CanaryStateMachineArgs
 from components.capacity_tick import CapacityTickRule, CapacityTickRuleArgs
 from components.config import StackConfig
@@ -292,6 +297,7 @@ class CanaryController(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 source_dir=args.source_dir,
                 rule_arns=[route.rule_arn for route in args.routes],
+                function_names=[route.function_name for route in args.routes],
                 ecs_services=[
                     (route.capacity.cluster, route.capacity.service)
                     for route in args.routes
@@ -383,6 +389,14 @@ class CanaryController(pulumi.ComponentResource):
             ScheduledRoute(route.name, route.schedule, route.timezone, route.plan)
             for route in args.routes
             if route.schedule is not None
+        ]
+        # release.schedule: new versions of a promoted route go live at these times.
+        scheduled += [
+            ScheduledRoute(
+                route.name, route.release.schedule, route.timezone, route.plan, RELEASE_TRIGGER
+            )
+            for route in args.routes
+            if route.release is not None and route.release.schedule is not None
         ]
         self.schedule_arns = {}
         if scheduled:

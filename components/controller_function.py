@@ -125,6 +125,8 @@ class ControllerFunctionArgs:
     dlq_arn: pulumi.Input[str]
     former_parent: FormerParent | None = None
     check_function_names: Sequence[str] = ()
+    # The route functions whose alias `live` the controller moves (release runs).
+    function_names: Sequence[pulumi.Input[str]] = ()
     ecs_services: Sequence[tuple[str, str]] = ()
     """(cluster, service) of each route's capacity guard: the role may resize them."""
 
@@ -175,6 +177,7 @@ class ControllerFunction(pulumi.ComponentResource):
                 machine_arn,
                 args.topic_arn,
                 args.dlq_arn,
+                pulumi.Output.all(*args.function_names),
             ).apply(
                 lambda v: render_policy(
                     controller_policy(
@@ -190,6 +193,7 @@ class ControllerFunction(pulumi.ComponentResource):
                             topic_arn=v[5],
                             dlq_arn=v[6],
                             check_function_names=tuple(args.check_function_names),
+                            function_names=tuple(v[7]),
                             ecs_services=tuple(args.ecs_services),
                         )
                     ),

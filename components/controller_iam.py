@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.core.contract import METRIC_NAMESPACE
+from controller.core.release import ALIAS_NAME
 
 POLICY_VERSION = "2012-10-17"
 
@@ -63,6 +64,7 @@ class ControllerPolicyInputs:
     dlq_arn: str
     check_function_names: tuple[str, ...] = ()
     """The routes' equivalence checkers (components/traffic_check.py) the controller invokes."""
+    function_names: tuple[str, ...] = ()
     ecs_services: tuple[tuple[str, str], ...] = ()
     """(cluster, service) of every route's capacity guard (``ecsService``); empty: no guard."""
 
@@ -253,6 +255,40 @@ def assume_role_policy(service: str, source_account: str | None = None) -> dict[
     return _document([statement])
 
 
+def alias_arn(partition: str, region: str, account: str, function_name: str) -> str:
+    """The ARN of a route function's alias ``live`` (a qualified function ARN)."""
+    return f"arn:{partition}:lambda:{region}:{account}:function:{function_name}:{ALIAS_NAME}"
+
+
+def _alias_statements(inputs: ControllerPolicyInputs) -> list[dict[str, Any]]:
+    """Release runs read and move each route function's alias ``live``, and nothing else.
+
+    GetAlias and UpdateAlias address the alias through its function
+    (``/functions/FunctionName/aliases/Name``) and an alias's ARN is the
+    qualified function ARN (AliasConfiguration.AliasArn,
+    https://docs.aws.amazon.com/lambda/latest/api/API_AliasConfiguration.html),
+    so the grant is the alias ARN itself.
+    The metric reads of the release judge (GetMetricData) are in
+    ReadAlarmsAndMetrics.
+    """
+    if not inputs.function_names:
+        return []
+    aliases = sorted(
+        {
+            alias_arn(inputs.partition, inputs.region, inputs.account, name)
+            for name in inputs.function_names
+        }
+    )
+    return [
+        {
+            "Sid": "ReleaseFunctionVersions",
+            "Effect": "Allow",
+            "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
+            "Resource": aliases,
+        }
+    ]
+
+
 def controller_policy(inputs: ControllerPolicyInputs) -> dict[str, Any]:
     """The controller Lambda's permissions: exactly what controller/aws/*.py call."""
     if not inputs.rule_arns:
@@ -280,6 +316,7 @@ def controller_policy(inputs: ControllerPolicyInputs) -> dict[str, Any]:
                 "Action": "elasticloadbalancing:DescribeRules",
                 "Resource": "*",
             },
+            *_alias_statements(inputs),
             {
                 # SAR: cloudwatch:GetMetricData has no resource type. DescribeAlarms
                 # lists the "alarm" type, but the CloudWatch API Reference

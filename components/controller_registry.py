@@ -19,6 +19,7 @@ from controller.core.contract import (
     RouteRecord,
     StackRecord,
 )
+from controller.core.release import ReleasePlanRecord
 
 # SSM quotas: a Standard-tier parameter value is at most 4 KB. One parameter per
 # route keeps each record far below it; a record that still grows past it (a
@@ -59,6 +60,9 @@ def route_record(
     schedule: str | None,
     timezone: str | None,
     check_function_name: str | None = None,
+    function_version: str | None = None,
+    alias_name: str | None = None,
+    release: ReleasePlanRecord | None = None,
     capacity: CapacityRecord | None = None,
     gate: GateRecord | None = None,
 ) -> RouteRecord:
@@ -78,6 +82,9 @@ def route_record(
         schedule=schedule,
         timezone=timezone,
         check_function_name=check_function_name,
+        function_version=function_version,
+        alias_name=alias_name,
+        release=release,
         capacity=capacity,
         gate=gate,
     )

@@ -16,6 +16,7 @@ from typing import Protocol
 import pulumi
 
 from controller.core.contract import CapacityRecord, GateRecord, PlanRecord
+from controller.core.release import ReleasePlanRecord
 
 
 class _CanaryLike(Protocol):
@@ -58,6 +59,9 @@ class _RouteConfigLike(Protocol):
     def canary(self) -> _CanaryLike: ...
 
     @property
+    def release(self) -> ReleasePlanRecord: ...
+
+    @property
     def function(self) -> _FunctionLike: ...
 
     @property
@@ -97,6 +101,12 @@ class StackRouteLike(Protocol):
     @property
     def check_function_name(self) -> str | None: ...
 
+    @property
+    def function_version(self) -> pulumi.Output[str]: ...
+
+    @property
+    def alias_name(self) -> str: ...
+
 
 @dataclass(frozen=True)
 class ControllerRoute:
@@ -115,6 +125,9 @@ class ControllerRoute:
     schedule: str | None = None
     timezone: str | None = None
     check_function_name: str | None = None
+    function_version: pulumi.Input[str] | None = None
+    alias_name: str | None = None
+    release: ReleasePlanRecord | None = None
     capacity: CapacityRecord | None = None
     gate: GateRecord | None = None
 
@@ -150,6 +163,9 @@ class ControllerRoute:
             schedule=canary.schedule,
             timezone=canary.timezone,
             check_function_name=route.check_function_name,
+            function_version=route.function_version,
+            alias_name=route.alias_name,
+            release=route.config.release,
             capacity=capacity,
             gate=gate,
         )

@@ -67,6 +67,7 @@ class RouteFunction(pulumi.ComponentResource):
 
     function_name: pulumi.Output[str]
     function_arn: pulumi.Output[str]
+    version: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
 
@@ -164,6 +165,9 @@ class RouteFunction(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=function_environment(route)),
             vpc_config=vpc_config,
             description=f"Strangler route {route.name} ({', '.join(route.match.path_patterns)})",
+            # Every change of code or configuration publishes a new version;
+            # the alias `live` (components/alias.py) decides which one serves.
+            publish=True,
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[log_group, *permissions], delete_before_replace=True
             ),
@@ -171,12 +175,14 @@ class RouteFunction(pulumi.ComponentResource):
 
         self.function_name = function.name
         self.function_arn = function.arn
+        self.version = function.version
         self.role_arn = role.arn
         self.log_group_name = log_group.name
         self.register_outputs(
             {
                 "function_name": self.function_name,
                 "function_arn": self.function_arn,
+                "version": self.version,
                 "role_arn": self.role_arn,
                 "log_group_name": self.log_group_name,
             }

@@ -130,6 +130,11 @@ def registry_sync_rule_name(stack: str) -> str:
     return fit(f"strangler-{stack}-registry-sync", MAX_RULE_NAME)
 
 
+def release_schedule_name(stack: str, route: str) -> str:
+    """``strangler-<stack>-<route>-release`` (in the ``default`` schedule group)."""
+    return fit(f"strangler-{stack}-{route}-release", MAX_SCHEDULE_NAME)
+
+
 def capacity_tick_rule_name(stack: str) -> str:
     """``strangler-<stack>-capacity-tick``: the periodic invocation that ends capacity holds."""
     return fit(f"strangler-{stack}-capacity-tick", MAX_RULE_NAME)

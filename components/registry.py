@@ -54,6 +54,9 @@ def _route_value(stack: str, route: ControllerRoute, values: list[Any]) -> str:
         schedule=route.schedule,
         timezone=route.timezone,
         check_function_name=route.check_function_name,
+        function_version=values[7],
+        alias_name=route.alias_name,
+        release=route.release,
         capacity=route.capacity,
         gate=route.gate,
     )
@@ -100,6 +103,7 @@ class ControllerRegistry(pulumi.ComponentResource):
                 route.composite_alarm_name,
                 route.composite_alarm_arn,
                 route.alarm_names,
+                route.function_version,
             )
             # "route-": a route called "stack" must not collide with the stack record.
             self.route_parameter_names[route.name] = parameter(

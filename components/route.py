@@ -8,6 +8,7 @@ import pulumi
 
 from components import naming
 from components.alarms import RouteAlarms, RouteAlarmsArgs
+from components.alias import RouteAlias, RouteAliasArgs
 from components.config import RouteConfig, StackConfig
 from components.function import RouteFunction, RouteFunctionArgs
 from components.preview import PreviewRule, PreviewRuleArgs
@@ -39,6 +40,9 @@ class StranglerRoute(pulumi.ComponentResource):
     ecs_target_group_arn: pulumi.Output[str]
     function_name: pulumi.Output[str]
     function_arn: pulumi.Output[str]
+    function_version: pulumi.Output[str]
+    alias_name: str
+    alias_arn: pulumi.Output[str]
     composite_alarm_name: pulumi.Output[str]
     composite_alarm_arn: pulumi.Output[str]
     alarm_names: pulumi.Output[list[str]]
@@ -62,6 +66,15 @@ class StranglerRoute(pulumi.ComponentResource):
             RouteFunctionArgs(route=route, stack=args.stack, stack_name=args.stack_name),
             opts=child,
         )
+        alias = RouteAlias(
+            f"{name}-alias",
+            RouteAliasArgs(
+                route_name=route.name,
+                function_name=function.function_name,
+                first_version=function.version,
+            ),
+            opts=child,
+        )
         traffic = RouteTraffic(
             f"{name}-traffic",
             RouteTrafficArgs(
@@ -69,7 +82,8 @@ class StranglerRoute(pulumi.ComponentResource):
                 stack=args.stack,
                 stack_name=args.stack_name,
                 function_name=function.function_name,
-                function_arn=function.function_arn,
+                function_arn=alias.alias_arn,
+                qualifier=alias.qualifier,
             ),
             opts=child,
         )
@@ -120,6 +134,9 @@ class StranglerRoute(pulumi.ComponentResource):
         self.ecs_target_group_arn = pulumi.Output.from_input(route.ecs_target_group_arn)
         self.function_name = function.function_name
         self.function_arn = function.function_arn
+        self.function_version = function.version
+        self.alias_name = alias.alias_name
+        self.alias_arn = alias.alias_arn
         self.composite_alarm_name = alarms.composite_alarm_name
         self.composite_alarm_arn = alarms.composite_alarm_arn
         self.alarm_names = alarms.alarm_names
@@ -130,6 +147,8 @@ class StranglerRoute(pulumi.ComponentResource):
                 "ecs_target_group_arn": self.ecs_target_group_arn,
                 "function_name": self.function_name,
                 "function_arn": self.function_arn,
+                "function_version": self.function_version,
+                "alias_arn": self.alias_arn,
                 "composite_alarm_name": self.composite_alarm_name,
                 "composite_alarm_arn": self.composite_alarm_arn,
                 "alarm_names": self.alarm_names,

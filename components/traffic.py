@@ -94,6 +94,9 @@ class RouteTrafficArgs:
     stack_name: str
     function_name: pulumi.Input[str]
     function_arn: pulumi.Input[str]
+    # The alias the target group invokes (its ARN is ``function_arn``): the
+    # invoke permission must be granted on that qualifier.
+    qualifier: pulumi.Input[str] | None = None
 
 
 class RouteTraffic(pulumi.ComponentResource):
@@ -152,10 +155,17 @@ class RouteTraffic(pulumi.ComponentResource):
 
         # ELB invokes the function directly; the permission is scoped to this
         # target group (aws:SourceArn) and account, against the confused deputy.
+        # The target is the alias: "If you use a qualifier, the invoker must use
+        # the full Amazon Resource Name (ARN) of that version or alias to invoke
+        # the function" (AddPermission, https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html),
+        # and a target group registering a qualified ARN needs the permission on
+        # that qualifier ("Permissions to invoke the Lambda function",
+        # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html).
         permission = aws.lambda_.Permission(
             f"{name}-invoke",
             action="lambda:InvokeFunction",
             function=args.function_name,
+            qualifier=args.qualifier,
             principal="elasticloadbalancing.amazonaws.com",
             source_arn=target_group.arn,
             source_account=stack.account_id,

@@ -75,9 +75,15 @@ ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 PARAMETER_STORE_CHANGE = "Parameter Store Change"
 # A scheduled EventBridge rule's event (source aws.events): the capacity tick.
 SCHEDULED_EVENT = "Scheduled Event"
-TASK_ACTIONS = ("begin", "verify", "shift", "check", "finish", "rollback")
+TASK_ACTIONS = (
+    "begin", "verify", "shift", "check", "finish", "rollback",
+    "release_shift", "release_check", "release_finish", "release_failback",
+)  # fmt: skip
 
-TaskAction = Literal["begin", "verify", "shift", "check", "finish", "rollback"]
+TaskAction = Literal[
+    "begin", "verify", "shift", "check", "finish", "rollback",
+    "release_shift", "release_check", "release_finish", "release_failback",
+]  # fmt: skip
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 
 

@@ -39,7 +39,7 @@ from controller.core.contract import (
     rollback_dimensions,
     route_of_parameter,
 )
-from controller.core.state_machine import TRANSIENT_ERROR
+from controller.core.state_machine import TRANSIENT_ERROR, Outcome
 from controller.events import (
     AlarmStateChange,
     CapacityTick,
@@ -51,7 +51,8 @@ from controller.events import (
     parse_event,
 )
 from controller.operations import OperatorRequest
-from controller.service import CanaryService, RunContext, is_transient
+from controller.releases import ReleaseTaskResult
+from controller.service import STATE_MACHINE_ACTOR, CanaryService, RunContext, is_transient
 
 __all__ = [
     "REGISTRY_ACTOR",
@@ -179,6 +180,8 @@ def _task(event: TaskEvent, service: CanaryService) -> dict[str, Any]:
         plan=event.plan.to_record(),
         stage_index=event.stage.index if event.stage else None,
     )
+    if event.action.startswith("release_"):
+        return _release_task(event, service)
     if event.action == "begin":
         result = service.begin(run)
     elif event.action == "verify":
@@ -193,6 +196,30 @@ def _task(event: TaskEvent, service: CanaryService) -> dict[str, Any]:
         failure = event.failure.describe() if event.failure else "no failure given"
         result = service.rollback_task(run, failure)
         _count_rollback(event.route)
+    payload = result.to_payload()
+    logger.info("task %s: %s", event.action, payload["outcome"], extra={"result": payload})
+    return payload
+
+
+def _release_task(event: TaskEvent, service: CanaryService) -> dict[str, Any]:
+    """A task of the release path (a new function version behind the alias ``live``)."""
+    releases = service.releases
+    if event.action == "release_shift":
+        result = releases.shift(event.route, event.execution_arn)
+    elif event.action == "release_check":
+        result = releases.check(event.route, event.execution_arn)
+    elif event.action == "release_finish":
+        result = releases.finish(event.route, event.execution_arn)
+    else:
+        failure = event.failure.describe() if event.failure else "no failure given"
+        failback = releases.failback(
+            event.route,
+            reason=f"release failed: {failure}",
+            actor=STATE_MACHINE_ACTOR,
+            execution_arn=event.execution_arn,
+        )
+        state = failback.transition.state
+        result = ReleaseTaskResult(Outcome.ROLLED_BACK, state.status, reason=state.reason)
     payload = result.to_payload()
     logger.info("task %s: %s", event.action, payload["outcome"], extra={"result": payload})
     return payload
@@ -241,7 +268,10 @@ def _registry_change(event: RegistryChange, service: CanaryService) -> dict[str,
         route, actor=REGISTRY_ACTOR, reason=f"Parameter Store {event.operation} of {name}"
     )
     logger.info("registry change: sync %s", result.result, extra={"result": result.to_dict()})
-    return {**answer, "route": route, "result": result.to_dict()}
+    # The same event tells of a newly published function version: release it.
+    release = service.releases.on_new_version(route, actor=REGISTRY_ACTOR)
+    logger.info("registry change: %s", release)
+    return {**answer, "route": route, "result": result.to_dict(), "release": release}
 
 
 def _operator(event: OperatorEvent, service: CanaryService) -> dict[str, Any]:

@@ -66,11 +66,13 @@ from controller.core.lifecycle import (
 )
 from controller.core.plan import Stage, StagePlan
 from controller.core.ports import ALARM, AlarmStatus, Ports
+from controller.core.release_run import release_key
 from controller.core.split import alb_text, split_json_with_alb, split_text
 from controller.core.state_machine import Outcome
 from controller.core.sync import SyncPlan, TargetGroupWeight, plan_sync, same_groups
 from controller.core.verify import VerifyReport
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
+from controller.releases import RELEASE_TRIGGERS, ReleaseService
 
 __all__ = [
     "STATE_MACHINE_ACTOR",
@@ -229,6 +231,9 @@ class RouteStatus:
     next_stage_at: datetime | None
     reason: str | None
     updated_at: datetime | None
+    # The alias `live`: which versions serve the Lambda share (``v7 90 % / v8 10 %``).
+    versions: str | None = None
+    release: str | None = None
     capacity: CapacityGuard | None = None
     """The capacity guard (None: no ``ecsService``, the guard is off, or no run began yet)."""
     capacity_enabled: bool = False
@@ -305,6 +310,16 @@ class CanaryService:
         self._clock = clock
         self._sleep = sleep
         self._log: Log = log or logging.getLogger(__name__)
+        # Release runs of promoted routes (controller/releases.py).
+        self.releases = ReleaseService(
+            ports,
+            clock=clock,
+            sleep=sleep,
+            log=self._log,
+            verify_reads=self._settings.verify_reads,
+            verify_interval_seconds=self._settings.verify_interval_seconds,
+            save_attempts=self._settings.save_attempts,
+        )
         self._guard = CapacityGuardOps(ports, commit=self._commit, clock=clock, log=self._log)
 
     @property
@@ -324,6 +339,9 @@ class CanaryService:
         whose holder is no longer running is taken over (``lock_stolen``).
         """
         record = self._ports.registry.route(run.route)  # an unknown route is an error
+        if run.trigger in RELEASE_TRIGGERS:
+            release = self.releases.begin(run.route, run.execution_arn, run.actor)
+            return TaskResult(release.outcome, release.status, reason=release.reason)
         problem: str | None = None
         # Before the first shift, the rule must forward to the registry's target
         # groups: a deploy since the last run may have replaced one. A rule
@@ -637,6 +655,7 @@ class CanaryService:
                 actor=STATE_MACHINE_ACTOR,
                 weights=ALL_LAMBDA,
             )
+            self._release_waiting(record.route, STATE_MACHINE_ACTOR)
         self._guard.on_promoted(record, actor=STATE_MACHINE_ACTOR)
         return TaskResult(Outcome.PROMOTED, transition.state.status, reason=transition.state.reason)
 
@@ -670,6 +689,14 @@ class CanaryService:
         ``execution_arn`` is the caller's own execution, which is never stopped.
         """
         record = self._ports.registry.route(route)
+        if self.releases.needs_failback(record):
+            # A release in flight: only the new version is taken out; ECS stays as it is.
+            failback = self.releases.failback(
+                route, reason=reason, actor=actor, execution_arn=execution_arn
+            )
+            return self._release_action(
+                record, "rollback", failback.transition, stopped=failback.stopped
+            )
         now = self._clock()
         return self._rollback(
             record,
@@ -780,6 +807,9 @@ class CanaryService:
     def pause(self, route: str, *, reason: str, actor: str) -> ActionResult:
         """Stop the running execution and keep the weights; only an operator resumes."""
         record = self._ports.registry.route(route)
+        if self.releases.in_flight(route):
+            release, stopped = self.releases.pause(route, reason=reason, actor=actor)
+            return self._release_action(record, "pause", release, stopped=stopped)
         now = self._clock()
         transition, stopped = self._operator_commit(
             route,
@@ -800,6 +830,21 @@ class CanaryService:
         (the human's change becomes what the controller last wrote).
         """
         record = self._ports.registry.route(route)
+        if self.releases.enabled and self.releases.state(route).status is Status.PAUSED:
+            # A paused release run continues from its stage in a new run.
+            arn = self.releases.start(route, actor=actor, trigger="release-resume")
+            state = self.releases.state(route)
+            return ActionResult(
+                route=route,
+                action="resume",
+                result="started",
+                status=self._ports.state.load(route).status,
+                message=f"release resumed from stage {state.stage + 1}: {reason}",
+                stage=state.stage,
+                stages=state.stages_total,
+                weights=self._ports.traffic.read_weights(record),
+                execution=arn,
+            )
         live = self._ports.traffic.read_weights(record) if accept_live else None
         now = self._clock()
         transition, _ = self._operator_commit(
@@ -831,6 +876,12 @@ class CanaryService:
                 route=route,
                 transition="promote",
             )
+        if self.releases.enabled and self.releases.state(route).status in (
+            Status.PROGRESSING,
+            Status.PAUSED,
+        ):
+            release, stopped = self.releases.promote(route, reason=reason, actor=actor)
+            return self._release_action(record, "promote", release, stopped=stopped)
         state = self._ports.state.load(route)
         now = self._clock()
         if full or (state.stages_total > 0 and state.stage == state.stages_total - 1):
@@ -1043,6 +1094,8 @@ class CanaryService:
         state = self._ports.state.load(route)
         live = self._ports.traffic.read_weights(record)
         alarm: AlarmStatus = self._ports.alarms.alarm_status(record)
+        split = self.releases.split(record)
+        release = self.releases.state(route) if split is not None else None
         execution = state.lock.execution_arn if state.lock else None
         running = self._ports.executions.is_running(execution) if execution else False
         next_stage_at = None
@@ -1066,15 +1119,41 @@ class CanaryService:
             next_stage_at=next_stage_at,
             reason=state.reason,
             updated_at=state.updated_at,
+            versions=split.describe() if split is not None else None,
+            release=release.status.value if release is not None and release.version else None,
             capacity=state.capacity,
             capacity_enabled=record.capacity is not None,
             gate=state.gate,
         )
 
     def history(self, route: str, limit: int = 20) -> list[HistoryEntry]:
-        """The route's history, newest first."""
+        """The route's history, release runs included, newest first."""
         self._ports.registry.route(route)
-        return self._ports.state.history(route, limit)
+        entries = self._ports.state.history(route, limit)
+        if self.releases.enabled:
+            entries += self._ports.state.history(release_key(route), limit)
+            entries.sort(key=lambda e: e.at, reverse=True)
+        return entries[:limit]
+
+    def _release_action(
+        self, record: RouteRecord, action: str, transition: Transition, *, stopped: str | None
+    ) -> ActionResult:
+        """An operator action on a release run, as an ActionResult (the route's own status)."""
+        release = transition.state
+        message = (transition.entry.reason if transition.entry else None) or (
+            f"nothing to do: release is {release.status.value}"
+        )
+        return ActionResult(
+            route=record.route,
+            action=action,
+            result="done" if transition.changed else "unchanged",
+            status=self._ports.state.load(record.route).status,
+            message=message,
+            stage=release.stage,
+            stages=release.stages_total,
+            weights=self._ports.traffic.read_weights(record),
+            stopped_execution=stopped,
+        )
 
     # ------------------------------------------------------------------ internals
 
@@ -1510,8 +1589,21 @@ class CanaryService:
             stop_cause=f"promoted to 100 % by {actor}",
             weights=ALL_LAMBDA,
         )
+        if transition.changed:
+            self._release_waiting(route, actor)
         self._guard.on_promoted(record, actor=actor)
         return self._action(record, "promote", transition, stopped=stopped, weights=ALL_LAMBDA)
+
+    def _release_waiting(self, route: str, actor: str) -> None:
+        """The route was just promoted: release a version published while it migrated.
+
+        Never fails the promotion: a problem is logged, and the next registry
+        change or scheduled release tries again.
+        """
+        try:
+            self._log.info("route %s: %s", route, self.releases.on_new_version(route, actor=actor))
+        except Exception as error:
+            self._log.error("route %s: no release after the promotion: %s", route, error)
 
     def _stop(self, execution_arn: str, cause: str) -> str:
         self._ports.executions.stop(execution_arn, cause[:_MAX_CAUSE])

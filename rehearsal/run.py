@@ -78,7 +78,13 @@ from controller.core.contract import (
 from rehearsal.errors import ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.report import ProgressPrinter, RehearsalReport, render_text
 from rehearsal.run_checks import chart_problem, stack_plans
-from rehearsal.scenario import RoutePlan, RunConfigError, run_canaries
+from rehearsal.scenario import (
+    ReleaseOptions,
+    RoutePlan,
+    RunConfigError,
+    release_stage_problem,
+    run_canaries,
+)
 from rehearsal.world import Emulator, LambdaRuntimeError, in_process, server
 
 if TYPE_CHECKING:
@@ -169,6 +175,8 @@ class RunOptions:
     json: bool = False
     chart: Path | None = None
     moto_server: bool = False
+    release: bool = False
+    from_promoted: bool = False
 
     def problems(self) -> list[str]:
         """What is wrong with the options on their own (before the stack is known)."""
@@ -194,6 +202,8 @@ class RunOptions:
         ):
             if routes and stage is None:
                 found.append(f"{route_flag} needs {flag}")
+        if self.from_promoted and not self.release:
+            found.append("--from-promoted needs --release")
         return found
 
     def stages(self) -> dict[str, int | None]:
@@ -457,6 +467,19 @@ def rehearse(
         at = {
             flag: stage if record.route in applies[flag] else None for flag, stage in stages.items()
         }
+        release = None
+        if options.release:
+            # With --release, --fail-at-stage names a stage of the release, not of the canary.
+            release = ReleaseOptions(
+                from_promoted=options.from_promoted,
+                fail_at=at[FAIL_FLAG],
+                bake_seconds=options.bake_seconds,
+                project_dir=options.project_dir,
+            )
+            problem = release_stage_problem(at[FAIL_FLAG], record.route)
+            if problem:
+                problems.append(problem)
+            at[FAIL_FLAG] = None
         plan = RoutePlan(
             record=record,
             plan=rehearsal_plan(
@@ -467,6 +490,7 @@ def rehearse(
             redeploy_at=at[REDEPLOY_FLAG],
             reorder_at=at[REORDER_FLAG],
             diverge=options.diverge,
+            release=release,
             fail_after_promotion=options.fail_after_promotion,
             scale_in=options.scale_in,
         )
@@ -585,6 +609,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "check before stage 1 pauses the route",
     )
     parser.add_argument(
+        "--release",
+        action="store_true",
+        help="once the route is promoted, redeploy it with new function code (a new version) "
+        "and rehearse the release run that moves the alias live to it in stages; "
+        "--fail-at-stage N then fails the new version during release stage N",
+    )
+    parser.add_argument(
+        "--from-promoted",
+        action="store_true",
+        help="with --release: promote the route at once (promote --full) instead of by a canary",
+    )
+    parser.add_argument(
         FAIL_AFTER_PROMOTION_FLAG,
         action="store_true",
         help="once a route is promoted (no run in flight) its upstream fails and its alarms go "
@@ -660,6 +696,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         json=bool(args.json),
         chart=args.chart,
         moto_server=bool(args.moto_server),
+        release=bool(getattr(args, "release", False)),
+        from_promoted=bool(getattr(args, "from_promoted", False)),
     )
 
 

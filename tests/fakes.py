@@ -39,6 +39,7 @@ from controller.core.contract import (
 from controller.core.errors import AwsCallFailed, ConcurrentUpdate, DriftDetected, UnknownRoute
 from controller.core.lifecycle import HistoryEntry, RouteState, Transition, initial_state
 from controller.core.ports import ALARM, OK, AlarmStatus, Ports
+from controller.core.release import AliasSplit, VersionCounts
 from controller.core.sync import TargetGroupWeight, same_groups
 from controller.core.verify import SampleCheck, VerifyDifference, VerifyReport
 from controller.core.weights import ALL_ECS, Weights
@@ -783,6 +784,56 @@ def route_record(name: str, plan: PlanRecord = DEFAULT_PLAN, stack: str = "test"
     )
 
 
+class FakeRelease(_Port):
+    """:class:`~controller.core.ports.ReleasePort`: one alias per route, per-version counts.
+
+    Every alias starts on version ``1``. ``apply_writes=False`` makes
+    UpdateAlias "succeed" without changing the alias (the read-back catches it).
+    A count datapoint at ``at`` counts in a window ``start <= at < end``.
+    """
+
+    port = "release"
+
+    def __init__(self, log: CallLog, faults: Faults, routes: Iterable[str]) -> None:
+        super().__init__(log, faults)
+        self.aliases: dict[str, AliasSplit] = {name: AliasSplit("1") for name in routes}
+        self.writes: list[tuple[str, AliasSplit]] = []
+        self.points: list[tuple[str, str, datetime, int, int]] = []
+        self.apply_writes = True
+
+    def read_alias(self, route: RouteRecord) -> AliasSplit:
+        self._call("read_alias", route.route)
+        return self.aliases[route.route]
+
+    def write_alias(self, route: RouteRecord, split: AliasSplit) -> None:
+        self._call("write_alias", route.route, split)
+        self.writes.append((route.route, split))
+        if self.apply_writes:
+            self.aliases[route.route] = split
+
+    def version_counts(
+        self, route: RouteRecord, versions: tuple[str, ...], start: datetime, end: datetime
+    ) -> dict[str, VersionCounts]:
+        self._call("version_counts", route.route, versions, start, end)
+        found: dict[str, VersionCounts] = {}
+        for version in versions:
+            inside = [
+                (inv, err)
+                for r, v, at, inv, err in self.points
+                if r == route.route and v == version and start <= at < end
+            ]
+            found[version] = VersionCounts(
+                version, sum(i for i, _ in inside), sum(e for _, e in inside)
+            )
+        return found
+
+    def put_counts(
+        self, route: str, version: str, invocations: int, errors: int, at: datetime
+    ) -> None:
+        """Version ``version`` served ``invocations`` (``errors`` failed) at ``at``."""
+        self.points.append((route, version, at, invocations, errors))
+
+
 @dataclass
 class FakeWorld:
     """A stack of fake ports sharing one call log, one fault plan and one clock."""
@@ -799,6 +850,7 @@ class FakeWorld:
     executions: FakeExecutions
     notify: FakeNotify
     verify: FakeVerify
+    release: FakeRelease
     capacity: FakeCapacity
     concurrency: FakeConcurrency
     _ports: Ports | None = field(default=None, repr=False)
@@ -815,6 +867,7 @@ class FakeWorld:
                 executions=self.executions,
                 notify=self.notify,
                 verify=self.verify,
+                release=self.release,
                 capacity=self.capacity,
                 concurrency=self.concurrency,
             )
@@ -851,6 +904,7 @@ def fake_world(
         executions=FakeExecutions(log, faults, record.state_machine_arn),
         notify=FakeNotify(log, faults),
         verify=FakeVerify(log, faults),
+        release=FakeRelease(log, faults, names),
         capacity=FakeCapacity(log, faults),
         concurrency=FakeConcurrency(log, faults),
     )

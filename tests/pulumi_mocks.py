@@ -175,10 +175,14 @@ class RecordingMocks(Mocks):
             return {
                 "arn": arn,
                 "name": physical,
-                "qualifiedArn": f"{arn}:$LATEST",
+                "qualifiedArn": f"{arn}:1" if inputs.get("publish") else f"{arn}:$LATEST",
                 "invokeArn": invoke,
-                "version": "$LATEST",
+                "version": "1" if inputs.get("publish") else "$LATEST",
             }
+        if typ == "aws:lambda/alias:Alias":
+            function = str(inputs.get("functionName"))
+            arn = f"arn:{partition}:lambda:{region}:{account}:function:{function}:{physical}"
+            return {"arn": arn, "name": physical}
         if typ in ("aws:cloudwatch/metricAlarm:MetricAlarm",):
             alarm = str(inputs.get("name") or name)
             return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from controller.aws.alarms import CloudWatchAlarms
 from controller.aws.alb import AlbTraffic
+from controller.aws.alias import LambdaRelease
 from controller.aws.capacity import EcsCapacity
 from controller.aws.clients import ClientFactory
 from controller.aws.concurrency import LambdaConcurrency
@@ -42,6 +43,7 @@ def aws_ports(factory: ClientFactory, registry: RegistryPort) -> Ports:
         ),
         notify=SnsNotify(factory.client("sns"), stack.topic_arn),
         verify=LambdaVerify(check_client(factory)),
+        release=LambdaRelease(factory.client("lambda"), factory.client("cloudwatch")),
         capacity=EcsCapacity(factory.client),
         concurrency=LambdaConcurrency(factory.client("cloudwatch")),
     )

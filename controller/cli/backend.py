@@ -173,6 +173,8 @@ def status_view(status: RouteStatus, route: RouteRecord, now: datetime) -> Route
         schedule_error=schedule_error,
         reason=status.reason,
         updated_at=status.updated_at,
+        versions=status.versions,
+        release=status.release,
         capacity=status.capacity.to_dict() if status.capacity else None,
         capacity_text=capacity_text(
             status.capacity, enabled=status.capacity_enabled, timezone=route.timezone

@@ -173,6 +173,10 @@ class RouteStatusView:
     updated_at: datetime | None = None
     error: str | None = None
     """Set when the route could not be read; the other fields are then placeholders."""
+    versions: str | None = None
+    """The alias ``live``'s versions, ``v7 90 % / v8 10 %``; None without an alias."""
+    release: str | None = None
+    """The status of the route's last release run, if any."""
     capacity: dict[str, Any] | None = None
     """The capacity guard as stored (None: off, or no run began yet)."""
     capacity_text: str | None = None
@@ -245,6 +249,8 @@ def status_payload(view: RouteStatusView) -> dict[str, Any]:
         "reason": view.reason,
         "updated_at": iso(view.updated_at),
         "error": view.error,
+        "versions": view.versions,
+        "release": view.release,
         "capacity": view.capacity,
         "capacity_text": view.capacity_text,
         "gate": view.gate,
@@ -282,6 +288,9 @@ def render_status(
             notes.append(style(f"! {view.route}: could not read the status: {view.error}", "red"))
             continue
         weights = split_text(view.live)
+        if view.versions and "/" in view.versions:
+            # A release in flight: which versions share the Lambda side.
+            weights = f"{weights} ({view.versions})"
         if view.drift:
             weights = style(f"{weights} DRIFT", "red", "bold")
         alarm = style(view.alarm, ALARM_STYLE.get(view.alarm, "yellow"))

@@ -580,6 +580,10 @@ def planned_names(config: StackConfig, stack: str) -> list[PlannedName]:
                 PlannedName(key, naming.check_function_name(stack, route.name), FUNCTION_NAME),
                 PlannedName(key, naming.check_log_group_name(stack, route.name), LOG_GROUP_NAME),
             ]
+        if route.release.schedule:
+            names.append(
+                PlannedName(key, naming.release_schedule_name(stack, route.name), SCHEDULE_NAME)
+            )
     return names
 
 

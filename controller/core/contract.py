@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from controller.core.release import ReleasePlanRecord
+
 # Custom metrics. The route functions emit Requests/AppErrors/UpstreamLatency
 # (EMF, high resolution); the controller emits CanaryWeight. The alarms and the
 # dashboard read them with exactly one dimension: route.
@@ -223,6 +225,12 @@ class RouteRecord:
     timezone: str | None = None
     check_function_name: str | None = None
     """The route's equivalence checker (functions/traffic_check); None: no ``verify``."""
+    # The newest published version of the route function (each deploy that
+    # changes its code or configuration publishes one), the alias the Lambda
+    # target group invokes, and how a new version goes live behind it.
+    function_version: str | None = None
+    alias_name: str | None = None
+    release: ReleasePlanRecord | None = None
     capacity: CapacityRecord | None = None
     gate: GateRecord | None = None
 
@@ -230,6 +238,7 @@ class RouteRecord:
         """Serialise for the SSM parameter (stable key order)."""
         data = asdict(self)
         data["plan"] = self.plan.to_input()
+        data["release"] = self.release.to_input() if self.release else None
         data["capacity"] = self.capacity.to_dict() if self.capacity else None
         data["gate"] = self.gate.to_dict() if self.gate else None
         return json.dumps(data, sort_keys=True)
@@ -240,6 +249,8 @@ class RouteRecord:
         data = json.loads(text)
         data["plan"] = PlanRecord.from_input(data["plan"])
         data["alarm_names"] = tuple(data["alarm_names"])
+        if data.get("release") is not None:
+            data["release"] = ReleasePlanRecord.from_input(data["release"])
         capacity = data.get("capacity")
         data["capacity"] = CapacityRecord.from_dict(capacity) if capacity else None
         gate = data.get("gate")

@@ -123,6 +123,15 @@ class Event(StrEnum):
     NOOP = "noop"
     SYNC = "sync"
     VERIFY = "verify"
+    # Release runs (controller/core/release_run.py): a new function version
+    # goes live behind the alias `live`.
+    RELEASE_BEGIN = "release_begin"
+    RELEASE_SHIFT = "release_shift"
+    RELEASE_CHECK = "release_check"
+    RELEASE_FINISH = "release_finish"
+    RELEASE_FAILBACK = "release_failback"
+    RELEASE_PAUSE = "release_pause"
+    RELEASE_DIRECT = "release_direct"
     CAPACITY = "capacity"
     GATE = "gate"
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from controller.core.capacity import CapacityReading
 from controller.core.contract import CapacityRecord, RouteRecord, StackRecord
 from controller.core.lifecycle import HistoryEntry, RouteState, Transition
+from controller.core.release import AliasSplit, VersionCounts
 from controller.core.sync import TargetGroupWeight
 from controller.core.verify import VerifyReport
 from controller.core.weights import Weights
@@ -34,6 +35,7 @@ __all__ = [
     "NotifyPort",
     "Ports",
     "RegistryPort",
+    "ReleasePort",
     "StatePort",
     "TrafficPort",
     "VerifyPort",
@@ -210,6 +212,24 @@ class VerifyPort(Protocol):
         """Send the route's samples to both sides through the ALB and report what differs."""
 
 
+class ReleasePort(Protocol):
+    """The route function's alias ``live`` and the per-version metrics under it."""
+
+    def read_alias(self, route: RouteRecord) -> AliasSplit:
+        """Where the alias points now (GetAlias): its version and routing config."""
+        ...
+
+    def write_alias(self, route: RouteRecord, split: AliasSplit) -> None:
+        """Point the alias at ``split`` in ONE UpdateAlias call (an empty routing config
+        removes the additional version). Does not verify: the caller reads back."""
+        ...
+
+    def version_counts(
+        self, route: RouteRecord, versions: tuple[str, ...], start: datetime, end: datetime
+    ) -> dict[str, VersionCounts]:
+        """AWS/Lambda Invocations and Errors of each version executed under the alias."""
+
+
 class CapacityPort(Protocol):
     """The route's ECS service and its Application Auto Scaling scalable target."""
 
@@ -253,6 +273,8 @@ class Ports:
     executions: ExecutionPort
     notify: NotifyPort
     verify: VerifyPort
+    # Release runs; None where no function publishes versions (nothing to release).
+    release: ReleasePort | None = None
     # The capacity guard and the concurrency gate; a route that uses them while
     # its port is missing is refused with a clear error.
     capacity: CapacityPort | None = None

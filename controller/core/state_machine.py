@@ -23,6 +23,19 @@ Flow (every transition is explicit; the names below are the state names)::
        ├─fail────> CheckFailed ──> Rollback ──> RolledBack (Fail)
        └─superseded──> Superseded (Succeed; also from ShiftOutcome and FinishOutcome)
 
+    The release path (a new function version behind the alias ``live`` on a
+    promoted route; Begin answers ``release``)::
+
+    BeginOutcome ─release─> ReleaseShift ─> ReleaseShiftOutcome ─baking─> ReleaseBake ─> Check
+                                              └─complete─> ReleaseFinish ─> ReleasePromoted
+    (Check stands for ReleaseCheck)
+    ReleaseCheckOutcome ├─next────> ReleaseShift
+                        ├─not_yet─> ReleaseBake   (too few requests on either side: bake again)
+                        └─fail────> ReleaseCheckFailed ─> ReleaseFailback ─> ReleaseRolledBack
+
+    A release task's error goes to ReleaseFailback, never to Rollback: the
+    route stays on Lambda and only the new version is taken out.
+
     Any task error (after its retries) ──Catch──> Rollback; a failed Rollback ──> RollbackFailed.
     "superseded": the execution lost the route's lock to an operator or a rollback
     meanwhile; it ends without writing anything.
@@ -127,6 +140,10 @@ class Outcome:
     """verify: every sample answers the same on both sides (or the route has no check)."""
     DIFFERS: Final = "differs"
     """verify: a sample differs, or the check could not run; paused before any user traffic."""
+    RELEASE: Final = "release"
+    """begin: a release run took the route's release lock; run the release path."""
+    NOT_YET: Final = "not_yet"
+    """release check: too few requests on either version; bake again (never a pass)."""
     GATED: Final = "gated"
     """shift: the concurrency gate's estimate for the next stage is above the headroom;
     paused, weights untouched, run ends (an operator raises the cap and resumes)."""
@@ -179,7 +196,7 @@ def build_definition(
         ),
         "BeginOutcome": _choice(
             "$.begin.outcome",
-            {Outcome.RUN: "Verify", Outcome.NOOP: "NotStarted"},
+            {Outcome.RUN: "Verify", Outcome.NOOP: "NotStarted", Outcome.RELEASE: "ReleaseShift"},
         ),
         "Verify": _task(
             invoke,
@@ -306,6 +323,7 @@ def build_definition(
             extra={"failure.$": "$.failure"},
             rollback=True,
         ),
+        **_release_states(invoke, fn, policy),
         "UnexpectedOutcome": {
             "Type": "Pass",
             "Comment": "The controller answered with an outcome this definition does not know.",
@@ -340,6 +358,120 @@ def build_definition(
         ),
         "StartAt": "Begin",
         "States": states,
+    }
+
+
+def _release_states(invoke: str, fn: str, policy: RetryPolicy) -> dict[str, Any]:
+    """The release path: stages of the alias ``live``, judged, failing back to the old version."""
+    failback = "ReleaseFailback"
+    return {
+        "ReleaseShift": _task(
+            invoke,
+            fn,
+            "release_shift",
+            comment="Set the alias's AdditionalVersionWeights for the next stage, read back.",
+            result_path="$.releaseShift",
+            next_state="ReleaseShiftOutcome",
+            policy=policy,
+            catch_target=failback,
+        ),
+        "ReleaseShiftOutcome": _choice(
+            "$.releaseShift.outcome",
+            {
+                Outcome.BAKING: "ReleaseBake",
+                Outcome.COMPLETE: "ReleaseFinish",
+                Outcome.SUPERSEDED: "Superseded",
+            },
+            default="ReleaseUnexpectedOutcome",
+        ),
+        "ReleaseBake": {
+            "Type": "Wait",
+            "Comment": "Let both versions take traffic; the bake time comes from the release plan.",
+            "SecondsPath": "$.releaseShift.stage.bakeSeconds",
+            "Next": "ReleaseCheck",
+        },
+        "ReleaseCheck": _task(
+            invoke,
+            fn,
+            "release_check",
+            comment="Alarms, then the new version's error rate against the current one's.",
+            result_path="$.releaseCheck",
+            next_state="ReleaseCheckOutcome",
+            policy=policy,
+            extra={"stage.$": "$.releaseShift.stage"},
+            catch_target=failback,
+        ),
+        "ReleaseCheckOutcome": _choice(
+            "$.releaseCheck.outcome",
+            {
+                Outcome.NEXT: "ReleaseShift",
+                Outcome.NOT_YET: "ReleaseBake",
+                Outcome.FAIL: "ReleaseCheckFailed",
+                Outcome.SUPERSEDED: "Superseded",
+            },
+            default="ReleaseUnexpectedOutcome",
+        ),
+        "ReleaseCheckFailed": {
+            "Type": "Pass",
+            "Comment": "Describe the failed release check the way a Catch describes an error.",
+            "Parameters": {"Error": "ReleaseCheckFailed", "Cause.$": "$.releaseCheck.reason"},
+            "ResultPath": "$.failure",
+            "Next": failback,
+        },
+        "ReleaseFinish": _task(
+            invoke,
+            fn,
+            "release_finish",
+            comment="The alias serves the new version alone: record the release as done.",
+            result_path="$.releaseFinish",
+            next_state="ReleaseFinishOutcome",
+            policy=policy,
+            catch_target=failback,
+        ),
+        "ReleaseFinishOutcome": _choice(
+            "$.releaseFinish.outcome",
+            {Outcome.PROMOTED: "ReleasePromoted", Outcome.SUPERSEDED: "Superseded"},
+            default="ReleaseUnexpectedOutcome",
+        ),
+        "ReleasePromoted": {"Type": "Succeed", "Comment": "The new version serves all."},
+        "ReleaseUnexpectedOutcome": {
+            "Type": "Pass",
+            "Comment": "An outcome this definition does not know: fail the release back.",
+            "Parameters": {
+                "Error": "UnexpectedOutcome",
+                "Cause": "the controller returned an unknown outcome; failing the release back",
+            },
+            "ResultPath": "$.failure",
+            "Next": failback,
+        },
+        failback: _task(
+            invoke,
+            fn,
+            "release_failback",
+            comment="The alias back on the previous version only, read back; ECS untouched.",
+            result_path="$.releaseFailback",
+            next_state="ReleaseRolledBack",
+            policy=policy,
+            extra={"failure.$": "$.failure"},
+            rollback=True,
+            catch_target="ReleaseFailbackFailed",
+        ),
+        "ReleaseRolledBack": {
+            "Type": "Fail",
+            "Error": "ReleaseRolledBack",
+            "Cause": (
+                "The release was rolled back: live serves the previous version only; the "
+                "route stays promoted. The history says why."
+            ),
+        },
+        "ReleaseFailbackFailed": {
+            "Type": "Fail",
+            "Error": "ReleaseFailbackFailed",
+            "Cause": (
+                "The release failback failed after its retries: the new version may still "
+                "take traffic. Run python -m controller rollback --route ROUTE now."
+            ),
+        },
     }
 
 
@@ -398,9 +530,10 @@ def _task(
     policy: RetryPolicy,
     extra: dict[str, Any] | None = None,
     rollback: bool = False,
+    catch_target: str | None = None,
 ) -> dict[str, Any]:
     """One controller task with its Retry and its Catch."""
-    catch_target = "RollbackFailed" if rollback else "Rollback"
+    catch_target = catch_target or ("RollbackFailed" if rollback else "Rollback")
     return {
         "Type": "Task",
         "Comment": comment,
@@ -421,7 +554,9 @@ def _task(
     }
 
 
-def _choice(variable: str, branches: dict[str, str]) -> dict[str, Any]:
+def _choice(
+    variable: str, branches: dict[str, str], *, default: str = "UnexpectedOutcome"
+) -> dict[str, Any]:
     """A Choice on one outcome; an unexpected outcome is a bug and rolls back."""
     return {
         "Type": "Choice",
@@ -429,5 +564,5 @@ def _choice(variable: str, branches: dict[str, str]) -> dict[str, Any]:
             {"Variable": variable, "StringEquals": value, "Next": target}
             for value, target in branches.items()
         ],
-        "Default": "UnexpectedOutcome",
+        "Default": default,
     }

@@ -171,6 +171,8 @@ class RouteReport:
     """(weight %, bake seconds) of each stage, as rehearsed."""
     min_requests: int = 0
     series: RouteSeries = field(default_factory=RouteSeries)
+    release: dict[str, Any] | None = None
+    """The release rehearsal's outcome (``--release``), without its timeline."""
     capacity: CapacityReport | None = None
     """The capacity guard of a route with ``ecsService``; None without one."""
 
@@ -188,7 +190,16 @@ class RouteReport:
             "reason": self.reason,
             "capacity": self.capacity.to_json() if self.capacity is not None else None,
             "timeline": [event.to_json() for event in self.timeline],
+            **({"release": self._release_json()} if self.release is not None else {}),
         }
+
+    def _release_json(self) -> dict[str, Any]:
+        """``release``: outcome, versions, final split, failback, its part of the timeline."""
+        assert self.release is not None
+        started = self.release.get("started_at_ms") or 0.0
+        timeline = [e.to_json() for e in self.timeline if e.at_ms >= started]
+        fields = {k: v for k, v in self.release.items() if k != "started_at_ms"}
+        return {**fields, "timeline": timeline}
 
 
 @dataclass(frozen=True)
@@ -284,6 +295,22 @@ def _stack_change_lines(route: RouteReport) -> list[str]:
     return lines
 
 
+def _release_lines(route: RouteReport) -> list[str]:
+    """The release's summary line (``--release``): outcome, versions, final split."""
+    release = route.release
+    if release is None:
+        return []
+    split = release.get("final_split") or {}
+    served = " / ".join(f"v{version} {share:g} %" for version, share in split.items())
+    failback = release.get("failback_ms")
+    return [
+        f"  release: {str(release.get('outcome')).upper()} v{release.get('from_version')} -> "
+        f"v{release.get('to_version')}; live serves {served or 'unknown'}"
+        + (f"; failback {failback:.1f} ms" if failback is not None else "")
+        + f"; ECS requests during the release: {release.get('ecs_requests')}"
+    ]
+
+
 def render_text(report: RehearsalReport) -> str:
     """The human summary printed at the end of ``run`` (without ``--json``)."""
     lines = [
@@ -305,6 +332,7 @@ def render_text(report: RehearsalReport) -> str:
             f"({route.errors.get('ecs', 0)} 5xx), lambda {route.requests.get('lambda', 0)} "
             f"({route.errors.get('lambda', 0)} 5xx)",
             f"  failback: {failback}",
+            *_release_lines(route),
             *([route.capacity.describe()] if route.capacity is not None else []),
             *changes,
             "  timeline:",

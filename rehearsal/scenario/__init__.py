@@ -4,7 +4,9 @@ Synthetic traffic through each route's rule (traffic), the functions' EMF
 output turned into CloudWatch metrics (emf), the stack kept alive with both
 (live, shared by ``run`` and ``serve``), the faults injected on demand
 (faults, and live_faults for a served twin), and the engine that starts the
-canaries, watches them and builds the report (engine).
+canaries, watches them and builds the report (engine); a promoted route's
+release of new function code (release), with the alias's split and metrics
+as the ALB sees them (alias_routing).
 
 The names below are what ``python -m rehearsal run`` (rehearsal/run.py) uses;
 each is imported from its submodule on first use (see rehearsal/lazy.py).
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from rehearsal.scenario.engine import Redeployer, RoutePlan, RunConfigError, run_canaries
     from rehearsal.scenario.live import LiveStack
     from rehearsal.scenario.live_faults import FAILBACK_TIMEOUT_SECONDS, FAULT_KINDS, LiveFaults
+    from rehearsal.scenario.release import ReleaseOptions, release_stage_problem
     from rehearsal.scenario.traffic import RouteTraffic, RuleWeights
 
 __all__ = [
@@ -29,10 +32,12 @@ __all__ = [
     "LiveFaults",
     "LiveStack",
     "Redeployer",
+    "ReleaseOptions",
     "RoutePlan",
     "RouteTraffic",
     "RuleWeights",
     "RunConfigError",
+    "release_stage_problem",
     "run_canaries",
 ]
 
@@ -41,6 +46,7 @@ _EXPORTS = {
     "engine": ("Redeployer", "RoutePlan", "RunConfigError", "run_canaries"),
     "live": ("LiveStack",),
     "live_faults": ("FAILBACK_TIMEOUT_SECONDS", "FAULT_KINDS", "LiveFaults"),
+    "release": ("ReleaseOptions", "release_stage_problem"),
     "traffic": ("RouteTraffic", "RuleWeights"),
 }
 

@@ -38,10 +38,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from controller.aws.alarms import CloudWatchAlarms
@@ -49,8 +50,9 @@ from controller.aws.registry import SsmRegistry
 from controller.aws.state import DynamoState
 from controller.core.contract import PlanRecord, RouteRecord, StackRecord, registry_path
 from controller.core.lifecycle import Event, RouteState, Status
+from controller.core.release_run import release_key
 from controller.core.split import shares
-from controller.core.weights import ALL_ECS, Weights
+from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from rehearsal.errors import RehearsalError
 from rehearsal.report.progress import ProgressPrinter, RouteSnapshot
 from rehearsal.report.timeline import (
@@ -65,9 +67,11 @@ from rehearsal.report.timeline import (
     outcome_of,
 )
 from rehearsal.scenario import faults, stack_changes, verify
+from rehearsal.scenario import release as releases
 from rehearsal.scenario.autoscaler import EcsAutoscaler
 from rehearsal.scenario.emf import EmfPublisher
 from rehearsal.scenario.live import LiveStack
+from rehearsal.scenario.release import ReleaseOptions, ReleasePhase
 from rehearsal.scenario.traffic import ECS, LAMBDA, RouteTraffic, RuleWeights, forward_weights
 from rehearsal.world.ecs_standin import DIVERGENT_CACHE_CONTROL, StandinServer
 from rehearsal.world.emulator import Emulator
@@ -75,6 +79,7 @@ from rehearsal.world.lambda_runtime import function_config
 
 if TYPE_CHECKING:
     # Only a type here: the twin module imports Pulumi, which a run has loaded anyway.
+    from rehearsal.world.changes import ResourceChange
     from rehearsal.world.twin import Redeployment
 
 __all__ = ["Redeployer", "RoutePlan", "RunConfigError", "run_canaries"]
@@ -136,6 +141,16 @@ class Redeployer(Protocol):
         """Re-apply the program with ``route`` moved to ``ecs_target_group_arn``."""
         ...
 
+    def redeploy_code(
+        self, route: str, source: Path, release: Mapping[str, Any]
+    ) -> tuple[ResourceChange, ...]:
+        """Re-apply the program with ``route``'s function code from ``source``."""
+        ...
+
+    def function_source(self, route: str) -> Path:
+        """The folder of ``route``'s function code."""
+        ...
+
 
 @dataclass(frozen=True)
 class RoutePlan:
@@ -152,6 +167,7 @@ class RoutePlan:
     drift_at: int | None = None
     redeploy_at: int | None = None
     reorder_at: int | None = None
+    release: ReleaseOptions | None = None
     fail_after_promotion: bool = False
     scale_in: bool = False
     diverge: bool = False
@@ -201,6 +217,7 @@ class _Route:
     execution_read_at: float = 0.0
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    release: ReleasePhase | None = None
 
     def __post_init__(self) -> None:
         if not self.ecs_target_group_arns:
@@ -283,7 +300,9 @@ def run_canaries(
     otherwise, and also when a redeploy is asked for without a redeployer.
     """
     if redeployer is None:
-        waiting = [p.record.route for p in plans if p.redeploy_at is not None]
+        waiting = [
+            p.record.route for p in plans if p.redeploy_at is not None or p.release is not None
+        ]
         if waiting:
             raise RunConfigError(
                 [
@@ -302,6 +321,7 @@ def run_canaries(
             drift_at=plan.drift_at,
             redeploy_at=plan.redeploy_at,
             reorder_at=plan.reorder_at,
+            release=ReleasePhase(plan.release) if plan.release is not None else None,
             fail_after_promotion=plan.fail_after_promotion,
             scale_in=plan.scale_in,
             diverge=plan.diverge,
@@ -384,6 +404,14 @@ class _Rehearsal:
             self.live = live
             self.emf = live.emf
             self.clock = _Clock()
+            for route in self.routes:
+                if route.release is not None and route.release.options.from_promoted:
+                    # Promoted before the first request: ECS gets no traffic at all.
+                    answer = releases.promote_at_once(
+                        self.emulator, self.stack_record.controller_function_name, route.name
+                    )
+                    route.execution_status = "SUCCEEDED"
+                    self._event(route, "promote", None, ALL_LAMBDA, str(answer.get("message")))
             live.start_traffic()
             try:
                 for route in self.routes:
@@ -391,6 +419,10 @@ class _Rehearsal:
                 self._monitor()
             finally:
                 self._stop_executions()
+                for route in self.routes:
+                    if route.release is not None:
+                        with suppress(Exception):
+                            route.release.close()
             # The normal end: this raises what went wrong in the loops' threads.
             live.finish()
             return self._report()
@@ -415,6 +447,8 @@ class _Rehearsal:
         )
 
     def _start(self, route: _Route) -> None:
+        if route.release is not None and route.release.options.from_promoted:
+            return
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         # Execution names: 1-80 characters (StartExecution API reference).
         name = f"rehearsal-{route.name}-{stamp}"[:80]
@@ -451,6 +485,7 @@ class _Rehearsal:
         longest = max(
             sum(s.bake_seconds for s in r.plan.stages)
             + PER_STAGE_SLACK_SECONDS * len(r.plan.stages)
+            + (self._release_seconds(r) if r.release is not None else 0)
             for r in self.routes
         )
         return time.monotonic() + longest + RUN_TIMEOUT_SLACK_SECONDS
@@ -531,6 +566,11 @@ class _Rehearsal:
                 f"route {route.name}: the redeploy failed: {route.redeploy_error}"
             ) from route.redeploy_error
         ended = route.execution_status != "RUNNING" and state.status is not Status.PROGRESSING
+        releasing = route.release is not None and state.status is Status.PROMOTED
+        if ended and not route.changing and releasing:
+            self._release_tick(route)
+            self._progress(route, state)
+            return
         if ended and not route.changing:
             if route.fail_after_promotion and route.fault_thread is None:
                 raise RehearsalError(
@@ -866,6 +906,173 @@ class _Rehearsal:
             f"--reorder-at-stage): {', '.join(_target_group_name(arn) for arn in order)}",
         )
 
+    # --- release ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _release_seconds(route: _Route) -> float:
+        """The longest a release may take: every baked stage checked "not yet" to the limit."""
+        assert route.release is not None
+        baked = len(releases.REHEARSAL_STAGES) - 1
+        bake = route.release.options.bake_seconds
+        return baked * (bake * 3 + PER_STAGE_SLACK_SECONDS) + PER_STAGE_SLACK_SECONDS
+
+    def _release_tick(self, route: _Route) -> None:
+        """The route is promoted: redeploy new code once, then follow the release run."""
+        phase = route.release
+        assert phase is not None and route.traffic is not None
+        if phase.error is not None:
+            raise RehearsalError(
+                f"route {route.name}: the release rehearsal failed: {phase.error}"
+            ) from phase.error
+        if not phase.started:
+            phase.started = True
+            phase.started_at_ms = self.clock.ms()
+            phase.ecs_requests_at_start = route.traffic.counts().requests[ECS]
+            phase.thread = threading.Thread(
+                target=self._release_guarded,
+                args=(route, self._release_redeploy),
+                name=f"release-{route.name}",
+                daemon=True,
+            )
+            phase.thread.start()
+            return
+        if phase.thread is not None and phase.thread.is_alive():
+            return
+        state = releases.release_state(self.state, route.name)
+        if state.lock is not None and phase.execution_arn is None:
+            phase.execution_arn = state.lock.execution_arn
+        self._release_fault(route, phase, state)
+        if phase.execution_arn is None or phase.busy:
+            return
+        if state.status not in (Status.PROMOTED, Status.ROLLED_BACK) or state.lock is not None:
+            return
+        described = self.emulator.client("stepfunctions").describe_execution(
+            executionArn=phase.execution_arn
+        )
+        if described["status"] == "RUNNING":
+            return
+        phase.final_split = releases.read_split(self.emulator, route.record)
+        phase.outcome = state.status.value
+        phase.ecs_requests_at_end = route.traffic.counts().requests[ECS]
+        self._event(
+            route,
+            "release_end",
+            None,
+            None,
+            f"release {phase.outcome}: live serves {phase.final_split.describe()}; "
+            f"execution {described['status']}",
+        )
+        route.done = True
+
+    def _release_guarded(self, route: _Route, step: Callable[[_Route], None]) -> None:
+        try:
+            step(route)
+        except BaseException as error:  # surfaced by the monitor
+            assert route.release is not None
+            route.release.error = error
+
+    def _release_redeploy(self, route: _Route) -> None:
+        """``pulumi up`` with new code: version 2 gets a worker, the registry event is delivered."""
+        phase = route.release
+        redeployer = self.redeployer
+        assert phase is not None and redeployer is not None
+        emulator = self.emulator
+        phase.from_version = releases.read_split(emulator, route.record).version
+        source = releases.changed_source(
+            redeployer.function_source(route.name), f"release of {route.name}"
+        )
+        phase.temp_dirs.append(source)
+        started = self.clock.ms()
+        changes = redeployer.redeploy_code(
+            route.name, source, releases.release_block(phase.options.bake_seconds)
+        )
+        route.record = self.registry.route(route.name)
+        phase.to_version = route.record.function_version
+        if phase.to_version is None or phase.to_version == phase.from_version:
+            raise RehearsalError(
+                f"route {route.name}: the redeploy published no new version "
+                f"(registry: {phase.to_version}, live: {phase.from_version})"
+            )
+        # The new version runs its own code, in its own worker, behind its own upstream.
+        assert self.live is not None
+        self.live.add_version_worker(route.record.function_name, phase.to_version, phase.upstream)
+        records, rules = releases.deliver_route_records(emulator, self.stack, changes, route.name)
+        self._event(
+            route,
+            "redeploy",
+            None,
+            None,
+            f"pulumi up with new function code: v{phase.to_version} published; Parameter Store "
+            f"Change of {', '.join(records) or 'no record'} delivered through rule(s) "
+            f"{', '.join(rules) or 'none'}",
+            at_ms=started,
+        )
+
+    def _release_fault(self, route: _Route, phase: ReleasePhase, state: RouteState) -> None:
+        stage = phase.options.fail_at
+        if stage is None:
+            return
+        if phase.alarm_thread is None and state.stage >= stage and phase.execution_arn:
+            raise RehearsalError(
+                f"route {route.name}: release stage {stage} passed before the fault could be "
+                "injected; the machine is too busy for this bake, try a longer --bake-seconds"
+            )
+        if state.status is not Status.PROGRESSING or state.stage != stage - 1:
+            return
+        if state.stage_started_at is None:
+            return
+        elapsed = (datetime.now(UTC) - state.stage_started_at).total_seconds()
+        bake = phase.options.bake_seconds
+        if not phase.failing and elapsed >= bake * releases.NEW_VERSION_FAILS_AT:
+            phase.failing = True
+            phase.upstream.set_failing(True)
+            self._event(
+                route,
+                "new_version_failing",
+                stage,
+                None,
+                f"v{phase.to_version}'s upstream answers 503 from now on: it returns 502",
+            )
+        if phase.alarm_thread is None and elapsed >= bake * releases.ALARM_AT:
+            phase.alarm_thread = threading.Thread(
+                target=self._release_guarded,
+                args=(route, lambda r: self._release_alarm(r, stage)),
+                name=f"release-fault-{route.name}",
+                daemon=True,
+            )
+            phase.alarm_thread.start()
+
+    def _release_alarm(self, route: _Route, stage: int) -> None:
+        """The alarm through the failback rule; then the alias polled for the old version alone."""
+        phase = route.release
+        assert phase is not None and phase.from_version is not None
+        mono = time.monotonic()
+        changed, rules = releases.inject_alarm(self.emulator, route.record, stage)
+        route.alarm_at_ms = self.clock.ms(mono)
+        self._event(
+            route,
+            "alarm",
+            stage,
+            None,
+            f"{route.record.composite_alarm_name} ALARM during release stage {stage}; event "
+            f"delivered through rule(s) {', '.join(rules) or 'none'}",
+            at_ms=route.alarm_at_ms,
+        )
+        phase.failback_ms = releases.wait_single(
+            self.emulator, route.record, phase.from_version, changed
+        )
+        route.failback_ms = phase.failback_ms
+        route.failback_at_ms = route.alarm_at_ms + phase.failback_ms
+        self._event(
+            route,
+            "failback",
+            stage,
+            None,
+            f"the alias reads back v{phase.from_version} alone {phase.failback_ms:.1f} ms after "
+            "the alarm; the rule's weights untouched",
+            at_ms=route.failback_at_ms,
+        )
+
     # --- cleanup -------------------------------------------------------------------------
 
     def _stop_executions(self) -> None:
@@ -900,6 +1107,13 @@ class _Rehearsal:
             for entry in reversed(self.state.history(route.name, limit=500))
             if entry.at >= self.clock.wall
         ]
+        if route.release is not None:
+            # The release run's entries (stages, checks with their figures, failback).
+            history += [
+                from_history(entry, started=self.clock.wall, stages_total=0)
+                for entry in reversed(self.state.history(release_key(route.name), limit=500))
+                if entry.at >= self.clock.wall
+            ]
         assert route.traffic is not None
         counts = route.traffic.counts()
         samples = route.traffic.samples()
@@ -935,6 +1149,11 @@ class _Rehearsal:
             plan=[(s.weight, float(s.bake_seconds)) for s in route.plan.stages],
             min_requests=route.plan.min_requests,
             series=series,
+            release=(
+                {**route.release.to_json(), "started_at_ms": route.release.started_at_ms}
+                if route.release is not None
+                else None
+            ),
         )
 
 

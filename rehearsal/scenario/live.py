@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 from controller.core.contract import RouteRecord, StackRecord
 from rehearsal.errors import RehearsalError
 from rehearsal.scenario import verify
+from rehearsal.scenario.alias_routing import AliasVersions
 from rehearsal.scenario.concurrency import ConcurrencyMeter, MeteredBackend
 from rehearsal.scenario.emf import EmfPublisher
 from rehearsal.scenario.traffic import (
@@ -120,6 +121,8 @@ class LiveStack:
         self.monoliths_lock = threading.Lock()
         self.alb: TwinAlb | None = None
         self.router: LambdaRouter | None = None
+        # Per route: how its alias `live` splits the ALB's invocations.
+        self.versions: dict[str, AliasVersions] = {}
         self._cleanup = ExitStack()
 
     # --- the block -------------------------------------------------------------------------
@@ -348,9 +351,47 @@ class LiveStack:
             a.get("Key") == "lambda.multi_value_headers.enabled" and a.get("Value") == "true"
             for a in attributes.get("Attributes", [])
         )
+        versions = None
+        qualifier = function_arn.split(":function:")[-1].split(":")[1:]
+        if qualifier:
+            # The target is the alias `live`: invocations follow its routing config.
+            versions = AliasVersions(
+                self.emulator.client("lambda"),
+                self.emulator.client("cloudwatch"),
+                route.record.function_name,
+                qualifier[0],
+            )
+            self.versions[name] = versions
         return LambdaBackend(
-            self.emulator.client("lambda"), function_arn, target_group_arn, multi_value=multi
+            self.emulator.client("lambda"),
+            function_arn,
+            target_group_arn,
+            multi_value=multi,
+            versions=versions,
         )
+
+    def add_version_worker(self, function: str, version: str, upstream: StandinServer) -> None:
+        """Run ``function``'s ``version`` (its deployed code now) in a worker of its own.
+
+        Invocations qualified with ``version`` reach it; its upstream is
+        ``upstream`` (started here). Both stop on leaving the block.
+        """
+        assert self.router is not None, "the live stack is not entered"
+        upstream.start()
+        self._cleanup.callback(_quietly, upstream.stop)
+        config = function_config(self.emulator, function)
+        declared = config.environment.get("UPSTREAM_URL")
+        worker = WorkerFunction(
+            config,
+            deployed_package(self.emulator, config),
+            region=self.emulator.region,
+            on_output=self._output,
+            environment_overrides=(
+                {"UPSTREAM_URL": _via_standin(declared, upstream)} if declared else {}
+            ),
+        )
+        self._cleanup.callback(_quietly, worker.close)
+        self.router.add_version(function, version, worker)
 
     def _stop_monoliths(self) -> None:
         for monolith in self.monoliths.values():

@@ -313,6 +313,20 @@ class Backend(Protocol):
         ...
 
 
+class VersionRouting(Protocol):
+    """How a Lambda target's alias splits invocations between versions."""
+
+    function: str
+
+    def pick(self) -> str:
+        """The version of the next invocation."""
+        ...
+
+    def record(self, version: str, error: bool) -> None:
+        """One invocation of ``version`` ended."""
+        ...
+
+
 class LambdaBackend:
     """A Lambda target group: ``Invoke`` of the registered function with an ALB event.
 
@@ -326,12 +340,20 @@ class LambdaBackend:
     side = LAMBDA
 
     def __init__(
-        self, lambda_client: Any, function_arn: str, target_group_arn: str, *, multi_value: bool
+        self,
+        lambda_client: Any,
+        function_arn: str,
+        target_group_arn: str,
+        *,
+        multi_value: bool,
+        versions: VersionRouting | None = None,
     ) -> None:
         self._lambda = lambda_client
         self.function_arn = function_arn
         self.target_group_arn = target_group_arn
         self.multi_value = multi_value
+        # The target is an alias: each invocation runs the version its weights pick.
+        self.versions = versions
 
     def send(self, request: SyntheticRequest, sequence: int) -> int:
         """Invoke the function; its ALB response's ``statusCode`` (502 on a function error)."""
@@ -339,7 +361,16 @@ class LambdaBackend:
         event = alb_event(
             request, self.target_group_arn, multi_value_headers=self.multi_value, trace_id=trace_id
         )
-        response = self._lambda.invoke(FunctionName=self.function_arn, Payload=json.dumps(event))
+        if self.versions is None:
+            response = self._lambda.invoke(
+                FunctionName=self.function_arn, Payload=json.dumps(event)
+            )
+        else:
+            version = self.versions.pick()
+            response = self._lambda.invoke(
+                FunctionName=self.versions.function, Qualifier=version, Payload=json.dumps(event)
+            )
+            self.versions.record(version, bool(response.get("FunctionError")))
         payload = response["Payload"].read()
         if response.get("FunctionError"):
             return 502

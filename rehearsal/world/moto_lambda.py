@@ -153,6 +153,7 @@ class LambdaRouter:
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self._handlers = {function_key(key): handler for key, handler in handlers.items()}
+        self._versions: dict[str, Handler] = {}
         self._region = region
         self._account_id = account_id
         self._timeout_seconds = timeout_seconds
@@ -168,6 +169,14 @@ class LambdaRouter:
                 self._handlers.pop(function_key(function), None)
             else:
                 self._handlers[function_key(function)] = handler
+
+    def add_version(self, function: str, version: str, handler: Handler) -> None:
+        """Run ``handler`` for invocations of ``function`` qualified with ``version``.
+
+        Other qualifiers (and none) still reach the function's own handler.
+        """
+        with self._lock:
+            self._versions[f"{function_key(function)}:{version}"] = handler
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until no handler is running (e.g. before leaving ``mock_aws``).
@@ -198,8 +207,10 @@ class LambdaRouter:
     ) -> bytes:
         """The replacement of ``LambdaSimpleBackend.invoke``: run the handler, return its bytes."""
         key = function_key(function_name)
+        # A published version may have its own handler (its own code): ``name:version``.
         with self._lock:
-            handler = self._handlers.get(key)
+            handler = self._versions.get(f"{key}:{qualifier}") if qualifier else None
+            handler = handler or self._handlers.get(key)
         if handler is None:
             raise _UnknownFunction(function_name, list(self._handlers))
         event = _decode(body)

@@ -146,6 +146,23 @@ def redeploy_ecs_target_group(twin: Twin, route: str, ecs_target_group_arn: str)
         )
 
 
+def redeploy_function_code(
+    twin: Twin, route: str, source: Path, release: Mapping[str, Any]
+) -> tuple[ResourceChange, ...]:
+    """Re-apply the program with ``route``'s function code from ``source`` and its ``release``.
+
+    The function publishes a new version; everything else of the config
+    stays as the last apply had it. Returns what the apply changed.
+    """
+    with twin.lock:
+        routes = copy.deepcopy(twin.applied.config.get(ROUTES_KEY))
+        entry = _route_entry(routes, route)
+        entry["function"] = {**entry["function"], "source": str(source)}
+        entry["release"] = dict(release)
+        twin.applied = reapply_program(twin.applied, {ROUTES_KEY: routes})
+        return tuple(twin.applied.touched)
+
+
 class TwinRedeployer:
     """Re-applies ``twin`` during a rehearsal (the engine's ``Redeployer``)."""
 
@@ -159,3 +176,16 @@ class TwinRedeployer:
     def redeploy(self, route: str, ecs_target_group_arn: str) -> Redeployment:
         """See :func:`redeploy_ecs_target_group`."""
         return redeploy_ecs_target_group(self.twin, route, ecs_target_group_arn)
+
+    def redeploy_code(
+        self, route: str, source: Path, release: Mapping[str, Any]
+    ) -> tuple[ResourceChange, ...]:
+        """See :func:`redeploy_function_code`."""
+        return redeploy_function_code(self.twin, route, source, release)
+
+    def function_source(self, route: str) -> Path:
+        """The folder of ``route``'s function code, as the last apply had it."""
+        with self.twin.lock:
+            entry = _route_entry(self.twin.applied.config.get(ROUTES_KEY), route)
+            project = self.twin.applied.project_dir or Path(".")
+            return (project / str(entry["function"]["source"])).resolve()

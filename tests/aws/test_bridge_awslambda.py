@@ -12,6 +12,7 @@ import pytest
 from rehearsal.errors import BridgeError
 from rehearsal.world.bridge import Bridge
 from rehearsal.world.bridge.archive import archive_to_zip
+from rehearsal.world.bridge.base import Change, Existing
 
 REGION = "ap-northeast-1"
 FUNCTION = "aws:lambda/function:Function"
@@ -176,3 +177,51 @@ def test_event_invoke_config_with_a_failure_destination(bridge):
     assert config["MaximumRetryAttempts"] == 2
     assert config["MaximumEventAgeInSeconds"] == 3600
     assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
+
+
+def test_new_code_publishes_a_new_version_and_the_alias_stays(bridge, tmp_path):
+    inputs = function_inputs(role_arn(bridge), publish=True)
+    created = bridge.create(FUNCTION, "fn", inputs)
+    assert created.outputs["version"] == "1"
+    alias = bridge.create(
+        "aws:lambda/alias:Alias",
+        "fn-live",
+        {"name": "live", "functionName": created.id, "functionVersion": "1"},
+    )
+    assert alias.id == alias.outputs["arn"] == created.outputs["arn"] + ":live"
+    changed = tmp_path / "functions" / "fn2"
+    changed.mkdir()
+    (changed / "app.py").write_text("def handler(event, context):\n    return 'v2'\n")
+    after = {**inputs, "code": pulumi.FileArchive("functions/fn2")}
+    existing = Existing(id=created.id, inputs=inputs, outputs=created.outputs)
+    updated = bridge.update(Change(FUNCTION, "fn", existing, after, frozenset({"code"})))
+    assert updated.outputs["version"] == "2"
+    assert updated.outputs["qualifiedArn"] == created.outputs["arn"] + ":2"
+    lam = bridge.context.client("lambda")
+    versions = [
+        v["Version"] for v in lam.list_versions_by_function(FunctionName=created.id)["Versions"]
+    ]
+    assert "2" in versions
+    # The alias is the controller's: a new version does not move it.
+    assert lam.get_alias(FunctionName=created.id, Name="live")["FunctionVersion"] == "1"
+
+
+def test_permission_on_the_alias(bridge):
+    created = bridge.create(FUNCTION, "fn", function_inputs(role_arn(bridge), publish=True))
+    bridge.create(
+        "aws:lambda/alias:Alias",
+        "fn-live",
+        {"name": "live", "functionName": created.id, "functionVersion": "1"},
+    )
+    permission = bridge.create(
+        "aws:lambda/permission:Permission",
+        "fn-invoke",
+        {
+            "function": created.id,
+            "qualifier": "live",
+            "action": "lambda:InvokeFunction",
+            "principal": "elasticloadbalancing.amazonaws.com",
+        },
+    )
+    policy = bridge.context.client("lambda").get_policy(FunctionName=created.id, Qualifier="live")
+    assert permission.id in policy["Policy"]

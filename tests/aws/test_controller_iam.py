@@ -60,6 +60,7 @@ def inputs(**overrides) -> ControllerPolicyInputs:
         "state_machine_arn": STATE_MACHINE,
         "topic_arn": TOPIC,
         "dlq_arn": DLQ,
+        "function_names": ("strangler-prod-map-tile", "strangler-prod-map-style"),
     }
     values.update(overrides)
     return ControllerPolicyInputs(**values)
@@ -98,6 +99,15 @@ def test_controller_policy_is_exactly_the_calls_the_controller_makes():
                 "Effect": "Allow",
                 "Action": "elasticloadbalancing:DescribeRules",
                 "Resource": "*",
+            },
+            {
+                "Sid": "ReleaseFunctionVersions",
+                "Effect": "Allow",
+                "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
+                "Resource": [
+                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-style:live",
+                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-tile:live",
+                ],
             },
             {
                 "Sid": "ReadAlarmsAndMetrics",

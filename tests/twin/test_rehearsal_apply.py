@@ -86,8 +86,18 @@ def _attachment(e: Emulator, r: ResourceRecord) -> Any:
 
 
 def _permission(e: Emulator, r: ResourceRecord) -> Any:
-    policy = json.loads(e.client("lambda").get_policy(FunctionName=r.inputs["function"])["Policy"])
+    policy = json.loads(
+        e.client("lambda").get_policy(
+            FunctionName=r.inputs["function"],
+            **({"Qualifier": r.inputs["qualifier"]} if r.inputs.get("qualifier") else {}),
+        )["Policy"]
+    )
     assert r.id in [s["Sid"] for s in policy["Statement"]]
+
+
+def _alias(e: Emulator, r: ResourceRecord) -> Any:
+    alias = e.client("lambda").get_alias(FunctionName=r.inputs["functionName"], Name="live")
+    assert alias["AliasArn"] == r.id
 
 
 def _target(e: Emulator, r: ResourceRecord) -> Any:
@@ -136,6 +146,7 @@ VERIFIERS: dict[str, Callable[[Emulator, ResourceRecord], Any]] = {
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:lambda/function:Function": lambda e, r: e.client("lambda").get_function(FunctionName=r.id),
     "aws:lambda/permission:Permission": _permission,
+    "aws:lambda/alias:Alias": _alias,
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": lambda e, r: e.client(
         "lambda"
     ).get_function_event_invoke_config(FunctionName=r.inputs["functionName"]),
@@ -229,8 +240,9 @@ def test_lambda_target_group_has_health_checks_and_the_function(applied):
     assert group["HealthCheckEnabled"] is True
     assert group["HealthCheckPath"] == "/map/v1/tile/health"
     health = elbv2.describe_target_health(TargetGroupArn=target_group.id)
+    # The target is the function's alias `live`, which the controller moves.
     assert [d["Target"]["Id"] for d in health["TargetHealthDescriptions"]] == [
-        function.outputs["arn"]
+        function.outputs["arn"] + ":live"
     ]
 
 

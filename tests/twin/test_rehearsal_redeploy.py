@@ -140,14 +140,15 @@ class TestChangesToALiveStack:
 
     def test_a_change_the_bridge_cannot_apply_fails_naming_resource_and_input(self, twin: Twin):
         routes = json.loads(json.dumps(twin.applied.config[ROUTES_KEY]))
-        routes[0]["function"]["memoryMb"] = 1024
+        # New memory or code is a new version in place; a new architecture is not.
+        routes[0]["function"]["architecture"] = "arm64"
         applied = twin.applied
         with pytest.raises(UpdateNotTranslated) as raised:
             redeploy(twin, {ROUTES_KEY: routes})
         message = str(raised.value)
         assert "aws:lambda/function:Function" in message
         assert f"'{ROUTE}-fn-function'" in message
-        assert "memorySize" in message
+        assert "architectures" in message
         assert twin.applied is applied, "a failed apply is not recorded"
 
     def test_options_are_validated_against_the_stack(self, twin: Twin):

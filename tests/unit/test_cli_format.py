@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -231,6 +232,23 @@ def test_a_drift_before_any_write_says_what_the_deploy_left():
         "lambda 0 %). Someone changed the rule by hand; to keep the rule's weights: "
         "python -m controller resume --route map-tile --accept-live"
     ) in text
+
+
+def test_status_shows_the_version_split_of_a_release():
+    promoted = view(
+        status="promoted",
+        stage=4,
+        live=Weights.from_percent(100),
+        versions="v7 90 % / v8 10 %",
+        release="progressing",
+        next_stage_at=None,
+    )
+    row = render_status([promoted], NOW, Style(False)).splitlines()[1]
+    assert "ecs 0 % / lambda 100 % (v7 90 % / v8 10 %)" in row
+    payload = status_payload(promoted)
+    assert (payload["versions"], payload["release"]) == ("v7 90 % / v8 10 %", "progressing")
+    single = render_status([replace(promoted, versions="v8")], NOW, Style(False))
+    assert "(v8)" not in single, "one version serving everything needs no note"
 
 
 # --------------------------------------------------------------------------- capacity guard

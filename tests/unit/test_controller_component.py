@@ -8,7 +8,7 @@ import json
 import os
 import re
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pulumi
@@ -48,6 +48,7 @@ from controller.core.contract import (
     route_parameter_name,
     stack_parameter_name,
 )
+from controller.core.release import ReleasePlanRecord
 from controller.core.state_machine import build_definition
 from rehearsal.world.bridge.archive import archive_to_zip
 from tests.example_stack import STATE_TABLE_INPUTS, placeholder_route
@@ -499,8 +500,20 @@ def test_controller_policy_is_scoped_to_the_stack_resources(declared):
             state_machine_arn=SM_ARN,
             topic_arn=TOPIC,
             dlq_arn=DLQ_ARN,
+            function_names=("strangler-prod-map-tile", "strangler-prod-map-style"),
         )
     )
+    # Release runs move each route function's alias `live`, and nothing else.
+    statements = {s["Sid"]: s for s in policy_of(declared, "canary-function-policy")["Statement"]}
+    assert statements["ReleaseFunctionVersions"] == {
+        "Sid": "ReleaseFunctionVersions",
+        "Effect": "Allow",
+        "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
+        "Resource": [
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-style:live",
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-tile:live",
+        ],
+    }
 
 
 def test_the_constructed_state_machine_arn_is_the_real_one(declared):
@@ -859,6 +872,19 @@ def test_schedule_without_timezone_runs_in_utc(source_dir):
     assert schedule.inputs["scheduleExpressionTimezone"] == "UTC"
 
 
+def test_a_release_schedule_starts_release_runs_at_its_times(source_dir):
+    route = replace(
+        make_route("map-style", "0a1b2c3d4e5f6071", STYLE_PLAN),
+        release=ReleasePlanRecord(schedule="cron(0 3 * * ? *)"),
+    )
+    (schedule,) = by_type(declare(source_dir, routes=[route]), "aws:scheduler/schedule:Schedule")
+    assert schedule.name == "canary-scheduler-map-style-release"
+    assert schedule.inputs["name"] == "strangler-prod-map-style-release"
+    assert schedule.inputs["scheduleExpression"] == "cron(0 3 * * ? *)"
+    started = json.loads(schedule.inputs["target"]["input"])
+    assert (started["trigger"], started["route"]) == ("release-schedule", "map-style")
+
+
 # --- dashboard ---------------------------------------------------------------------------------
 
 
@@ -1101,6 +1127,7 @@ class FakeFunction:
 @dataclass(frozen=True)
 class FakeRouteConfig:
     canary: FakeCanary
+    release: ReleasePlanRecord = field(default_factory=ReleasePlanRecord)
     function: FakeFunction = FakeFunction()
     ecs_service: None = None
 
@@ -1119,6 +1146,8 @@ class FakeStackRoute:
     composite_alarm_arn: str = "composite-arn"
     alarm_names: tuple[str, ...] = ("a",)
     check_function_name: str | None = None
+    function_version: str = "1"
+    alias_name: str = "live"
 
 
 def test_args_for_a_stack_config():
@@ -1139,6 +1168,9 @@ def test_args_for_a_stack_config():
             rule_arn("9683b2d02a6cabee"),
             schedule="rate(1 day)",
             timezone="Asia/Tokyo",
+            function_version="1",
+            alias_name="live",
+            release=ReleasePlanRecord(),
         )
     ]
     pinned = replace(config, powertools_layer_arn=LAYER.replace(":27", ":30"))

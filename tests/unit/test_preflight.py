@@ -305,6 +305,7 @@ def test_every_name_components_naming_derives_is_checked():
     scheduled = route(
         canary={"stages": [{"weight": 100}], "schedule": "rate(1 day)"},
         verify={"samples": [{"path": "/map/v1/tile/1/2/3.png"}]},
+        release={"schedule": "rate(7 days)"},
         ecsService={"cluster": "common-api", "service": "common-api-svc"},
     )
     planned = {p.name for p in planned_names(config(scheduled), STACK)}

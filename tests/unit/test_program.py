@@ -48,6 +48,7 @@ TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
 PERMISSION = "aws:lambda/permission:Permission"
 FUNCTION = "aws:lambda/function:Function"
+ALIAS = "aws:lambda/alias:Alias"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -195,8 +196,23 @@ def test_permission_is_scoped_to_the_target_group(prod: ProgramRun) -> None:
 def test_attachment_registers_the_function_after_the_permission(prod: ProgramRun) -> None:
     attachment = one(prod, ATTACHMENT)
     assert attachment.inputs["targetGroupArn"] == one(prod, TARGET_GROUP).outputs["arn"]
-    assert attachment.inputs["targetId"] == one(prod, FUNCTION).outputs["arn"]
+    # The target is the alias `live`, and the permission is granted on that qualifier.
+    assert attachment.inputs["targetId"] == one(prod, ALIAS).outputs["arn"]
+    assert attachment.inputs["targetId"] == one(prod, FUNCTION).outputs["arn"] + ":live"
+    assert one(prod, PERMISSION).inputs["qualifier"] == "live"
     assert one(prod, PERMISSION).name in attachment.depends_on
+
+
+def test_the_function_publishes_versions_and_the_alias_ignores_what_the_controller_owns(
+    prod: ProgramRun,
+) -> None:
+    assert one(prod, FUNCTION).inputs["publish"] is True
+    alias = one(prod, ALIAS)
+    assert alias.inputs["name"] == "live"
+    assert alias.inputs["functionName"] == "strangler-prod-map-tile"
+    assert alias.inputs["functionVersion"] == one(prod, FUNCTION).outputs["version"]
+    # Whole top-level properties (a scalar and a map), never a path into them.
+    assert sorted(alias.ignore_changes) == ["functionVersion", "routingConfig"]
 
 
 # --- the function -------------------------------------------------------------------
@@ -530,6 +546,7 @@ def test_components_parent_their_children_and_register_outputs(prod: ProgramRun)
         assert component.registered_outputs, f"{component.name} registers no outputs"
     route_children = {c.type for c in children_of(prod.resources, "map-tile")}
     assert route_children - set(PREVIEW_AND_CHECK) == {
+        "strangler:alias:RouteAlias",
         "strangler:function:RouteFunction",
         "strangler:traffic:RouteTraffic",
         "strangler:alarms:RouteAlarms",

@@ -217,3 +217,27 @@ def test_the_summary_run_time_includes_applying_the_stack():
     done.duration_ms, done.apply_ms = 19000.0, 12000.0
     first = render_text(done).splitlines()[0]
     assert first.endswith("19.0 s (applying the stack 12.0 s)"), first
+
+
+def test_a_release_is_in_the_json_and_the_summary():
+    route = changed_route(
+        TimelineEvent(100, "shift", 1, ALL_LAMBDA, SOURCE_CONTROLLER, "before the release"),
+        TimelineEvent(6130, "redeploy", None, None, SOURCE_TWIN, "new code"),
+        TimelineEvent(9000, "failback", 1, None, SOURCE_TWIN, "v1 alone"),
+    )
+    route.release = {
+        "outcome": "rolled_back",
+        "from_version": "1",
+        "to_version": "2",
+        "final_split": {"1": 100.0},
+        "failback_ms": 31.25,
+        "ecs_requests": 0,
+        "started_at_ms": 6000.0,
+    }
+    entry = RehearsalReport(stack="prod", routes=[route], resources=1).to_json()["routes"][0]
+    release = entry["release"]
+    assert "started_at_ms" not in release
+    assert [e["event"] for e in release["timeline"]] == ["redeploy", "failback"]
+    assert (release["outcome"], release["final_split"]) == ("rolled_back", {"1": 100.0})
+    text = render_text(RehearsalReport(stack="prod", routes=[route], resources=1))
+    assert "  release: ROLLED_BACK v1 -> v2; live serves v1 100 %; failback 31.2 ms" in text

@@ -45,6 +45,7 @@ DELETE_BEFORE_REPLACE: dict[str, bool] = {
     "aws:scheduler/schedule:Schedule": True,
     "aws:cloudwatch/dashboard:Dashboard": True,
     "aws:ssm/parameter:Parameter": True,
+    "aws:lambda/alias:Alias": True,
     # An identity fixed by the inputs: created first, the new one would be
     # overwritten or removed together with the old one.
     "aws:lb/targetGroupAttachment:TargetGroupAttachment": True,

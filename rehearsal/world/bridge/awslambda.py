@@ -16,11 +16,12 @@ from typing import Any
 
 from rehearsal.world.bridge import base
 from rehearsal.world.bridge.archive import archive_to_zip
-from rehearsal.world.bridge.base import BridgeContext, Created, PlanContext, Translation
+from rehearsal.world.bridge.base import BridgeContext, Change, Created, PlanContext, Translation
 from rehearsal.world.bridge.iam import check_trust
 
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
+ALIAS = "aws:lambda/alias:Alias"
 EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 
 # Function names: at most 64 characters (Lambda quotas).
@@ -146,6 +147,58 @@ def create_function(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) ->
     )
 
 
+#: What a second apply may change in place: the code and the settings that
+#: UpdateFunctionConfiguration takes. Each change publishes a version when the
+#: program publishes (``publish``), as the provider does after an update.
+FUNCTION_UPDATABLE = frozenset(
+    {"code", "description", "timeout", "memorySize", "environment", "handler", "runtime"}
+)
+
+
+def update_function(ctx: BridgeContext, change: Change) -> Created:
+    """``UpdateFunctionCode`` and/or ``UpdateFunctionConfiguration``, then ``PublishVersion``."""
+    resource = change.registration()
+    inputs, existing, changed = change.inputs, change.existing, change.changed
+    lam = ctx.client("lambda")
+    function_name = existing.id
+    if "code" in changed:
+        code = archive_to_zip(resource.required("code"), ctx.project_dir)
+        resource.call(
+            "lambda:UpdateFunctionCode",
+            lam.update_function_code,
+            FunctionName=function_name,
+            ZipFile=code,
+        )
+    settings = changed - {"code"}
+    if settings:
+        environment = inputs.get("environment") or {}
+        resource.call(
+            "lambda:UpdateFunctionConfiguration",
+            lam.update_function_configuration,
+            FunctionName=function_name,
+            Description=inputs.get("description"),
+            Timeout=_int(inputs.get("timeout")),
+            MemorySize=_int(inputs.get("memorySize")),
+            Handler=inputs.get("handler"),
+            Runtime=inputs.get("runtime"),
+            Environment={"Variables": dict(environment.get("variables") or {})}
+            if "environment" in settings
+            else None,
+        )
+    version = str(existing.outputs.get("version") or "$LATEST")
+    if inputs.get("publish"):
+        published = resource.call(
+            "lambda:PublishVersion", lam.publish_version, FunctionName=function_name
+        )
+        version = str(published["Version"])
+    arn = str(existing.outputs.get("arn"))
+    return change.updated(
+        version=version,
+        qualifiedArn=f"{arn}:{version}",
+        qualifiedInvokeArn=_invoke_arn(ctx.region, f"{arn}:{version}"),
+    )
+
+
 def create_permission(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """``AddPermission``; the id is the statement id, like pulumi-aws's."""
     resource = base.Registration(PERMISSION, name, inputs)
@@ -202,6 +255,37 @@ def create_event_invoke_config(ctx: BridgeContext, name: str, inputs: Mapping[st
     return resource.created(resource_id)
 
 
+def _routing_config(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    routing = inputs.get("routingConfig") or {}
+    weights = routing.get("additionalVersionWeights")
+    if not weights:
+        return None
+    return {"AdditionalVersionWeights": {str(k): float(v) for k, v in weights.items()}}
+
+
+def create_alias(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """``CreateAlias``; pulumi-aws's id and ``arn`` are the alias's qualified function ARN."""
+    resource = base.Registration(ALIAS, name, inputs)
+    response = resource.call(
+        "lambda:CreateAlias",
+        ctx.client("lambda").create_alias,
+        FunctionName=str(resource.required("functionName")),
+        Name=str(resource.required("name")),
+        FunctionVersion=str(resource.required("functionVersion")),
+        Description=inputs.get("description"),
+        RoutingConfig=_routing_config(inputs),
+    )
+    arn = str(response["AliasArn"])
+    return resource.created(arn, arn=arn, invokeArn=_invoke_arn(ctx.region, arn))
+
+
+def fabricate_alias(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
+    """Plan's alias: the qualified ARN ``create_alias`` would answer."""
+    function = str(inputs.get("functionName") or name)
+    arn = ctx.arn("lambda", f"function:{function}:{inputs.get('name') or name}")
+    return base.created(arn, inputs, arn=arn)
+
+
 def fabricate_function(ctx: PlanContext, name: str, inputs: Mapping[str, Any]) -> Created:
     """Plan's function: the name ``create_function`` would give it, its ARNs and ``$LATEST``."""
     function_name = base.physical_name(inputs, name, FUNCTION_NAME_MAX)
@@ -256,6 +340,8 @@ TRANSLATIONS = (
             "replacementSecurityGroupIds": "only changes deletion; the twin never deletes",
         },
         fabricate=fabricate_function,
+        update=update_function,
+        updatable=FUNCTION_UPDATABLE,
         key_inputs=(
             "name",
             "runtime",
@@ -289,7 +375,16 @@ TRANSLATIONS = (
             }
         ),
         fabricate=base.fabricate_arn("lambda"),
-        key_inputs=("function", "action", "principal", "sourceArn"),
+        key_inputs=("function", "qualifier", "action", "principal", "sourceArn"),
+    ),
+    Translation(
+        token=ALIAS,
+        create=create_alias,
+        handled=frozenset(
+            {"functionName", "name", "functionVersion", "description", "routingConfig"}
+        ),
+        fabricate=fabricate_alias,
+        key_inputs=("functionName", "name", "functionVersion"),
     ),
     Translation(
         token=EVENT_INVOKE_CONFIG,
