@@ -47,13 +47,14 @@ def _load_config() -> CheckConfig:
     return _config
 
 
-def _timeout(context: Any) -> float:
+def _timeout(config: CheckConfig, context: Any) -> float:
     """The request timeout: the bound, or what is left of the invocation minus a margin."""
+    bound = config.request_timeout_seconds or REQUEST_TIMEOUT_SECONDS
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
-        return REQUEST_TIMEOUT_SECONDS
+        return bound
     left = (int(remaining()) - DEADLINE_MARGIN_MS) / 1000
-    return max(0.0, min(REQUEST_TIMEOUT_SECONDS, left))
+    return max(0.0, min(bound, left))
 
 
 def _send(config: CheckConfig, context: Any, *, preview: bool, index: int) -> Observation:
@@ -63,7 +64,7 @@ def _send(config: CheckConfig, context: Any, *, preview: bool, index: int) -> Ob
         headers["Host"] = config.host_header
     if preview:
         headers[config.preview_header] = config.route
-    timeout = _timeout(context)
+    timeout = _timeout(config, context)
     if timeout <= 0:
         return Observation(status=None, error="the check ran out of time before this request")
     return observe(config.base_url, sample, headers=headers, timeout_seconds=timeout)

@@ -49,6 +49,11 @@ class CheckConfig:
     headers: tuple[str, ...]
     hook_function_arn: str | None = None
     host_header: str | None = None
+    # The program leaves it out (check_limits.REQUEST_TIMEOUT_SECONDS applies); the
+    # local twin, which runs the ALB, the functions and moto in one process, sets
+    # a longer one (rehearsal/scenario/verify.py). The invocation's deadline
+    # still bounds every request.
+    request_timeout_seconds: float | None = None
 
     @staticmethod
     def from_json(text: str) -> CheckConfig:
@@ -68,6 +73,11 @@ class CheckConfig:
                 headers=tuple(str(h) for h in data.get("headers") or ()),
                 hook_function_arn=data.get("hookFunctionArn") or None,
                 host_header=data.get("hostHeader") or None,
+                request_timeout_seconds=(
+                    float(data["requestTimeoutSeconds"])
+                    if data.get("requestTimeoutSeconds") is not None
+                    else None
+                ),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise CheckConfigError(f"STRANGLER_CHECK is malformed: {error!r}") from error

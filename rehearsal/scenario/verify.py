@@ -17,6 +17,10 @@ from rehearsal.errors import RehearsalError
 __all__ = ["ENV_CHECK", "checker_overrides", "first_sample_path"]
 
 ENV_CHECK = "STRANGLER_CHECK"
+# The checker's per-request timeout in the twin. In AWS it is 1.2 s
+# (functions/traffic_check/check_limits.py); the twin serves the listener, the
+# functions and moto from one busy process, where a request can take longer.
+TWIN_REQUEST_TIMEOUT_SECONDS = 4.0
 
 
 def _check_config(environment: Mapping[str, str]) -> dict[str, object]:
@@ -30,9 +34,11 @@ def _check_config(environment: Mapping[str, str]) -> dict[str, object]:
 
 
 def checker_overrides(environment: Mapping[str, str], alb_url: str) -> dict[str, str]:
-    """The checker's environment override: ``baseUrl`` pointed at the twin's listener."""
+    """The checker's environment override: ``baseUrl`` pointed at the twin's listener, and
+    the twin's request timeout."""
     data = _check_config(environment)
     data["baseUrl"] = alb_url
+    data["requestTimeoutSeconds"] = TWIN_REQUEST_TIMEOUT_SECONDS
     return {ENV_CHECK: json.dumps(data, sort_keys=True)}
 
 

@@ -148,3 +148,10 @@ def test_the_answer_is_what_the_controller_reads() -> None:
 def test_a_malformed_environment_is_named(broken: str) -> None:
     with pytest.raises(CheckConfigError):
         CheckConfig.from_json(broken)
+
+
+def test_the_request_timeout_is_the_bound_unless_the_environment_sets_one() -> None:
+    assert CheckConfig.from_json(config()).request_timeout_seconds is None
+    assert CheckConfig.from_json(config(requestTimeoutSeconds=4)).request_timeout_seconds == 4.0
+    with pytest.raises(CheckConfigError, match="malformed"):
+        CheckConfig.from_json(config(requestTimeoutSeconds="soon"))
