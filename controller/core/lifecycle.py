@@ -408,6 +408,59 @@ def _apply(
     return Transition(state=new_state, entry=entry, changed=True)
 
 
+def _end_run(
+    state: RouteState,
+    *,
+    event: Event,
+    actor: str,
+    now: datetime,
+    entry_reason: str | None,
+    entry_weights: Weights | None,
+    execution_arn: str | None,
+    **changes: Any,
+) -> Transition:
+    """:func:`_apply` for a transition that ends the run: lock released, run counters reset."""
+    return _apply(
+        state,
+        event=event,
+        actor=actor,
+        now=now,
+        entry_reason=entry_reason,
+        entry_weights=entry_weights,
+        execution_arn=execution_arn,
+        lock=None,
+        stage_started_at=None,
+        run_stages=0,
+        **changes,
+    )
+
+
+def _pause_run(
+    state: RouteState,
+    *,
+    event: Event,
+    reason: str,
+    actor: str,
+    now: datetime,
+    entry_weights: Weights | None,
+    execution_arn: str | None,
+    **changes: Any,
+) -> Transition:
+    """The run stops and the route waits for an operator; ``reason`` goes to the entry and state."""
+    return _end_run(
+        state,
+        event=event,
+        actor=actor,
+        now=now,
+        entry_reason=reason,
+        entry_weights=entry_weights,
+        execution_arn=execution_arn,
+        status=Status.PAUSED,
+        reason=reason,
+        **changes,
+    )
+
+
 def _refuse(state: RouteState, transition: str, reason: str, hint: str) -> NoReturn:
     raise TransitionRefused(
         reason, hint, route=state.route, transition=transition, status=state.status.value
@@ -453,7 +506,7 @@ def _rolled_back(
     if state.status is Status.ROLLED_BACK and state.last_written == ALL_ECS:
         # EventBridge delivers at least once: a second rollback changes nothing.
         return _unchanged(state)
-    return _apply(
+    return _end_run(
         state,
         event=event,
         actor=actor,
@@ -463,10 +516,7 @@ def _rolled_back(
         execution_arn=execution_arn,
         status=Status.ROLLED_BACK,
         last_written=ALL_ECS,
-        lock=None,
         reason=reason,
-        stage_started_at=None,
-        run_stages=0,
     )
 
 
@@ -778,7 +828,7 @@ def finish(state: RouteState, *, execution_arn: str, actor: str, now: datetime) 
             f"the last verified weights are {state.last_written}, not {ALL_LAMBDA}",
             "the last stage must shift to 100 % before the run finishes",
         )
-    return _apply(
+    return _end_run(
         state,
         event=Event.FINISH,
         actor=actor,
@@ -787,9 +837,6 @@ def finish(state: RouteState, *, execution_arn: str, actor: str, now: datetime) 
         entry_weights=ALL_LAMBDA,
         execution_arn=execution_arn,
         status=Status.PROMOTED,
-        lock=None,
-        stage_started_at=None,
-        run_stages=0,
         reason=f"all {state.stages_total} stages passed",
     )
 
@@ -813,7 +860,7 @@ def pause(state: RouteState, *, reason: str, actor: str, now: datetime) -> Trans
         )
     if needs_operator(state):
         return _unchanged(state)
-    return _apply(
+    return _end_run(
         state,
         event=Event.PAUSE,
         actor=actor,
@@ -822,9 +869,6 @@ def pause(state: RouteState, *, reason: str, actor: str, now: datetime) -> Trans
         entry_weights=state.last_written,
         execution_arn=state.lock.execution_arn if state.lock else None,
         status=Status.PAUSED,
-        lock=None,
-        stage_started_at=None,
-        run_stages=0,
         reason=f"{actor}: {reason}",
     )
 
@@ -887,7 +931,7 @@ def resume(
                 f"not {split_text(accept_live)}",
                 "resume without accept_live",
             )
-        return _apply(
+        return _end_run(
             state,
             event=Event.RESUME,
             actor=actor,
@@ -898,13 +942,10 @@ def resume(
             status=Status.IDLE,
             stage=0,
             last_written=ALL_ECS,
-            lock=None,
-            stage_started_at=None,
-            run_stages=0,
             reason=f"{actor}: {reason}",
         )
     baseline = state.last_written if accept_live is None else accept_live
-    return _apply(
+    return _end_run(
         state,
         event=Event.RESUME,
         actor=actor,
@@ -916,9 +957,6 @@ def resume(
         execution_arn=None,
         status=Status.IDLE,
         last_written=baseline,
-        lock=None,
-        stage_started_at=None,
-        run_stages=0,
         reason=f"{actor}: {reason}",
     )
 
@@ -969,19 +1007,14 @@ def drift(state: RouteState, *, live: Weights, actor: str, now: datetime) -> Tra
         f"{REASON_DRIFT} live {split_text(live)} ({alb_text(live)}), "
         f"expected {_describe_expected(state)}"
     )
-    return _apply(
+    return _pause_run(
         state,
         event=Event.DRIFT,
+        reason=found,
         actor=actor,
         now=now,
-        entry_reason=found,
         entry_weights=live,
         execution_arn=state.lock.execution_arn if state.lock else None,
-        status=Status.PAUSED,
-        lock=None,
-        stage_started_at=None,
-        run_stages=0,
-        reason=found,
     )
 
 
@@ -1022,7 +1055,7 @@ def promote(
     interrupted = state.lock.execution_arn if state.lock else None
     total = state.stages_total or plan_stages
     if full:
-        return _apply(
+        return _end_run(
             state,
             event=Event.PROMOTE,
             actor=actor,
@@ -1034,9 +1067,6 @@ def promote(
             stage=max(state.stage, total),
             stages_total=total,
             last_written=ALL_LAMBDA,
-            lock=None,
-            stage_started_at=None,
-            run_stages=0,
             reason=f"{actor}: {reason}",
         )
     if state.stages_total == 0:
@@ -1054,7 +1084,7 @@ def promote(
             "finish the run, or promote to 100 %",
         )
     passed = state.stage + 1
-    return _apply(
+    return _end_run(
         state,
         event=Event.PROMOTE,
         actor=actor,
@@ -1064,9 +1094,6 @@ def promote(
         execution_arn=interrupted,
         status=Status.IDLE,
         stage=passed,
-        lock=None,
-        stage_started_at=None,
-        run_stages=0,
         reason=f"{actor}: {reason}",
     )
 
@@ -1174,19 +1201,14 @@ def gate_pause(
         return _unchanged(state)
     _require_holder(state, execution_arn, "gate")
     reason = estimate.describe()
-    return _apply(
+    return _pause_run(
         state,
         event=Event.GATE,
+        reason=reason,
         actor=actor,
         now=now,
-        entry_reason=reason,
         entry_weights=state.last_written,
         execution_arn=execution_arn,
-        status=Status.PAUSED,
-        lock=None,
-        stage_started_at=None,
-        run_stages=0,
-        reason=reason,
         gate=estimate,
     )
 
@@ -1232,17 +1254,12 @@ def verify(
         )
     if not reason.startswith(REASON_VERIFY):
         reason = f"{REASON_VERIFY} {reason}"
-    return _apply(
+    return _pause_run(
         state,
         event=Event.VERIFY,
+        reason=reason,
         actor=actor,
         now=now,
-        entry_reason=reason,
         entry_weights=state.last_written,
         execution_arn=execution_arn,
-        status=Status.PAUSED,
-        lock=None,
-        stage_started_at=None,
-        run_stages=0,
-        reason=reason,
     )
