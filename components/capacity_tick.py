@@ -13,13 +13,10 @@ Delivery is the failback rule's: retries, then the stack's dead-letter queue.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
-import pulumi_aws as aws
 
 from components import naming
-from components.failback import invoke_controller
+from components.controller_rule import ControllerRuleArgs, controller_rule
 
 TYPE_TOKEN = "strangler:capacity_tick:CapacityTickRule"
 
@@ -29,42 +26,22 @@ TYPE_TOKEN = "strangler:capacity_tick:CapacityTickRule"
 CAPACITY_TICK_RATE = "rate(15 minutes)"
 
 
-@dataclass
-class CapacityTickRuleArgs:
-    """Inputs of :class:`CapacityTickRule`."""
-
-    stack: str
-    function_name: pulumi.Input[str]
-    function_arn: pulumi.Input[str]
-    dlq_arn: pulumi.Input[str]
-
-
 class CapacityTickRule(pulumi.ComponentResource):
     """The scheduled rule, its target (the controller) and the permission that lets it invoke."""
 
     rule_arn: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: CapacityTickRuleArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: ControllerRuleArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        stack = args.stack
-        rule = aws.cloudwatch.EventRule(
-            f"{name}-rule",
-            name=naming.capacity_tick_rule_name(stack),
-            description=f"End the capacity holds of stack {stack} that are over",
-            schedule_expression=CAPACITY_TICK_RATE,
-            # A fixed name (components/naming.py): the old rule goes first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-        )
-        invoke_controller(
+        rule = controller_rule(
+            self,
             name,
-            rule,
-            function_name=args.function_name,
-            function_arn=args.function_arn,
-            dlq_arn=args.dlq_arn,
-            permission_opts=pulumi.ResourceOptions(parent=self),
-            target_opts=pulumi.ResourceOptions(parent=self),
+            args,
+            rule_name=naming.capacity_tick_rule_name(args.stack),
+            description=f"End the capacity holds of stack {args.stack} that are over",
+            schedule_expression=CAPACITY_TICK_RATE,
         )
         self.rule_arn = rule.arn
         self.register_outputs({"rule_arn": self.rule_arn})

@@ -50,7 +50,7 @@ from components.canary_schedules import (
     ScheduledRoute,
 )
 from components.canary_state_machine import CanaryStateMachine, CanaryStateMachineArgs
-from components.capacity_tick import CapacityTickRule, CapacityTickRuleArgs
+from components.capacity_tick import CapacityTickRule
 from components.config import StackConfig
 from components.controller_dashboard import DashboardRoute, build_dashboard
 from components.controller_function import (
@@ -63,6 +63,7 @@ from components.controller_function import (
 )
 from components.controller_iam import ArnScope, dead_letter_queue_policy
 from components.controller_route import ControllerRoute, StackRouteLike
+from components.controller_rule import ControllerRuleArgs
 from components.dead_letter_queue import DeadLetterQueue, DeadLetterQueueArgs
 from components.failback import FailbackRule, FailbackRuleArgs, failback_event_pattern
 from components.json_text import json_text
@@ -78,7 +79,7 @@ from components.limits import (
 )
 from components.moved import FormerParent
 from components.registry import ControllerRegistry, ControllerRegistryArgs
-from components.registry_sync import RegistrySyncRule, RegistrySyncRuleArgs
+from components.registry_sync import RegistrySyncRule
 from controller.core.contract import registry_path
 
 __all__ = [
@@ -345,28 +346,20 @@ class CanaryController(pulumi.ComponentResource):
             ).rule_arn
             for route in args.routes
         }
+        stack_rule = ControllerRuleArgs(
+            stack=stack,
+            function_name=function.function_name,
+            function_arn=function.function_arn,
+            dlq_arn=dlq.queue_arn,
+        )
         self.registry_sync_rule_arn = RegistrySyncRule(
-            f"{name}-registry-sync",
-            RegistrySyncRuleArgs(
-                stack=stack,
-                function_name=function.function_name,
-                function_arn=function.function_arn,
-                dlq_arn=dlq.queue_arn,
-            ),
-            opts=child,
+            f"{name}-registry-sync", stack_rule, opts=child
         ).rule_arn
         self.capacity_tick_rule_arn: pulumi.Output[str] | None = None
         tick_rules: list[pulumi.Output[str]] = []
         if any(route.capacity is not None for route in args.routes):
             self.capacity_tick_rule_arn = CapacityTickRule(
-                f"{name}-capacity-tick",
-                CapacityTickRuleArgs(
-                    stack=stack,
-                    function_name=function.function_name,
-                    function_arn=function.function_arn,
-                    dlq_arn=dlq.queue_arn,
-                ),
-                opts=child,
+                f"{name}-capacity-tick", stack_rule, opts=child
             ).rule_arn
             tick_rules.append(self.capacity_tick_rule_arn)
         # EventBridge delivers a failed event to the queue only if its policy

@@ -18,14 +18,12 @@ dead-letter queue, whose alarm pages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 
 from components import naming
-from components.failback import invoke_controller
+from components.controller_rule import ControllerRuleArgs, controller_rule
 from components.json_text import json_text
 from controller.core.contract import route_parameter_name
 
@@ -57,45 +55,24 @@ def registry_sync_event_pattern(stack: str) -> dict[str, Any]:
     }
 
 
-@dataclass
-class RegistrySyncRuleArgs:
-    """Inputs of :class:`RegistrySyncRule`."""
-
-    stack: str
-    function_name: pulumi.Input[str]
-    function_arn: pulumi.Input[str]
-    dlq_arn: pulumi.Input[str]
-
-
 class RegistrySyncRule(pulumi.ComponentResource):
     """The rule, its target (the controller) and the permission that lets it invoke."""
 
     rule_arn: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: RegistrySyncRuleArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: ControllerRuleArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        stack = args.stack
-
-        rule = aws.cloudwatch.EventRule(
-            f"{name}-rule",
-            name=naming.registry_sync_rule_name(stack),
-            description=f"A route record of stack {stack} changed: reconcile its listener rule",
-            event_pattern=json_text(registry_sync_event_pattern(stack)),
-            # A fixed name (components/naming.py): the old rule goes first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-        )
-        # No input or input transformer: the controller gets the event as SSM sent it.
-        invoke_controller(
+        rule = controller_rule(
+            self,
             name,
-            rule,
-            function_name=args.function_name,
-            function_arn=args.function_arn,
-            dlq_arn=args.dlq_arn,
-            permission_opts=pulumi.ResourceOptions(parent=self),
-            target_opts=pulumi.ResourceOptions(parent=self),
+            args,
+            rule_name=naming.registry_sync_rule_name(args.stack),
+            description=(
+                f"A route record of stack {args.stack} changed: reconcile its listener rule"
+            ),
+            event_pattern=json_text(registry_sync_event_pattern(args.stack)),
         )
-
         self.rule_arn = rule.arn
         self.register_outputs({"rule_arn": self.rule_arn})
