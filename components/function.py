@@ -33,6 +33,59 @@ from controller.core.contract import (
 LAMBDA_ASSUME_ROLE_POLICY = json.dumps(assume_role_policy("lambda.amazonaws.com"))
 
 
+def logs_and_role(
+    owner: pulumi.Resource,
+    name: str,
+    *,
+    log_group_name: str,
+    retention_days: int,
+    description: str,
+) -> tuple[aws.cloudwatch.LogGroup, aws.iam.Role]:
+    """A function's log group ``<name>-logs`` (fixed name) and its role ``<name>-role``.
+
+    The log group is created before the function, so that Lambda does not
+    create it itself (without retention) on the first invocation.
+    """
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-logs",
+        name=log_group_name,
+        retention_in_days=retention_days,
+        # A fixed name (components/naming.py): the old one goes before the new one.
+        opts=pulumi.ResourceOptions(parent=owner, delete_before_replace=True),
+    )
+    role = aws.iam.Role(
+        f"{name}-role",
+        assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY,
+        description=description,
+        opts=pulumi.ResourceOptions(parent=owner),
+    )
+    return log_group, role
+
+
+def vpc_access(
+    owner: pulumi.Resource, name: str, stack: StackConfig, role: aws.iam.Role
+) -> tuple[list[pulumi.Resource], aws.lambda_.FunctionVpcConfigArgs | None]:
+    """For a stack with a VPC: the role's ENI permissions ``<name>-vpc-access`` and the config.
+
+    The managed policy is the documented minimum (ec2:CreateNetworkInterface
+    etc. take no resource-level scope). Without a VPC: nothing and ``None``.
+    """
+    if stack.vpc is None:
+        return [], None
+    attachment = aws.iam.RolePolicyAttachment(
+        f"{name}-vpc-access",
+        role=role.name,
+        policy_arn=f"arn:{stack.partition}:iam::aws:policy/service-role/"
+        "AWSLambdaVPCAccessExecutionRole",
+        opts=pulumi.ResourceOptions(parent=owner),
+    )
+    config = aws.lambda_.FunctionVpcConfigArgs(
+        subnet_ids=list(stack.vpc.subnet_ids),
+        security_group_ids=list(stack.vpc.security_group_ids),
+    )
+    return [attachment], config
+
+
 def function_environment(route: RouteConfig) -> dict[str, str]:
     """The function's environment: the config's variables plus the program's own.
 
@@ -82,24 +135,13 @@ class RouteFunction(pulumi.ComponentResource):
             )
         super().__init__("strangler:function:RouteFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        # Fixed names (components/naming.py): the old one goes before the new one.
-        named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         function_name = naming.function_name(args.stack_name, route.name)
-
-        # Created before the function so that Lambda does not create it itself
-        # (without retention) on the first invocation.
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=naming.log_group_name(args.stack_name, route.name),
-            retention_in_days=stack.log_retention_days,
-            opts=named,
-        )
-
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY,
+        log_group, role = logs_and_role(
+            self,
+            name,
+            log_group_name=naming.log_group_name(args.stack_name, route.name),
+            retention_days=stack.log_retention_days,
             description=f"Strangler route {route.name}: its function only",
-            opts=child,
         )
         # Least privilege instead of AWSLambdaBasicExecutionRole: write to this
         # function's own log group only (the group exists, so no CreateLogGroup),
@@ -129,25 +171,8 @@ class RouteFunction(pulumi.ComponentResource):
         role_policy = aws.iam.RolePolicy(
             f"{name}-policy", role=role.id, policy=policy_document, opts=child
         )
-        permissions: list[pulumi.Resource] = [role_policy]
-        vpc_config: aws.lambda_.FunctionVpcConfigArgs | None = None
-        if stack.vpc is not None:
-            # ENI management for a function in a VPC; the managed policy is the
-            # documented minimum (ec2:CreateNetworkInterface etc. take no
-            # resource-level scope).
-            permissions.append(
-                aws.iam.RolePolicyAttachment(
-                    f"{name}-vpc-access",
-                    role=role.name,
-                    policy_arn=f"arn:{stack.partition}:iam::aws:policy/service-role/"
-                    "AWSLambdaVPCAccessExecutionRole",
-                    opts=child,
-                )
-            )
-            vpc_config = aws.lambda_.FunctionVpcConfigArgs(
-                subnet_ids=list(stack.vpc.subnet_ids),
-                security_group_ids=list(stack.vpc.security_group_ids),
-            )
+        vpc_permissions, vpc_config = vpc_access(self, name, stack, role)
+        permissions: list[pulumi.Resource] = [role_policy, *vpc_permissions]
 
         function = aws.lambda_.Function(
             f"{name}-function",

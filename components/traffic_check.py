@@ -28,7 +28,7 @@ import pulumi_aws as aws
 from components import naming
 from components.config import RouteConfig, StackConfig, VerifyConfig
 from components.controller_iam import POLICY_VERSION, log_streams_arn, render_policy
-from components.function import LAMBDA_ASSUME_ROLE_POLICY
+from components.function import logs_and_role, vpc_access
 
 CHECK_SOURCE = Path(__file__).resolve().parent.parent / "functions" / "traffic_check"
 CHECK_HANDLER = "check_app.handler"
@@ -113,19 +113,12 @@ class TrafficCheck(pulumi.ComponentResource):
             raise ValueError(f"routes[{route.index}].verify: the route has no check to deploy")
         super().__init__("strangler:check:TrafficCheck", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
-
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=naming.check_log_group_name(args.stack_name, route.name),
-            retention_in_days=stack.log_retention_days,
-            opts=named,
-        )
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY,
+        log_group, role = logs_and_role(
+            self,
+            name,
+            log_group_name=naming.check_log_group_name(args.stack_name, route.name),
+            retention_days=stack.log_retention_days,
             description=f"Strangler route {route.name}: its equivalence check only",
-            opts=child,
         )
         hook = verify.hook_function_arn
         role_policy = aws.iam.RolePolicy(
@@ -136,22 +129,8 @@ class TrafficCheck(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        permissions: list[pulumi.Resource] = [role_policy]
-        vpc_config: aws.lambda_.FunctionVpcConfigArgs | None = None
-        if stack.vpc is not None:
-            permissions.append(
-                aws.iam.RolePolicyAttachment(
-                    f"{name}-vpc-access",
-                    role=role.name,
-                    policy_arn=f"arn:{stack.partition}:iam::aws:policy/service-role/"
-                    "AWSLambdaVPCAccessExecutionRole",
-                    opts=child,
-                )
-            )
-            vpc_config = aws.lambda_.FunctionVpcConfigArgs(
-                subnet_ids=list(stack.vpc.subnet_ids),
-                security_group_ids=list(stack.vpc.security_group_ids),
-            )
+        vpc_permissions, vpc_config = vpc_access(self, name, stack, role)
+        permissions: list[pulumi.Resource] = [role_policy, *vpc_permissions]
 
         # The ALB's address, from the listener the stack config names.
         listener = aws.lb.get_listener_output(
