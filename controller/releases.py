@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 from controller.core import release_run
@@ -49,6 +47,7 @@ from controller.core.release import (
     stage_split,
 )
 from controller.core.state_machine import Outcome
+from controller.runs import start_run
 
 __all__ = [
     "RELEASE_TRIGGERS",
@@ -221,15 +220,14 @@ class ReleaseService:
                 route=route,
                 transition="release",
             )
-        payload = {
-            "route": route,
-            "trigger": trigger,
-            "actor": actor,
-            "plan": record.plan.to_input(),
-        }
-        now = self._clock()
-        name = _execution_name(route, trigger, now)
-        arn = self._ports.executions.start(name, payload)
+        arn = start_run(
+            self._ports.executions,
+            record,
+            route=route,
+            trigger=trigger,
+            actor=actor,
+            now=self._clock(),
+        )
         self._log.info("route %s: release run %s started by %s", route, arn, actor)
         return arn
 
@@ -553,10 +551,3 @@ def _holds(state: RouteState, execution_arn: str) -> bool:
 
 def _compact(figures: dict[str, Any]) -> str:
     return json.dumps(figures, sort_keys=True, separators=(",", ":"))
-
-
-def _execution_name(route: str, trigger: str, now: datetime) -> str:
-    """A valid Step Functions execution name (1-80 letters, digits, - and _)."""
-    suffix = f"-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", f"{route}-{trigger}")
-    return prefix[: 80 - len(suffix)] + suffix

@@ -33,9 +33,7 @@ never imports boto3 nor the adapters (:mod:`controller.aws.wiring` builds the
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -73,6 +71,7 @@ from controller.core.sync import SyncPlan, TargetGroupWeight, plan_sync, same_gr
 from controller.core.verify import VerifyReport
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from controller.releases import RELEASE_TRIGGERS, ReleaseService
+from controller.runs import execution_name, start_run
 
 __all__ = [
     "STATE_MACHINE_ACTOR",
@@ -97,10 +96,6 @@ STATE_MACHINE_ACTOR = "state-machine"
 _MAX_SUBJECT = 100
 # StopExecution's cause is at most 32768 characters; keep ours short and readable.
 _MAX_CAUSE = 1000
-# Step Functions execution names: 1-80 characters of letters, digits, - and _
-# (StartExecution API reference; other characters break CloudWatch logging).
-_MAX_EXECUTION_NAME = 80
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class Log(Protocol):
@@ -280,13 +275,6 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, RollbackIncomplete):
         return any(is_transient(cause) for _, cause in error.problems)
     return False
-
-
-def execution_name(route: str, trigger: str, now: datetime) -> str:
-    """A unique, valid Step Functions execution name: ``{route}-{trigger}-{time}-{random}``."""
-    suffix = f"-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    prefix = _NAME_UNSAFE.sub("-", f"{route}-{trigger}")
-    return prefix[: _MAX_EXECUTION_NAME - len(suffix)] + suffix
 
 
 def _utcnow() -> datetime:
@@ -783,13 +771,9 @@ class CanaryService:
                 route=route,
                 transition="start",
             )
-        payload = {
-            "route": route,
-            "trigger": trigger,
-            "actor": actor,
-            "plan": record.plan.to_input(),
-        }
-        arn = self._ports.executions.start(execution_name(route, trigger, now), payload)
+        arn = start_run(
+            self._ports.executions, record, route=route, trigger=trigger, actor=actor, now=now
+        )
         self._log.info("route %s: run %s started by %s", route, arn, actor)
         return ActionResult(
             route=route,
