@@ -40,6 +40,7 @@ from controller.core.ports import Ports, ReleasePort
 from controller.core.release import (
     AliasSplit,
     ReleasePlanRecord,
+    ReleaseStageRecord,
     Start,
     Verdict,
     decide_start,
@@ -283,13 +284,10 @@ class ReleaseService:
 
     def shift(self, route: str, execution_arn: str) -> ReleaseTaskResult:
         """Write the next stage's split, read it back, record; the last stage completes."""
-        record = self._ports.registry.route(route)
-        plan = record.release or ReleasePlanRecord()
-        state = self.state(route)
-        if not _holds(state, execution_arn):
-            return ReleaseTaskResult(Outcome.SUPERSEDED, state.status, reason=state.reason)
-        live = self._port().read_alias(record)
-        current, new = self._versions(record, live)
+        run = self._held_run(route, execution_arn)
+        if isinstance(run, ReleaseTaskResult):
+            return run
+        record, plan, state, current, new = run.record, run.plan, run.state, run.current, run.new
         if state.stage >= len(plan.stages):
             return ReleaseTaskResult(Outcome.COMPLETE, state.status, reason="all stages passed")
         stage = plan.stage(state.stage, route=route)
@@ -313,19 +311,16 @@ class ReleaseService:
         return ReleaseTaskResult(
             Outcome.BAKING,
             transition.state.status,
-            stage={"index": state.stage, "weight": stage.weight, "bakeSeconds": stage.bake_seconds},
+            stage=_stage_payload(state.stage, stage),
             reason=transition.state.reason,
         )
 
     def check(self, route: str, execution_arn: str) -> ReleaseTaskResult:
         """Judge the stage: alarms, then the new version against the current one."""
-        record = self._ports.registry.route(route)
-        plan = record.release or ReleasePlanRecord()
-        state = self.state(route)
-        if not _holds(state, execution_arn):
-            return ReleaseTaskResult(Outcome.SUPERSEDED, state.status, reason=state.reason)
-        live = self._port().read_alias(record)
-        current, new = self._versions(record, live)
+        run = self._held_run(route, execution_arn)
+        if isinstance(run, ReleaseTaskResult):
+            return run
+        record, plan, state, current, new = run.record, run.plan, run.state, run.current, run.new
         stage = plan.stage(state.stage, route=route)
         now = self._clock()
         started = state.stage_started_at or now - timedelta(seconds=stage.bake_seconds)
@@ -366,11 +361,7 @@ class ReleaseService:
             return ReleaseTaskResult(
                 Outcome.NOT_YET,
                 transition.state.status,
-                stage={
-                    "index": state.stage,
-                    "weight": stage.weight,
-                    "bakeSeconds": stage.bake_seconds,
-                },
+                stage=_stage_payload(state.stage, stage),
                 reason=transition.state.reason,
             )
         return ReleaseTaskResult(Outcome.NEXT, transition.state.status, reason=judgement.reason)
@@ -472,6 +463,16 @@ class ReleaseService:
 
     # ------------------------------------------------------------------ internals
 
+    def _held_run(self, route: str, execution_arn: str) -> _HeldRun | ReleaseTaskResult:
+        """What a task of ``execution_arn`` reads first; ``SUPERSEDED`` if it no longer holds."""
+        record = self._ports.registry.route(route)
+        plan = record.release or ReleasePlanRecord()
+        state = self.state(route)
+        if not _holds(state, execution_arn):
+            return ReleaseTaskResult(Outcome.SUPERSEDED, state.status, reason=state.reason)
+        current, new = self._versions(record, self._port().read_alias(record))
+        return _HeldRun(record=record, plan=plan, state=state, current=current, new=new)
+
     def _versions(self, record: RouteRecord, live: AliasSplit) -> tuple[str, str]:
         """(current, candidate): the alias's own version and the one being released."""
         if not live.single:
@@ -541,6 +542,22 @@ def _same(found: AliasSplit, desired: AliasSplit) -> bool:
         return False
     versions = set(found.versions) | set(desired.versions)
     return all(abs(found.share(v) - desired.share(v)) < 1e-6 for v in versions)
+
+
+@dataclass(frozen=True)
+class _HeldRun:
+    """A release task's view of its run: the record, its plan, the state and the two versions."""
+
+    record: RouteRecord
+    plan: ReleasePlanRecord
+    state: RouteState
+    current: str
+    new: str
+
+
+def _stage_payload(index: int, stage: ReleaseStageRecord) -> dict[str, Any]:
+    """The ``stage`` of a task result: what the state machine's Wait reads."""
+    return {"index": index, "weight": stage.weight, "bakeSeconds": stage.bake_seconds}
 
 
 def _holds(state: RouteState, execution_arn: str) -> bool:
