@@ -1418,36 +1418,59 @@ class CanaryService:
     ) -> TaskResult:
         """The next stage would not fit under the cap: pause, weights untouched, notify."""
         now = self._clock()
+        return self._pause_run(
+            run,
+            lambda s: lifecycle.gate_pause(
+                s,
+                estimate=estimate,
+                execution_arn=run.execution_arn,
+                actor=STATE_MACHINE_ACTOR,
+                now=now,
+            ),
+            task="gate",
+            outcome=Outcome.GATED,
+            subject="paused at the concurrency gate",
+            weights=None,
+            extra=lambda _: {
+                "gate": estimate.to_dict(),
+                "action": "raise reservedConcurrency with pulumi up, then run: "
+                f"python -m controller resume --route {run.route}",
+            },
+        )
+
+    def _pause_run(
+        self,
+        run: RunContext,
+        decide: Callable[[RouteState], Transition],
+        *,
+        task: str,
+        outcome: str,
+        subject: str,
+        weights: Weights | None,
+        extra: Callable[[RouteState], dict[str, Any]],
+    ) -> TaskResult:
+        """Commit a transition that pauses the run; log it and notify (event ``task``) once.
+
+        ``weights`` of the notice: ``None`` for the state's ``last_written``.
+        """
         try:
-            _, transition = self._commit(
-                run.route,
-                lambda s: lifecycle.gate_pause(
-                    s,
-                    estimate=estimate,
-                    execution_arn=run.execution_arn,
-                    actor=STATE_MACHINE_ACTOR,
-                    now=now,
-                ),
-            )
+            _, transition = self._commit(run.route, decide)
         except TransitionRefused:
-            return self._superseded(self._ports.state.load(run.route), run, "gate")
+            # The route changed hands meanwhile (rolled back, paused): not our run any more.
+            return self._superseded(self._ports.state.load(run.route), run, task)
         state = transition.state
         self._log.warning("route %s: %s", run.route, state.reason)
         if transition.changed:
             self._notify(
                 run.route,
-                "paused at the concurrency gate",
-                event="gate",
+                subject,
+                event=task,
                 state=state,
                 actor=STATE_MACHINE_ACTOR,
-                weights=state.last_written,
-                extra={
-                    "gate": estimate.to_dict(),
-                    "action": "raise reservedConcurrency with pulumi up, then run: "
-                    f"python -m controller resume --route {run.route}",
-                },
+                weights=state.last_written if weights is None else weights,
+                extra=extra(state),
             )
-        return TaskResult(Outcome.GATED, state.status, reason=state.reason)
+        return TaskResult(outcome, state.status, reason=state.reason)
 
     def capacity_tick(self, *, actor: str = "schedule:capacity") -> list[CapacityGuard]:
         """The periodic invocation: end every capacity hold that is over (restore MinCapacity).
@@ -1493,32 +1516,20 @@ class CanaryService:
     def _drift(self, record: RouteRecord, run: RunContext, live: Weights) -> TaskResult:
         """Pause the route with reason drift; the weights stay as the human set them."""
         now = self._clock()
-        try:
-            _, transition = self._commit(
-                run.route,
-                lambda s: lifecycle.drift(s, live=live, actor=STATE_MACHINE_ACTOR, now=now),
-            )
-        except TransitionRefused:
-            # The route changed hands meanwhile (rolled back, paused): not our run any more.
-            return self._superseded(self._ports.state.load(run.route), run, "drift")
-        state = transition.state
-        self._log.warning("route %s: %s", run.route, state.reason)
-        if transition.changed:
-            self._notify(
-                run.route,
-                "paused: weights changed by hand",
-                event="drift",
-                state=state,
-                actor=STATE_MACHINE_ACTOR,
-                weights=live,
-                extra={
-                    "live": _weights_dict(live),
-                    "expected": _weights_dict(state.last_written),
-                    "action": "the run stopped; the weights were left as they are. Restore them, "
-                    "or resume with the live weights accepted",
-                },
-            )
-        return TaskResult(Outcome.DRIFT, state.status, reason=state.reason)
+        return self._pause_run(
+            run,
+            lambda s: lifecycle.drift(s, live=live, actor=STATE_MACHINE_ACTOR, now=now),
+            task="drift",
+            outcome=Outcome.DRIFT,
+            subject="paused: weights changed by hand",
+            weights=live,
+            extra=lambda state: {
+                "live": _weights_dict(live),
+                "expected": _weights_dict(state.last_written),
+                "action": "the run stopped; the weights were left as they are. Restore them, "
+                "or resume with the live weights accepted",
+            },
+        )
 
     def _restore_expected(self, record: RouteRecord) -> None:
         """After losing the route mid-shift: make the rule hold what the stored state says."""
