@@ -34,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from rehearsal.scenario.traffic import SyntheticRequest, WeightedPicker, alb_event, forward_weights
+from rehearsal.world.serving import serve_in_thread, stop_serving
 
 __all__ = ["AlbRequest", "TwinAlb", "rule_matches", "select_rule"]
 
@@ -199,24 +200,14 @@ class TwinAlb:
     def start(self) -> TwinAlb:
         """Bind a free port and serve in a daemon thread; returns self."""
         self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="twin-alb",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, "twin-alb")
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        stop_serving(self._server, self._thread)
+        self._server = None
+        self._thread = None
 
     def answer(self, request: AlbRequest, target: str) -> _Answer:
         """Serve one request as the listener's rules say."""

@@ -23,6 +23,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from rehearsal.world.serving import serve_in_thread, stop_serving
+
 __all__ = ["DIVERGENT_CACHE_CONTROL", "TILE_PNG", "StandinServer"]
 
 LOOPBACK = "127.0.0.1"
@@ -150,24 +152,14 @@ class StandinServer:
     def start(self) -> StandinServer:
         """Bind a free port and serve in a daemon thread; returns self."""
         self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"standin-{self.name}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, f"standin-{self.name}")
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        stop_serving(self._server, self._thread)
+        self._server = None
+        self._thread = None
 
     @property
     def failing(self) -> bool:
