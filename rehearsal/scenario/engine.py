@@ -835,22 +835,14 @@ class _Rehearsal:
         route.redeploy_at_ms = started
         after = route.to_weights(route.weights.read())
         route.record = self.registry.route(route.name)
-        parameters = stack_changes.changed_route_parameters(redeployment.changes, self.stack)
-        rules: list[str] = []
-        for parameter in parameters:
-            event = stack_changes.parameter_change_event(
-                parameter,
-                at=datetime.now(UTC),
-                region=emulator.region,
-                account_id=emulator.account_id,
-                event_id=f"rehearsal-redeploy-{route.name}-{int(time.time() * 1000)}",
-            )
-            matched, _ = stack_changes.deliver_parameter_change(
-                emulator.client("events"), emulator.client("lambda"), event
-            )
-            rules += [rule.name for rule in matched if rule.name not in rules]
+        parameters, rules = stack_changes.deliver_route_records(
+            emulator,
+            self.stack,
+            redeployment.changes,
+            event_id_prefix=f"rehearsal-redeploy-{route.name}",
+        )
         changed = "; ".join(change.describe() for change in redeployment.changes) or "nothing"
-        records = ", ".join(p.name for p in parameters) or "no route record"
+        records = ", ".join(parameters) or "no route record"
         self._event(
             route,
             "redeploy",

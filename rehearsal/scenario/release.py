@@ -177,21 +177,9 @@ def deliver_route_records(
     emulator: Any, stack: str, changes: Any, route: str
 ) -> tuple[list[str], list[str]]:
     """Parameter Store's change events of the records an apply wrote; (records, rules)."""
-    parameters = stack_changes.changed_route_parameters(changes, stack)
-    rules: list[str] = []
-    for parameter in parameters:
-        event = stack_changes.parameter_change_event(
-            parameter,
-            at=datetime.now(UTC),
-            region=emulator.region,
-            account_id=emulator.account_id,
-            event_id=f"rehearsal-release-{route}-{int(time.time() * 1000)}",
-        )
-        matched, _ = stack_changes.deliver_parameter_change(
-            emulator.client("events"), emulator.client("lambda"), event
-        )
-        rules += [rule.name for rule in matched if rule.name not in rules]
-    return [p.name for p in parameters], rules
+    return stack_changes.deliver_route_records(
+        emulator, stack, changes, event_id_prefix=f"rehearsal-release-{route}"
+    )
 
 
 def inject_alarm(emulator: Any, record: RouteRecord, stage: int) -> tuple[float, list[str]]:

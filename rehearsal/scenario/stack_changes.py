@@ -21,6 +21,7 @@ nothing that reads the rule by ARN may see a change.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -144,6 +145,30 @@ def deliver_parameter_change(
             f"{PARAMETER_EVENT_DETAIL_TYPE!r} event of {name}: the registry sync path is not wired"
         )
     return rules, deliver(events, lambda_client, event, rules=rules)
+
+
+def deliver_route_records(
+    emulator: Any, stack: str, changes: Iterable[ResourceChange], *, event_id_prefix: str
+) -> tuple[list[str], list[str]]:
+    """Parameter Store's change events of the route records an apply wrote, delivered.
+
+    Returns the records' names and the names of the rules the events went through.
+    """
+    parameters = changed_route_parameters(changes, stack)
+    rules: list[str] = []
+    for parameter in parameters:
+        event = parameter_change_event(
+            parameter,
+            at=datetime.now(UTC),
+            region=emulator.region,
+            account_id=emulator.account_id,
+            event_id=f"{event_id_prefix}-{int(time.time() * 1000)}",
+        )
+        matched, _ = deliver_parameter_change(
+            emulator.client("events"), emulator.client("lambda"), event
+        )
+        rules += [rule.name for rule in matched if rule.name not in rules]
+    return [p.name for p in parameters], rules
 
 
 def reverse_forward_order(elbv2: Any, rule_arn: str) -> list[str]:
