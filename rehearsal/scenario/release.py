@@ -29,7 +29,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,29 +187,14 @@ def inject_alarm(emulator: Any, record: RouteRecord, stage: int) -> tuple[float,
     Returns when the alarm changed (``time.perf_counter()``) and the rules it went through.
     """
     reason = f"rehearsal: release stage {stage} of route {record.route} fails (--fail-at-stage)"
-    composite = faults.set_route_alarms(
-        emulator.client("cloudwatch"), record, state="ALARM", reason=reason
-    )
-    changed = time.perf_counter()
-    event = faults.alarm_state_change_event(
-        composite,
-        state="ALARM",
-        previous_state=str(composite.get("StateValue", "OK")),
+    fired = faults.fire_alarm(
+        emulator,
+        record,
         reason=reason,
-        at=datetime.now(UTC),
-        region=emulator.region,
-        account_id=emulator.account_id,
         event_id=f"rehearsal-release-{record.route}-{int(time.time() * 1000)}",
     )
-    rules = faults.matching_rules(emulator.client("events"), event)
-    threading.Thread(
-        target=faults.deliver,
-        args=(emulator.client("events"), emulator.client("lambda"), event),
-        kwargs={"rules": rules},
-        name=f"eventbridge-release-{record.route}",
-        daemon=True,
-    ).start()
-    return changed, [rule.name for rule in rules]
+    # Not joined: the phase watches the alias (wait_single), which fails on a lost delivery.
+    return fired.changed, [rule.name for rule in fired.rules]
 
 
 def wait_single(emulator: Any, record: RouteRecord, version: str, since: float) -> float:
