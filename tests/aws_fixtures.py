@@ -345,6 +345,14 @@ PROJECT = Path(__file__).resolve().parents[1]
 TWIN_STACK_FILE = PROJECT / "tests" / "stacks" / "Pulumi.three.yaml"
 TWIN_STACK = "three"
 TWIN_ROUTES = ("map-poi", "map-tile", "route-search")
+# Long bakes: a run a twin test sets up stays in its first bake for the whole test.
+SLOW_PLAN = PlanRecord(
+    stages=(
+        StagePlanRecord(weight=10.0, bake_seconds=600),
+        StagePlanRecord(weight=50.0, bake_seconds=600),
+        StagePlanRecord(weight=100.0, bake_seconds=0),
+    )
+)
 ACCOUNT_ID = "123456789012"  # moto's default account
 # The service's read-back and rollback retries, quick: the twin answers at once.
 QUICK_SETTINGS = ServiceSettings(verify_interval_seconds=0.05, rollback_retry_interval_seconds=0.05)

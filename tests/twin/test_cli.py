@@ -30,25 +30,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from controller.core.contract import PlanRecord, StagePlanRecord
 from controller.core.lifecycle import Status
 from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
 from controller.service import RunContext
-from tests.aws_fixtures import REGION, TWIN_ROUTES, SharedTwin, TwinWorld
+from tests.aws_fixtures import REGION, SLOW_PLAN, TWIN_ROUTES, SharedTwin, TwinWorld
 from tests.cli_views import ROLLBACK_DONE
 from tests.processes import FAKE_CREDENTIALS
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "three"
-# Long bakes: a run set up by a test stays in its first bake for the whole test.
-SLOW_PLAN = PlanRecord(
-    stages=(
-        StagePlanRecord(weight=10.0, bake_seconds=600),
-        StagePlanRecord(weight=50.0, bake_seconds=600),
-        StagePlanRecord(weight=100.0, bake_seconds=0),
-    )
-)
 KNOWN = "map-poi, map-tile, route-search"
 TOKYO = ZoneInfo("Asia/Tokyo")
 

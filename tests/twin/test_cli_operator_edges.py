@@ -17,21 +17,13 @@ import re
 import pytest
 
 from controller.cli.main import EXIT_CODES_HELP, Io, main
-from controller.core.contract import PlanRecord, StagePlanRecord
 from controller.core.lifecycle import Status
 from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS, Weights
 from controller.service import RunContext
-from tests.aws_fixtures import REGION, TWIN_ROUTES, TwinWorld
+from tests.aws_fixtures import REGION, SLOW_PLAN, TWIN_ROUTES, TwinWorld
 
 STACK = "three"
-SLOW_PLAN = PlanRecord(
-    stages=(
-        StagePlanRecord(weight=10.0, bake_seconds=600),
-        StagePlanRecord(weight=50.0, bake_seconds=600),
-        StagePlanRecord(weight=100.0, bake_seconds=0),
-    )
-)
 BY_HAND = Weights(ecs=499, lambda_=500)
 
 
