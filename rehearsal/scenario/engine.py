@@ -638,15 +638,7 @@ class _Rehearsal:
             return
         self._missed(route, state, stage, route.fault_thread is not None, "--fail-at-stage")
         if not route.failing_started and self._baking(route, state, stage, UPSTREAM_FAILS_AT):
-            route.failing_started = True
-            route.upstream.set_failing(True)
-            self._event(
-                route,
-                "upstream_failing",
-                stage,
-                None,
-                "the map delivery stand-in answers 503 from now on: the function returns 502",
-            )
+            self._upstream_fails(route, stage)
         if route.fault_thread is None and self._baking(route, state, stage, ALARM_AT):
             route.fault_thread = threading.Thread(
                 target=self._alarm_and_failback,
@@ -655,6 +647,18 @@ class _Rehearsal:
                 daemon=True,
             )
             route.fault_thread.start()
+
+    def _upstream_fails(self, route: _Route, stage: int) -> None:
+        """From now on the route's upstream stand-in answers 503, so the function returns 502."""
+        route.failing_started = True
+        route.upstream.set_failing(True)
+        self._event(
+            route,
+            "upstream_failing",
+            stage,
+            None,
+            "the map delivery stand-in answers 503 from now on: the function returns 502",
+        )
 
     def _alarm_and_failback(self, route: _Route, stage: int) -> None:
         """The alarm, its event through the program's rule, then poll the rule for ECS 100 %."""
@@ -688,15 +692,7 @@ class _Rehearsal:
                     self._event(route, "scale_in", stage, None, scaled.describe())
             if not route.fail_after_promotion:
                 return
-            route.failing_started = True
-            route.upstream.set_failing(True)
-            self._event(
-                route,
-                "upstream_failing",
-                stage,
-                None,
-                "the map delivery stand-in answers 503 from now on: the function returns 502",
-            )
+            self._upstream_fails(route, stage)
             self._inject_alarm(route, None)
         except BaseException as error:  # surfaced by the monitor
             route.fault_error = error
