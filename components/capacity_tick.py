@@ -16,7 +16,7 @@ from __future__ import annotations
 import pulumi
 
 from components import naming
-from components.controller_rule import ControllerRuleArgs, controller_rule
+from components.controller_rule import ControllerRule, ControllerRuleArgs
 
 TYPE_TOKEN = "strangler:capacity_tick:CapacityTickRule"
 
@@ -26,22 +26,18 @@ TYPE_TOKEN = "strangler:capacity_tick:CapacityTickRule"
 CAPACITY_TICK_RATE = "rate(15 minutes)"
 
 
-class CapacityTickRule(pulumi.ComponentResource):
+class CapacityTickRule(ControllerRule):
     """The scheduled rule, its target (the controller) and the permission that lets it invoke."""
-
-    rule_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: ControllerRuleArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        rule = controller_rule(
-            self,
+        super().__init__(
+            TYPE_TOKEN,
             name,
             args,
             rule_name=naming.capacity_tick_rule_name(args.stack),
             description=f"End the capacity holds of stack {args.stack} that are over",
             schedule_expression=CAPACITY_TICK_RATE,
+            opts=opts,
         )
-        self.rule_arn = rule.arn
-        self.register_outputs({"rule_arn": self.rule_arn})

@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 
 from components import naming
-from components.controller_rule import ControllerRuleArgs, controller_rule
+from components.controller_rule import ControllerRule, ControllerRuleArgs
 from components.json_text import json_text
 from controller.core.contract import route_parameter_name
 
@@ -55,17 +55,14 @@ def registry_sync_event_pattern(stack: str) -> dict[str, Any]:
     }
 
 
-class RegistrySyncRule(pulumi.ComponentResource):
+class RegistrySyncRule(ControllerRule):
     """The rule, its target (the controller) and the permission that lets it invoke."""
-
-    rule_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: ControllerRuleArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        rule = controller_rule(
-            self,
+        super().__init__(
+            TYPE_TOKEN,
             name,
             args,
             rule_name=naming.registry_sync_rule_name(args.stack),
@@ -73,6 +70,5 @@ class RegistrySyncRule(pulumi.ComponentResource):
                 f"A route record of stack {args.stack} changed: reconcile its listener rule"
             ),
             event_pattern=json_text(registry_sync_event_pattern(args.stack)),
+            opts=opts,
         )
-        self.rule_arn = rule.arn
-        self.register_outputs({"rule_arn": self.rule_arn})
