@@ -166,10 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _stack(args: argparse.Namespace) -> str:
-    if args.stack:
-        return str(args.stack)
-    if args.stack_file is not None:
-        return stack_name_of(args.stack_file) or DEFAULT_STACK
+    """The stack a command names; ``fault`` names none (it acts on a served twin)."""
+    stack = getattr(args, "stack", None)
+    if stack:
+        return str(stack)
+    stack_file = getattr(args, "stack_file", None)
+    if stack_file is not None:
+        return stack_name_of(stack_file) or DEFAULT_STACK
     return DEFAULT_STACK
 
 

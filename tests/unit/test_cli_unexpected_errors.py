@@ -51,3 +51,17 @@ def test_serve_refuses_a_port_that_is_not_one(port, capsys):
         rehearsal.cli.main(["serve", "--port", port])
     assert done.value.code == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_a_config_refusal_from_fault_names_the_default_stack(monkeypatch):
+    # `fault` has no --stack: the refusal must still be one line, not an AttributeError.
+    def refused(*_args, **_kwargs):
+        raise rehearsal.cli.ConfigRejected(["strangler:routes: required"])
+
+    monkeypatch.setattr(rehearsal.cli, "main_fault", refused)
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["fault", "--endpoint-url", "http://127.0.0.1:1", "--route", "map-tile"]
+    assert rehearsal.cli.main(argv, out=out, err=err) == rehearsal.cli.EXIT_CONFIG
+    assert err.getvalue() == (
+        f"invalid config for stack {rehearsal.cli.DEFAULT_STACK}:\nstrangler:routes: required\n"
+    )
