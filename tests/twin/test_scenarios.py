@@ -81,12 +81,28 @@ class World:
             time.sleep(0.02)
         raise AssertionError(f"route {ROUTE} never reached: {what}; last state {self.state()}")
 
-    def baking(self, stage_index: int) -> RouteState:
-        """Wait until the run has shifted to ``stage_index`` (0-based) and bakes it."""
-        return self.wait_for(
+    def baking(self, stage_index: int, execution: str | None = None) -> RouteState:
+        """Wait until the run has shifted to ``stage_index`` (0-based) and bakes it.
+
+        With ``execution``, also until the execution waits in that stage's Bake
+        state: stopped while moto's interpreter is still in the Choice after
+        Shift, moto ends it FAILED instead of ABORTED (see TwinWorld.park).
+        """
+        state = self.wait_for(
             f"baking stage {stage_index + 1}",
             lambda s: s.stage == stage_index and s.stage_started_at is not None,
         )
+        if execution is not None:
+            sfn = self.twin.client("stepfunctions")
+            deadline = time.monotonic() + 30
+            while True:
+                events = sfn.get_execution_history(executionArn=execution)["events"]
+                bakes = [e for e in events if e["type"] == "WaitStateEntered"]
+                if len(bakes) > stage_index:
+                    return state
+                assert time.monotonic() < deadline, f"{execution} never entered its Bake state"
+                time.sleep(0.01)
+        return state
 
     def deliver(self, event: dict[str, Any]) -> dict[str, Any]:
         """Invoke the controller handler directly, as EventBridge does."""
@@ -173,7 +189,7 @@ def test_healthy_run_goes_all_the_way_to_100(world3: World) -> None:
 def test_alarm_during_a_bake_rolls_back_within_one_handler_call(world3: World, stage: int) -> None:
     world = world3
     execution = world.start()
-    world.baking(stage)
+    world.baking(stage, execution)
     world.twin.set_alarm("ALARM", child="app-errors")
     response = world.deliver(world.twin.alarm_event())
     # Right after that one call: weights at ECS, execution stopped, state recorded.
