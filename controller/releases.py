@@ -35,7 +35,7 @@ from typing import Any, Final, Protocol
 from controller.core import release_run
 from controller.core.contract import RouteRecord
 from controller.core.errors import ConcurrentUpdate, StranglerError, TransitionRefused
-from controller.core.lifecycle import RouteState, Status, Transition
+from controller.core.lifecycle import RouteState, Status, Transition, held_execution
 from controller.core.ports import Ports, ReleasePort
 from controller.core.release import (
     AliasSplit,
@@ -257,7 +257,7 @@ class ReleaseService:
             return ReleaseTaskResult(Outcome.NOOP, existing.status, reason=reason)
         assert candidate is not None
         now = self._clock()
-        holder = existing.lock.execution_arn if existing.lock else None
+        holder = held_execution(existing)
         running = holder not in (None, execution_arn) and self._ports.executions.is_running(
             str(holder)
         )

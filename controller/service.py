@@ -1080,7 +1080,7 @@ class CanaryService:
         alarm: AlarmStatus = self._ports.alarms.alarm_status(record)
         split = self.releases.split(record)
         release = self.releases.state(route) if split is not None else None
-        execution = state.lock.execution_arn if state.lock else None
+        execution = lifecycle.held_execution(state)
         running = self._ports.executions.is_running(execution) if execution else False
         next_stage_at = None
         if state.status is Status.PROGRESSING and state.stage_started_at is not None:
@@ -1343,7 +1343,7 @@ class CanaryService:
         # 4. Stop the run that held the route (never the caller's own execution).
         stopped: str | None = None
         if transition is not None and transition.changed and before is not None:
-            holder = before.lock.execution_arn if before.lock else None
+            holder = lifecycle.held_execution(before)
             if holder is not None and holder != caller_execution:
                 try:
                     stopped = self._stop(holder, f"rolled back: {reason}")

@@ -471,6 +471,11 @@ def _hint_resume(state: RouteState) -> str:
     return f"an operator runs: python -m controller resume --route {state.route}"
 
 
+def held_execution(state: RouteState) -> str | None:
+    """The execution that holds the route's lock, or None when it is free."""
+    return state.lock.execution_arn if state.lock else None
+
+
 def _require_holder(state: RouteState, execution_arn: str, transition: str) -> None:
     """Refuse unless ``execution_arn`` holds the lock of a progressing run.
 
@@ -867,7 +872,7 @@ def pause(state: RouteState, *, reason: str, actor: str, now: datetime) -> Trans
         now=now,
         entry_reason=reason,
         entry_weights=state.last_written,
-        execution_arn=state.lock.execution_arn if state.lock else None,
+        execution_arn=held_execution(state),
         status=Status.PAUSED,
         reason=f"{actor}: {reason}",
     )
@@ -975,7 +980,7 @@ def rollback(state: RouteState, *, reason: str, actor: str, now: datetime) -> Tr
         reason=reason,
         actor=actor,
         now=now,
-        execution_arn=state.lock.execution_arn if state.lock else None,
+        execution_arn=held_execution(state),
     )
 
 
@@ -1014,7 +1019,7 @@ def drift(state: RouteState, *, live: Weights, actor: str, now: datetime) -> Tra
         actor=actor,
         now=now,
         entry_weights=live,
-        execution_arn=state.lock.execution_arn if state.lock else None,
+        execution_arn=held_execution(state),
     )
 
 
@@ -1052,7 +1057,7 @@ def promote(
         if full:
             return _unchanged(state)
         _refuse(state, "promote", "route is already promoted", "nothing to do")
-    interrupted = state.lock.execution_arn if state.lock else None
+    interrupted = held_execution(state)
     total = state.stages_total or plan_stages
     if full:
         return _end_run(
@@ -1150,7 +1155,7 @@ def sync(
         now=now,
         entry_reason=reason,
         entry_weights=weights,
-        execution_arn=state.lock.execution_arn if state.lock else None,
+        execution_arn=held_execution(state),
     )
 
 
@@ -1177,7 +1182,7 @@ def record_capacity(
         now=now,
         entry_reason=reason,
         entry_weights=None,
-        execution_arn=state.lock.execution_arn if state.lock else None,
+        execution_arn=held_execution(state),
         capacity=guard,
     )
 

@@ -27,7 +27,15 @@ from datetime import datetime
 from typing import Final
 
 from controller.core.errors import TransitionRefused
-from controller.core.lifecycle import Event, HistoryEntry, Lock, RouteState, Status, Transition
+from controller.core.lifecycle import (
+    Event,
+    HistoryEntry,
+    Lock,
+    RouteState,
+    Status,
+    Transition,
+    held_execution,
+)
 from controller.core.release import Judgement, Verdict
 
 __all__ = [
@@ -243,7 +251,7 @@ def failback(state: RouteState, *, reason: str, actor: str, now: datetime) -> Tr
     """
     if state.status is Status.ROLLED_BACK and state.lock is None:
         return Transition(state=state, entry=None, changed=False)
-    execution = state.lock.execution_arn if state.lock else None
+    execution = held_execution(state)
     new = replace(state, status=Status.ROLLED_BACK, lock=None, run_stages=0)
     return _changed(
         state,
@@ -265,7 +273,7 @@ def pause(state: RouteState, *, reason: str, actor: str, now: datetime) -> Trans
             route=route_of_release_key(state.route),
             transition="release_pause",
         )
-    execution = state.lock.execution_arn if state.lock else None
+    execution = held_execution(state)
     new = replace(state, status=Status.PAUSED, lock=None)
     return _changed(
         state,
