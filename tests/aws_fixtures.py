@@ -58,6 +58,7 @@ from controller.core.weights import ALL_ECS, Weights
 from controller.service import CanaryService, ServiceSettings
 from rehearsal.scenario.faults import change_weights_by_hand
 from rehearsal.world import moto_patches
+from rehearsal.world.apply import AppliedStack
 from rehearsal.world.brownfield import Brownfield
 from rehearsal.world.emulator import Emulator, moto_config
 from rehearsal.world.moto_lambda import LambdaRouter, route_lambda_invocations
@@ -482,6 +483,7 @@ class TwinWorld:
     brownfield: Brownfield
     queue_url: str
     snapshot: _Snapshot
+    applied: AppliedStack
     hold: Hold = field(default_factory=Hold)
     controller: Any = None
     router: LambdaRouter | None = None
@@ -924,6 +926,7 @@ class SharedTwin:
             brownfield=twin.brownfield,
             queue_url=queue_url,
             snapshot=_snapshot(factory, stack),
+            applied=twin.applied,
         )
         return self._world
 

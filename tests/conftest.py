@@ -56,3 +56,28 @@ def twin(shared_twin: SharedTwin, monkeypatch: pytest.MonkeyPatch) -> Iterator[T
     fake_aws_env(monkeypatch)
     with shared_twin.use() as world:
         yield world
+
+
+# --- scheduling -----------------------------------------------------------------------
+#: The tiers in the order ``make pytest`` hands them out: slowest first.
+TIER_ORDER = ("twin", "aws", "unit")
+
+
+def _schedule_rank(item: pytest.Item) -> tuple[int, int]:
+    """Where ``item`` goes in the run: its tier, and within it the ``own_stack`` modules first."""
+    tier = item.path.parent.name
+    rank = TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER)
+    return rank, 0 if item.get_closest_marker("own_stack") else 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Hand the longest work out first, so that the short modules fill the gaps at the end.
+
+    ``make pytest`` runs ``--dist loadscope --no-loadscope-reorder``: each
+    module (or class) goes whole to one worker, in the order of this list.
+    xdist's own reordering (most tests first) would hand out a module that
+    applies a stack of its own, three slow tests, after hundreds of quick
+    ones, and the run would end waiting on it. The sort is stable: within a
+    rank, modules and tests keep their collection order.
+    """
+    items.sort(key=_schedule_rank)

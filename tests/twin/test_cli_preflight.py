@@ -38,6 +38,8 @@ from rehearsal.serve import serve
 from rehearsal.world.twin import Twin
 from tests.processes import FAKE_CREDENTIALS, run_python
 
+pytestmark = pytest.mark.own_stack
+
 PROJECT = Path(__file__).resolve().parents[2]
 STACK = "prod"
 ROUTE = "map-tile"

@@ -37,6 +37,8 @@ from rehearsal.world.records import ResourceRecord
 from rehearsal.world.stack_files import load_stack_config
 from tests.example_stack import PROJECT, REGION, ROUTE, STACK
 
+pytestmark = pytest.mark.own_stack
+
 CONTROLLER_TYPE = "strangler:controller:CanaryController"
 
 

@@ -33,6 +33,8 @@ from rehearsal.world.emulator import Emulator, in_process
 from rehearsal.world.twin import build_twin
 from tests.twin.test_rehearsal_run import fresh_routes, live_weights
 
+pytestmark = pytest.mark.own_stack
+
 PROJECT = Path(__file__).resolve().parents[2]
 STACK = "prod"
 REGION = "ap-northeast-1"

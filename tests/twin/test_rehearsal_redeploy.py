@@ -50,6 +50,8 @@ from rehearsal.world.twin import (
 from tests.example_stack import PROJECT, REGION, ROUTE, STACK
 from tests.twin.test_rehearsal_run import fresh_routes
 
+pytestmark = pytest.mark.own_stack
+
 STAGE = 2
 # Stage 2 of the example plan is 10 %.
 STAGE_2 = Weights.from_percent(10)

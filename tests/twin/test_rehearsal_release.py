@@ -14,6 +14,8 @@ import pytest
 
 from rehearsal.run import RunOptions, run_rehearsal
 
+pytestmark = pytest.mark.own_stack
+
 PROJECT = Path(__file__).resolve().parents[2]
 FAILBACK_LIMIT_MS = 1000
 

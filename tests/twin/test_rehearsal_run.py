@@ -48,6 +48,8 @@ from rehearsal.world.emulator import Emulator, in_process
 from rehearsal.world.twin import build_twin
 from tests.example_stack import PROJECT, REGION, ROUTE, STACK
 
+pytestmark = pytest.mark.own_stack
+
 THREE = PROJECT / "tests" / "stacks" / "Pulumi.three.yaml"
 # Issue 5: the failback must be below a second in the failing runs.
 FAILBACK_LIMIT_MS = 1000

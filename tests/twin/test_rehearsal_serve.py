@@ -42,7 +42,10 @@ POLL_SECONDS = 0.2
 
 # The controller's Powertools Metrics warns on invocations without a metric;
 # the live stack silences it, but pytest resets the filters for every test.
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+pytestmark = [
+    pytest.mark.own_stack,
+    pytest.mark.filterwarnings("ignore:No application metrics to publish"),
+]
 
 
 @pytest.fixture(scope="module")
