@@ -66,7 +66,7 @@ from controller.core.plan import Stage, StagePlan
 from controller.core.ports import ALARM, AlarmStatus, Ports
 from controller.core.release_run import release_key
 from controller.core.split import alb_text, split_json_with_alb, split_text
-from controller.core.state_machine import Outcome
+from controller.core.state_machine import Outcome, task_payload
 from controller.core.sync import SyncPlan, TargetGroupWeight, plan_sync, same_groups
 from controller.core.verify import VerifyReport
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
@@ -161,12 +161,7 @@ class TaskResult:
                 "weight": self.stage.weight_percent,
                 "bakeSeconds": self.stage.bake_seconds,
             }
-        return {
-            "outcome": self.outcome,
-            "status": self.status.value,
-            "stage": stage,
-            "reason": self.reason,
-        }
+        return task_payload(self.outcome, self.status.value, stage, self.reason)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ __all__ = [
     "build_definition",
     "lambda_invoke_resource",
     "partition_of_arn",
+    "task_payload",
 ]
 
 # Name of the error the controller handler raises for throttling and other
@@ -89,6 +90,14 @@ LAMBDA_TRANSIENT_ERRORS: Final = (
 
 # Keys of the dict the controller returns for every task (ResultSelector reads them).
 TASK_RESULT_KEYS: Final = ("outcome", "status", "stage", "reason")
+
+
+def task_payload(
+    outcome: str, status: str, stage: dict[str, Any] | None, reason: str | None
+) -> dict[str, Any]:
+    """What the controller returns for a task: the values under :data:`TASK_RESULT_KEYS`."""
+    return dict(zip(TASK_RESULT_KEYS, (outcome, status, stage, reason), strict=True))
+
 
 # Step Functions' optimized Lambda integration ("Invoke an AWS Lambda function
 # with Step Functions": arn:aws:states:::lambda:invoke), in a given partition.
