@@ -21,6 +21,7 @@ from controller.core import lifecycle
 from controller.core.capacity import CapacityChange, CapacityGuard, CapacityReading
 from controller.core.contract import CapacityRecord, RouteRecord
 from controller.core.errors import StranglerError
+from controller.core.json_form import fields_dict
 from controller.core.lifecycle import RouteState, Transition
 from controller.core.ports import CapacityPort, NotifyPort, Ports
 
@@ -146,7 +147,9 @@ class CapacityGuardOps:
             f"capacity {what}: {_describe_reading(reading)}; {guard.describe()}, "
             "held through the canary"
         )
-        self._record(record, guard, reason, actor, extra={"found": _reading_dict(reading)})
+        self._record(
+            record, guard, reason, actor, extra={"found": fields_dict(reading, camel=True)}
+        )
         return guard
 
     def on_promoted(self, record: RouteRecord, *, actor: str) -> CapacityGuard | None:
@@ -316,15 +319,6 @@ def _describe_reading(reading: CapacityReading) -> str:
     else:
         text += " (no scalable target)"
     return text
-
-
-def _reading_dict(reading: CapacityReading) -> dict[str, Any]:
-    return {
-        "desiredCount": reading.desired_count,
-        "runningCount": reading.running_count,
-        "minCapacity": reading.min_capacity,
-        "maxCapacity": reading.max_capacity,
-    }
 
 
 def _service_dict(ref: CapacityRecord | None) -> dict[str, Any] | None:

@@ -47,7 +47,7 @@ from controller.core.release import (
     judge,
     stage_split,
 )
-from controller.core.state_machine import Outcome
+from controller.core.state_machine import Outcome, task_payload
 from controller.runs import start_run
 
 __all__ = [
@@ -84,12 +84,7 @@ class ReleaseTaskResult:
 
     def to_payload(self) -> dict[str, Any]:
         """JSON for Step Functions."""
-        return {
-            "outcome": self.outcome,
-            "status": self.status.value,
-            "stage": self.stage,
-            "reason": self.reason,
-        }
+        return task_payload(self.outcome, self.status.value, self.stage, self.reason)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ from controller.core.plan import Stage, StagePlan
 from controller.core.ports import ALARM, AlarmStatus, Ports
 from controller.core.release_run import release_key
 from controller.core.split import alb_text, split_json_with_alb, split_text
-from controller.core.state_machine import Outcome
+from controller.core.state_machine import Outcome, task_payload
 from controller.core.sync import SyncPlan, TargetGroupWeight, plan_sync, same_groups
 from controller.core.verify import VerifyReport
 from controller.core.weights import ALL_ECS, ALL_LAMBDA, Weights
@@ -161,12 +161,7 @@ class TaskResult:
                 "weight": self.stage.weight_percent,
                 "bakeSeconds": self.stage.bake_seconds,
             }
-        return {
-            "outcome": self.outcome,
-            "status": self.status.value,
-            "stage": stage,
-            "reason": self.reason,
-        }
+        return task_payload(self.outcome, self.status.value, stage, self.reason)
 
 
 @dataclass(frozen=True)
@@ -443,8 +438,6 @@ class CanaryService:
             "paused: the function does not answer as ECS does",
             event="verify",
             state=transition.state,
-            actor=STATE_MACHINE_ACTOR,
-            weights=transition.state.last_written,
             extra={
                 "differences": [d.to_dict() for d in report.differences] if report else [],
                 "action": "no user traffic reached the function. Fix it, check with python -m "
@@ -612,8 +605,6 @@ class CanaryService:
                 "paused until the next run",
                 event="pause",
                 state=transition.state,
-                actor=STATE_MACHINE_ACTOR,
-                weights=transition.state.last_written,
             )
         return result
 
@@ -640,7 +631,6 @@ class CanaryService:
                 "promoted: all traffic on Lambda",
                 event="finish",
                 state=transition.state,
-                actor=STATE_MACHINE_ACTOR,
                 weights=ALL_LAMBDA,
             )
             self._release_waiting(record.route, STATE_MACHINE_ACTOR)
@@ -872,14 +862,7 @@ class CanaryService:
             return self._promote_full(record, reason=reason, actor=actor)
         before, transition = self._commit(
             route,
-            lambda s: lifecycle.promote(
-                s,
-                full=False,
-                reason=reason,
-                actor=actor,
-                now=now,
-                plan_stages=len(record.plan.stages),
-            ),
+            _promotion(record, full=False, reason=reason, actor=actor, now=now),
         )
         stopped = None
         if before.lock is not None:
@@ -891,7 +874,6 @@ class CanaryService:
             event="promote",
             state=transition.state,
             actor=actor,
-            weights=transition.state.last_written,
         )
         result = self._action(record, "promote", transition, stopped=stopped)
         return replace(result, result="started", execution=started.execution)
@@ -1197,7 +1179,7 @@ class CanaryService:
             event=event,
             state=state,
             actor=actor,
-            weights=state.last_written if weights is None else weights,
+            weights=weights,
         )
         return transition, stopped
 
@@ -1466,8 +1448,7 @@ class CanaryService:
                 subject,
                 event=task,
                 state=state,
-                actor=STATE_MACHINE_ACTOR,
-                weights=state.last_written if weights is None else weights,
+                weights=weights,
                 extra=extra(state),
             )
         return TaskResult(outcome, state.status, reason=state.reason)
@@ -1570,14 +1551,7 @@ class CanaryService:
         now = self._clock()
         transition, stopped = self._operator_commit(
             route,
-            lambda s: lifecycle.promote(
-                s,
-                full=True,
-                reason=reason,
-                actor=actor,
-                now=now,
-                plan_stages=len(record.plan.stages),
-            ),
+            _promotion(record, full=True, reason=reason, actor=actor, now=now),
             event="promote",
             what="promoted to 100 %",
             actor=actor,
@@ -1612,10 +1586,17 @@ class CanaryService:
         *,
         event: str,
         state: RouteState,
-        actor: str,
-        weights: Weights | None,
+        actor: str = STATE_MACHINE_ACTOR,
+        weights: Weights | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        """Publish ``what`` about ``state``.
+
+        ``actor`` defaults to the state machine (a task's notice); ``weights``
+        to the state's ``last_written``.
+        """
+        if weights is None:
+            weights = state.last_written
         message: dict[str, Any] = {
             "route": route,
             "event": event,
@@ -1675,6 +1656,15 @@ class CanaryService:
             weights=weights or self._ports.traffic.read_weights(record),
             stopped_execution=stopped,
         )
+
+
+def _promotion(
+    record: RouteRecord, *, full: bool, reason: str, actor: str, now: datetime
+) -> Callable[[RouteState], Transition]:
+    """The operator's promote of ``record``'s route (``stage N/N`` with N the plan's stages)."""
+    return lambda state: lifecycle.promote(
+        state, full=full, reason=reason, actor=actor, now=now, plan_stages=len(record.plan.stages)
+    )
 
 
 def _holds(state: RouteState, execution_arn: str) -> bool:

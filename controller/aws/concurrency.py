@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.aws.clients import aws_call
-from controller.aws.metrics import GET_METRIC_DATA, choose_period
+from controller.aws.metrics import GET_METRIC_DATA, choose_period, metric_query, metric_results
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
 CONCURRENT_EXECUTIONS = "ConcurrentExecutions"
@@ -25,19 +25,14 @@ LAMBDA_PERIOD = 60
 
 def concurrency_query(function_name: str, period: int) -> dict[str, Any]:
     """The MetricDataQuery of the function's ConcurrentExecutions: Maximum per ``period``."""
-    return {
-        "Id": "concurrency",
-        "MetricStat": {
-            "Metric": {
-                "Namespace": LAMBDA_NAMESPACE,
-                "MetricName": CONCURRENT_EXECUTIONS,
-                "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
-            },
-            "Period": period,
-            "Stat": "Maximum",
-        },
-        "ReturnData": True,
-    }
+    return metric_query(
+        "concurrency",
+        LAMBDA_NAMESPACE,
+        CONCURRENT_EXECUTIONS,
+        ("FunctionName", function_name),
+        period,
+        "Maximum",
+    )
 
 
 def _utc_now() -> datetime:
@@ -60,13 +55,8 @@ class LambdaConcurrency:
             return None
         period = max(LAMBDA_PERIOD, choose_period(start, end, self._clock()))
         values: list[float] = []
-        paginator = self._cloudwatch.get_paginator("get_metric_data")
+        query = concurrency_query(function_name, period)
         with aws_call(GET_METRIC_DATA, f"{LAMBDA_NAMESPACE}/{CONCURRENT_EXECUTIONS}"):
-            for page in paginator.paginate(
-                MetricDataQueries=[concurrency_query(function_name, period)],
-                StartTime=start,
-                EndTime=end,
-            ):
-                for result in page.get("MetricDataResults", []):
-                    values.extend(float(v) for v in result.get("Values", []))
+            for result in metric_results(self._cloudwatch, query, start, end):
+                values.extend(float(v) for v in result.get("Values", []))
         return max(values) if values else None

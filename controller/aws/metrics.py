@@ -10,7 +10,7 @@ weight over time.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,21 +68,40 @@ def choose_period(start: datetime, end: datetime, now: datetime) -> int:
     return max(step, math.ceil(needed / step) * step)
 
 
-def request_query(route: str, period: int) -> dict[str, Any]:
-    """The MetricDataQuery of the route's Requests: Sum per ``period``."""
+def metric_query(
+    query_id: str, namespace: str, metric: str, dimension: tuple[str, str], period: int, stat: str
+) -> dict[str, Any]:
+    """The MetricDataQuery of one metric, one (name, value) dimension: ``stat`` per ``period``."""
+    name, value = dimension
     return {
-        "Id": "requests",
+        "Id": query_id,
         "MetricStat": {
             "Metric": {
-                "Namespace": METRIC_NAMESPACE,
-                "MetricName": METRIC_REQUESTS,
-                "Dimensions": [{"Name": ROUTE_DIMENSION, "Value": route}],
+                "Namespace": namespace,
+                "MetricName": metric,
+                "Dimensions": [{"Name": name, "Value": value}],
             },
             "Period": period,
-            "Stat": "Sum",
+            "Stat": stat,
         },
         "ReturnData": True,
     }
+
+
+def request_query(route: str, period: int) -> dict[str, Any]:
+    """The MetricDataQuery of the route's Requests: Sum per ``period``."""
+    return metric_query(
+        "requests", METRIC_NAMESPACE, METRIC_REQUESTS, (ROUTE_DIMENSION, route), period, "Sum"
+    )
+
+
+def metric_results(
+    cloudwatch: Any, query: dict[str, Any], start: datetime, end: datetime
+) -> Iterator[dict[str, Any]]:
+    """Every MetricDataResult of ``query`` between ``start`` and ``end``, page after page."""
+    paginator = cloudwatch.get_paginator("get_metric_data")
+    for page in paginator.paginate(MetricDataQueries=[query], StartTime=start, EndTime=end):
+        yield from page.get("MetricDataResults", [])
 
 
 def canary_weight_datum(route: str, lambda_percent: float, at: datetime) -> dict[str, Any]:
@@ -127,16 +146,11 @@ class CloudWatchMetrics:
             return 0  # an empty window holds no requests; nothing to ask
         period = choose_period(start, end, self._clock())
         total = 0.0
-        paginator = self._cloudwatch.get_paginator("get_metric_data")
+        query = request_query(route, period)
         with aws_call(GET_METRIC_DATA, f"{METRIC_NAMESPACE}/{METRIC_REQUESTS}", route=route):
-            for page in paginator.paginate(
-                MetricDataQueries=[request_query(route, period)],
-                StartTime=start,
-                EndTime=end,
-            ):
-                for result in page.get("MetricDataResults", []):
-                    self._check_status(route, result)
-                    total += sum(float(value) for value in result.get("Values", []))
+            for result in metric_results(self._cloudwatch, query, start, end):
+                self._check_status(route, result)
+                total += sum(float(value) for value in result.get("Values", []))
         return round(total)
 
     @staticmethod

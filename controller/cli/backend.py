@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import NoRegionError, ProfileNotFound
-
-from controller.aws.clients import AwsSettings, ClientFactory
+from controller.aws.clients import ClientFactory
 from controller.aws.registry import SsmRegistry
 from controller.aws.wiring import aws_ports
+from controller.cli.aws_session import cli_client, open_factory
 from controller.cli.format import ActionView, RouteStatusView, capacity_text
 from controller.cli.types import EXIT_USAGE, CliError, Options
 from controller.core import lifecycle
@@ -43,19 +42,7 @@ class AwsBackend:
     @classmethod
     def connect(cls, options: Options) -> AwsBackend:
         """Resolve region and profile now, so a config error is reported before any call."""
-        settings = AwsSettings(
-            region=options.region, profile=options.profile, endpoint_url=options.endpoint_url
-        )
-        factory = ClientFactory(settings)
-        try:
-            # Reading the region reads the profile too: both raise ProfileNotFound.
-            region = factory.session().region_name
-        except ProfileNotFound as error:
-            raise CliError(
-                f"AWS profile {options.profile!r} was not found in the shared config",
-                EXIT_USAGE,
-                "pass an existing --profile, or leave it out to use the default credentials",
-            ) from error
+        factory, region = open_factory(options, options.region)
         if not region:
             raise CliError(
                 "no AWS region is configured",
@@ -67,10 +54,7 @@ class AwsBackend:
     # --------------------------------------------------------------- discovery
 
     def _client(self, service: str) -> Any:
-        try:
-            return self.factory.client(service)
-        except NoRegionError as error:  # pragma: no cover - connect() checks the region
-            raise CliError("no AWS region is configured", EXIT_USAGE, "pass --region") from error
+        return cli_client(self.factory, service)
 
     def registry(self) -> SsmRegistry:
         """The stack's registry; raises :class:`CliError` (exit 2) when the stack has none."""

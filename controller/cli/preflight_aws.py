@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config import MatchConfig, StackConfig
-from controller.aws.clients import AwsSettings, ClientFactory, aws_call, error_code
+from controller.aws.clients import ClientFactory, aws_call, error_code
+from controller.cli.aws_session import cli_client, open_factory
 from controller.cli.preflight import (
     AccountFacts,
     ConcurrencyFacts,
@@ -29,7 +30,7 @@ from controller.cli.preflight import (
     RuleFacts,
     TargetGroupFacts,
 )
-from controller.cli.types import EXIT_AWS, EXIT_USAGE, CliError, Options
+from controller.cli.types import EXIT_AWS, CliError, Options
 from controller.core.contract import registry_path
 from controller.core.errors import AwsCallFailed
 
@@ -54,25 +55,11 @@ class AwsAccountReader:
     @classmethod
     def connect(cls, options: Options, region: str) -> AwsAccountReader:
         """Clients for ``region``, ``--profile`` and ``--endpoint-url``; a bad profile: exit 2."""
-        settings = AwsSettings(
-            region=region, profile=options.profile, endpoint_url=options.endpoint_url
-        )
-        factory = ClientFactory(settings)
-        try:
-            factory.session()
-        except ProfileNotFound as error:
-            raise CliError(
-                f"AWS profile {options.profile!r} was not found in the shared config",
-                EXIT_USAGE,
-                "pass an existing --profile, or leave it out to use the default credentials",
-            ) from error
+        factory, _ = open_factory(options, region)
         return cls(region=region, factory=factory)
 
     def _client(self, service: str) -> Any:
-        try:
-            return self.factory.client(service)
-        except NoRegionError as error:  # pragma: no cover - the region always comes from config
-            raise CliError("no AWS region is configured", EXIT_USAGE, "pass --region") from error
+        return cli_client(self.factory, service)
 
     # ------------------------------------------------------------------ ELB
 

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from controller.core.json_form import fields_dict
 from controller.core.release import ReleasePlanRecord
 
 # Custom metrics. The route functions emit Requests/AppErrors/UpstreamLatency
@@ -187,12 +188,7 @@ class GateRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (camelCase)."""
-        return {
-            "headroomPercent": self.headroom_percent,
-            "reservedConcurrency": self.reserved_concurrency,
-            "timeoutSeconds": self.timeout_seconds,
-            "expectedPeakRps": self.expected_peak_rps,
-        }
+        return fields_dict(self, camel=True)
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> GateRecord:

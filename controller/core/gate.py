@@ -24,9 +24,11 @@ Pure module: no AWS calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
+
+from controller.core.json_form import fields_dict
 
 __all__ = ["GateEstimate", "estimate_after_bake", "estimate_first_stage"]
 
@@ -88,15 +90,7 @@ class GateEstimate:
 
     def with_reserved(self, reserved: int, headroom_percent: float) -> GateEstimate:
         """The same estimate against another cap (after ``pulumi up`` raised it)."""
-        return GateEstimate(
-            stage=self.stage,
-            from_percent=self.from_percent,
-            to_percent=self.to_percent,
-            basis=self.basis,
-            measured=self.measured,
-            reserved=reserved,
-            headroom_percent=headroom_percent,
-        )
+        return replace(self, reserved=reserved, headroom_percent=headroom_percent)
 
     def describe(self) -> str:
         """One line, e.g. ``concurrency gate: stage 3 needs ~260 of 200 reserved (80 % headroom
@@ -119,13 +113,7 @@ class GateEstimate:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (stored with the route's state)."""
         return {
-            "stage": self.stage,
-            "from_percent": self.from_percent,
-            "to_percent": self.to_percent,
-            "basis": self.basis,
-            "measured": self.measured,
-            "reserved": self.reserved,
-            "headroom_percent": self.headroom_percent,
+            **fields_dict(self),
             "needed": round(self.needed, 3),
             "limit": round(self.limit, 3),
             "blocked": self.blocked,

@@ -91,6 +91,7 @@ __all__ = [
     "resume",
     "rollback",
     "sync",
+    "transition_to",
     "verify",
     "with_gate",
 ]
@@ -379,6 +380,37 @@ def _unchanged(state: RouteState) -> Transition:
     return Transition(state=state, entry=None, changed=False)
 
 
+def transition_to(
+    state: RouteState,
+    new_state: RouteState,
+    event: Event,
+    *,
+    actor: str,
+    now: datetime,
+    weights: Weights | None,
+    reason: str | None,
+    execution_arn: str | None,
+) -> Transition:
+    """The change from ``state`` to ``new_state``: version + 1, ``updated_at``, and the entry.
+
+    The entry records the move from ``state``'s status to ``new_state``'s, at
+    ``new_state``'s stage.
+    """
+    new_state = replace(new_state, version=state.version + 1, updated_at=now)
+    entry = HistoryEntry(
+        at=now,
+        actor=actor,
+        event=event,
+        from_status=state.status,
+        to_status=new_state.status,
+        stage=new_state.stage,
+        weights=weights,
+        reason=reason,
+        execution_arn=execution_arn,
+    )
+    return Transition(state=new_state, entry=entry, changed=True)
+
+
 def _apply(
     state: RouteState,
     *,
@@ -393,19 +425,16 @@ def _apply(
     """The one place that builds a changed state: version + 1, updated_at, and the entry."""
     if not actor:
         raise ValueError("actor must name who or what caused the transition")
-    new_state = replace(state, **changes, version=state.version + 1, updated_at=now)
-    entry = HistoryEntry(
-        at=now,
+    return transition_to(
+        state,
+        replace(state, **changes),
+        event,
         actor=actor,
-        event=event,
-        from_status=state.status,
-        to_status=new_state.status,
-        stage=new_state.stage,
+        now=now,
         weights=entry_weights,
         reason=entry_reason,
         execution_arn=execution_arn,
     )
-    return Transition(state=new_state, entry=entry, changed=True)
 
 
 def _end_run(

@@ -29,12 +29,12 @@ from typing import Final
 from controller.core.errors import TransitionRefused
 from controller.core.lifecycle import (
     Event,
-    HistoryEntry,
     Lock,
     RouteState,
     Status,
     Transition,
     held_execution,
+    transition_to,
 )
 from controller.core.release import Judgement, Verdict
 
@@ -74,29 +74,6 @@ def in_flight(state: RouteState) -> bool:
     return state.status is Status.PROGRESSING and state.lock is not None
 
 
-def _entry(
-    state: RouteState,
-    to: RouteState,
-    event: Event,
-    *,
-    actor: str,
-    now: datetime,
-    reason: str,
-    execution_arn: str | None,
-) -> HistoryEntry:
-    return HistoryEntry(
-        at=now,
-        actor=actor,
-        event=event,
-        from_status=state.status,
-        to_status=to.status,
-        stage=to.stage,
-        weights=None,
-        reason=reason,
-        execution_arn=execution_arn,
-    )
-
-
 def _changed(
     state: RouteState,
     new: RouteState,
@@ -107,11 +84,16 @@ def _changed(
     reason: str,
     execution_arn: str | None = None,
 ) -> Transition:
-    new = replace(new, reason=reason, updated_at=now, version=state.version + 1)
-    entry = _entry(
-        state, new, event, actor=actor, now=now, reason=reason, execution_arn=execution_arn
+    return transition_to(
+        state,
+        replace(new, reason=reason),
+        event,
+        actor=actor,
+        now=now,
+        weights=None,
+        reason=reason,
+        execution_arn=execution_arn,
     )
-    return Transition(state=new, entry=entry, changed=True)
 
 
 def _holds(state: RouteState, execution_arn: str, transition: str) -> None:

@@ -61,6 +61,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from controller.core.json_form import camel_case
+
 __all__ = [
     "LAMBDA_TRANSIENT_ERRORS",
     "TASK_RESULT_KEYS",
@@ -70,6 +72,7 @@ __all__ = [
     "build_definition",
     "lambda_invoke_resource",
     "partition_of_arn",
+    "task_payload",
 ]
 
 # Name of the error the controller handler raises for throttling and other
@@ -89,6 +92,14 @@ LAMBDA_TRANSIENT_ERRORS: Final = (
 
 # Keys of the dict the controller returns for every task (ResultSelector reads them).
 TASK_RESULT_KEYS: Final = ("outcome", "status", "stage", "reason")
+
+
+def task_payload(
+    outcome: str, status: str, stage: dict[str, Any] | None, reason: str | None
+) -> dict[str, Any]:
+    """What the controller returns for a task: the values under :data:`TASK_RESULT_KEYS`."""
+    return dict(zip(TASK_RESULT_KEYS, (outcome, status, stage, reason), strict=True))
+
 
 # Step Functions' optimized Lambda integration ("Invoke an AWS Lambda function
 # with Step Functions": arn:aws:states:::lambda:invoke), in a given partition.
@@ -181,36 +192,28 @@ def build_definition(
     ``partition`` is the stack's; by default it is the controller function ARN's,
     since the state machine and the function live in the same partition.
     """
-    policy = retry or RetryPolicy()
-    fn = controller_function_arn
-    invoke = lambda_invoke_resource(partition or partition_of_arn(controller_function_arn))
+    tasks = _Tasks(
+        invoke=lambda_invoke_resource(partition or partition_of_arn(controller_function_arn)),
+        function_arn=controller_function_arn,
+        policy=retry or RetryPolicy(),
+    )
     states: dict[str, Any] = {
-        "Begin": _task(
-            invoke,
-            fn,
+        **tasks.step(
+            "Begin",
             "begin",
             comment="Take the route's lock; a refused start is recorded and ends the run.",
-            result_path="$.begin",
-            next_state="BeginOutcome",
-            policy=policy,
+            outcomes={
+                Outcome.RUN: "Verify",
+                Outcome.NOOP: "NotStarted",
+                Outcome.RELEASE: "ReleaseShift",
+            },
         ),
-        "BeginOutcome": _choice(
-            "$.begin.outcome",
-            {Outcome.RUN: "Verify", Outcome.NOOP: "NotStarted", Outcome.RELEASE: "ReleaseShift"},
-        ),
-        "Verify": _task(
-            invoke,
-            fn,
+        **tasks.step(
+            "Verify",
             "verify",
             comment="Before the first shift: the function must answer the route's samples as "
             "ECS does (through the preview rule); any difference pauses the route.",
-            result_path="$.verify",
-            next_state="VerifyOutcome",
-            policy=policy,
-        ),
-        "VerifyOutcome": _choice(
-            "$.verify.outcome",
-            {
+            outcomes={
                 Outcome.VERIFIED: "Shift",
                 Outcome.DIFFERS: "PausedOnVerify",
                 Outcome.SUPERSEDED: "Superseded",
@@ -225,18 +228,11 @@ def build_definition(
             "Type": "Succeed",
             "Comment": "The start was refused (promoted, rolled back or locked); see the history.",
         },
-        "Shift": _task(
-            invoke,
-            fn,
+        **tasks.step(
+            "Shift",
             "shift",
             comment="Check for drift, write the next stage's weights, read them back.",
-            result_path="$.shift",
-            next_state="ShiftOutcome",
-            policy=policy,
-        ),
-        "ShiftOutcome": _choice(
-            "$.shift.outcome",
-            {
+            outcomes={
                 Outcome.BAKING: "Bake",
                 Outcome.COMPLETE: "Finish",
                 Outcome.DRIFT: "PausedOnDrift",
@@ -250,19 +246,11 @@ def build_definition(
             "SecondsPath": "$.shift.stage.bakeSeconds",
             "Next": "Check",
         },
-        "Check": _task(
-            invoke,
-            fn,
+        **tasks.step(
+            "Check",
             "check",
             comment="Alarms, drift and the request count of the bake decide the stage.",
-            result_path="$.check",
-            next_state="CheckOutcome",
-            policy=policy,
-            extra={"stage.$": "$.shift.stage"},
-        ),
-        "CheckOutcome": _choice(
-            "$.check.outcome",
-            {
+            outcomes={
                 Outcome.NEXT: "Shift",
                 Outcome.PAUSE: "PausedUntilNextRun",
                 Outcome.FINISH: "Finish",
@@ -270,6 +258,7 @@ def build_definition(
                 Outcome.FAIL: "CheckFailed",
                 Outcome.SUPERSEDED: "Superseded",
             },
+            extra={"stage.$": "$.shift.stage"},
         ),
         "CheckFailed": {
             "Type": "Pass",
@@ -291,18 +280,11 @@ def build_definition(
             "Comment": "The next stage would exceed the concurrency headroom: paused, weights "
             "untouched.",
         },
-        "Finish": _task(
-            invoke,
-            fn,
+        **tasks.step(
+            "Finish",
             "finish",
             comment="Every stage passed: mark the route promoted and release the lock.",
-            result_path="$.finish",
-            next_state="FinishOutcome",
-            policy=policy,
-        ),
-        "FinishOutcome": _choice(
-            "$.finish.outcome",
-            {Outcome.PROMOTED: "Promoted", Outcome.SUPERSEDED: "Superseded"},
+            outcomes={Outcome.PROMOTED: "Promoted", Outcome.SUPERSEDED: "Superseded"},
         ),
         "Promoted": {"Type": "Succeed", "Comment": "All stages passed."},
         "Superseded": {
@@ -312,18 +294,14 @@ def build_definition(
                 "someone else meanwhile): it stops without touching anything."
             ),
         },
-        "Rollback": _task(
-            invoke,
-            fn,
+        "Rollback": tasks.task(
             "rollback",
             comment="All traffic back to ECS first, then the state, then notify.",
-            result_path="$.rollback",
             next_state="RolledBack",
-            policy=policy,
             extra={"failure.$": "$.failure"},
             rollback=True,
         ),
-        **_release_states(invoke, fn, policy),
+        **_release_states(tasks),
         "UnexpectedOutcome": {
             "Type": "Pass",
             "Comment": "The controller answered with an outcome this definition does not know.",
@@ -361,28 +339,21 @@ def build_definition(
     }
 
 
-def _release_states(invoke: str, fn: str, policy: RetryPolicy) -> dict[str, Any]:
+def _release_states(tasks: _Tasks) -> dict[str, Any]:
     """The release path: stages of the alias ``live``, judged, failing back to the old version."""
     failback = "ReleaseFailback"
     return {
-        "ReleaseShift": _task(
-            invoke,
-            fn,
+        **tasks.step(
+            "ReleaseShift",
             "release_shift",
             comment="Set the alias's AdditionalVersionWeights for the next stage, read back.",
-            result_path="$.releaseShift",
-            next_state="ReleaseShiftOutcome",
-            policy=policy,
-            catch_target=failback,
-        ),
-        "ReleaseShiftOutcome": _choice(
-            "$.releaseShift.outcome",
-            {
+            outcomes={
                 Outcome.BAKING: "ReleaseBake",
                 Outcome.COMPLETE: "ReleaseFinish",
                 Outcome.SUPERSEDED: "Superseded",
             },
             default="ReleaseUnexpectedOutcome",
+            catch_target=failback,
         ),
         "ReleaseBake": {
             "Type": "Wait",
@@ -390,26 +361,19 @@ def _release_states(invoke: str, fn: str, policy: RetryPolicy) -> dict[str, Any]
             "SecondsPath": "$.releaseShift.stage.bakeSeconds",
             "Next": "ReleaseCheck",
         },
-        "ReleaseCheck": _task(
-            invoke,
-            fn,
+        **tasks.step(
+            "ReleaseCheck",
             "release_check",
             comment="Alarms, then the new version's error rate against the current one's.",
-            result_path="$.releaseCheck",
-            next_state="ReleaseCheckOutcome",
-            policy=policy,
-            extra={"stage.$": "$.releaseShift.stage"},
-            catch_target=failback,
-        ),
-        "ReleaseCheckOutcome": _choice(
-            "$.releaseCheck.outcome",
-            {
+            outcomes={
                 Outcome.NEXT: "ReleaseShift",
                 Outcome.NOT_YET: "ReleaseBake",
                 Outcome.FAIL: "ReleaseCheckFailed",
                 Outcome.SUPERSEDED: "Superseded",
             },
             default="ReleaseUnexpectedOutcome",
+            extra={"stage.$": "$.releaseShift.stage"},
+            catch_target=failback,
         ),
         "ReleaseCheckFailed": {
             "Type": "Pass",
@@ -418,20 +382,13 @@ def _release_states(invoke: str, fn: str, policy: RetryPolicy) -> dict[str, Any]
             "ResultPath": "$.failure",
             "Next": failback,
         },
-        "ReleaseFinish": _task(
-            invoke,
-            fn,
+        **tasks.step(
+            "ReleaseFinish",
             "release_finish",
             comment="The alias serves the new version alone: record the release as done.",
-            result_path="$.releaseFinish",
-            next_state="ReleaseFinishOutcome",
-            policy=policy,
-            catch_target=failback,
-        ),
-        "ReleaseFinishOutcome": _choice(
-            "$.releaseFinish.outcome",
-            {Outcome.PROMOTED: "ReleasePromoted", Outcome.SUPERSEDED: "Superseded"},
+            outcomes={Outcome.PROMOTED: "ReleasePromoted", Outcome.SUPERSEDED: "Superseded"},
             default="ReleaseUnexpectedOutcome",
+            catch_target=failback,
         ),
         "ReleasePromoted": {"Type": "Succeed", "Comment": "The new version serves all."},
         "ReleaseUnexpectedOutcome": {
@@ -444,14 +401,10 @@ def _release_states(invoke: str, fn: str, policy: RetryPolicy) -> dict[str, Any]
             "ResultPath": "$.failure",
             "Next": failback,
         },
-        failback: _task(
-            invoke,
-            fn,
+        failback: tasks.task(
             "release_failback",
             comment="The alias back on the previous version only, read back; ECS untouched.",
-            result_path="$.releaseFailback",
             next_state="ReleaseRolledBack",
-            policy=policy,
             extra={"failure.$": "$.failure"},
             rollback=True,
             catch_target="ReleaseFailbackFailed",
@@ -519,39 +472,79 @@ def _retriers(policy: RetryPolicy, *, rollback: bool) -> list[dict[str, Any]]:
     return retriers
 
 
-def _task(
-    invoke: str,
-    function_arn: str,
-    action: str,
-    *,
-    comment: str,
-    result_path: str,
-    next_state: str,
-    policy: RetryPolicy,
-    extra: dict[str, Any] | None = None,
-    rollback: bool = False,
-    catch_target: str | None = None,
-) -> dict[str, Any]:
-    """One controller task with its Retry and its Catch."""
-    catch_target = catch_target or ("RollbackFailed" if rollback else "Rollback")
-    return {
-        "Type": "Task",
-        "Comment": comment,
-        "Resource": invoke,
-        "Parameters": {"FunctionName": function_arn, "Payload": _payload(action, extra)},
-        "ResultSelector": {f"{key}.$": f"$.Payload.{key}" for key in TASK_RESULT_KEYS},
-        "ResultPath": result_path,
-        "Retry": _retriers(policy, rollback=rollback),
-        "Catch": [
-            {
-                "ErrorEquals": ["States.ALL"],
-                # Keep the input (route, plan, ...) and add the error beside it.
-                "ResultPath": "$.failure",
-                "Next": catch_target,
-            }
-        ],
-        "Next": next_state,
-    }
+@dataclass(frozen=True)
+class _Tasks:
+    """The controller's task states: one function, one integration, one retry policy.
+
+    A task's result goes under ``$.<action in camelCase>`` (``release_shift``:
+    ``$.releaseShift``), where its Choice reads the outcome.
+    """
+
+    invoke: str
+    function_arn: str
+    policy: RetryPolicy
+
+    def task(
+        self,
+        action: str,
+        *,
+        comment: str,
+        next_state: str,
+        extra: dict[str, Any] | None = None,
+        rollback: bool = False,
+        catch_target: str | None = None,
+    ) -> dict[str, Any]:
+        """One controller task with its Retry and its Catch."""
+        catch_target = catch_target or ("RollbackFailed" if rollback else "Rollback")
+        return {
+            "Type": "Task",
+            "Comment": comment,
+            "Resource": self.invoke,
+            "Parameters": {
+                "FunctionName": self.function_arn,
+                "Payload": _payload(action, extra),
+            },
+            "ResultSelector": {f"{key}.$": f"$.Payload.{key}" for key in TASK_RESULT_KEYS},
+            "ResultPath": _result_path(action),
+            "Retry": _retriers(self.policy, rollback=rollback),
+            "Catch": [
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    # Keep the input (route, plan, ...) and add the error beside it.
+                    "ResultPath": "$.failure",
+                    "Next": catch_target,
+                }
+            ],
+            "Next": next_state,
+        }
+
+    def step(
+        self,
+        name: str,
+        action: str,
+        *,
+        comment: str,
+        outcomes: dict[str, str],
+        extra: dict[str, Any] | None = None,
+        catch_target: str | None = None,
+        default: str = "UnexpectedOutcome",
+    ) -> dict[str, Any]:
+        """The task ``name`` and, after it, the Choice ``<name>Outcome`` on its outcome."""
+        choice = f"{name}Outcome"
+        return {
+            name: self.task(
+                action,
+                comment=comment,
+                next_state=choice,
+                extra=extra,
+                catch_target=catch_target,
+            ),
+            choice: _choice(f"{_result_path(action)}.outcome", outcomes, default=default),
+        }
+
+
+def _result_path(action: str) -> str:
+    return f"$.{camel_case(action)}"
 
 
 def _choice(

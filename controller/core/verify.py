@@ -13,11 +13,13 @@ Pure module: no boto3.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from controller.core.errors import StranglerError
+from controller.core.json_form import fields_dict, json_key
 from controller.core.lifecycle import REASON_VERIFY
 
 __all__ = [
@@ -46,8 +48,8 @@ class VerifyDifference:
 
     sample: str
     field: str
-    lambda_value: str | None
-    ecs_value: str | None
+    lambda_value: str | None = dataclasses.field(metadata=json_key("lambda"))
+    ecs_value: str | None = dataclasses.field(metadata=json_key("ecs"))
 
     def describe(self) -> str:
         """``#1 GET /x: cache-control lambda 'no-store', ecs 'public, max-age=86400'``."""
@@ -58,12 +60,7 @@ class VerifyDifference:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (notification, CLI)."""
-        return {
-            "sample": self.sample,
-            "field": self.field,
-            "lambda": self.lambda_value,
-            "ecs": self.ecs_value,
-        }
+        return fields_dict(self)
 
 
 @dataclass(frozen=True)
@@ -73,20 +70,13 @@ class SampleCheck:
     sample: str
     lambda_status: str
     ecs_status: str
-    lambda_length: str
-    ecs_length: str
+    lambda_length: str = dataclasses.field(metadata=json_key("lambdaBodyLength"))
+    ecs_length: str = dataclasses.field(metadata=json_key("ecsBodyLength"))
     differences: int
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (CLI)."""
-        return {
-            "sample": self.sample,
-            "lambdaStatus": self.lambda_status,
-            "ecsStatus": self.ecs_status,
-            "lambdaBodyLength": self.lambda_length,
-            "ecsBodyLength": self.ecs_length,
-            "differences": self.differences,
-        }
+        return fields_dict(self, camel=True)
 
 
 @dataclass(frozen=True)

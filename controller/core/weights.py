@@ -97,6 +97,20 @@ def _round_half_up_div(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
+def _check_weight(name: str, value: object) -> None:
+    """Refuse a weight that is not an integer in the ALB's range; ``name`` opens the message."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WeightError(
+            f"{name} weight must be an integer, got {value!r}",
+            limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
+        )
+    if not MIN_WEIGHT <= value <= MAX_WEIGHT:
+        raise WeightError(
+            f"{name} weight {value} is outside the ALB limit {MIN_WEIGHT}-{MAX_WEIGHT}",
+            limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class Weights:
     """The weights of the ECS and the Lambda target group in the route's rule.
@@ -112,17 +126,8 @@ class Weights:
     lambda_: int
 
     def __post_init__(self) -> None:
-        for name, value in (("ecs", self.ecs), ("lambda", self.lambda_)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise WeightError(
-                    f"{name} weight must be an integer, got {value!r}",
-                    limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
-                )
-            if not MIN_WEIGHT <= value <= MAX_WEIGHT:
-                raise WeightError(
-                    f"{name} weight {value} is outside the ALB limit {MIN_WEIGHT}-{MAX_WEIGHT}",
-                    limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
-                )
+        _check_weight("ecs", self.ecs)
+        _check_weight("lambda", self.lambda_)
 
     @classmethod
     def from_percent(cls, percent: float) -> Weights:
@@ -233,17 +238,7 @@ def validate_forward(target_group_weights: Sequence[int]) -> None:
             limit=f"at most {MAX_TARGET_GROUPS} target groups per forward action",
         )
     for index, weight in enumerate(target_group_weights):
-        if isinstance(weight, bool) or not isinstance(weight, int):
-            raise WeightError(
-                f"target group {index}: weight must be an integer, got {weight!r}",
-                limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
-            )
-        if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
-            raise WeightError(
-                f"target group {index}: weight {weight} is outside the ALB limit "
-                f"{MIN_WEIGHT}-{MAX_WEIGHT}",
-                limit=f"weight {MIN_WEIGHT}-{MAX_WEIGHT}",
-            )
+        _check_weight(f"target group {index}:", weight)
     if sum(target_group_weights) == 0:
         # Our own rule, not an ALB quota: every target group at 0 leaves the
         # rule nowhere to send its requests, and the controller never means that.
