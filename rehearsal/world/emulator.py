@@ -70,6 +70,7 @@ class Emulator:
     control: ControlMount | None = field(default=None, repr=False, compare=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _session: boto3.Session | None = field(default=None, repr=False, compare=False)
 
     def session(self) -> boto3.Session:
         """A fresh boto3 session with the fake credentials and the region."""
@@ -80,11 +81,19 @@ class Emulator:
         )
 
     def client(self, service: str) -> Any:
-        """The (cached) boto3 client of ``service`` for this emulator."""
+        """The (cached) boto3 client of ``service`` for this emulator.
+
+        Every client comes from one session, made on first use: a session
+        loads botocore's endpoint and service data (megabytes of JSON) once
+        and keeps it, so a fresh session per client would load it again for
+        each of the twenty-odd services a stack touches.
+        """
         with self._lock:
             existing = self._clients.get(service)
             if existing is None:
-                existing = self.session().client(
+                if self._session is None:
+                    self._session = self.session()
+                existing = self._session.client(
                     service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG
                 )
                 self._clients[service] = existing
