@@ -10,10 +10,11 @@ from components import naming
 from components.alarms import RouteAlarms, RouteAlarmsArgs
 from components.alias import RouteAlias, RouteAliasArgs
 from components.config import RouteConfig, StackConfig
-from components.function import RouteFunction, RouteFunctionArgs
+from components.function import RouteFunction
 from components.preview import PreviewRule, PreviewRuleArgs
+from components.route_scope import RouteScope
 from components.traffic import RouteTraffic, RouteTrafficArgs
-from components.traffic_check import TrafficCheck, TrafficCheckArgs
+from components.traffic_check import TrafficCheck
 
 
 @dataclass
@@ -60,12 +61,9 @@ class StranglerRoute(pulumi.ComponentResource):
             raise ValueError("stack_name must not be empty")
         super().__init__("strangler:route:StranglerRoute", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        scope = RouteScope(route=route, stack=args.stack, stack_name=args.stack_name)
 
-        function = RouteFunction(
-            f"{name}-fn",
-            RouteFunctionArgs(route=route, stack=args.stack, stack_name=args.stack_name),
-            opts=child,
-        )
+        function = RouteFunction(f"{name}-fn", scope, opts=child)
         alias = RouteAlias(
             f"{name}-alias",
             RouteAliasArgs(
@@ -78,9 +76,7 @@ class StranglerRoute(pulumi.ComponentResource):
         traffic = RouteTraffic(
             f"{name}-traffic",
             RouteTrafficArgs(
-                route=route,
-                stack=args.stack,
-                stack_name=args.stack_name,
+                scope=scope,
                 function_name=function.function_name,
                 function_arn=alias.alias_arn,
                 qualifier=alias.qualifier,
@@ -90,9 +86,7 @@ class StranglerRoute(pulumi.ComponentResource):
         alarms = RouteAlarms(
             f"{name}-alarms",
             RouteAlarmsArgs(
-                route=route,
-                stack=args.stack,
-                stack_name=args.stack_name,
+                scope=scope,
                 function_name=function.function_name,
                 target_group_arn_suffix=traffic.lambda_target_group_arn_suffix,
                 topic_arn=args.topic_arn,
@@ -114,11 +108,7 @@ class StranglerRoute(pulumi.ComponentResource):
             else None
         )
         check = (
-            TrafficCheck(
-                f"{name}-check",
-                TrafficCheckArgs(route=route, stack=args.stack, stack_name=args.stack_name),
-                opts=child,
-            )
+            TrafficCheck(f"{name}-check", scope, opts=child)
             if route.verify is not None and route.preview is not None
             else None
         )
