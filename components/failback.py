@@ -40,13 +40,20 @@ def failback_event_pattern(composite_alarm_arn: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ControllerTarget:
+    """The controller function as a rule's target, and where undelivered events go."""
+
+    function_name: pulumi.Input[str]
+    function_arn: pulumi.Input[str]
+    dlq_arn: pulumi.Input[str]
+
+
 def invoke_controller(
     name: str,
     rule: aws.cloudwatch.EventRule,
+    controller: ControllerTarget,
     *,
-    function_name: pulumi.Input[str],
-    function_arn: pulumi.Input[str],
-    dlq_arn: pulumi.Input[str],
     permission_opts: pulumi.ResourceOptions,
     target_opts: pulumi.ResourceOptions,
 ) -> None:
@@ -59,7 +66,7 @@ def invoke_controller(
     permission = aws.lambda_.Permission(
         f"{name}-permission",
         action="lambda:InvokeFunction",
-        function=function_name,
+        function=controller.function_name,
         principal="events.amazonaws.com",
         source_arn=rule.arn,
         opts=permission_opts,
@@ -68,12 +75,12 @@ def invoke_controller(
         f"{name}-target",
         rule=rule.name,
         target_id="controller",
-        arn=function_arn,
+        arn=controller.function_arn,
         retry_policy={
             "maximum_event_age_in_seconds": FAILBACK_EVENT_MAX_AGE_SECONDS,
             "maximum_retry_attempts": FAILBACK_MAX_RETRY_ATTEMPTS,
         },
-        dead_letter_config={"arn": dlq_arn},
+        dead_letter_config={"arn": controller.dlq_arn},
         # The target's identity is (rule, "controller"): a replacement put
         # first would overwrite it and then be removed with the old one.
         opts=pulumi.ResourceOptions.merge(
@@ -90,9 +97,7 @@ class FailbackRuleArgs:
     stack: str
     route: str
     composite_alarm_arn: pulumi.Input[str]
-    function_name: pulumi.Input[str]
-    function_arn: pulumi.Input[str]
-    dlq_arn: pulumi.Input[str]
+    controller: ControllerTarget
     former_parent: FormerParent | None = None
 
 
@@ -119,9 +124,7 @@ class FailbackRule(pulumi.ComponentResource):
         invoke_controller(
             name,
             rule,
-            function_name=args.function_name,
-            function_arn=args.function_arn,
-            dlq_arn=args.dlq_arn,
+            args.controller,
             permission_opts=moved_child(self, former, f"{route}-failback-permission"),
             target_opts=moved_child(self, former, f"{route}-failback-target"),
         )
