@@ -23,6 +23,7 @@ from components.alarm_specs import (
     SingleMetric,
 )
 from components.config import RouteConfig
+from components.outputs import register_attributes
 from components.route_scope import RouteScope
 from controller.core.contract import ROUTE_DIMENSION
 
@@ -168,10 +169,4 @@ class RouteAlarms(pulumi.ComponentResource):
         self.alarm_names = pulumi.Output.all(*child_names)
         self.composite_alarm_name = composite.alarm_name
         self.composite_alarm_arn = composite.arn
-        self.register_outputs(
-            {
-                "alarm_names": self.alarm_names,
-                "composite_alarm_name": self.composite_alarm_name,
-                "composite_alarm_arn": self.composite_alarm_arn,
-            }
-        )
+        register_attributes(self, "alarm_names", "composite_alarm_name", "composite_alarm_arn")

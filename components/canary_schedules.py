@@ -18,6 +18,7 @@ from components import naming
 from components.controller_iam import render_policy, scheduler_policy
 from components.json_text import json_text
 from components.moved import FormerParent, moved_child
+from components.outputs import register_attributes
 from components.service_role import service_role
 from controller.core.contract import PlanRecord
 
@@ -132,4 +133,4 @@ class CanarySchedules(pulumi.ComponentResource):
                 ),
             )
             self.arns[route.key] = schedule.arn
-        self.register_outputs({"arns": self.arns})
+        register_attributes(self, "arns")

@@ -18,6 +18,7 @@ from components import naming
 from components.controller_iam import render_policy, state_machine_policy
 from components.json_text import json_text
 from components.moved import FormerParent, moved_child
+from components.outputs import register_attributes
 from components.service_role import service_role
 
 TYPE_TOKEN = "strangler:canary_state_machine:CanaryStateMachine"
@@ -89,4 +90,4 @@ class CanaryStateMachine(pulumi.ComponentResource):
         )
 
         self.arn = machine.arn
-        self.register_outputs({"arn": self.arn})
+        register_attributes(self, "arn")

@@ -84,6 +84,7 @@ from components.limits import (
     ROUTE_NAME,
 )
 from components.moved import FormerParent
+from components.outputs import register_attributes
 from components.registry import ControllerRegistry, ControllerRegistryArgs
 from components.registry_sync import registry_sync_rule
 from controller.core.contract import registry_path
@@ -456,18 +457,17 @@ class CanaryController(pulumi.ComponentResource):
         self.dlq_url = dlq.queue_url
         self.dlq_arn = dlq.queue_arn
         self.registry_path = registry_path(stack)
-        self.register_outputs(
-            {
-                "function_name": self.function_name,
-                "function_arn": self.function_arn,
-                "state_machine_arn": self.state_machine_arn,
-                "table_name": self.table_name,
-                "dashboard_name": self.dashboard_name,
-                "dlq_url": self.dlq_url,
-                "registry_path": self.registry_path,
-                "failback_rule_arns": self.failback_rule_arns,
-                "registry_sync_rule_arn": self.registry_sync_rule_arn,
-                "capacity_tick_rule_arn": self.capacity_tick_rule_arn,
-                "schedule_arns": self.schedule_arns,
-            }
+        register_attributes(
+            self,
+            "function_name",
+            "function_arn",
+            "state_machine_arn",
+            "table_name",
+            "dashboard_name",
+            "dlq_url",
+            "registry_path",
+            "failback_rule_arns",
+            "registry_sync_rule_arn",
+            "capacity_tick_rule_arn",
+            "schedule_arns",
         )

@@ -29,6 +29,7 @@ from components.controller_iam import (
 )
 from components.function_code import powertools_layer_arn
 from components.moved import FormerParent, moved_child
+from components.outputs import register_attributes
 from components.service_role import service_role
 from controller.core.contract import (
     CONTROLLER_SERVICE,
@@ -255,6 +256,4 @@ class ControllerFunction(pulumi.ComponentResource):
         self.function_name = function.name
         self.function_arn = function.arn
         self.scope = scope
-        self.register_outputs(
-            {"function_name": self.function_name, "function_arn": self.function_arn}
-        )
+        register_attributes(self, "function_name", "function_arn")

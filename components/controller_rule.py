@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.failback import ControllerTarget, invoke_controller
+from components.outputs import register_attributes
 
 
 @dataclass(frozen=True)
@@ -69,4 +70,4 @@ class ControllerRule(pulumi.ComponentResource):
             target_opts=pulumi.ResourceOptions(parent=self),
         )
         self.rule_arn = event_rule.arn
-        self.register_outputs({"rule_arn": self.rule_arn})
+        register_attributes(self, "rule_arn")

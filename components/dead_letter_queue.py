@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components import naming
 from components.moved import FormerParent, moved_child
+from components.outputs import register_attributes
 
 TYPE_TOKEN = "strangler:dead_letter_queue:DeadLetterQueue"
 
@@ -81,11 +82,4 @@ class DeadLetterQueue(pulumi.ComponentResource):
         self.queue_url = queue.url
         self.queue_name = queue.name
         self.alarm_arn = alarm.arn
-        self.register_outputs(
-            {
-                "queue_arn": self.queue_arn,
-                "queue_url": self.queue_url,
-                "queue_name": self.queue_name,
-                "alarm_arn": self.alarm_arn,
-            }
-        )
+        register_attributes(self, "queue_arn", "queue_url", "queue_name", "alarm_arn")

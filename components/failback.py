@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from components import naming
 from components.json_text import json_text
 from components.moved import FormerParent, moved_child
+from components.outputs import register_attributes
 
 TYPE_TOKEN = "strangler:failback:FailbackRule"
 
@@ -130,4 +131,4 @@ class FailbackRule(pulumi.ComponentResource):
         )
 
         self.rule_arn = rule.arn
-        self.register_outputs({"rule_arn": self.rule_arn})
+        register_attributes(self, "rule_arn")

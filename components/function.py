@@ -23,6 +23,7 @@ from components.config import (
 )
 from components.controller_iam import assume_role_policy
 from components.function_code import function_archive, route_function_layers
+from components.outputs import register_attributes
 from components.route_scope import RouteScope
 from controller.core.contract import (
     ENV_FORWARD_HEADERS,
@@ -212,12 +213,6 @@ class RouteFunction(pulumi.ComponentResource):
         self.version = function.version
         self.role_arn = access.role.arn
         self.log_group_name = access.log_group.name
-        self.register_outputs(
-            {
-                "function_name": self.function_name,
-                "function_arn": self.function_arn,
-                "version": self.version,
-                "role_arn": self.role_arn,
-                "log_group_name": self.log_group_name,
-            }
+        register_attributes(
+            self, "function_name", "function_arn", "version", "role_arn", "log_group_name"
         )

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import PreviewConfig, RouteConfig, StackConfig
+from components.outputs import register_attributes
 from components.traffic import rule_conditions
 
 #: The one forward target of the preview rule; with a single target group the
@@ -89,4 +90,4 @@ class PreviewRule(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.rule_arn = rule.arn
-        self.register_outputs({"rule_arn": self.rule_arn})
+        register_attributes(self, "rule_arn")

@@ -18,6 +18,7 @@ from components import naming
 from components.controller_registry import parameter_value, route_record, stack_record
 from components.controller_route import ControllerRoute
 from components.moved import FormerParent, moved_child
+from components.outputs import register_attributes
 from controller.core.contract import route_parameter_name, stack_parameter_name
 
 TYPE_TOKEN = "strangler:registry:ControllerRegistry"
@@ -143,9 +144,4 @@ class ControllerRegistry(pulumi.ComponentResource):
                 )
             ),
         ).name
-        self.register_outputs(
-            {
-                "route_parameter_names": self.route_parameter_names,
-                "stack_parameter_name": self.stack_parameter_name,
-            }
-        )
+        register_attributes(self, "route_parameter_names", "stack_parameter_name")

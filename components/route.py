@@ -11,6 +11,7 @@ from components.alarms import RouteAlarms, RouteAlarmsArgs
 from components.alias import RouteAlias, RouteAliasArgs
 from components.config import RouteConfig, StackConfig
 from components.function import RouteFunction
+from components.outputs import register_attributes
 from components.preview import PreviewRule, PreviewRuleArgs
 from components.route_scope import RouteScope
 from components.traffic import RouteTraffic, RouteTrafficArgs
@@ -130,19 +131,18 @@ class StranglerRoute(pulumi.ComponentResource):
         self.composite_alarm_name = alarms.composite_alarm_name
         self.composite_alarm_arn = alarms.composite_alarm_arn
         self.alarm_names = alarms.alarm_names
-        self.register_outputs(
-            {
-                "rule_arn": self.rule_arn,
-                "lambda_target_group_arn": self.lambda_target_group_arn,
-                "ecs_target_group_arn": self.ecs_target_group_arn,
-                "function_name": self.function_name,
-                "function_arn": self.function_arn,
-                "function_version": self.function_version,
-                "alias_arn": self.alias_arn,
-                "composite_alarm_name": self.composite_alarm_name,
-                "composite_alarm_arn": self.composite_alarm_arn,
-                "alarm_names": self.alarm_names,
-                "preview_rule_arn": self.preview_rule_arn,
-                "check_function_name": self.check_function_name,
-            }
+        register_attributes(
+            self,
+            "rule_arn",
+            "lambda_target_group_arn",
+            "ecs_target_group_arn",
+            "function_name",
+            "function_arn",
+            "function_version",
+            "alias_arn",
+            "composite_alarm_name",
+            "composite_alarm_arn",
+            "alarm_names",
+            "preview_rule_arn",
+            "check_function_name",
         )

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from components import naming
 from components.config import RouteConfig
+from components.outputs import register_attributes
 from components.route_scope import RouteScope
 from controller.core.weights import ALL_ECS, validate_forward
 
@@ -213,10 +214,6 @@ class RouteTraffic(pulumi.ComponentResource):
         self.lambda_target_group_arn = target_group.arn
         self.lambda_target_group_arn_suffix = target_group.arn_suffix
         self.rule_arn = rule.arn
-        self.register_outputs(
-            {
-                "lambda_target_group_arn": self.lambda_target_group_arn,
-                "lambda_target_group_arn_suffix": self.lambda_target_group_arn_suffix,
-                "rule_arn": self.rule_arn,
-            }
+        register_attributes(
+            self, "lambda_target_group_arn", "lambda_target_group_arn_suffix", "rule_arn"
         )

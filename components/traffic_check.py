@@ -28,6 +28,7 @@ from components import naming
 from components.config import RouteConfig, VerifyConfig
 from components.controller_iam import POLICY_VERSION, log_streams_arn, render_policy
 from components.function import function_access
+from components.outputs import register_attributes
 from components.route_scope import RouteScope
 
 CHECK_SOURCE = Path(__file__).resolve().parent.parent / "functions" / "traffic_check"
@@ -140,6 +141,4 @@ class TrafficCheck(pulumi.ComponentResource):
         )
         self.function_name = function.name
         self.function_arn = function.arn
-        self.register_outputs(
-            {"function_name": self.function_name, "function_arn": self.function_arn}
-        )
+        register_attributes(self, "function_name", "function_arn")
