@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from components import naming
 from components.json_text import json_text
-from components.moved import FormerParent, moved_child
+from components.moved import FormerParent, MovedComponent
 from components.outputs import register_attributes
 
 TYPE_TOKEN = "strangler:failback:FailbackRule"
@@ -102,7 +102,7 @@ class FailbackRuleArgs:
     former_parent: FormerParent | None = None
 
 
-class FailbackRule(pulumi.ComponentResource):
+class FailbackRule(MovedComponent):
     """The rule, its target (the controller) and the permission that lets it invoke."""
 
     rule_arn: pulumi.Output[str]
@@ -110,8 +110,8 @@ class FailbackRule(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: FailbackRuleArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        route, former = args.route, args.former_parent
+        super().__init__(TYPE_TOKEN, name, args.former_parent, opts)
+        route = args.route
 
         rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
@@ -120,14 +120,14 @@ class FailbackRule(pulumi.ComponentResource):
             event_pattern=pulumi.Output.from_input(args.composite_alarm_arn).apply(
                 lambda arn: json_text(failback_event_pattern(arn))
             ),
-            opts=moved_child(self, former, f"{route}-failback-rule", delete_before_replace=True),
+            opts=self.child(f"{route}-failback-rule", delete_before_replace=True),
         )
         invoke_controller(
             name,
             rule,
             args.controller,
-            permission_opts=moved_child(self, former, f"{route}-failback-permission"),
-            target_opts=moved_child(self, former, f"{route}-failback-target"),
+            permission_opts=self.child(f"{route}-failback-permission"),
+            target_opts=self.child(f"{route}-failback-target"),
         )
 
         self.rule_arn = rule.arn

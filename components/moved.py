@@ -52,3 +52,37 @@ def moved_child(
         depends_on=list(depends_on) if depends_on is not None else None,
         delete_before_replace=delete_before_replace,
     )
+
+
+class MovedComponent(pulumi.ComponentResource):
+    """A sub-component whose children may have been declared under ``former`` before.
+
+    ``former`` is ``None`` for a sub-component declared on its own; its
+    children then get no alias.
+    """
+
+    def __init__(
+        self,
+        type_token: str,
+        name: str,
+        former: FormerParent | None,
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
+        super().__init__(type_token, name, None, opts)
+        self._former = former
+
+    def child(
+        self,
+        former_suffix: str,
+        depends_on: Sequence[pulumi.Resource] | None = None,
+        *,
+        delete_before_replace: bool = False,
+    ) -> pulumi.ResourceOptions:
+        """Options of a child of this component that was ``<former.name>-<former_suffix>``."""
+        return moved_child(
+            self,
+            self._former,
+            former_suffix,
+            depends_on,
+            delete_before_replace=delete_before_replace,
+        )
