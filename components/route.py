@@ -99,9 +99,7 @@ class StranglerRoute(pulumi.ComponentResource):
             PreviewRule(
                 f"{name}-preview",
                 PreviewRuleArgs(
-                    route=route,
-                    stack=args.stack,
-                    lambda_target_group_arn=traffic.lambda_target_group_arn,
+                    scope=scope, lambda_target_group_arn=traffic.lambda_target_group_arn
                 ),
                 opts=child,
             )
