@@ -22,7 +22,9 @@ from components.alarm_specs import (
     RateOfSums,
     SingleMetric,
 )
-from components.config import RouteConfig, StackConfig
+from components.config import RouteConfig
+from components.outputs import register_attributes
+from components.route_scope import RouteScope
 from controller.core.contract import ROUTE_DIMENSION
 
 
@@ -107,9 +109,7 @@ def metric_alarm(
 class RouteAlarmsArgs:
     """Inputs of :class:`RouteAlarms`."""
 
-    route: RouteConfig
-    stack: StackConfig
-    stack_name: str
+    scope: RouteScope
     function_name: pulumi.Input[str]
     target_group_arn_suffix: pulumi.Input[str]
     topic_arn: pulumi.Input[str]
@@ -125,7 +125,7 @@ class RouteAlarms(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: RouteAlarmsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        route, stack_name = args.route, args.stack_name
+        route, stack_name = args.scope.route, args.scope.stack_name
         super().__init__("strangler:alarms:RouteAlarms", name, None, opts)
         # Fixed names (components/naming.py): the old one goes before the new one.
         named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
@@ -134,7 +134,7 @@ class RouteAlarms(pulumi.ComponentResource):
             Dimensions.FUNCTION: {"FunctionName": args.function_name},
             Dimensions.TARGET_GROUP: {
                 "TargetGroup": args.target_group_arn_suffix,
-                "LoadBalancer": args.stack.load_balancer_dimension,
+                "LoadBalancer": args.scope.stack.load_balancer_dimension,
             },
             Dimensions.ROUTE: {ROUTE_DIMENSION: route.name},
         }
@@ -169,10 +169,4 @@ class RouteAlarms(pulumi.ComponentResource):
         self.alarm_names = pulumi.Output.all(*child_names)
         self.composite_alarm_name = composite.alarm_name
         self.composite_alarm_arn = composite.arn
-        self.register_outputs(
-            {
-                "alarm_names": self.alarm_names,
-                "composite_alarm_name": self.composite_alarm_name,
-                "composite_alarm_arn": self.composite_alarm_arn,
-            }
-        )
+        register_attributes(self, "alarm_names", "composite_alarm_name", "composite_alarm_arn")

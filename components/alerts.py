@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
+from components.outputs import register_attributes
 
 
 @dataclass
@@ -68,4 +69,4 @@ class AlertTopic(pulumi.ComponentResource):
             )
         self.topic_arn = topic.arn
         self.topic_name = topic.name
-        self.register_outputs({"topic_arn": self.topic_arn, "topic_name": self.topic_name})
+        register_attributes(self, "topic_arn", "topic_name")

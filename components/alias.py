@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.outputs import register_attributes
 from controller.core.release import ALIAS_NAME
 
 #: The alias properties the controller owns (release runs write them).
@@ -61,4 +62,4 @@ class RouteAlias(pulumi.ComponentResource):
         self.alias_name = ALIAS_NAME
         self.alias_arn = alias.arn
         self.qualifier = alias.name
-        self.register_outputs({"alias_arn": self.alias_arn})
+        register_attributes(self, "alias_arn")

@@ -17,7 +17,8 @@ import pulumi_aws as aws
 from components import naming
 from components.controller_iam import render_policy, scheduler_policy
 from components.json_text import json_text
-from components.moved import FormerParent, moved_child
+from components.moved import FormerParent, MovedComponent
+from components.outputs import register_attributes
 from components.service_role import service_role
 from controller.core.contract import PlanRecord
 
@@ -68,7 +69,7 @@ class CanarySchedulesArgs:
     former_parent: FormerParent | None = None
 
 
-class CanarySchedules(pulumi.ComponentResource):
+class CanarySchedules(MovedComponent):
     """The schedules' role and one schedule per route; ``arns`` maps route -> schedule ARN."""
 
     arns: dict[str, pulumi.Output[str]]
@@ -78,8 +79,8 @@ class CanarySchedules(pulumi.ComponentResource):
     ) -> None:
         if not args.routes:
             raise ValueError("CanarySchedules needs at least one scheduled route")
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        stack, former = args.stack, args.former_parent
+        super().__init__(TYPE_TOKEN, name, args.former_parent, opts)
+        stack = args.stack
 
         role, policy = service_role(
             self,
@@ -90,7 +91,6 @@ class CanarySchedules(pulumi.ComponentResource):
             policy=pulumi.Output.all(args.state_machine_arn, args.dlq_arn).apply(
                 lambda v: render_policy(scheduler_policy(v[0], v[1]), role="scheduler")
             ),
-            former=former,
             former_prefix="scheduler",
         )
         self.arns = {}
@@ -123,13 +123,11 @@ class CanarySchedules(pulumi.ComponentResource):
                     },
                     "dead_letter_config": {"arn": args.dlq_arn},
                 },
-                opts=moved_child(
-                    self,
-                    former,
+                opts=self.child(
                     f"{route.key}-schedule",
                     depends_on=[policy],
                     delete_before_replace=True,
                 ),
             )
             self.arns[route.key] = schedule.arn
-        self.register_outputs({"arns": self.arns})
+        register_attributes(self, "arns")

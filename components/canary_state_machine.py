@@ -17,7 +17,8 @@ import pulumi_aws as aws
 from components import naming
 from components.controller_iam import render_policy, state_machine_policy
 from components.json_text import json_text
-from components.moved import FormerParent, moved_child
+from components.moved import FormerParent, MovedComponent
+from components.outputs import register_attributes
 from components.service_role import service_role
 
 TYPE_TOKEN = "strangler:canary_state_machine:CanaryStateMachine"
@@ -39,7 +40,7 @@ class CanaryStateMachineArgs:
     former_parent: FormerParent | None = None
 
 
-class CanaryStateMachine(pulumi.ComponentResource):
+class CanaryStateMachine(MovedComponent):
     """A STANDARD state machine that runs a route's canary by calling the controller."""
 
     arn: pulumi.Output[str]
@@ -47,31 +48,29 @@ class CanaryStateMachine(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: CanaryStateMachineArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        stack, former = args.stack, args.former_parent
+        super().__init__(TYPE_TOKEN, name, args.former_parent, opts)
         function_arn = pulumi.Output.from_input(args.controller_function_arn)
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=naming.state_machine_log_group_name(stack),
+            name=naming.state_machine_log_group_name(args.stack),
             retention_in_days=args.log_retention_days,
-            opts=moved_child(self, former, "state-machine-logs", delete_before_replace=True),
+            opts=self.child("state-machine-logs", delete_before_replace=True),
         )
         role, policy = service_role(
             self,
             name,
             service="states.amazonaws.com",
             source_account=args.account,
-            description=f"Strangler canary state machine of stack {stack}",
+            description=f"Strangler canary state machine of stack {args.stack}",
             policy=function_arn.apply(
                 lambda arn: render_policy(state_machine_policy(arn), role="state machine")
             ),
-            former=former,
             former_prefix="state-machine",
         )
         machine = aws.sfn.StateMachine(
             f"{name}-sfn",
-            name=naming.state_machine_name(stack),
+            name=naming.state_machine_name(args.stack),
             type="STANDARD",
             role_arn=role.arn,
             definition=function_arn.apply(lambda arn: json_text(args.definition(arn))),
@@ -83,10 +82,8 @@ class CanaryStateMachine(pulumi.ComponentResource):
             },
             tracing_configuration={"enabled": True},
             # CreateStateMachine checks that the role may deliver the logs.
-            opts=moved_child(
-                self, former, "state-machine", depends_on=[policy], delete_before_replace=True
-            ),
+            opts=self.child("state-machine", depends_on=[policy], delete_before_replace=True),
         )
 
         self.arn = machine.arn
-        self.register_outputs({"arn": self.arn})
+        register_attributes(self, "arn")

@@ -13,10 +13,8 @@ Delivery is the failback rule's: retries, then the stack's dead-letter queue.
 
 from __future__ import annotations
 
-import pulumi
-
 from components import naming
-from components.controller_rule import ControllerRule, ControllerRuleArgs
+from components.controller_rule import StackRule
 
 TYPE_TOKEN = "strangler:capacity_tick:CapacityTickRule"
 
@@ -26,18 +24,11 @@ TYPE_TOKEN = "strangler:capacity_tick:CapacityTickRule"
 CAPACITY_TICK_RATE = "rate(15 minutes)"
 
 
-class CapacityTickRule(ControllerRule):
-    """The scheduled rule, its target (the controller) and the permission that lets it invoke."""
-
-    def __init__(
-        self, name: str, args: ControllerRuleArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            TYPE_TOKEN,
-            name,
-            args,
-            rule_name=naming.capacity_tick_rule_name(args.stack),
-            description=f"End the capacity holds of stack {args.stack} that are over",
-            schedule_expression=CAPACITY_TICK_RATE,
-            opts=opts,
-        )
+def capacity_tick_rule(stack: str) -> StackRule:
+    """The scheduled rule that sends the controller a tick every ``CAPACITY_TICK_RATE``."""
+    return StackRule(
+        type_token=TYPE_TOKEN,
+        rule_name=naming.capacity_tick_rule_name(stack),
+        description=f"End the capacity holds of stack {stack} that are over",
+        schedule_expression=CAPACITY_TICK_RATE,
+    )

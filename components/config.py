@@ -465,6 +465,38 @@ class _Reader:
                 self.add(_join(path, str(key)), _unknown_key(str(key), keys))
         return value
 
+    def section(
+        self, value: Any, path: str, keys: Sequence[str], *, required: str
+    ) -> Mapping[str, Any] | None:
+        """A section the config must have, as a mapping; ``None`` when it cannot be read.
+
+        A missing section is reported with ``required`` (what it must hold).
+        """
+        if value is None:
+            self.add(path, required)
+            return None
+        return self.mapping(value, path, keys)
+
+    def defaults_section(
+        self, value: Any, path: str, keys: Sequence[str]
+    ) -> Mapping[str, Any] | None:
+        """A section whose every key has a default: empty when it is missing."""
+        return {} if value is None else self.mapping(value, path, keys)
+
+    def schedule(self, data: Mapping[str, Any], path: str) -> str | None:
+        """``schedule``, in the grammar EventBridge Scheduler accepts.
+
+        Checked here so that a bad expression fails the plan instead of a
+        schedule that never fires.
+        """
+        schedule = self.string(data, "schedule", path)
+        if schedule is not None:
+            try:
+                check_expression(schedule)
+            except CronError as error:
+                self.add(f"{path}.schedule", str(error))
+        return schedule
+
     def string(
         self, data: Mapping[str, Any], key: str, path: str, *, required: bool = False
     ) -> str | None:
@@ -859,10 +891,12 @@ def _check_target_group_arn(reader: _Reader, arn: str, path: str, context: _Rout
 
 
 def _parse_match(reader: _Reader, value: Any, path: str) -> MatchConfig | None:
-    if value is None:
-        reader.add(path, "required (at least one condition: pathPatterns or hostHeaders)")
-        return None
-    data = reader.mapping(value, path, MATCH_KEYS)
+    data = reader.section(
+        value,
+        path,
+        MATCH_KEYS,
+        required="required (at least one condition: pathPatterns or hostHeaders)",
+    )
     if data is None:
         return None
     before = len(reader.problems)
@@ -899,10 +933,7 @@ def _parse_match(reader: _Reader, value: Any, path: str) -> MatchConfig | None:
 def _parse_function(
     reader: _Reader, value: Any, path: str, context: _RouteContext
 ) -> FunctionConfig | None:
-    if value is None:
-        reader.add(path, "required")
-        return None
-    data = reader.mapping(value, path, FUNCTION_KEYS)
+    data = reader.section(value, path, FUNCTION_KEYS, required="required")
     if data is None:
         return None
     before = len(reader.problems)
@@ -1074,12 +1105,9 @@ def _parse_health_check(
     match: MatchConfig | None,
     function: FunctionConfig | None,
 ) -> HealthCheckConfig | None:
-    data: Mapping[str, Any] = {}
-    if value is not None:
-        found = reader.mapping(value, path, HEALTH_CHECK_KEYS)
-        if found is None:
-            return None
-        data = found
+    data = reader.defaults_section(value, path, HEALTH_CHECK_KEYS)
+    if data is None:
+        return None
     before = len(reader.problems)
     health_path = reader.string(data, "path", path) or default_health_check_path(
         match.path_patterns if match else ()
@@ -1135,22 +1163,12 @@ def _parse_health_check(
 
 
 def _parse_canary(reader: _Reader, value: Any, path: str) -> CanaryConfig | None:
-    if value is None:
-        reader.add(path, "required (at least canary.stages)")
-        return None
-    data = reader.mapping(value, path, CANARY_KEYS)
+    data = reader.section(value, path, CANARY_KEYS, required="required (at least canary.stages)")
     if data is None:
         return None
     before = len(reader.problems)
     stages = _parse_stages(reader, data.get("stages"), f"{path}.stages")
-    schedule = reader.string(data, "schedule", path)
-    if schedule is not None:
-        # The grammar EventBridge Scheduler accepts, checked here so that a bad
-        # expression fails the plan instead of a schedule that never fires.
-        try:
-            check_expression(schedule)
-        except CronError as error:
-            reader.add(f"{path}.schedule", str(error))
+    schedule = reader.schedule(data, path)
     timezone = reader.string(data, "timezone", path)
     if timezone is not None:
         zones = _known_timezones()
@@ -1208,13 +1226,7 @@ def _parse_release(reader: _Reader, value: Any, path: str) -> ReleasePlanRecord 
     )  # fmt: skip
     if delta is not None and delta < 0:
         reader.add(f"{path}.maxErrorRateDeltaPercent", f"must not be negative, got {delta:g}")
-    schedule = reader.string(data, "schedule", path)
-    if schedule is not None:
-        # The same Scheduler grammar as the canary's schedule.
-        try:
-            check_expression(schedule)
-        except CronError as error:
-            reader.add(f"{path}.schedule", str(error))
+    schedule = reader.schedule(data, path)
     if len(reader.problems) != before:
         return None
     return ReleasePlanRecord(
@@ -1357,12 +1369,9 @@ def _parse_preview(
     preview rule must come before the route's weighted rule: its priority
     defaults to the route's minus one and must be lower than the route's.
     """
-    data: Mapping[str, Any] = {}
-    if value is not None:
-        found = reader.mapping(value, path, PREVIEW_KEYS)
-        if found is None:
-            return None
-        data = found
+    data = reader.defaults_section(value, path, PREVIEW_KEYS)
+    if data is None:
+        return None
     before = len(reader.problems)
     header = reader.string(data, "header", path) or DEFAULT_PREVIEW_HEADER
     if len(header) > MAX_PREVIEW_HEADER or not _HEADER_NAME.match(header):

@@ -14,7 +14,8 @@ One :class:`CanaryController` per stack declares:
 - per route, :class:`~components.failback.FailbackRule`: an EventBridge rule on
   the composite alarm going to ``ALARM``, targeting the controller, with
   retries and the dead-letter queue;
-- :class:`~components.registry_sync.RegistrySyncRule`: an EventBridge rule on a
+- the registry-sync rule (:func:`~components.registry_sync.registry_sync_rule`,
+  a :class:`~components.controller_rule.ControllerRule`): an EventBridge rule on a
   route record of the registry being created or updated, targeting the
   controller (which reconciles the listener rule's target groups with it), with
   the same retries and dead-letter queue; then the queue's policy admitting
@@ -50,7 +51,7 @@ from components.canary_schedules import (
     ScheduledRoute,
 )
 from components.canary_state_machine import CanaryStateMachine, CanaryStateMachineArgs
-from components.capacity_tick import CapacityTickRule
+from components.capacity_tick import capacity_tick_rule
 from components.config import StackConfig
 from components.controller_dashboard import DashboardRoute, build_dashboard
 from components.controller_function import (
@@ -63,9 +64,14 @@ from components.controller_function import (
 )
 from components.controller_iam import ArnScope, dead_letter_queue_policy
 from components.controller_route import ControllerRoute, StackRouteLike
-from components.controller_rule import ControllerRuleArgs
+from components.controller_rule import ControllerRule
 from components.dead_letter_queue import DeadLetterQueue, DeadLetterQueueArgs
-from components.failback import FailbackRule, FailbackRuleArgs, failback_event_pattern
+from components.failback import (
+    ControllerTarget,
+    FailbackRule,
+    FailbackRuleArgs,
+    failback_event_pattern,
+)
 from components.json_text import json_text
 from components.limits import (
     ARCHITECTURES,
@@ -78,8 +84,9 @@ from components.limits import (
     ROUTE_NAME,
 )
 from components.moved import FormerParent
+from components.outputs import register_attributes
 from components.registry import ControllerRegistry, ControllerRegistryArgs
-from components.registry_sync import RegistrySyncRule
+from components.registry_sync import registry_sync_rule
 from controller.core.contract import registry_path
 
 __all__ = [
@@ -330,6 +337,12 @@ class CanaryController(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Every rule that invokes the controller: failback, registry sync, capacity tick.
+        target = ControllerTarget(
+            function_name=function.function_name,
+            function_arn=function.function_arn,
+            dlq_arn=dlq.queue_arn,
+        )
         self.failback_rule_arns = {
             route.name: FailbackRule(
                 f"{name}-{route.name}-failback",
@@ -337,29 +350,21 @@ class CanaryController(pulumi.ComponentResource):
                     stack=stack,
                     route=route.name,
                     composite_alarm_arn=route.composite_alarm_arn,
-                    function_name=function.function_name,
-                    function_arn=function.function_arn,
-                    dlq_arn=dlq.queue_arn,
+                    controller=target,
                     former_parent=former,
                 ),
                 opts=child,
             ).rule_arn
             for route in args.routes
         }
-        stack_rule = ControllerRuleArgs(
-            stack=stack,
-            function_name=function.function_name,
-            function_arn=function.function_arn,
-            dlq_arn=dlq.queue_arn,
-        )
-        self.registry_sync_rule_arn = RegistrySyncRule(
-            f"{name}-registry-sync", stack_rule, opts=child
+        self.registry_sync_rule_arn = ControllerRule(
+            f"{name}-registry-sync", registry_sync_rule(stack), target, opts=child
         ).rule_arn
         self.capacity_tick_rule_arn: pulumi.Output[str] | None = None
         tick_rules: list[pulumi.Output[str]] = []
         if any(route.capacity is not None for route in args.routes):
-            self.capacity_tick_rule_arn = CapacityTickRule(
-                f"{name}-capacity-tick", stack_rule, opts=child
+            self.capacity_tick_rule_arn = ControllerRule(
+                f"{name}-capacity-tick", capacity_tick_rule(stack), target, opts=child
             ).rule_arn
             tick_rules.append(self.capacity_tick_rule_arn)
         # EventBridge delivers a failed event to the queue only if its policy
@@ -452,18 +457,17 @@ class CanaryController(pulumi.ComponentResource):
         self.dlq_url = dlq.queue_url
         self.dlq_arn = dlq.queue_arn
         self.registry_path = registry_path(stack)
-        self.register_outputs(
-            {
-                "function_name": self.function_name,
-                "function_arn": self.function_arn,
-                "state_machine_arn": self.state_machine_arn,
-                "table_name": self.table_name,
-                "dashboard_name": self.dashboard_name,
-                "dlq_url": self.dlq_url,
-                "registry_path": self.registry_path,
-                "failback_rule_arns": self.failback_rule_arns,
-                "registry_sync_rule_arn": self.registry_sync_rule_arn,
-                "capacity_tick_rule_arn": self.capacity_tick_rule_arn,
-                "schedule_arns": self.schedule_arns,
-            }
+        register_attributes(
+            self,
+            "function_name",
+            "function_arn",
+            "state_machine_arn",
+            "table_name",
+            "dashboard_name",
+            "dlq_url",
+            "registry_path",
+            "failback_rule_arns",
+            "registry_sync_rule_arn",
+            "capacity_tick_rule_arn",
+            "schedule_arns",
         )

@@ -28,7 +28,8 @@ from components.controller_iam import (
     state_machine_arn,
 )
 from components.function_code import powertools_layer_arn
-from components.moved import FormerParent, moved_child
+from components.moved import FormerParent, MovedComponent
+from components.outputs import register_attributes
 from components.service_role import service_role
 from controller.core.contract import (
     CONTROLLER_SERVICE,
@@ -131,7 +132,7 @@ class ControllerFunctionArgs:
     """(cluster, service) of each route's capacity guard: the role may resize them."""
 
 
-class ControllerFunction(pulumi.ComponentResource):
+class ControllerFunction(MovedComponent):
     """The controller Lambda with its log group, least-privilege role and DLQ destination.
 
     ``scope`` is the stack's partition, region and account, read from the
@@ -145,14 +146,13 @@ class ControllerFunction(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ControllerFunctionArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        stack, former = args.stack, args.former_parent
+        super().__init__(TYPE_TOKEN, name, args.former_parent, opts)
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=naming.controller_log_group_name(stack),
+            name=naming.controller_log_group_name(args.stack),
             retention_in_days=args.log_retention_days,
-            opts=moved_child(self, former, "function-logs", delete_before_replace=True),
+            opts=self.child("function-logs", delete_before_replace=True),
         )
         # Partition, region and account, read from the first ARN the stack has. The
         # state machine's ARN is built from its explicit name, so the controller's
@@ -160,7 +160,7 @@ class ControllerFunction(pulumi.ComponentResource):
         scope = log_group.arn.apply(ArnScope.of)
         machine_arn = scope.apply(
             lambda s: state_machine_arn(
-                s.partition, s.region, s.account, naming.state_machine_name(stack)
+                s.partition, s.region, s.account, naming.state_machine_name(args.stack)
             )
         )
         role, policy = service_role(
@@ -168,7 +168,7 @@ class ControllerFunction(pulumi.ComponentResource):
             name,
             service="lambda.amazonaws.com",
             source_account=None,
-            description=f"Strangler canary controller of stack {stack}",
+            description=f"Strangler canary controller of stack {args.stack}",
             policy=pulumi.Output.all(
                 scope,
                 log_group.arn,
@@ -182,7 +182,7 @@ class ControllerFunction(pulumi.ComponentResource):
                 lambda v: render_policy(
                     controller_policy(
                         ControllerPolicyInputs(
-                            stack=stack,
+                            stack=args.stack,
                             partition=v[0].partition,
                             region=v[0].region,
                             account=v[0].account,
@@ -200,12 +200,11 @@ class ControllerFunction(pulumi.ComponentResource):
                     role="controller function",
                 )
             ),
-            former=former,
             former_prefix="function",
         )
         function = aws.lambda_.Function(
             f"{name}-lambda",
-            name=naming.controller_function_name(stack),
+            name=naming.controller_function_name(args.stack),
             role=role.arn,
             runtime=RUNTIME,
             handler=HANDLER,
@@ -221,17 +220,15 @@ class ControllerFunction(pulumi.ComponentResource):
             tracing_config={"mode": "Active"},
             environment={
                 "variables": {
-                    ENV_STACK: stack,
-                    ENV_REGISTRY_PATH: registry_path(stack),
+                    ENV_STACK: args.stack,
+                    ENV_REGISTRY_PATH: registry_path(args.stack),
                     "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                     "POWERTOOLS_METRICS_NAMESPACE": METRIC_NAMESPACE,
                 }
             },
             # The log group first (else Lambda creates it, without retention), and the
             # policy first so the very first alarm event finds its permissions.
-            opts=moved_child(
-                self,
-                former,
+            opts=self.child(
                 "function",
                 depends_on=[log_group, policy],
                 delete_before_replace=True,
@@ -247,14 +244,10 @@ class ControllerFunction(pulumi.ComponentResource):
             # An alarm event the function failed on, after Lambda's retries: to the
             # DLQ, whose alarm pages. Lambda checks the role may send there.
             destination_config={"on_failure": {"destination": args.dlq_arn}},
-            opts=moved_child(
-                self, former, "function-async", depends_on=[policy], delete_before_replace=True
-            ),
+            opts=self.child("function-async", depends_on=[policy], delete_before_replace=True),
         )
 
         self.function_name = function.name
         self.function_arn = function.arn
         self.scope = scope
-        self.register_outputs(
-            {"function_name": self.function_name, "function_arn": self.function_arn}
-        )
+        register_attributes(self, "function_name", "function_arn")

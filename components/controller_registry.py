@@ -11,15 +11,9 @@ calls these inside ``Output.all(...).apply``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from controller.core.contract import (
-    CapacityRecord,
-    GateRecord,
-    PlanRecord,
-    RouteRecord,
-    StackRecord,
-)
-from controller.core.release import ReleasePlanRecord
+from controller.core.contract import RouteRecord, StackRecord
 
 # SSM quotas: a Standard-tier parameter value is at most 4 KB. One parameter per
 # route keeps each record far below it; a record that still grows past it (a
@@ -44,69 +38,18 @@ def parameter_value(record: RouteRecord | StackRecord, parameter_name: str) -> s
     return text
 
 
-def route_record(
-    *,
-    route: str,
-    listener_arn: str,
-    rule_arn: str,
-    ecs_target_group_arn: str,
-    lambda_target_group_arn: str,
-    function_name: str,
-    composite_alarm_name: str,
-    composite_alarm_arn: str,
-    alarm_names: Sequence[str],
-    plan: PlanRecord,
-    schedule_name: str | None,
-    schedule: str | None,
-    timezone: str | None,
-    check_function_name: str | None = None,
-    function_version: str | None = None,
-    alias_name: str | None = None,
-    release: ReleasePlanRecord | None = None,
-    capacity: CapacityRecord | None = None,
-    gate: GateRecord | None = None,
-) -> RouteRecord:
-    """One route's record, from resolved outputs of the route and the controller."""
-    return RouteRecord(
-        route=route,
-        listener_arn=listener_arn,
-        rule_arn=rule_arn,
-        ecs_target_group_arn=ecs_target_group_arn,
-        lambda_target_group_arn=lambda_target_group_arn,
-        function_name=function_name,
-        composite_alarm_name=composite_alarm_name,
-        composite_alarm_arn=composite_alarm_arn,
-        alarm_names=tuple(alarm_names),
-        plan=plan,
-        schedule_name=schedule_name,
-        schedule=schedule,
-        timezone=timezone,
-        check_function_name=check_function_name,
-        function_version=function_version,
-        alias_name=alias_name,
-        release=release,
-        capacity=capacity,
-        gate=gate,
-    )
+def route_record(*, alarm_names: Sequence[str], **fields: Any) -> RouteRecord:
+    """One route's record, from resolved outputs of the route and the controller.
+
+    ``fields`` are the other fields of :class:`~controller.core.contract.RouteRecord`
+    by name; the alarm names (an output's list) become the record's tuple.
+    """
+    return RouteRecord(alarm_names=tuple(alarm_names), **fields)
 
 
-def stack_record(
-    *,
-    stack: str,
-    table_name: str,
-    state_machine_arn: str,
-    topic_arn: str,
-    controller_function_name: str,
-    dashboard_name: str,
-    routes: Sequence[str],
-) -> StackRecord:
-    """The stack-wide record; ``routes`` is sorted so the value is stable."""
-    return StackRecord(
-        stack=stack,
-        table_name=table_name,
-        state_machine_arn=state_machine_arn,
-        topic_arn=topic_arn,
-        controller_function_name=controller_function_name,
-        dashboard_name=dashboard_name,
-        routes=tuple(sorted(routes)),
-    )
+def stack_record(*, routes: Sequence[str], **fields: Any) -> StackRecord:
+    """The stack-wide record; ``routes`` is sorted so the value is stable.
+
+    ``fields`` are the other fields of :class:`~controller.core.contract.StackRecord`.
+    """
+    return StackRecord(routes=tuple(sorted(routes)), **fields)

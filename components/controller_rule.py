@@ -1,9 +1,10 @@
 """An EventBridge rule of the stack that invokes the controller, as one piece.
 
-The registry-sync and capacity-tick rules are alike but for what they match:
-a fixed-name rule (replaced delete-first), the controller as its target and
-the permission that lets it invoke (:func:`components.failback.invoke_controller`):
-one base component, :class:`ControllerRule`.
+The registry-sync and capacity-tick rules are alike but for what they match
+(:class:`StackRule`): a fixed-name rule (replaced delete-first), the controller
+as its target and the permission that lets it invoke
+(:func:`components.failback.invoke_controller`): one component,
+:class:`ControllerRule`.
 """
 
 from __future__ import annotations
@@ -13,49 +14,49 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.failback import invoke_controller
+from components.failback import ControllerTarget, invoke_controller
+from components.outputs import register_attributes
 
 
-@dataclass
-class ControllerRuleArgs:
-    """Inputs of a stack-wide rule that invokes the controller."""
+@dataclass(frozen=True)
+class StackRule:
+    """What one stack-wide rule is: its component type, name, and what it matches.
 
-    stack: str
-    function_name: pulumi.Input[str]
-    function_arn: pulumi.Input[str]
-    dlq_arn: pulumi.Input[str]
+    The rule matches ``schedule_expression`` when set, else ``event_pattern``.
+    """
+
+    type_token: str
+    rule_name: str
+    description: str
+    schedule_expression: str | None = None
+    event_pattern: str | None = None
 
 
 class ControllerRule(pulumi.ComponentResource):
-    """A component of type ``type_token``: a rule, its target (the controller) and the permission.
+    """A rule ``<name>-rule``, its target (the controller) and the permission to invoke.
 
-    The rule ``<name>-rule`` matches a schedule or an event pattern.
+    The component's type is ``rule.type_token``.
     """
 
     rule_arn: pulumi.Output[str]
 
     def __init__(
         self,
-        type_token: str,
         name: str,
-        args: ControllerRuleArgs,
-        *,
-        rule_name: str,
-        description: str,
-        schedule_expression: str | None = None,
-        event_pattern: str | None = None,
+        rule: StackRule,
+        controller: ControllerTarget,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(type_token, name, None, opts)
+        super().__init__(rule.type_token, name, None, opts)
         matches = (
-            {"schedule_expression": schedule_expression}
-            if schedule_expression is not None
-            else {"event_pattern": event_pattern}
+            {"schedule_expression": rule.schedule_expression}
+            if rule.schedule_expression is not None
+            else {"event_pattern": rule.event_pattern}
         )
-        rule = aws.cloudwatch.EventRule(
+        event_rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
-            name=rule_name,
-            description=description,
+            name=rule.rule_name,
+            description=rule.description,
             **matches,
             # A fixed name (components/naming.py): the old rule goes first.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
@@ -63,12 +64,10 @@ class ControllerRule(pulumi.ComponentResource):
         # No input or input transformer: the controller gets the event as it was sent.
         invoke_controller(
             name,
-            rule,
-            function_name=args.function_name,
-            function_arn=args.function_arn,
-            dlq_arn=args.dlq_arn,
+            event_rule,
+            controller,
             permission_opts=pulumi.ResourceOptions(parent=self),
             target_opts=pulumi.ResourceOptions(parent=self),
         )
-        self.rule_arn = rule.arn
-        self.register_outputs({"rule_arn": self.rule_arn})
+        self.rule_arn = event_rule.arn
+        register_attributes(self, "rule_arn")

@@ -14,7 +14,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.moved import FormerParent, moved_child
+from components.moved import FormerParent, MovedComponent
+from components.outputs import register_attributes
 
 TYPE_TOKEN = "strangler:dead_letter_queue:DeadLetterQueue"
 
@@ -31,7 +32,7 @@ class DeadLetterQueueArgs:
     former_parent: FormerParent | None = None
 
 
-class DeadLetterQueue(pulumi.ComponentResource):
+class DeadLetterQueue(MovedComponent):
     """An SSE-SQS queue with a 14-day retention, and an alarm on its depth."""
 
     queue_arn: pulumi.Output[str]
@@ -42,25 +43,24 @@ class DeadLetterQueue(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DeadLetterQueueArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        stack, former = args.stack, args.former_parent
+        super().__init__(TYPE_TOKEN, name, args.former_parent, opts)
 
         queue = aws.sqs.Queue(
             f"{name}-sqs",
-            name=naming.dlq_name(stack),
+            name=naming.dlq_name(args.stack),
             message_retention_seconds=DLQ_RETENTION_SECONDS,
             # SSE-SQS: EventBridge can deliver to it without a KMS key policy.
             sqs_managed_sse_enabled=True,
-            opts=moved_child(self, former, "dlq", delete_before_replace=True),
+            opts=self.child("dlq", delete_before_replace=True),
         )
         alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-alarm",
-            name=naming.dlq_alarm_name(stack),
+            name=naming.dlq_alarm_name(args.stack),
             alarm_description=(
-                f"A failback (alarm event) or a scheduled canary start of stack {stack} could "
+                f"A failback (alarm event) or a scheduled canary start of stack {args.stack} could "
                 f"not be delivered to the controller. Read the messages of queue "
-                f"{naming.dlq_name(stack)}; if a route's alarm fired, run "
-                f"`python -m controller rollback --stack {stack} --route <route>`."
+                f"{naming.dlq_name(args.stack)}; if a route's alarm fired, run "
+                f"`python -m controller rollback --stack {args.stack} --route <route>`."
             ),
             namespace="AWS/SQS",
             metric_name="ApproximateNumberOfMessagesVisible",
@@ -74,18 +74,11 @@ class DeadLetterQueue(pulumi.ComponentResource):
             treat_missing_data="notBreaching",
             alarm_actions=[args.topic_arn],
             ok_actions=[args.topic_arn],
-            opts=moved_child(self, former, "dlq-alarm", delete_before_replace=True),
+            opts=self.child("dlq-alarm", delete_before_replace=True),
         )
 
         self.queue_arn = queue.arn
         self.queue_url = queue.url
         self.queue_name = queue.name
         self.alarm_arn = alarm.arn
-        self.register_outputs(
-            {
-                "queue_arn": self.queue_arn,
-                "queue_url": self.queue_url,
-                "queue_name": self.queue_name,
-                "alarm_arn": self.alarm_arn,
-            }
-        )
+        register_attributes(self, "queue_arn", "queue_url", "queue_name", "alarm_arn")

@@ -15,7 +15,8 @@ import pulumi_aws as aws
 
 from components import naming
 from components.json_text import json_text
-from components.moved import FormerParent, moved_child
+from components.moved import FormerParent, MovedComponent
+from components.outputs import register_attributes
 
 TYPE_TOKEN = "strangler:failback:FailbackRule"
 
@@ -40,13 +41,20 @@ def failback_event_pattern(composite_alarm_arn: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ControllerTarget:
+    """The controller function as a rule's target, and where undelivered events go."""
+
+    function_name: pulumi.Input[str]
+    function_arn: pulumi.Input[str]
+    dlq_arn: pulumi.Input[str]
+
+
 def invoke_controller(
     name: str,
     rule: aws.cloudwatch.EventRule,
+    controller: ControllerTarget,
     *,
-    function_name: pulumi.Input[str],
-    function_arn: pulumi.Input[str],
-    dlq_arn: pulumi.Input[str],
     permission_opts: pulumi.ResourceOptions,
     target_opts: pulumi.ResourceOptions,
 ) -> None:
@@ -59,7 +67,7 @@ def invoke_controller(
     permission = aws.lambda_.Permission(
         f"{name}-permission",
         action="lambda:InvokeFunction",
-        function=function_name,
+        function=controller.function_name,
         principal="events.amazonaws.com",
         source_arn=rule.arn,
         opts=permission_opts,
@@ -68,12 +76,12 @@ def invoke_controller(
         f"{name}-target",
         rule=rule.name,
         target_id="controller",
-        arn=function_arn,
+        arn=controller.function_arn,
         retry_policy={
             "maximum_event_age_in_seconds": FAILBACK_EVENT_MAX_AGE_SECONDS,
             "maximum_retry_attempts": FAILBACK_MAX_RETRY_ATTEMPTS,
         },
-        dead_letter_config={"arn": dlq_arn},
+        dead_letter_config={"arn": controller.dlq_arn},
         # The target's identity is (rule, "controller"): a replacement put
         # first would overwrite it and then be removed with the old one.
         opts=pulumi.ResourceOptions.merge(
@@ -90,13 +98,11 @@ class FailbackRuleArgs:
     stack: str
     route: str
     composite_alarm_arn: pulumi.Input[str]
-    function_name: pulumi.Input[str]
-    function_arn: pulumi.Input[str]
-    dlq_arn: pulumi.Input[str]
+    controller: ControllerTarget
     former_parent: FormerParent | None = None
 
 
-class FailbackRule(pulumi.ComponentResource):
+class FailbackRule(MovedComponent):
     """The rule, its target (the controller) and the permission that lets it invoke."""
 
     rule_arn: pulumi.Output[str]
@@ -104,8 +110,8 @@ class FailbackRule(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: FailbackRuleArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        route, former = args.route, args.former_parent
+        super().__init__(TYPE_TOKEN, name, args.former_parent, opts)
+        route = args.route
 
         rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
@@ -114,17 +120,15 @@ class FailbackRule(pulumi.ComponentResource):
             event_pattern=pulumi.Output.from_input(args.composite_alarm_arn).apply(
                 lambda arn: json_text(failback_event_pattern(arn))
             ),
-            opts=moved_child(self, former, f"{route}-failback-rule", delete_before_replace=True),
+            opts=self.child(f"{route}-failback-rule", delete_before_replace=True),
         )
         invoke_controller(
             name,
             rule,
-            function_name=args.function_name,
-            function_arn=args.function_arn,
-            dlq_arn=args.dlq_arn,
-            permission_opts=moved_child(self, former, f"{route}-failback-permission"),
-            target_opts=moved_child(self, former, f"{route}-failback-target"),
+            args.controller,
+            permission_opts=self.child(f"{route}-failback-permission"),
+            target_opts=self.child(f"{route}-failback-target"),
         )
 
         self.rule_arn = rule.arn
-        self.register_outputs({"rule_arn": self.rule_arn})
+        register_attributes(self, "rule_arn")

@@ -8,6 +8,7 @@ upstream, so a flood on one API cannot congest the backends.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -22,6 +23,8 @@ from components.config import (
 )
 from components.controller_iam import assume_role_policy
 from components.function_code import function_archive, route_function_layers
+from components.outputs import register_attributes
+from components.route_scope import RouteScope
 from controller.core.contract import (
     ENV_FORWARD_HEADERS,
     ENV_HEALTH_CHECK_PATH,
@@ -33,23 +36,48 @@ from controller.core.contract import (
 LAMBDA_ASSUME_ROLE_POLICY = json.dumps(assume_role_policy("lambda.amazonaws.com"))
 
 
-def logs_and_role(
+@dataclass(frozen=True)
+class FunctionAccess:
+    """What a route's function (or its checker) runs with, declared before it.
+
+    ``depends_on`` is what the function must wait for: its log group (else
+    Lambda creates it, without retention, on the first invocation), its inline
+    policy and, in a VPC, the ENI permissions.
+    """
+
+    log_group: aws.cloudwatch.LogGroup
+    role: aws.iam.Role
+    vpc_config: aws.lambda_.FunctionVpcConfigArgs | None
+    depends_on: list[pulumi.Resource]
+
+    def function_opts(self, owner: pulumi.Resource) -> pulumi.ResourceOptions:
+        """The function's options: after ``depends_on``, and deleted before its replacement."""
+        return pulumi.ResourceOptions(
+            parent=owner, depends_on=self.depends_on, delete_before_replace=True
+        )
+
+
+def function_access(
     owner: pulumi.Resource,
     name: str,
+    stack: StackConfig,
     *,
     log_group_name: str,
-    retention_days: int,
     description: str,
-) -> tuple[aws.cloudwatch.LogGroup, aws.iam.Role]:
-    """A function's log group ``<name>-logs`` (fixed name) and its role ``<name>-role``.
+    policy: Callable[[str], str],
+) -> FunctionAccess:
+    """The log group ``<name>-logs``, the role ``<name>-role`` and its policy ``<name>-policy``.
 
-    The log group is created before the function, so that Lambda does not
-    create it itself (without retention) on the first invocation.
+    ``policy`` renders the inline policy from the log group's ARN. For a stack
+    with a VPC the role also gets ``<name>-vpc-access``: the managed policy is
+    the documented minimum (ec2:CreateNetworkInterface etc. take no
+    resource-level scope).
     """
+    child = pulumi.ResourceOptions(parent=owner)
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
         name=log_group_name,
-        retention_in_days=retention_days,
+        retention_in_days=stack.log_retention_days,
         # A fixed name (components/naming.py): the old one goes before the new one.
         opts=pulumi.ResourceOptions(parent=owner, delete_before_replace=True),
     )
@@ -57,33 +85,28 @@ def logs_and_role(
         f"{name}-role",
         assume_role_policy=LAMBDA_ASSUME_ROLE_POLICY,
         description=description,
-        opts=pulumi.ResourceOptions(parent=owner),
+        opts=child,
     )
-    return log_group, role
-
-
-def vpc_access(
-    owner: pulumi.Resource, name: str, stack: StackConfig, role: aws.iam.Role
-) -> tuple[list[pulumi.Resource], aws.lambda_.FunctionVpcConfigArgs | None]:
-    """For a stack with a VPC: the role's ENI permissions ``<name>-vpc-access`` and the config.
-
-    The managed policy is the documented minimum (ec2:CreateNetworkInterface
-    etc. take no resource-level scope). Without a VPC: nothing and ``None``.
-    """
-    if stack.vpc is None:
-        return [], None
-    attachment = aws.iam.RolePolicyAttachment(
-        f"{name}-vpc-access",
-        role=role.name,
-        policy_arn=f"arn:{stack.partition}:iam::aws:policy/service-role/"
-        "AWSLambdaVPCAccessExecutionRole",
-        opts=pulumi.ResourceOptions(parent=owner),
+    role_policy = aws.iam.RolePolicy(
+        f"{name}-policy", role=role.id, policy=log_group.arn.apply(policy), opts=child
     )
-    config = aws.lambda_.FunctionVpcConfigArgs(
-        subnet_ids=list(stack.vpc.subnet_ids),
-        security_group_ids=list(stack.vpc.security_group_ids),
-    )
-    return [attachment], config
+    depends_on: list[pulumi.Resource] = [log_group, role_policy]
+    vpc_config = None
+    if stack.vpc is not None:
+        depends_on.append(
+            aws.iam.RolePolicyAttachment(
+                f"{name}-vpc-access",
+                role=role.name,
+                policy_arn=f"arn:{stack.partition}:iam::aws:policy/service-role/"
+                "AWSLambdaVPCAccessExecutionRole",
+                opts=child,
+            )
+        )
+        vpc_config = aws.lambda_.FunctionVpcConfigArgs(
+            subnet_ids=list(stack.vpc.subnet_ids),
+            security_group_ids=list(stack.vpc.security_group_ids),
+        )
+    return FunctionAccess(log_group, role, vpc_config, depends_on)
 
 
 def function_environment(route: RouteConfig) -> dict[str, str]:
@@ -106,13 +129,32 @@ def function_environment(route: RouteConfig) -> dict[str, str]:
     return env
 
 
-@dataclass
-class RouteFunctionArgs:
-    """Inputs of :class:`RouteFunction`."""
+def own_logs_policy(log_group_arn: str) -> str:
+    """The route function's policy: write to its own log group, send X-Ray segments.
 
-    route: RouteConfig
-    stack: StackConfig
-    stack_name: str
+    Least privilege instead of AWSLambdaBasicExecutionRole: the group exists,
+    so no CreateLogGroup; active tracing needs the X-Ray writes.
+    """
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "OwnLogGroup",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"{log_group_arn}:*",
+                },
+                {
+                    # X-Ray accepts no resource-level scope for these.
+                    "Sid": "XRayWrite",
+                    "Effect": "Allow",
+                    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                    "Resource": "*",
+                },
+            ],
+        }
+    )
 
 
 class RouteFunction(pulumi.ComponentResource):
@@ -125,59 +167,29 @@ class RouteFunction(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: RouteFunctionArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: RouteScope, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        route, stack = args.route, args.stack
+        route = args.route
         fn = route.function
         if not fn.source_path.is_dir():
             raise ValueError(
                 f"routes[{route.index}].function.source: {fn.source_path} is not a folder"
             )
         super().__init__("strangler:function:RouteFunction", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         function_name = naming.function_name(args.stack_name, route.name)
-        log_group, role = logs_and_role(
+        access = function_access(
             self,
             name,
+            args.stack,
             log_group_name=naming.log_group_name(args.stack_name, route.name),
-            retention_days=stack.log_retention_days,
             description=f"Strangler route {route.name}: its function only",
+            policy=own_logs_policy,
         )
-        # Least privilege instead of AWSLambdaBasicExecutionRole: write to this
-        # function's own log group only (the group exists, so no CreateLogGroup),
-        # and send X-Ray segments for active tracing.
-        policy_document = log_group.arn.apply(
-            lambda arn: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "OwnLogGroup",
-                            "Effect": "Allow",
-                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                            "Resource": f"{arn}:*",
-                        },
-                        {
-                            # X-Ray accepts no resource-level scope for these.
-                            "Sid": "XRayWrite",
-                            "Effect": "Allow",
-                            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                            "Resource": "*",
-                        },
-                    ],
-                }
-            )
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-policy", role=role.id, policy=policy_document, opts=child
-        )
-        vpc_permissions, vpc_config = vpc_access(self, name, stack, role)
-        permissions: list[pulumi.Resource] = [role_policy, *vpc_permissions]
 
         function = aws.lambda_.Function(
             f"{name}-function",
             name=function_name,
-            role=role.arn,
+            role=access.role.arn,
             runtime=fn.runtime,
             handler=fn.handler,
             architectures=[fn.architecture],
@@ -188,27 +200,19 @@ class RouteFunction(pulumi.ComponentResource):
             layers=route_function_layers(fn, parent=self),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=function_environment(route)),
-            vpc_config=vpc_config,
+            vpc_config=access.vpc_config,
             description=f"Strangler route {route.name} ({', '.join(route.match.path_patterns)})",
             # Every change of code or configuration publishes a new version;
             # the alias `live` (components/alias.py) decides which one serves.
             publish=True,
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[log_group, *permissions], delete_before_replace=True
-            ),
+            opts=access.function_opts(self),
         )
 
         self.function_name = function.name
         self.function_arn = function.arn
         self.version = function.version
-        self.role_arn = role.arn
-        self.log_group_name = log_group.name
-        self.register_outputs(
-            {
-                "function_name": self.function_name,
-                "function_arn": self.function_arn,
-                "version": self.version,
-                "role_arn": self.role_arn,
-                "log_group_name": self.log_group_name,
-            }
+        self.role_arn = access.role.arn
+        self.log_group_name = access.log_group.name
+        register_attributes(
+            self, "function_name", "function_arn", "version", "role_arn", "log_group_name"
         )

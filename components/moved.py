@@ -29,26 +29,45 @@ class FormerParent:
     name: str
 
 
-def moved_child(
-    parent: pulumi.Resource,
-    former: FormerParent | None,
-    former_suffix: str,
-    depends_on: Sequence[pulumi.Resource] | None = None,
-    *,
-    delete_before_replace: bool = False,
-) -> pulumi.ResourceOptions:
-    """Options of a child of ``parent`` that was ``<former.name>-<former_suffix>``.
+class MovedComponent(pulumi.ComponentResource):
+    """A sub-component whose children may have been declared under ``former`` before.
 
-    ``former`` is ``None`` for a sub-component declared on its own (no former
-    place, so no alias). ``delete_before_replace`` is for a resource with a
-    fixed name or identity (see :mod:`components.naming`).
+    ``former`` is ``None`` for a sub-component declared on its own; its
+    children then get no alias.
     """
-    aliases: list[pulumi.Alias | str] | None = None
-    if former is not None:
-        aliases = [pulumi.Alias(name=f"{former.name}-{former_suffix}", parent=former.resource)]
-    return pulumi.ResourceOptions(
-        parent=parent,
-        aliases=aliases,
-        depends_on=list(depends_on) if depends_on is not None else None,
-        delete_before_replace=delete_before_replace,
-    )
+
+    def __init__(
+        self,
+        type_token: str,
+        name: str,
+        former: FormerParent | None,
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
+        super().__init__(type_token, name, None, opts)
+        self._former = former
+
+    def child(
+        self,
+        former_suffix: str,
+        depends_on: Sequence[pulumi.Resource] | None = None,
+        *,
+        delete_before_replace: bool = False,
+    ) -> pulumi.ResourceOptions:
+        """Options of a child of this component that was ``<former.name>-<former_suffix>``.
+
+        Without a former parent there is no alias. ``delete_before_replace`` is
+        for a resource with a fixed name or identity (see :mod:`components.naming`).
+        """
+        aliases: list[pulumi.Alias | str] | None = None
+        if self._former is not None:
+            aliases = [
+                pulumi.Alias(
+                    name=f"{self._former.name}-{former_suffix}", parent=self._former.resource
+                )
+            ]
+        return pulumi.ResourceOptions(
+            parent=self,
+            aliases=aliases,
+            depends_on=list(depends_on) if depends_on is not None else None,
+            delete_before_replace=delete_before_replace,
+        )

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import PreviewConfig, RouteConfig, StackConfig
+from components.config import PreviewConfig, RouteConfig
+from components.outputs import register_attributes
+from components.route_scope import RouteScope
 from components.traffic import rule_conditions
 
 #: The one forward target of the preview rule; with a single target group the
@@ -45,8 +47,7 @@ def preview_conditions(
 class PreviewRuleArgs:
     """Inputs of :class:`PreviewRule`."""
 
-    route: RouteConfig
-    stack: StackConfig
+    scope: RouteScope
     lambda_target_group_arn: pulumi.Input[str]
 
 
@@ -58,7 +59,7 @@ class PreviewRule(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: PreviewRuleArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        route = args.route
+        route = args.scope.route
         preview = route.preview
         if preview is None:
             raise ValueError(f"routes[{route.index}].preview: the route has no preview settings")
@@ -70,7 +71,7 @@ class PreviewRule(pulumi.ComponentResource):
         super().__init__("strangler:preview:PreviewRule", name, None, opts)
         rule = aws.lb.ListenerRule(
             f"{name}-rule",
-            listener_arn=args.stack.listener_arn,
+            listener_arn=args.scope.stack.listener_arn,
             priority=preview.priority,
             actions=[
                 aws.lb.ListenerRuleActionArgs(
@@ -89,4 +90,4 @@ class PreviewRule(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.rule_arn = rule.arn
-        self.register_outputs({"rule_arn": self.rule_arn})
+        register_attributes(self, "rule_arn")

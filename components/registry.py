@@ -17,7 +17,8 @@ import pulumi_aws as aws
 from components import naming
 from components.controller_registry import parameter_value, route_record, stack_record
 from components.controller_route import ControllerRoute
-from components.moved import FormerParent, moved_child
+from components.moved import FormerParent, MovedComponent
+from components.outputs import register_attributes
 from controller.core.contract import route_parameter_name, stack_parameter_name
 
 TYPE_TOKEN = "strangler:registry:ControllerRegistry"
@@ -63,7 +64,7 @@ def _route_value(stack: str, route: ControllerRoute, values: list[Any]) -> str:
     return parameter_value(record, route_parameter_name(stack, route.name))
 
 
-class ControllerRegistry(pulumi.ComponentResource):
+class ControllerRegistry(MovedComponent):
     """One String parameter per route and one for the stack (Standard tier)."""
 
     route_parameter_names: dict[str, pulumi.Output[str]]
@@ -72,8 +73,8 @@ class ControllerRegistry(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ControllerRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        stack, former = args.stack, args.former_parent
+        super().__init__(TYPE_TOKEN, name, args.former_parent, opts)
+        stack = args.stack
 
         def parameter(
             resource_name: str,
@@ -90,7 +91,7 @@ class ControllerRegistry(pulumi.ComponentResource):
                 description=f"Strangler registry: {description}",
                 # Not secret: `insecure_value` lets a preview show the registry's diff.
                 insecure_value=value,
-                opts=moved_child(self, former, former_suffix, delete_before_replace=True),
+                opts=self.child(former_suffix, delete_before_replace=True),
             )
 
         self.route_parameter_names = {}
@@ -143,9 +144,4 @@ class ControllerRegistry(pulumi.ComponentResource):
                 )
             ),
         ).name
-        self.register_outputs(
-            {
-                "route_parameter_names": self.route_parameter_names,
-                "stack_parameter_name": self.stack_parameter_name,
-            }
-        )
+        register_attributes(self, "route_parameter_names", "stack_parameter_name")

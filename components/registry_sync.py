@@ -20,10 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
-
 from components import naming
-from components.controller_rule import ControllerRule, ControllerRuleArgs
+from components.controller_rule import StackRule
 from components.json_text import json_text
 from controller.core.contract import route_parameter_name
 
@@ -55,20 +53,11 @@ def registry_sync_event_pattern(stack: str) -> dict[str, Any]:
     }
 
 
-class RegistrySyncRule(ControllerRule):
-    """The rule, its target (the controller) and the permission that lets it invoke."""
-
-    def __init__(
-        self, name: str, args: ControllerRuleArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            TYPE_TOKEN,
-            name,
-            args,
-            rule_name=naming.registry_sync_rule_name(args.stack),
-            description=(
-                f"A route record of stack {args.stack} changed: reconcile its listener rule"
-            ),
-            event_pattern=json_text(registry_sync_event_pattern(args.stack)),
-            opts=opts,
-        )
+def registry_sync_rule(stack: str) -> StackRule:
+    """The rule that tells the controller a route record of ``stack`` was written."""
+    return StackRule(
+        type_token=TYPE_TOKEN,
+        rule_name=naming.registry_sync_rule_name(stack),
+        description=f"A route record of stack {stack} changed: reconcile its listener rule",
+        event_pattern=json_text(registry_sync_event_pattern(stack)),
+    )

@@ -10,10 +10,12 @@ from components import naming
 from components.alarms import RouteAlarms, RouteAlarmsArgs
 from components.alias import RouteAlias, RouteAliasArgs
 from components.config import RouteConfig, StackConfig
-from components.function import RouteFunction, RouteFunctionArgs
+from components.function import RouteFunction
+from components.outputs import register_attributes
 from components.preview import PreviewRule, PreviewRuleArgs
+from components.route_scope import RouteScope
 from components.traffic import RouteTraffic, RouteTrafficArgs
-from components.traffic_check import TrafficCheck, TrafficCheckArgs
+from components.traffic_check import TrafficCheck
 
 
 @dataclass
@@ -60,12 +62,9 @@ class StranglerRoute(pulumi.ComponentResource):
             raise ValueError("stack_name must not be empty")
         super().__init__("strangler:route:StranglerRoute", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        scope = RouteScope(route=route, stack=args.stack, stack_name=args.stack_name)
 
-        function = RouteFunction(
-            f"{name}-fn",
-            RouteFunctionArgs(route=route, stack=args.stack, stack_name=args.stack_name),
-            opts=child,
-        )
+        function = RouteFunction(f"{name}-fn", scope, opts=child)
         alias = RouteAlias(
             f"{name}-alias",
             RouteAliasArgs(
@@ -78,9 +77,7 @@ class StranglerRoute(pulumi.ComponentResource):
         traffic = RouteTraffic(
             f"{name}-traffic",
             RouteTrafficArgs(
-                route=route,
-                stack=args.stack,
-                stack_name=args.stack_name,
+                scope=scope,
                 function_name=function.function_name,
                 function_arn=alias.alias_arn,
                 qualifier=alias.qualifier,
@@ -90,9 +87,7 @@ class StranglerRoute(pulumi.ComponentResource):
         alarms = RouteAlarms(
             f"{name}-alarms",
             RouteAlarmsArgs(
-                route=route,
-                stack=args.stack,
-                stack_name=args.stack_name,
+                scope=scope,
                 function_name=function.function_name,
                 target_group_arn_suffix=traffic.lambda_target_group_arn_suffix,
                 topic_arn=args.topic_arn,
@@ -104,9 +99,7 @@ class StranglerRoute(pulumi.ComponentResource):
             PreviewRule(
                 f"{name}-preview",
                 PreviewRuleArgs(
-                    route=route,
-                    stack=args.stack,
-                    lambda_target_group_arn=traffic.lambda_target_group_arn,
+                    scope=scope, lambda_target_group_arn=traffic.lambda_target_group_arn
                 ),
                 opts=child,
             )
@@ -114,11 +107,7 @@ class StranglerRoute(pulumi.ComponentResource):
             else None
         )
         check = (
-            TrafficCheck(
-                f"{name}-check",
-                TrafficCheckArgs(route=route, stack=args.stack, stack_name=args.stack_name),
-                opts=child,
-            )
+            TrafficCheck(f"{name}-check", scope, opts=child)
             if route.verify is not None and route.preview is not None
             else None
         )
@@ -140,19 +129,18 @@ class StranglerRoute(pulumi.ComponentResource):
         self.composite_alarm_name = alarms.composite_alarm_name
         self.composite_alarm_arn = alarms.composite_alarm_arn
         self.alarm_names = alarms.alarm_names
-        self.register_outputs(
-            {
-                "rule_arn": self.rule_arn,
-                "lambda_target_group_arn": self.lambda_target_group_arn,
-                "ecs_target_group_arn": self.ecs_target_group_arn,
-                "function_name": self.function_name,
-                "function_arn": self.function_arn,
-                "function_version": self.function_version,
-                "alias_arn": self.alias_arn,
-                "composite_alarm_name": self.composite_alarm_name,
-                "composite_alarm_arn": self.composite_alarm_arn,
-                "alarm_names": self.alarm_names,
-                "preview_rule_arn": self.preview_rule_arn,
-                "check_function_name": self.check_function_name,
-            }
+        register_attributes(
+            self,
+            "rule_arn",
+            "lambda_target_group_arn",
+            "ecs_target_group_arn",
+            "function_name",
+            "function_arn",
+            "function_version",
+            "alias_arn",
+            "composite_alarm_name",
+            "composite_alarm_arn",
+            "alarm_names",
+            "preview_rule_arn",
+            "check_function_name",
         )

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from components.controller_iam import assume_role_policy
 from components.json_text import json_text
-from components.moved import FormerParent, moved_child
+from components.moved import MovedComponent
 
 
 def _trust_policy(service: str, source_account: pulumi.Input[str] | None) -> pulumi.Input[str]:
@@ -26,32 +26,32 @@ def _trust_policy(service: str, source_account: pulumi.Input[str] | None) -> pul
 
 
 def service_role(
-    component: pulumi.Resource,
+    component: MovedComponent,
     name: str,
     *,
     service: str,
     source_account: pulumi.Input[str] | None,
     description: str,
     policy: pulumi.Input[str],
-    former: FormerParent | None,
     former_prefix: str,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     """The role ``<name>-role`` that ``service`` may assume, and ``<name>-policy``.
 
     ``source_account`` limits the trust to that account (``aws:SourceAccount``).
     Both are children of ``component``; ``former_prefix`` is their former
-    name's middle (``<former.name>-<former_prefix>-role``).
+    name's middle (``<former.name>-<former_prefix>-role``, see
+    :class:`~components.moved.MovedComponent`).
     """
     role = aws.iam.Role(
         f"{name}-role",
         assume_role_policy=_trust_policy(service, source_account),
         description=description,
-        opts=moved_child(component, former, f"{former_prefix}-role"),
+        opts=component.child(f"{former_prefix}-role"),
     )
     role_policy = aws.iam.RolePolicy(
         f"{name}-policy",
         role=role.id,
         policy=policy,
-        opts=moved_child(component, former, f"{former_prefix}-policy"),
+        opts=component.child(f"{former_prefix}-policy"),
     )
     return role, role_policy

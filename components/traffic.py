@@ -14,7 +14,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.config import RouteConfig, StackConfig
+from components.config import RouteConfig
+from components.outputs import register_attributes
+from components.route_scope import RouteScope
 from controller.core.weights import ALL_ECS, validate_forward
 
 #: The ALB weights on create: everything on ECS, as the exact ratio the
@@ -89,9 +91,7 @@ def rule_conditions(route: RouteConfig) -> list[aws.lb.ListenerRuleConditionArgs
 class RouteTrafficArgs:
     """Inputs of :class:`RouteTraffic`."""
 
-    route: RouteConfig
-    stack: StackConfig
-    stack_name: str
+    scope: RouteScope
     function_name: pulumi.Input[str]
     function_arn: pulumi.Input[str]
     # The alias the target group invokes (its ARN is ``function_arn``): the
@@ -109,7 +109,7 @@ class RouteTraffic(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: RouteTrafficArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        route, stack = args.route, args.stack
+        route, stack = args.scope.route, args.scope.stack
         if not route.match.condition_values:
             raise ValueError(f"routes[{route.index}].match: the rule needs a condition")
         # At most 5 target groups per forward action, each weight 0..999.
@@ -117,7 +117,7 @@ class RouteTraffic(pulumi.ComponentResource):
         super().__init__("strangler:traffic:RouteTraffic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         hc = route.health_check
-        identity = target_group_identity(args.stack_name, route.name)
+        identity = target_group_identity(args.scope.stack_name, route.name)
 
         # Health checks of a lambda target group are off by default ("If the
         # target type is lambda, health checks are disabled by default"); the
@@ -214,10 +214,6 @@ class RouteTraffic(pulumi.ComponentResource):
         self.lambda_target_group_arn = target_group.arn
         self.lambda_target_group_arn_suffix = target_group.arn_suffix
         self.rule_arn = rule.arn
-        self.register_outputs(
-            {
-                "lambda_target_group_arn": self.lambda_target_group_arn,
-                "lambda_target_group_arn_suffix": self.lambda_target_group_arn_suffix,
-                "rule_arn": self.rule_arn,
-            }
+        register_attributes(
+            self, "lambda_target_group_arn", "lambda_target_group_arn_suffix", "rule_arn"
         )

@@ -18,7 +18,6 @@ network interfaces (as the route function does).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.config import RouteConfig, StackConfig, VerifyConfig
+from components.config import RouteConfig, VerifyConfig
 from components.controller_iam import POLICY_VERSION, log_streams_arn, render_policy
-from components.function import logs_and_role, vpc_access
+from components.function import function_access
+from components.outputs import register_attributes
+from components.route_scope import RouteScope
 
 CHECK_SOURCE = Path(__file__).resolve().parent.parent / "functions" / "traffic_check"
 CHECK_HANDLER = "check_app.handler"
@@ -89,15 +90,6 @@ def checker_policy(log_group_arn: str, hook_function_arn: str | None) -> dict[st
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
-@dataclass
-class TrafficCheckArgs:
-    """Inputs of :class:`TrafficCheck`."""
-
-    route: RouteConfig
-    stack: StackConfig
-    stack_name: str
-
-
 class TrafficCheck(pulumi.ComponentResource):
     """The checker function of one route, its log group and its role."""
 
@@ -105,32 +97,22 @@ class TrafficCheck(pulumi.ComponentResource):
     function_arn: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: TrafficCheckArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: RouteScope, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         route, stack = args.route, args.stack
         verify = route.verify
         if verify is None or route.preview is None:
             raise ValueError(f"routes[{route.index}].verify: the route has no check to deploy")
         super().__init__("strangler:check:TrafficCheck", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        log_group, role = logs_and_role(
+        hook = verify.hook_function_arn
+        access = function_access(
             self,
             name,
+            stack,
             log_group_name=naming.check_log_group_name(args.stack_name, route.name),
-            retention_days=stack.log_retention_days,
             description=f"Strangler route {route.name}: its equivalence check only",
+            policy=lambda arn: render_policy(checker_policy(arn, hook), role="traffic check"),
         )
-        hook = verify.hook_function_arn
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=log_group.arn.apply(
-                lambda arn: render_policy(checker_policy(arn, hook), role="traffic check")
-            ),
-            opts=child,
-        )
-        vpc_permissions, vpc_config = vpc_access(self, name, stack, role)
-        permissions: list[pulumi.Resource] = [role_policy, *vpc_permissions]
 
         # The ALB's address, from the listener the stack config names.
         listener = aws.lb.get_listener_output(
@@ -145,7 +127,7 @@ class TrafficCheck(pulumi.ComponentResource):
         function = aws.lambda_.Function(
             f"{name}-function",
             name=naming.check_function_name(args.stack_name, route.name),
-            role=role.arn,
+            role=access.role.arn,
             runtime=CHECK_RUNTIME,
             handler=CHECK_HANDLER,
             architectures=[route.function.architecture],
@@ -153,14 +135,10 @@ class TrafficCheck(pulumi.ComponentResource):
             memory_size=CHECK_MEMORY_MB,
             timeout=CHECK_TIMEOUT_SECONDS,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
-            vpc_config=vpc_config,
+            vpc_config=access.vpc_config,
             description=f"Strangler route {route.name}: does the function answer as ECS does?",
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[log_group, *permissions], delete_before_replace=True
-            ),
+            opts=access.function_opts(self),
         )
         self.function_name = function.name
         self.function_arn = function.arn
-        self.register_outputs(
-            {"function_name": self.function_name, "function_arn": self.function_arn}
-        )
+        register_attributes(self, "function_name", "function_arn")

@@ -77,6 +77,18 @@ def _parse_non_negative_int(key: str, raw: str) -> int:
     return value
 
 
+def _pick_milliseconds(
+    explicit: int | None, environ: Mapping[str, str], key: str, default: int
+) -> int:
+    """An integer setting: explicit argument, else the environment's ``key``, else ``default``.
+
+    Only what comes from the environment is parsed (and must be a non-negative integer).
+    """
+    if explicit is not None:
+        return explicit
+    return _parse_non_negative_int(key, _pick(None, environ, key, str(default)))
+
+
 def parse_upstream_url(key: str, raw: str) -> str:
     """Validate an upstream base URL and return it without a trailing slash."""
     parts = urlsplit(raw)
@@ -154,21 +166,11 @@ def load_config(
         _pick(allowed_methods, env, ENV_ALLOWED_METHODS, DEFAULT_ALLOWED_METHODS),
     )
 
-    margin = (
-        timeout_margin_ms
-        if timeout_margin_ms is not None
-        else _parse_non_negative_int(
-            ENV_TIMEOUT_MARGIN_MS,
-            _pick(None, env, ENV_TIMEOUT_MARGIN_MS, str(DEFAULT_TIMEOUT_MARGIN_MS)),
-        )
+    margin = _pick_milliseconds(
+        timeout_margin_ms, env, ENV_TIMEOUT_MARGIN_MS, DEFAULT_TIMEOUT_MARGIN_MS
     )
-    connect = (
-        connect_timeout_ms
-        if connect_timeout_ms is not None
-        else _parse_non_negative_int(
-            ENV_CONNECT_TIMEOUT_MS,
-            _pick(None, env, ENV_CONNECT_TIMEOUT_MS, str(DEFAULT_CONNECT_TIMEOUT_MS)),
-        )
+    connect = _pick_milliseconds(
+        connect_timeout_ms, env, ENV_CONNECT_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS
     )
     if margin < 0:
         raise ConfigError(ENV_TIMEOUT_MARGIN_MS, f"{margin} is negative")
