@@ -192,42 +192,25 @@ def test_every_option_of_the_table_reaches_the_cli_options_and_the_request() -> 
 
 
 @pytest.mark.parametrize(
-    ("command", "request_", "call"),
+    ("command", "method", "options", "takes_reason"),
     [
-        ("start", OperatorRequest(ROUTE, ACTOR, "r"), ("start_run", ROUTE, {"actor": ACTOR})),
-        (
-            "pause",
-            OperatorRequest(ROUTE, ACTOR, "r"),
-            ("pause", ROUTE, {"reason": "r", "actor": ACTOR}),
-        ),
-        (
-            "resume",
-            OperatorRequest(ROUTE, ACTOR, "r", accept_live=True),
-            ("resume", ROUTE, {"reason": "r", "actor": ACTOR, "accept_live": True}),
-        ),
-        (
-            "rollback",
-            OperatorRequest(ROUTE, ACTOR, "r"),
-            ("rollback", ROUTE, {"reason": "r", "actor": ACTOR}),
-        ),
-        (
-            "promote",
-            OperatorRequest(ROUTE, ACTOR, "r", full=True),
-            ("promote", ROUTE, {"reason": "r", "actor": ACTOR, "full": True}),
-        ),
-        (
-            "sync",
-            OperatorRequest(ROUTE, ACTOR, "r"),
-            ("sync", ROUTE, {"actor": ACTOR, "reason": "r"}),
-        ),
+        ("start", "start_run", {}, False),
+        ("pause", "pause", {}, True),
+        ("resume", "resume", {"accept_live": True}, True),
+        ("rollback", "rollback", {}, True),
+        ("promote", "promote", {"full": True}, True),
+        ("sync", "sync", {}, True),
     ],
 )
 def test_each_operation_is_one_service_call(
-    command: str, request_: OperatorRequest, call: tuple[str, str, dict[str, Any]]
+    command: str, method: str, options: dict[str, bool], takes_reason: bool
 ) -> None:
+    """The request's actor, options and (where the method takes one) reason reach the call."""
     service = FakeService()
+    request_ = OperatorRequest(ROUTE, ACTOR, "r", **options)
     done = operations.get(command).perform(cast(CanaryService, service), request_)
-    assert service.calls == [call]
+    reason = {"reason": "r"} if takes_reason else {}
+    assert service.calls == [(method, ROUTE, {**reason, "actor": ACTOR, **options})]
     assert done.route == ROUTE
 
 
