@@ -34,7 +34,7 @@ def _world() -> FakeWorld:
 
 @pytest.fixture(name="service")
 def _service(world: FakeWorld) -> CanaryService:
-    return CanaryService(world.ports(), clock=world.clock, sleep=world.clock.sleep)
+    return world.service()
 
 
 def begin(world: FakeWorld, service: CanaryService) -> str:

@@ -17,6 +17,7 @@ from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS
 from controller.service import CanaryService, RunContext
 from tests.fakes import FakeWorld, fake_world, route_record
+from tests.unit.test_service import _service  # noqa: F401 -- the service on this module's world
 
 ROUTE = "map-tile"
 PLAN = PlanRecord(stages=(StagePlanRecord(10.0, 1), StagePlanRecord(100.0, 1)))
@@ -26,11 +27,6 @@ P99 = "strangler-prod-map-tile-p99-latency"
 @pytest.fixture(name="world")
 def _world() -> FakeWorld:
     return fake_world([route_record(ROUTE, PLAN)])
-
-
-@pytest.fixture(name="service")
-def _service(world: FakeWorld) -> CanaryService:
-    return CanaryService(world.ports(), clock=world.clock, sleep=world.clock.sleep)
 
 
 def test_start_is_refused_while_a_child_alarm_is_in_alarm(

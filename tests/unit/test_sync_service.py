@@ -44,7 +44,7 @@ def _world() -> FakeWorld:
 
 @pytest.fixture(name="service")
 def _service(world: FakeWorld) -> CanaryService:
-    return CanaryService(world.ports(), clock=world.clock, sleep=world.clock.sleep)
+    return world.service()
 
 
 def run(arn: str) -> RunContext:
@@ -334,11 +334,7 @@ def test_a_run_on_a_warm_environment_with_a_stale_record_reads_the_fresh_one(
     world: FakeWorld, service: CanaryService
 ) -> None:
     arn = in_stage_one(world, service)
-    stale = CanaryService(
-        replace(world.ports(), registry=CachingRegistry(world.registry)),
-        clock=world.clock,
-        sleep=world.clock.sleep,
-    )
+    stale = world.service(replace(world.ports(), registry=CachingRegistry(world.registry)))
     stale.status(ROUTE)  # this environment has read the record before the deploy
     world.registry.redeploy(ROUTE, ecs_target_group_arn=NEW_ECS)
     service.sync(ROUTE, actor="registry")  # the event landed in another environment
