@@ -29,6 +29,15 @@ def _world() -> FakeWorld:
     return fake_world([route_record(ROUTE, PLAN)])
 
 
+def scheduled_run(world: FakeWorld, name: str) -> RunContext:
+    """The Begin of a run the schedule has started as execution ``name``."""
+    payload = {"route": ROUTE, "trigger": "schedule", "actor": "schedule"}
+    arn = world.executions.started(name, {**payload, "plan": PLAN.to_input()})
+    return RunContext(
+        route=ROUTE, execution_arn=arn, trigger="schedule", actor="schedule", plan=PLAN
+    )
+
+
 def test_start_is_refused_while_a_child_alarm_is_in_alarm(
     world: FakeWorld, service: CanaryService
 ) -> None:
@@ -62,12 +71,7 @@ def test_scheduled_begin_during_an_alarm_is_a_recorded_noop(
     world: FakeWorld, service: CanaryService
 ) -> None:
     world.alarms.set_alarm(ROUTE, ALARM, children=[P99])
-    payload = {"route": ROUTE, "trigger": "schedule", "actor": "schedule"}
-    arn = world.executions.started("sched-1", {**payload, "plan": PLAN.to_input()})
-    run = RunContext(
-        route=ROUTE, execution_arn=arn, trigger="schedule", actor="schedule", plan=PLAN
-    )
-    result = service.begin(run)
+    result = service.begin(scheduled_run(world, "sched-1"))
     assert result.outcome == Outcome.NOOP
     composite = world.registry.route(ROUTE).composite_alarm_name
     assert result.reason == f"start skipped: alarms {composite}, {P99} are in ALARM"
@@ -86,11 +90,6 @@ def test_a_rolled_back_route_in_alarm_is_refused_for_its_state_first(
     with pytest.raises(TransitionRefused, match="rolled_back") as caught:
         service.start_run(ROUTE, actor="operator:alice")
     assert "resume" in caught.value.hint
-    payload = {"route": ROUTE, "trigger": "schedule", "actor": "schedule"}
-    arn = world.executions.started("sched-2", {**payload, "plan": PLAN.to_input()})
-    run = RunContext(
-        route=ROUTE, execution_arn=arn, trigger="schedule", actor="schedule", plan=PLAN
-    )
-    result = service.begin(run)
+    result = service.begin(scheduled_run(world, "sched-2"))
     assert result.outcome == Outcome.NOOP
     assert "ALARM" not in (result.reason or ""), result.reason
