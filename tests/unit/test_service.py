@@ -37,12 +37,10 @@ from controller.service import (
     execution_name,
     is_transient,
 )
-from tests.fakes import FakeWorld, fake_world, operator_run, route_record
+from tests.fakes import DEFAULT_PLAN, FakeWorld, fake_world, operator_run, route_record
 
 ROUTE = "map-tile"
-PLAN = PlanRecord(
-    stages=(StagePlanRecord(10.0, 1), StagePlanRecord(50.0, 1), StagePlanRecord(100.0, 1)),
-)
+PLAN = DEFAULT_PLAN
 
 
 @pytest.fixture(name="world")

@@ -12,19 +12,17 @@ from dataclasses import replace
 
 import pytest
 
-from controller.core.contract import PlanRecord, RouteRecord, StackRecord, StagePlanRecord
+from controller.core.contract import RouteRecord, StackRecord
 from controller.core.errors import DriftDetected, SyncRefused, VerificationFailed
 from controller.core.lifecycle import Event, Status
 from controller.core.state_machine import Outcome
 from controller.core.sync import TargetGroupWeight
 from controller.core.weights import ALL_ECS, Weights
 from controller.service import CanaryService, RunContext
-from tests.fakes import FakeRegistry, FakeWorld, fake_world, route_record
+from tests.fakes import DEFAULT_PLAN, FakeRegistry, FakeWorld, fake_world, route_record
 
 ROUTE = "map-tile"
-PLAN = PlanRecord(
-    stages=(StagePlanRecord(10.0, 1), StagePlanRecord(50.0, 1), StagePlanRecord(100.0, 1)),
-)
+PLAN = DEFAULT_PLAN
 ELB = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012"
 NEW_ECS = f"{ELB}:targetgroup/monolith-ecs-v2/9999999999999999"
 NEW_LAMBDA = f"{ELB}:targetgroup/map-tile-lambda/8888888888888888"
