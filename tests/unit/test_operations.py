@@ -35,6 +35,7 @@ from controller.operations import (
     Option,
 )
 from controller.service import ActionResult, CanaryService
+from rehearsal.world.moto_lambda import FakeLambdaContext
 from tests.cli_views import progressing_view
 from tests.fakes import route_record
 
@@ -333,21 +334,14 @@ def test_without_the_entry_the_event_is_refused_naming_the_table() -> None:
     assert f"command: Input should be {expected} or 'verify'" in str(info.value)
 
 
-@dataclass
-class Context:
-    """The attributes of the Lambda context that Powertools' Logger reads."""
-
-    function_name: str = "strangler-test-controller"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = (
-        "arn:aws:lambda:ap-northeast-1:123456789012:function:strangler-test-controller"
-    )
-    aws_request_id: str = "request-1"
-
-
 def _invoke(event: dict[str, Any], service: FakeService) -> dict[str, Any]:
     handler.set_service(cast(CanaryService, service))
-    return handler.lambda_handler(event, Context())
+    context = FakeLambdaContext(
+        "strangler-test-controller",
+        "arn:aws:lambda:ap-northeast-1:123456789012:function:strangler-test-controller",
+        aws_request_id="request-1",
+    )
+    return handler.lambda_handler(event, context)
 
 
 @pytest.mark.usefixtures("with_nudge")
