@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from rehearsal.errors import BadOption, ConfigRejected, RehearsalError, StackConfigError
 from rehearsal.fault import add_fault_arguments, main_fault
@@ -55,12 +55,20 @@ exit codes:
 """
 
 
+_N = TypeVar("_N", int, float)
+
+
+def _number(text: str, convert: Callable[[str], _N], what: str) -> _N:
+    """``convert(text)``, or the argparse error that ``text`` is not ``what``."""
+    try:
+        return convert(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from error
+
+
 def _positive_int(text: str) -> int:
     """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from error
+    value = _number(text, int, "an integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
@@ -68,10 +76,7 @@ def _positive_int(text: str) -> int:
 
 def _port(text: str) -> int:
     """An argparse type: a TCP port, 0 (a free one) to 65535."""
-    try:
-        value = int(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from error
+    value = _number(text, int, "a port number")
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535)")
     return value
@@ -79,10 +84,7 @@ def _port(text: str) -> int:
 
 def _non_negative_float(text: str) -> float:
     """An argparse type: a finite number of at least 0."""
-    try:
-        value = float(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from error
+    value = _number(text, float, "a number")
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text} must be a finite number of at least 0")
     return value

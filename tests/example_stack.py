@@ -11,6 +11,7 @@ from controller.core.contract import PlanRecord
 PROJECT = Path(__file__).resolve().parents[1]
 STACK = "prod"
 REGION = "ap-northeast-1"
+ACCOUNT = "123456789012"
 # The example stack's first route.
 ROUTE = "map-tile"
 
@@ -43,3 +44,26 @@ def placeholder_route(
         alarm_names=("a",),
         **rest,
     )
+
+
+def write_own_logs(log_group_arn: str) -> dict[str, Any]:
+    """The IAM statement that lets a function write its own log streams, and no others."""
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"{log_group_arn}:log-stream:*",
+    }
+
+
+# The controller's statement for the example stack's route functions: it moves
+# each one's alias ``live`` and nothing else.
+RELEASE_FUNCTION_VERSIONS = {
+    "Sid": "ReleaseFunctionVersions",
+    "Effect": "Allow",
+    "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
+    "Resource": [
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-style:live",
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-tile:live",
+    ],
+}

@@ -43,7 +43,7 @@ from controller.core.release import AliasSplit, VersionCounts
 from controller.core.sync import TargetGroupWeight, same_groups
 from controller.core.verify import SampleCheck, VerifyDifference, VerifyReport
 from controller.core.weights import ALL_ECS, Weights
-from controller.service import RunContext
+from controller.service import CanaryService, RunContext
 
 __all__ = [
     "ACCOUNT_ID",
@@ -872,6 +872,10 @@ class FakeWorld:
                 concurrency=self.concurrency,
             )
         return self._ports
+
+    def service(self, ports: Ports | None = None) -> CanaryService:
+        """A :class:`CanaryService` on these fakes, its time and sleeps on the fake clock."""
+        return CanaryService(ports or self.ports(), clock=self.clock, sleep=self.clock.sleep)
 
 
 def fake_world(

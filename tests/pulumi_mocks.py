@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import runpy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mo
 
 from components import packaging
 from components.function_code import ArchiveRequest
+from rehearsal.world.program import program_body
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_NAME = "strangler"
@@ -383,15 +383,8 @@ def run_program_full(
 
     monitor = install_mocks(stack=stack, config=config)
     exported: dict[str, Any] = {}
-
-    def body() -> pulumi.Output[Any]:
-        runpy.run_path(str(program), run_name="__main__")
-        root = pulumi_settings.get_root_resource()
-        outputs = dict(getattr(root, "outputs", {}) or {})
-        return pulumi.Output.from_input(outputs).apply(exported.update)
-
     try:
-        pulumi.runtime.test(body)()
+        pulumi.runtime.test(program_body(program, exported))()
     except BaseException as err:
         # What was declared before the failure (for "nothing was declared" checks).
         err.recorded_resources = list(monitor.recorded)  # type: ignore[attr-defined]

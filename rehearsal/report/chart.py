@@ -105,35 +105,27 @@ def _draw_route(axes: Axes, route: RouteReport, end_ms: float) -> None:
         axes.axvline(
             series.alarm_at_ms / 1000, color=_FAILBACK_COLOUR, linewidth=1.5, label="alarm"
         )
-    if series.failback_at_ms is not None:
-        axes.axvline(
-            series.failback_at_ms / 1000,
-            color=_FAILBACK_COLOUR,
-            linestyle="--",
-            linewidth=1.5,
-            label=f"failback ({route.failback_ms:.0f} ms)" if route.failback_ms else "failback",
-        )
-    if series.manual_change_at_ms is not None:
-        axes.axvline(
-            series.manual_change_at_ms / 1000,
-            color=_DRIFT_COLOUR,
-            linestyle="--",
-            linewidth=1.5,
-            label="weights changed by hand",
-        )
-
-    changes: list[tuple[float | None, str]] = [
-        (series.redeploy_at_ms, "pulumi up (redeploy)"),
-        (series.synced_at_ms, "rule synced"),
-        (series.reorder_at_ms, "rule reordered by hand"),
+    # Vertical lines: when, colour, line style, width, legend label.
+    markers: list[tuple[float | None, str, str, float, str]] = [
+        (
+            series.failback_at_ms,
+            _FAILBACK_COLOUR,
+            "--",
+            1.5,
+            f"failback ({route.failback_ms:.0f} ms)" if route.failback_ms else "failback",
+        ),
+        (series.manual_change_at_ms, _DRIFT_COLOUR, "--", 1.5, "weights changed by hand"),
+        (series.redeploy_at_ms, _CHANGE_COLOUR, "-.", 1.2, "pulumi up (redeploy)"),
+        (series.synced_at_ms, _CHANGE_COLOUR, "-.", 1.2, "rule synced"),
+        (series.reorder_at_ms, _CHANGE_COLOUR, "-.", 1.2, "rule reordered by hand"),
     ]
-    for change_at_ms, label in changes:
-        if change_at_ms is not None:
+    for marker_at_ms, colour, linestyle, linewidth, label in markers:
+        if marker_at_ms is not None:
             axes.axvline(
-                change_at_ms / 1000,
-                color=_CHANGE_COLOUR,
-                linestyle="-.",
-                linewidth=1.2,
+                marker_at_ms / 1000,
+                color=colour,
+                linestyle=linestyle,
+                linewidth=linewidth,
                 label=label,
             )
 

@@ -262,6 +262,15 @@ class _Route:
         )
 
 
+def _started(kind: str, route: _Route, target: Callable[..., None], *args: Any) -> threading.Thread:
+    """A started daemon thread ``<kind>-<route>`` running ``target(route, *args)``."""
+    thread = threading.Thread(
+        target=target, args=(route, *args), name=f"{kind}-{route.name}", daemon=True
+    )
+    thread.start()
+    return thread
+
+
 class _Clock:
     """The rehearsal's time zero, on the wall clock (history) and the monotonic clock."""
 
@@ -640,13 +649,7 @@ class _Rehearsal:
         if not route.failing_started and self._baking(route, state, stage, UPSTREAM_FAILS_AT):
             self._upstream_fails(route, stage)
         if route.fault_thread is None and self._baking(route, state, stage, ALARM_AT):
-            route.fault_thread = threading.Thread(
-                target=self._alarm_and_failback,
-                args=(route, stage),
-                name=f"fault-{route.name}",
-                daemon=True,
-            )
-            route.fault_thread.start()
+            route.fault_thread = _started("fault", route, self._alarm_and_failback, stage)
 
     def _upstream_fails(self, route: _Route, stage: int) -> None:
         """From now on the route's upstream stand-in answers 503, so the function returns 502."""
@@ -674,10 +677,7 @@ class _Rehearsal:
             return
         if state.status is not Status.PROMOTED:
             return
-        route.fault_thread = threading.Thread(
-            target=self._after_promotion, args=(route,), name=f"promoted-{route.name}", daemon=True
-        )
-        route.fault_thread.start()
+        route.fault_thread = _started("promoted", route, self._after_promotion)
 
     def _after_promotion(self, route: _Route) -> None:
         try:
@@ -793,13 +793,7 @@ class _Rehearsal:
         self._missed(route, state, stage, injected, "--redeploy-at-stage")
         if injected or not self._baking(route, state, stage, REDEPLOY_AT):
             return
-        route.redeploy_thread = threading.Thread(
-            target=self._redeploy,
-            args=(route, stage),
-            name=f"redeploy-{route.name}",
-            daemon=True,
-        )
-        route.redeploy_thread.start()
+        route.redeploy_thread = _started("redeploy", route, self._redeploy, stage)
 
     def _redeploy(self, route: _Route, stage: int) -> None:
         """The redeploy and its registry event, in a thread; its error is raised by the monitor."""
@@ -916,13 +910,7 @@ class _Rehearsal:
             phase.started = True
             phase.started_at_ms = self.clock.ms()
             phase.ecs_requests_at_start = route.traffic.counts().requests[ECS]
-            phase.thread = threading.Thread(
-                target=self._release_guarded,
-                args=(route, self._release_redeploy),
-                name=f"release-{route.name}",
-                daemon=True,
-            )
-            phase.thread.start()
+            phase.thread = _started("release", route, self._release_guarded, self._release_redeploy)
             return
         if phase.thread is not None and phase.thread.is_alive():
             return
@@ -1022,13 +1010,12 @@ class _Rehearsal:
                 f"v{phase.to_version}'s upstream answers 503 from now on: it returns 502",
             )
         if phase.alarm_thread is None and elapsed >= bake * releases.ALARM_AT:
-            phase.alarm_thread = threading.Thread(
-                target=self._release_guarded,
-                args=(route, lambda r: self._release_alarm(r, stage)),
-                name=f"release-fault-{route.name}",
-                daemon=True,
+            phase.alarm_thread = _started(
+                "release-fault",
+                route,
+                self._release_guarded,
+                lambda r: self._release_alarm(r, stage),
             )
-            phase.alarm_thread.start()
 
     def _release_alarm(self, route: _Route, stage: int) -> None:
         """The alarm through the failback rule; then the alias polled for the old version alone."""

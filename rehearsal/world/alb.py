@@ -30,15 +30,19 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from rehearsal.scenario.traffic import SyntheticRequest, WeightedPicker, alb_event, forward_weights
-from rehearsal.world.serving import serve_in_thread, stop_serving
+from rehearsal.world.serving import (
+    LOOPBACK,
+    LoopbackServer,
+    QuietHandler,
+    serve_in_thread,
+    stop_serving,
+)
 
 __all__ = ["AlbRequest", "TwinAlb", "rule_matches", "select_rule"]
 
-LOOPBACK = "127.0.0.1"
 # The ALB answers 502 when a target cannot be reached or answers nonsense.
 BAD_GATEWAY = 502
 # Headers that describe one hop, never relayed (RFC 9110, section 7.6.1).
@@ -124,10 +128,8 @@ class _Answer:
     body: bytes
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
+class _Handler(QuietHandler):
+    server: LoopbackServer[TwinAlb]
 
     def do_GET(self) -> None:
         self._serve()
@@ -143,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
         )
         try:
-            answer = self.server.alb.answer(request, self.path)
+            answer = self.server.owner.answer(request, self.path)
         except Exception as error:  # the twin's own failure: a 502, with the reason
             answer = _Answer(BAD_GATEWAY, [("Content-Type", "text/plain")], str(error).encode())
         self.send_response(answer.status)
@@ -153,17 +155,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and answer.body:
             self.wfile.write(answer.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent, like the stand-ins."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, alb: TwinAlb) -> None:
-        self.alb = alb
-        super().__init__((LOOPBACK, 0), _Handler)
 
 
 class TwinAlb:
@@ -187,7 +178,7 @@ class TwinAlb:
         self._lock = threading.Lock()
         self._pickers: dict[str, WeightedPicker] = {}
         self.served: dict[str, int] = {}
-        self._server: _Server | None = None
+        self._server: LoopbackServer[TwinAlb] | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -199,7 +190,7 @@ class TwinAlb:
 
     def start(self) -> TwinAlb:
         """Bind a free port and serve in a daemon thread; returns self."""
-        self._server = _Server(self)
+        self._server = LoopbackServer(self, _Handler)
         self._thread = serve_in_thread(self._server, "twin-alb")
         return self
 

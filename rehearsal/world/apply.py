@@ -15,7 +15,7 @@ rehearsal/world/program.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,25 +141,13 @@ def apply_program(
         raise RehearsalError(
             f"stack {stack} is in {region} but the emulator is in {emulator.region}"
         )
-    bridge = Bridge(emulator, project_dir)
-    run = run_program(
-        stack=stack,
-        project=project_name(project_dir),
-        project_dir=project_dir,
-        config=config,
-        answerer=bridge,
-        main_path=main_path,
-    )
-    return AppliedStack(
-        stack=stack,
-        project=run.project,
-        region=emulator.region,
+    return _apply(
+        stack,
+        project_name(project_dir),
+        project_dir,
+        config,
         emulator=emulator,
-        config=run.config,
-        resources=run.records,
-        exports=run.exports,
-        changes=run.changes,
-        project_dir=project_dir,
+        region=emulator.region,
         main_path=main_path,
     )
 
@@ -183,25 +171,48 @@ def reapply_program(
             f"stack {applied.stack} was not applied by apply_program: no program to re-apply"
         )
     config = {**applied.config, **(config_changes or {})}
-    bridge = Bridge(applied.emulator, applied.project_dir)
-    run = run_program(
-        stack=applied.stack,
-        project=applied.project,
-        project_dir=applied.project_dir,
-        config=config,
-        answerer=bridge,
+    return _apply(
+        applied.stack,
+        applied.project,
+        applied.project_dir,
+        config,
+        emulator=applied.emulator,
+        region=applied.region,
         main_path=applied.main_path,
         previous=applied.resources,
     )
+
+
+def _apply(
+    stack: str,
+    project: str,
+    project_dir: Path,
+    config: Mapping[str, Any],
+    *,
+    emulator: Emulator,
+    region: str,
+    main_path: Path | None,
+    previous: Sequence[ResourceRecord] = (),
+) -> AppliedStack:
+    """Run the program against the moto bridge of ``emulator``; what it applied."""
+    run = run_program(
+        stack=stack,
+        project=project,
+        project_dir=project_dir,
+        config=config,
+        answerer=Bridge(emulator, project_dir),
+        main_path=main_path,
+        previous=previous,
+    )
     return AppliedStack(
-        stack=applied.stack,
+        stack=stack,
         project=run.project,
-        region=applied.region,
-        emulator=applied.emulator,
+        region=region,
+        emulator=emulator,
         config=run.config,
         resources=run.records,
         exports=run.exports,
         changes=run.changes,
-        project_dir=applied.project_dir,
-        main_path=applied.main_path,
+        project_dir=project_dir,
+        main_path=main_path,
     )

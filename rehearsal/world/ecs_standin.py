@@ -20,14 +20,16 @@ import struct
 import threading
 import zlib
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-from rehearsal.world.serving import serve_in_thread, stop_serving
+from rehearsal.world.serving import (
+    LOOPBACK,
+    LoopbackServer,
+    QuietHandler,
+    serve_in_thread,
+    stop_serving,
+)
 
 __all__ = ["DIVERGENT_CACHE_CONTROL", "TILE_PNG", "StandinServer"]
-
-LOOPBACK = "127.0.0.1"
 
 
 def _png(width: int, height: int) -> bytes:
@@ -54,14 +56,8 @@ DIVERGENT_CACHE_CONTROL = "no-store"
 _ETAG = '"' + hashlib.sha256(TILE_PNG).hexdigest()[:16] + '"'
 
 
-class _Handler(BaseHTTPRequestHandler):
-    # Keep-alive, like an ALB target. With HTTP/1.1, http.server writes the
-    # headers and the body separately; with Nagle on, the client's delayed ACK
-    # adds ~40 ms to every response (measured on this kind of machine), so
-    # every timing would measure the kernel instead of the code.
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
+class _Handler(QuietHandler):
+    server: LoopbackServer[StandinServer]
 
     def do_GET(self) -> None:
         self._answer(with_body=True)
@@ -70,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(with_body=False)
 
     def _answer(self, *, with_body: bool) -> None:
-        standin = self.server.standin
+        standin = self.server.owner
         failing = standin.record_request()
         if failing:
             self._send(
@@ -89,29 +85,18 @@ class _Handler(BaseHTTPRequestHandler):
         if content_type:
             self.send_header("Content-Type", content_type)
         if status == HTTPStatus.OK:
-            divergent = self.server.standin.divergent_path
+            divergent = self.server.owner.divergent_path
             path = self.path.split("?", 1)[0]
             cache = DIVERGENT_CACHE_CONTROL if path == divergent else CACHE_CONTROL
             self.send_header("Cache-Control", cache)
             self.send_header("ETag", _ETAG)
-        self.send_header("X-Standin", self.server.standin.name)
+        self.send_header("X-Standin", self.server.owner.name)
         self.send_header(
             "Content-Length", str(len(body) if status != HTTPStatus.NOT_MODIFIED else 0)
         )
         self.end_headers()
         if with_body and body:
             self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: hundreds of requests per second would drown the progress lines."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, standin: StandinServer) -> None:
-        self.standin = standin
-        super().__init__((LOOPBACK, 0), _Handler)
 
 
 class StandinServer:
@@ -123,7 +108,7 @@ class StandinServer:
         self._failing = False
         self._requests = 0
         self.divergent_path: str | None = None
-        self._server: _Server | None = None
+        self._server: LoopbackServer[StandinServer] | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -151,7 +136,7 @@ class StandinServer:
 
     def start(self) -> StandinServer:
         """Bind a free port and serve in a daemon thread; returns self."""
-        self._server = _Server(self)
+        self._server = LoopbackServer(self, _Handler)
         self._thread = serve_in_thread(self._server, f"standin-{self.name}")
         return self
 

@@ -37,7 +37,7 @@ import runpy
 import sys
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -410,6 +410,22 @@ def _encode_config(config: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def program_body(program: Path, exports: dict[str, Any]) -> Callable[[], pulumi.Output[Any]]:
+    """What ``pulumi.runtime.test`` runs: ``program`` as ``__main__``.
+
+    The stack's outputs (``pulumi.export``) are copied into ``exports`` once
+    they resolve.
+    """
+
+    def body() -> pulumi.Output[Any]:
+        runpy.run_path(str(program), run_name="__main__")
+        root = pulumi_settings.get_root_resource()
+        outputs = dict(getattr(root, "outputs", {}) or {})
+        return pulumi.Output.from_input(outputs).apply(exports.update)
+
+    return body
+
+
 def run_program(
     *,
     stack: str,
@@ -449,13 +465,7 @@ def run_program(
         )
         pulumi.runtime.set_all_config(_encode_config(config))
         exports: dict[str, Any] = {}
-
-        def body() -> pulumi.Output[Any]:
-            runpy.run_path(str(program), run_name="__main__")
-            root = pulumi_settings.get_root_resource()
-            outputs = dict(getattr(root, "outputs", {}) or {})
-            return pulumi.Output.from_input(outputs).apply(exports.update)
-
+        body = program_body(program, exports)
         added_path = str(project_dir) not in sys.path
         if added_path:
             # The program imports its own packages (components, controller).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -106,28 +107,16 @@ def test_check_trust_accepts_the_service_and_refuses_others(bridge):
         "aws:iam/role:Role", "r", {"assumeRolePolicy": trust("lambda.amazonaws.com")}
     )
     arn = role.outputs["arn"]
-    check_trust(
-        bridge.context,
-        token="t",
-        name="n",
-        role_arn=arn,
-        principals=("lambda.amazonaws.com",),
-        api_call="lambda:CreateFunction",
-    )
+    check = functools.partial(check_trust, bridge.context, token="t", name="n")
+    check(role_arn=arn, principals=("lambda.amazonaws.com",), api_call="lambda:CreateFunction")
     with pytest.raises(BridgeError, match=r"cannot be assumed by states\.amazonaws\.com"):
-        check_trust(
-            bridge.context,
-            token="t",
-            name="n",
+        check(
             role_arn=arn,
             principals=("states.amazonaws.com",),
             api_call="states:CreateStateMachine",
         )
     with pytest.raises(BridgeError, match="does not exist"):
-        check_trust(
-            bridge.context,
-            token="t",
-            name="n",
+        check(
             role_arn=arn + "-missing",
             principals=("lambda.amazonaws.com",),
             api_call="lambda:CreateFunction",

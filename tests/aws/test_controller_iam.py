@@ -31,6 +31,7 @@ from components.controller_iam import (
     state_machine_policy,
 )
 from components.traffic_check import checker_policy
+from tests.example_stack import RELEASE_FUNCTION_VERSIONS, write_own_logs
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
@@ -82,12 +83,7 @@ def test_controller_policy_is_exactly_the_calls_the_controller_makes():
     assert document == {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": f"{LOG_GROUP}:log-stream:*",
-            },
+            write_own_logs(LOG_GROUP),
             {
                 "Sid": "ShiftRouteWeights",
                 "Effect": "Allow",
@@ -100,15 +96,7 @@ def test_controller_policy_is_exactly_the_calls_the_controller_makes():
                 "Action": "elasticloadbalancing:DescribeRules",
                 "Resource": "*",
             },
-            {
-                "Sid": "ReleaseFunctionVersions",
-                "Effect": "Allow",
-                "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
-                "Resource": [
-                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-style:live",
-                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-tile:live",
-                ],
-            },
+            RELEASE_FUNCTION_VERSIONS,
             {
                 "Sid": "ReadAlarmsAndMetrics",
                 "Effect": "Allow",

@@ -19,8 +19,6 @@ from controller import handler
 from controller.core.contract import (
     ENV_REGISTRY_PATH,
     ENV_STACK,
-    PlanRecord,
-    StagePlanRecord,
     rollback_dimensions,
 )
 from controller.core.errors import AwsCallFailed, TransitionRefused
@@ -32,11 +30,10 @@ from controller.service import CanaryService
 from rehearsal.world.moto_lambda import FakeLambdaContext
 from tests.aws_fixtures import TwinWorld
 from tests.events import load_event
+from tests.fakes import DEFAULT_PLAN
 
 ROUTE = "map-tile"
-PLAN = PlanRecord(
-    stages=(StagePlanRecord(10.0, 1), StagePlanRecord(50.0, 1), StagePlanRecord(100.0, 1)),
-)
+PLAN = DEFAULT_PLAN
 
 
 @pytest.fixture(autouse=True)

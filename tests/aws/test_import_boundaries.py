@@ -13,6 +13,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def assert_runs_clean(code: str) -> None:
+    """Run ``code`` in a fresh interpreter at the project root; it must exit 0."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_backend_does_not_import_the_cli_entry_point() -> None:
     # What main and backend share lives in controller.cli.types: loading the
     # backend (as main does lazily) must not need main to be loaded first.
@@ -21,10 +29,7 @@ def test_the_backend_does_not_import_the_cli_entry_point() -> None:
         "import controller.cli.backend\n"
         "assert 'controller.cli.main' not in sys.modules, 'backend imports main'\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
+    assert_runs_clean(code)
 
 
 def test_the_service_holds_ports_and_loads_no_adapter() -> None:
@@ -38,7 +43,4 @@ def test_the_service_holds_ports_and_loads_no_adapter() -> None:
         "loaded = sorted(m for m in sys.modules if m.startswith(('controller.aws', 'boto3')))\n"
         "assert not loaded, loaded\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
+    assert_runs_clean(code)

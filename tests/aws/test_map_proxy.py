@@ -35,6 +35,21 @@ ROUTE = "tiles"
 TRACE_SINGLE = "Root=1-5db31bde-f102927a851f3aaa17ebd23a"
 TRACE_MULTI = "Root=1-5db31bde-f102927a851f3aaa17ebd23b"
 PNG_PATH = "/tiles/12/3638/1612.png"
+TEXT_PLAIN = "text/plain; charset=utf-8"
+# The PNG tile's response, but for its headers (single- or multi-value).
+PNG_RESPONSE: dict[str, Any] = {
+    "statusCode": 200,
+    "statusDescription": "200 OK",
+    "isBase64Encoded": True,
+    "body": base64.b64encode(PNG_BYTES).decode("ascii"),
+}
+PNG_HEADERS = {
+    "Content-Type": "image/png",
+    "Cache-Control": "public, max-age=86400",
+    "ETag": PNG_ETAG,
+    "Last-Modified": LAST_MODIFIED,
+    "Expires": EXPIRES,
+}
 
 
 class _CurrentStdout:
@@ -113,6 +128,19 @@ def tile_event(path: str = PNG_PATH, *, multi: bool = False, **headers: str) -> 
     return event
 
 
+def text_response(
+    status: str, body: str, *, content_type: str, cache_control: str
+) -> dict[str, Any]:
+    """The whole single-value-headers response of a text body (``status`` like "200 OK")."""
+    return {
+        "statusCode": int(status.split()[0]),
+        "statusDescription": status,
+        "isBase64Encoded": False,
+        "body": body,
+        "headers": {"Content-Type": content_type, "Cache-Control": cache_control},
+    }
+
+
 def metric_names(output: str) -> list[set[str]]:
     return [
         {m["Name"] for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
@@ -126,19 +154,7 @@ def metric_names(output: str) -> list[set[str]]:
 def test_png_tile_single_value_headers(app: ModuleType) -> None:
     response = invoke(app, tile_event())
 
-    assert response == {
-        "statusCode": 200,
-        "statusDescription": "200 OK",
-        "isBase64Encoded": True,
-        "body": base64.b64encode(PNG_BYTES).decode("ascii"),
-        "headers": {
-            "Content-Type": "image/png",
-            "Cache-Control": "public, max-age=86400",
-            "ETag": PNG_ETAG,
-            "Last-Modified": LAST_MODIFIED,
-            "Expires": EXPIRES,
-        },
-    }
+    assert response == {**PNG_RESPONSE, "headers": PNG_HEADERS}
     assert base64.b64decode(response["body"]) == PNG_BYTES
 
 
@@ -147,17 +163,8 @@ def test_png_tile_multi_value_headers(app: ModuleType) -> None:
 
     assert "headers" not in response, "multi-value target group needs multiValueHeaders only"
     assert response == {
-        "statusCode": 200,
-        "statusDescription": "200 OK",
-        "isBase64Encoded": True,
-        "body": base64.b64encode(PNG_BYTES).decode("ascii"),
-        "multiValueHeaders": {
-            "Content-Type": ["image/png"],
-            "Cache-Control": ["public, max-age=86400"],
-            "ETag": [PNG_ETAG],
-            "Last-Modified": [LAST_MODIFIED],
-            "Expires": [EXPIRES],
-        },
+        **PNG_RESPONSE,
+        "multiValueHeaders": {name: [value] for name, value in PNG_HEADERS.items()},
     }
 
 
@@ -178,13 +185,12 @@ def test_gzip_vector_tile_keeps_encoding(app: ModuleType) -> None:
 def test_json_comes_back_as_text(app: ModuleType) -> None:
     response = invoke(app, tile_event("/meta.json"))
 
-    assert response == {
-        "statusCode": 200,
-        "statusDescription": "200 OK",
-        "isBase64Encoded": False,
-        "body": JSON_TEXT,
-        "headers": {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-cache"},
-    }
+    assert response == text_response(
+        "200 OK",
+        JSON_TEXT,
+        content_type="application/json; charset=utf-8",
+        cache_control="no-cache",
+    )
 
 
 def test_empty_body_is_valid(app: ModuleType) -> None:
@@ -276,13 +282,9 @@ def test_multi_value_query_is_forwarded_in_order(
 def test_upstream_404_passes_through(app: ModuleType) -> None:
     response = invoke(app, tile_event("/missing"))
 
-    assert response == {
-        "statusCode": 404,
-        "statusDescription": "404 Not Found",
-        "isBase64Encoded": False,
-        "body": "not found\n",
-        "headers": {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "max-age=60"},
-    }
+    assert response == text_response(
+        "404 Not Found", "not found\n", content_type=TEXT_PLAIN, cache_control="max-age=60"
+    )
 
 
 def test_upstream_500_becomes_502(app: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
@@ -427,13 +429,9 @@ def test_health_check_answers_without_upstream_or_metrics(
 
     response = invoke(app, load_event("alb_health_check"))
 
-    assert response == {
-        "statusCode": 200,
-        "statusDescription": "200 OK",
-        "isBase64Encoded": False,
-        "body": "OK\n",
-        "headers": {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
-    }
+    assert response == text_response(
+        "200 OK", "OK\n", content_type=TEXT_PLAIN, cache_control="no-store"
+    )
     assert len(upstream.state.snapshot()) == before, "health check called the upstream"
     assert emf_lines(capsys.readouterr().out) == [], "health check flushed metrics"
 

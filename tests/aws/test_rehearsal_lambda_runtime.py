@@ -177,20 +177,17 @@ def test_the_repository_is_not_importable_from_the_function(
         function({"import": "controller"}, None)
 
 
-def test_a_missing_module_fails_the_init_like_lambda():
-    with pytest.raises(LambdaRuntimeError, match=r"Runtime.ImportModuleError.*nowhere"):
+@pytest.mark.parametrize(
+    ("handler", "error"),
+    [
+        pytest.param("nowhere.handler", r"Runtime.ImportModuleError.*nowhere", id="module"),
+        pytest.param("app.nothing", r"Runtime.HandlerNotFound.*'nothing'", id="handler"),
+    ],
+)
+def test_a_missing_module_or_handler_fails_the_init_like_lambda(handler, error):
+    with pytest.raises(LambdaRuntimeError, match=error):
         WorkerFunction(
-            config("nowhere.handler"),
-            package({"app.py": APP}),
-            region=REGION,
-            on_output=lambda name, line: None,
-        )
-
-
-def test_a_missing_handler_fails_the_init_like_lambda():
-    with pytest.raises(LambdaRuntimeError, match=r"Runtime.HandlerNotFound.*'nothing'"):
-        WorkerFunction(
-            config("app.nothing"),
+            config(handler),
             package({"app.py": APP}),
             region=REGION,
             on_output=lambda name, line: None,

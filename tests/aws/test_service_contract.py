@@ -17,19 +17,17 @@ from typing import Any
 
 import pytest
 
-from controller.core.contract import PlanRecord, StagePlanRecord
+from controller.core.contract import PlanRecord
 from controller.core.lifecycle import Event, Status
 from controller.core.ports import Ports
 from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS, Weights
 from controller.service import CanaryService, RunContext
 from tests.aws_fixtures import TwinWorld
-from tests.fakes import FakeClock, operator_run
+from tests.fakes import DEFAULT_PLAN, FakeClock, operator_run
 
 ROUTE = "map-tile"
-PLAN = PlanRecord(
-    stages=(StagePlanRecord(10.0, 1), StagePlanRecord(50.0, 1), StagePlanRecord(100.0, 1)),
-)
+PLAN = DEFAULT_PLAN
 
 
 @pytest.fixture(name="stack")

@@ -40,7 +40,7 @@ def world_with(*, capacity: CapacityRecord | None = SERVICE, gate: GateRecord | 
     record = replace(route_record(ROUTE, PLAN), capacity=capacity, gate=gate)
     world = fake_world([record])
     world.capacity.add(SERVICE, desired_count=12, min_capacity=2, max_capacity=40)
-    return world, CanaryService(world.ports(), clock=world.clock, sleep=world.clock.sleep)
+    return world, world.service()
 
 
 def run_of(world: FakeWorld, name: str = "run-1") -> RunContext:

@@ -51,7 +51,7 @@ from controller.core.contract import (
 from controller.core.release import ReleasePlanRecord
 from controller.core.state_machine import build_definition
 from rehearsal.world.bridge.archive import archive_to_zip
-from tests.example_stack import STATE_TABLE_INPUTS, placeholder_route
+from tests.example_stack import RELEASE_FUNCTION_VERSIONS, STATE_TABLE_INPUTS, placeholder_route
 from tests.processes import run_python
 from tests.pulumi_mocks import (
     MOCK_LAYER_VERSION,
@@ -505,15 +505,7 @@ def test_controller_policy_is_scoped_to_the_stack_resources(declared):
     )
     # Release runs move each route function's alias `live`, and nothing else.
     statements = {s["Sid"]: s for s in policy_of(declared, "canary-function-policy")["Statement"]}
-    assert statements["ReleaseFunctionVersions"] == {
-        "Sid": "ReleaseFunctionVersions",
-        "Effect": "Allow",
-        "Action": ["lambda:GetAlias", "lambda:UpdateAlias"],
-        "Resource": [
-            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-style:live",
-            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strangler-prod-map-tile:live",
-        ],
-    }
+    assert statements["ReleaseFunctionVersions"] == RELEASE_FUNCTION_VERSIONS
 
 
 def test_the_constructed_state_machine_arn_is_the_real_one(declared):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -37,16 +38,34 @@ def at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
+def begin_run(
+    state: RouteState | None = None,
+    run: str = RUN_A,
+    *,
+    minute: int = 0,
+    running: bool = False,
+    stages_total: int = len(PLAN),
+    actor: str = "schedule",
+    transition: Callable[..., Transition] = lc.begin,
+) -> Transition:
+    """``transition`` (Begin, or the schedule's begin_or_noop) of ``run`` at ``at(minute)``.
+
+    ``state`` defaults to a new route's; ``running`` says whether the lock's
+    holder is still running.
+    """
+    return transition(
+        lc.initial_state(ROUTE) if state is None else state,
+        execution_arn=run,
+        stages_total=stages_total,
+        holder_running=running,
+        actor=actor,
+        now=at(minute),
+    )
+
+
 def started(stages_total: int = len(PLAN), execution_arn: str = RUN_A) -> RouteState:
     """A route with a run that just began."""
-    return lc.begin(
-        lc.initial_state(ROUTE),
-        execution_arn=execution_arn,
-        stages_total=stages_total,
-        holder_running=False,
-        actor="schedule",
-        now=at(0),
-    ).state
+    return begin_run(None, execution_arn, stages_total=stages_total).state
 
 
 def run_stage(state: RouteState, *, stages_per_run: int = 0, minute: int = 1) -> RouteState:
@@ -73,14 +92,7 @@ def run_stage(state: RouteState, *, stages_per_run: int = 0, minute: int = 1) ->
 
 def test_begin_takes_the_lock_and_records_the_entry() -> None:
     initial = lc.initial_state(ROUTE)
-    t = lc.begin(
-        initial,
-        execution_arn=RUN_A,
-        stages_total=4,
-        holder_running=False,
-        actor="schedule",
-        now=at(0),
-    )
+    t = begin_run(initial)
     assert t.changed
     assert t.state.status is Status.PROGRESSING
     assert t.state.lock == Lock(execution_arn=RUN_A, acquired_at=at(0))
@@ -105,18 +117,14 @@ def test_begin_takes_the_lock_and_records_the_entry() -> None:
 
 def test_begin_retried_by_the_lock_holder_is_a_silent_noop() -> None:
     state = started()
-    t = lc.begin(
-        state, execution_arn=RUN_A, stages_total=4, holder_running=True, actor="sm", now=at(1)
-    )
+    t = begin_run(state, minute=1, running=True, actor="sm")
     assert t == Transition(state=state, entry=None, changed=False)
 
 
 def test_begin_is_refused_while_another_run_holds_the_lock() -> None:
     state = started()
     with pytest.raises(TransitionRefused) as info:
-        lc.begin(
-            state, execution_arn=RUN_B, stages_total=4, holder_running=True, actor="op", now=at(1)
-        )
+        begin_run(state, RUN_B, minute=1, running=True, actor="op")
     assert RUN_A in info.value.reason
     assert info.value.hint
     assert info.value.route == ROUTE
@@ -125,9 +133,7 @@ def test_begin_is_refused_while_another_run_holds_the_lock() -> None:
 
 def test_begin_takes_over_the_lock_of_a_finished_execution() -> None:
     state = run_stage(started())
-    t = lc.begin(
-        state, execution_arn=RUN_B, stages_total=4, holder_running=False, actor="op", now=at(9)
-    )
+    t = begin_run(state, RUN_B, minute=9, actor="op")
     assert t.entry is not None and t.entry.event is Event.LOCK_STOLEN
     assert RUN_A in (t.entry.reason or "")
     assert t.state.lock == Lock(RUN_B, at(9))
@@ -139,9 +145,7 @@ def test_begin_takes_over_the_lock_of_a_finished_execution() -> None:
 def test_begin_is_refused_on_promoted_and_rolled_back(status: Status) -> None:
     state = replace(lc.initial_state(ROUTE), status=status, last_written=ALL_ECS)
     with pytest.raises(TransitionRefused) as info:
-        lc.begin(
-            state, execution_arn=RUN_A, stages_total=4, holder_running=False, actor="s", now=at(0)
-        )
+        begin_run(state, actor="s")
     assert status.value in info.value.reason
     if status is Status.ROLLED_BACK:
         assert "python -m controller resume --route map-tile" in info.value.hint
@@ -149,22 +153,13 @@ def test_begin_is_refused_on_promoted_and_rolled_back(status: Status) -> None:
 
 def test_begin_is_refused_without_stages() -> None:
     with pytest.raises(TransitionRefused, match="0 stages"):
-        lc.begin(
-            lc.initial_state(ROUTE),
-            execution_arn=RUN_A,
-            stages_total=0,
-            holder_running=False,
-            actor="s",
-            now=at(0),
-        )
+        begin_run(stages_total=0, actor="s")
 
 
 def test_begin_is_refused_when_the_plan_shrank_below_the_stored_stage() -> None:
     state = replace(lc.initial_state(ROUTE), stage=3, stages_total=4)
     with pytest.raises(TransitionRefused, match="only 2"):
-        lc.begin(
-            state, execution_arn=RUN_A, stages_total=2, holder_running=False, actor="s", now=at(0)
-        )
+        begin_run(state, stages_total=2, actor="s")
 
 
 def test_naive_time_is_a_bug() -> None:
@@ -180,14 +175,7 @@ def test_begin_or_noop_records_a_refused_scheduled_start() -> None:
         now=at(20),
     ).state
     assert state.status is Status.PROMOTED
-    t = lc.begin_or_noop(
-        state,
-        execution_arn=RUN_B,
-        stages_total=4,
-        holder_running=False,
-        actor="schedule",
-        now=at(30),
-    )
+    t = begin_run(state, RUN_B, minute=30, transition=lc.begin_or_noop)
     assert t.changed
     assert t.entry is not None
     assert t.entry.event is Event.NOOP
@@ -199,23 +187,14 @@ def test_begin_or_noop_records_a_refused_scheduled_start() -> None:
 
 def test_begin_or_noop_on_a_locked_route_is_recorded() -> None:
     state = started()
-    t = lc.begin_or_noop(
-        state, execution_arn=RUN_B, stages_total=4, holder_running=True, actor="schedule", now=at(5)
-    )
+    t = begin_run(state, RUN_B, minute=5, running=True, transition=lc.begin_or_noop)
     assert t.entry is not None and t.entry.event is Event.NOOP
     assert "locked" in (t.entry.reason or "")
     assert t.state.lock == state.lock
 
 
 def test_begin_or_noop_begins_when_allowed() -> None:
-    t = lc.begin_or_noop(
-        lc.initial_state(ROUTE),
-        execution_arn=RUN_A,
-        stages_total=4,
-        holder_running=False,
-        actor="schedule",
-        now=at(0),
-    )
+    t = begin_run(transition=lc.begin_or_noop)
     assert t.entry is not None and t.entry.event is Event.BEGIN
 
 
@@ -273,14 +252,7 @@ def test_stages_per_run_pauses_and_the_next_run_resumes_from_the_stored_stage() 
     assert state.stage == 1
     assert lc.is_run_pause(state)
     assert not lc.needs_operator(state)
-    t = lc.begin(
-        state,
-        execution_arn=RUN_B,
-        stages_total=4,
-        holder_running=False,
-        actor="schedule",
-        now=at(60),
-    )
+    t = begin_run(state, RUN_B, minute=60)
     assert t.state.status is Status.PROGRESSING
     assert t.state.stage == 1, "never from zero"
     assert t.entry is not None and "resumed after 1 of" in (t.entry.reason or "")
@@ -378,14 +350,7 @@ def test_drift_pauses_and_leaves_the_weights() -> None:
     assert not lc.drift(t.state, live=live, actor="state-machine", now=at(10)).changed
     # The next scheduled run does not overwrite the human's change.
     with pytest.raises(TransitionRefused, match="waits for an operator"):
-        lc.begin(
-            t.state,
-            execution_arn=RUN_B,
-            stages_total=4,
-            holder_running=False,
-            actor="s",
-            now=at(11),
-        )
+        begin_run(t.state, RUN_B, minute=11, actor="s")
 
 
 def test_drift_before_the_first_write_is_any_lambda_weight() -> None:
@@ -462,9 +427,7 @@ def test_promote_skip_marks_the_current_stage_passed_and_frees_the_route() -> No
     assert t.state.status is Status.IDLE
     assert t.state.lock is None
     assert t.entry is not None and t.entry.execution_arn == RUN_A, "the run to stop"
-    nxt = lc.begin(
-        t.state, execution_arn=RUN_B, stages_total=4, holder_running=False, actor="op", now=at(3)
-    )
+    nxt = begin_run(t.state, RUN_B, minute=3, actor="op")
     assert nxt.state.stage == 1
 
 
@@ -588,11 +551,13 @@ class LifeCycle(RuleBasedStateMachine):
         self.state = new
         self.history.append(entry)
 
-    @rule(run=st.sampled_from(RUNS), running=st.booleans(), actor=st.sampled_from(ACTORS))
-    def begin(self, run: str, running: bool, actor: str) -> None:
+    def begin_as(
+        self, name: str, transition: Callable[..., Transition], run: str, running: bool, actor: str
+    ) -> None:
+        """``transition`` (a Begin) by ``run``, the lock's holder running or not."""
         self.apply(
-            "begin",
-            lambda: lc.begin(
+            name,
+            lambda: transition(
                 self.state,
                 execution_arn=run,
                 stages_total=self.stages_total,
@@ -602,76 +567,59 @@ class LifeCycle(RuleBasedStateMachine):
             ),
         )
 
+    @rule(run=st.sampled_from(RUNS), running=st.booleans(), actor=st.sampled_from(ACTORS))
+    def begin(self, run: str, running: bool, actor: str) -> None:
+        self.begin_as("begin", lc.begin, run, running, actor)
+
     @rule(run=st.sampled_from(RUNS), running=st.booleans())
     def scheduled_start(self, run: str, running: bool) -> None:
-        self.apply(
-            "begin_or_noop",
-            lambda: lc.begin_or_noop(
-                self.state,
-                execution_arn=run,
-                stages_total=self.stages_total,
-                holder_running=running,
-                actor="schedule",
-                now=self.now(),
-            ),
-        )
+        self.begin_as("begin_or_noop", lc.begin_or_noop, run, running, "schedule")
 
     def holder(self, use_holder: bool, other: str) -> str:
         if use_holder and self.state.lock is not None:
             return self.state.lock.execution_arn
         return other
 
-    @rule(use_holder=st.booleans(), other=st.sampled_from(RUNS), tenths=st.integers(0, 1000))
-    def shift(self, use_holder: bool, other: str, tenths: int) -> None:
-        weights = Weights.from_tenths(tenths)
+    def by_state_machine(
+        self,
+        name: str,
+        transition: Callable[..., Transition],
+        use_holder: bool,
+        other: str,
+        **arguments: object,
+    ) -> None:
+        """``transition`` as the state machine's task calls it, for the holder or another run."""
         self.apply(
-            "shift",
-            lambda: lc.record_shift(
+            name,
+            lambda: transition(
                 self.state,
                 execution_arn=self.holder(use_holder, other),
-                weights=weights,
+                **arguments,
                 actor="state-machine",
                 now=self.now(),
             ),
         )
 
+    @rule(use_holder=st.booleans(), other=st.sampled_from(RUNS), tenths=st.integers(0, 1000))
+    def shift(self, use_holder: bool, other: str, tenths: int) -> None:
+        weights = Weights.from_tenths(tenths)
+        self.by_state_machine("shift", lc.record_shift, use_holder, other, weights=weights)
+
     @rule(use_holder=st.booleans(), other=st.sampled_from(RUNS))
     def check_passed(self, use_holder: bool, other: str) -> None:
-        self.apply(
-            "pass_check",
-            lambda: lc.pass_check(
-                self.state,
-                execution_arn=self.holder(use_holder, other),
-                stages_per_run=self.stages_per_run,
-                actor="state-machine",
-                now=self.now(),
-            ),
+        self.by_state_machine(
+            "pass_check", lc.pass_check, use_holder, other, stages_per_run=self.stages_per_run
         )
 
     @rule(use_holder=st.booleans(), other=st.sampled_from(RUNS))
     def check_failed(self, use_holder: bool, other: str) -> None:
-        self.apply(
-            "fail_check",
-            lambda: lc.fail_check(
-                self.state,
-                execution_arn=self.holder(use_holder, other),
-                reason="composite alarm ALARM",
-                actor="state-machine",
-                now=self.now(),
-            ),
+        self.by_state_machine(
+            "fail_check", lc.fail_check, use_holder, other, reason="composite alarm ALARM"
         )
 
     @rule(use_holder=st.booleans(), other=st.sampled_from(RUNS))
     def finish(self, use_holder: bool, other: str) -> None:
-        self.apply(
-            "finish",
-            lambda: lc.finish(
-                self.state,
-                execution_arn=self.holder(use_holder, other),
-                actor="state-machine",
-                now=self.now(),
-            ),
-        )
+        self.by_state_machine("finish", lc.finish, use_holder, other)
 
     @rule(actor=st.sampled_from(ACTORS))
     def rollback(self, actor: str) -> None:

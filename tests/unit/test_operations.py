@@ -35,6 +35,7 @@ from controller.operations import (
     Option,
 )
 from controller.service import ActionResult, CanaryService
+from rehearsal.world.moto_lambda import FakeLambdaContext
 from tests.cli_views import progressing_view
 from tests.fakes import route_record
 
@@ -192,42 +193,25 @@ def test_every_option_of_the_table_reaches_the_cli_options_and_the_request() -> 
 
 
 @pytest.mark.parametrize(
-    ("command", "request_", "call"),
+    ("command", "method", "options", "takes_reason"),
     [
-        ("start", OperatorRequest(ROUTE, ACTOR, "r"), ("start_run", ROUTE, {"actor": ACTOR})),
-        (
-            "pause",
-            OperatorRequest(ROUTE, ACTOR, "r"),
-            ("pause", ROUTE, {"reason": "r", "actor": ACTOR}),
-        ),
-        (
-            "resume",
-            OperatorRequest(ROUTE, ACTOR, "r", accept_live=True),
-            ("resume", ROUTE, {"reason": "r", "actor": ACTOR, "accept_live": True}),
-        ),
-        (
-            "rollback",
-            OperatorRequest(ROUTE, ACTOR, "r"),
-            ("rollback", ROUTE, {"reason": "r", "actor": ACTOR}),
-        ),
-        (
-            "promote",
-            OperatorRequest(ROUTE, ACTOR, "r", full=True),
-            ("promote", ROUTE, {"reason": "r", "actor": ACTOR, "full": True}),
-        ),
-        (
-            "sync",
-            OperatorRequest(ROUTE, ACTOR, "r"),
-            ("sync", ROUTE, {"actor": ACTOR, "reason": "r"}),
-        ),
+        ("start", "start_run", {}, False),
+        ("pause", "pause", {}, True),
+        ("resume", "resume", {"accept_live": True}, True),
+        ("rollback", "rollback", {}, True),
+        ("promote", "promote", {"full": True}, True),
+        ("sync", "sync", {}, True),
     ],
 )
 def test_each_operation_is_one_service_call(
-    command: str, request_: OperatorRequest, call: tuple[str, str, dict[str, Any]]
+    command: str, method: str, options: dict[str, bool], takes_reason: bool
 ) -> None:
+    """The request's actor, options and (where the method takes one) reason reach the call."""
     service = FakeService()
+    request_ = OperatorRequest(ROUTE, ACTOR, "r", **options)
     done = operations.get(command).perform(cast(CanaryService, service), request_)
-    assert service.calls == [call]
+    reason = {"reason": "r"} if takes_reason else {}
+    assert service.calls == [(method, ROUTE, {**reason, "actor": ACTOR, **options})]
     assert done.route == ROUTE
 
 
@@ -350,21 +334,14 @@ def test_without_the_entry_the_event_is_refused_naming_the_table() -> None:
     assert f"command: Input should be {expected} or 'verify'" in str(info.value)
 
 
-@dataclass
-class Context:
-    """The attributes of the Lambda context that Powertools' Logger reads."""
-
-    function_name: str = "strangler-test-controller"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = (
-        "arn:aws:lambda:ap-northeast-1:123456789012:function:strangler-test-controller"
-    )
-    aws_request_id: str = "request-1"
-
-
 def _invoke(event: dict[str, Any], service: FakeService) -> dict[str, Any]:
     handler.set_service(cast(CanaryService, service))
-    return handler.lambda_handler(event, Context())
+    context = FakeLambdaContext(
+        "strangler-test-controller",
+        "arn:aws:lambda:ap-northeast-1:123456789012:function:strangler-test-controller",
+        aws_request_id="request-1",
+    )
+    return handler.lambda_handler(event, context)
 
 
 @pytest.mark.usefixtures("with_nudge")

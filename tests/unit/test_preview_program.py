@@ -13,6 +13,7 @@ from components.controller_function import CONTROLLER_TIMEOUT_SECONDS
 from components.traffic_check import CHECK_TIMEOUT_SECONDS, ENV_CHECK, checker_policy
 from controller.aws.verify import CHECK_READ_TIMEOUT_SECONDS
 from controller.core.contract import RouteRecord
+from tests.example_stack import write_own_logs
 from tests.pulumi_mocks import ProgramRun, by_name, run_program_full
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "traffic_check"
@@ -89,14 +90,7 @@ def test_the_checker_may_write_its_logs_and_nothing_else_without_a_hook(prod: Pr
     policy = json.loads(by_name(prod.resources, "map-tile-check-policy").inputs["policy"])
     assert policy == {
         "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": f"{LOG_GROUP}:log-stream:*",
-            }
-        ],
+        "Statement": [write_own_logs(LOG_GROUP)],
     }
 
 
@@ -104,12 +98,7 @@ def test_with_a_hook_the_checker_may_invoke_exactly_that_hook() -> None:
     assert checker_policy(LOG_GROUP, HOOK) == {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": f"{LOG_GROUP}:log-stream:*",
-            },
+            write_own_logs(LOG_GROUP),
             {
                 "Sid": "InvokeVerifyHook",
                 "Effect": "Allow",

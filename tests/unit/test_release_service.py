@@ -34,7 +34,7 @@ def _world() -> FakeWorld:
 
 @pytest.fixture(name="service")
 def _service(world: FakeWorld) -> CanaryService:
-    return CanaryService(world.ports(), clock=world.clock, sleep=world.clock.sleep)
+    return world.service()
 
 
 def begin(world: FakeWorld, service: CanaryService) -> str:
@@ -58,12 +58,19 @@ def test_a_new_version_on_a_promoted_route_starts_a_release_run(
     assert world.release.writes == []  # the run moves the alias, not the event
 
 
+def publish_while_migrating(
+    world: FakeWorld, service: CanaryService, *, stage: int, lambda_percent: float
+) -> None:
+    """A new version published while a migration run is at ``stage``: its release waits."""
+    world.state.put(RouteState(route=ROUTE, status=Status.PROGRESSING, stage=stage, stages_total=3))
+    world.traffic.rules[ROUTE] = Weights.from_percent(lambda_percent)
+    assert "waits" in service.releases.on_new_version(ROUTE, actor="registry")
+
+
 def test_a_migrating_route_waits_and_lambda_at_zero_moves_directly(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    world.state.put(RouteState(route=ROUTE, status=Status.PROGRESSING, stage=1, stages_total=3))
-    world.traffic.rules[ROUTE] = Weights.from_percent(10)
-    assert "waits" in service.releases.on_new_version(ROUTE, actor="registry")
+    publish_while_migrating(world, service, stage=1, lambda_percent=10)
     assert world.release.writes == [] and world.executions.executions == {}
     world.traffic.rules[ROUTE] = Weights.from_percent(0)
     assert "directly" in service.releases.on_new_version(ROUTE, actor="registry")
@@ -201,9 +208,7 @@ def test_status_shows_the_version_split_during_a_release(
 def test_a_version_published_while_migrating_is_released_once_promoted(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    world.state.put(RouteState(route=ROUTE, status=Status.PROGRESSING, stage=2, stages_total=3))
-    world.traffic.rules[ROUTE] = Weights.from_percent(50)
-    assert "waits" in service.releases.on_new_version(ROUTE, actor="registry")
+    publish_while_migrating(world, service, stage=2, lambda_percent=50)
     assert world.executions.executions == {}
     service.promote(ROUTE, reason="done migrating", actor="operator:a", full=True)
     (execution,) = world.executions.executions.values()

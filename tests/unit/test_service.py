@@ -37,12 +37,10 @@ from controller.service import (
     execution_name,
     is_transient,
 )
-from tests.fakes import FakeWorld, fake_world, operator_run, route_record
+from tests.fakes import DEFAULT_PLAN, FakeWorld, fake_world, operator_run, route_record
 
 ROUTE = "map-tile"
-PLAN = PlanRecord(
-    stages=(StagePlanRecord(10.0, 1), StagePlanRecord(50.0, 1), StagePlanRecord(100.0, 1)),
-)
+PLAN = DEFAULT_PLAN
 
 
 @pytest.fixture(name="world")
@@ -52,12 +50,7 @@ def _world() -> FakeWorld:
 
 @pytest.fixture(name="service")
 def _service(world: FakeWorld) -> CanaryService:
-    return service_on(world)
-
-
-def service_on(world: FakeWorld, ports: Ports | None = None) -> CanaryService:
-    """A service on the world's fakes, its time and sleeps on the world's fake clock."""
-    return CanaryService(ports or world.ports(), clock=world.clock, sleep=world.clock.sleep)
+    return world.service()
 
 
 def start(world: FakeWorld, name: str = "run-1") -> str:
@@ -78,6 +71,13 @@ def events(service: CanaryService) -> list[Event]:
 def begun(world: FakeWorld, service: CanaryService, plan: PlanRecord = PLAN) -> str:
     arn = start(world)
     assert service.begin(run(arn, plan)).outcome == Outcome.RUN
+    return arn
+
+
+def shifted(world: FakeWorld, service: CanaryService) -> str:
+    """The ARN of a run that has begun and shifted to its first stage."""
+    arn = begun(world, service)
+    service.shift(run(arn))
     return arn
 
 
@@ -174,8 +174,7 @@ def test_shift_writes_verifies_and_records_the_stage(
 
 
 def test_retried_shift_writes_nothing_twice(world: FakeWorld, service: CanaryService) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    arn = shifted(world, service)
     world.log.clear()
     assert service.shift(run(arn)).outcome == Outcome.BAKING
     assert world.log.count("traffic.write_weights") == 0
@@ -197,8 +196,7 @@ def test_shift_of_a_stale_execution_changes_nothing(
 def test_drift_before_a_shift_pauses_and_leaves_the_weights(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    arn = shifted(world, service)
     assert service.check(run(arn, stage_index=0)).outcome == Outcome.NEXT
     by_hand = Weights(ecs=800, lambda_=199)
     world.traffic.set_by_hand(ROUTE, by_hand)
@@ -237,7 +235,7 @@ def test_shift_that_loses_the_route_to_a_rollback_restores_ecs(
     world: FakeWorld, service: CanaryService
 ) -> None:
     """An alarm's rollback lands while a shift is writing: the rule ends at ECS."""
-    other = service_on(world)
+    other = world.service()
     raced: list[Weights] = []
 
     def rollback_first(_: object, weights: Weights) -> None:
@@ -258,8 +256,7 @@ def test_shift_that_loses_the_route_to_a_rollback_restores_ecs(
 
 
 def test_check_passes_and_the_run_goes_on(world: FakeWorld, service: CanaryService) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    arn = shifted(world, service)
     result = service.check(run(arn, stage_index=0))
     assert result.outcome == Outcome.NEXT
     assert world.state.states[ROUTE].stage == 1
@@ -313,8 +310,7 @@ def test_stages_per_run_pauses_and_the_next_run_resumes(
 def test_check_fails_on_alarm_and_rolls_back_at_once(
     world: FakeWorld, service: CanaryService, child: str | None
 ) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    arn = shifted(world, service)
     if child is None:
         world.alarms.set_alarm(ROUTE, ALARM)
     else:
@@ -404,8 +400,7 @@ def test_min_requests_does_not_apply_to_a_stage_without_bake(
 def test_rollback_order_weights_first_then_state_then_stop_then_notify(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    arn = shifted(world, service)
     world.log.clear()
     result = service.rollback(ROUTE, reason="alarm", actor="alarm:x")
     assert (result.result, result.status) == ("done", Status.ROLLED_BACK)
@@ -422,8 +417,7 @@ def test_rollback_order_weights_first_then_state_then_stop_then_notify(
 
 
 def test_rollback_is_idempotent(world: FakeWorld, service: CanaryService) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    shifted(world, service)
     service.rollback(ROUTE, reason="alarm", actor="alarm:x")
     world.log.clear()
     again = service.rollback(ROUTE, reason="alarm", actor="alarm:x")
@@ -436,8 +430,7 @@ def test_rollback_is_idempotent(world: FakeWorld, service: CanaryService) -> Non
 def test_rollback_still_sets_the_weights_when_dynamodb_fails(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    shifted(world, service)
     world.faults.fail(
         "state.load",
         lambda: AwsCallFailed(
@@ -463,8 +456,7 @@ def test_rollback_still_records_the_state_when_sns_fails(
         lambda: AwsCallFailed("AuthorizationError", api_call="sns:Publish"),
         times=None,
     )
-    arn = begun(world, service)
-    service.shift(run(arn))
+    arn = shifted(world, service)
     with pytest.raises(RollbackIncomplete, match="notify"):
         service.rollback(ROUTE, reason="alarm", actor="alarm:x")
     assert world.traffic.live(ROUTE) == ALL_ECS
@@ -475,8 +467,7 @@ def test_rollback_still_records_the_state_when_sns_fails(
 def test_rollback_raises_when_the_weights_cannot_be_written(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    shifted(world, service)
     world.faults.throttle("traffic.write_weights", times=None)
     world.log.clear()
     with pytest.raises(AwsCallFailed):
@@ -492,8 +483,7 @@ def test_rollback_raises_when_the_weights_cannot_be_written(
 def test_rollback_survives_a_throttled_first_write(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    shifted(world, service)
     world.faults.throttle("traffic.write_weights", nth=1, times=1)
     result = service.rollback(ROUTE, reason="alarm", actor="alarm:x")
     assert (result.result, result.status) == ("done", Status.ROLLED_BACK)
@@ -504,8 +494,7 @@ def test_rollback_survives_a_throttled_first_write(
 def test_handle_alarm_rolls_back_the_route_of_the_alarm(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    shifted(world, service)
     record = world.registry.records[ROUTE]
     (result,) = service.handle_alarm(
         record.composite_alarm_name, record.composite_alarm_arn, "ALARM", "errors"
@@ -529,7 +518,7 @@ def test_handle_alarm_ignores_ok_and_refuses_unknown_alarms(
 
 def test_handle_alarm_rolls_back_every_route_even_when_one_fails() -> None:
     world = fake_world([route_record("map-tile", PLAN), route_record("map-poi", PLAN)])
-    service = service_on(world)
+    service = world.service()
     for route in ("map-tile", "map-poi"):
         world.traffic.set_by_hand(route, Weights.from_percent(10))
     shared = "strangler-test-shared-errors"
@@ -584,8 +573,7 @@ def test_start_run_is_refused_while_a_run_holds_the_lock(
 def test_pause_stops_the_run_and_keeps_the_weights(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    arn = shifted(world, service)
     result = service.pause(ROUTE, reason="lunch", actor="operator:alice")
     assert (result.status, result.stopped_execution) == (Status.PAUSED, arn)
     assert world.executions.status(arn) == "ABORTED"
@@ -599,8 +587,7 @@ def test_pause_stops_the_run_and_keeps_the_weights(
 def test_promote_skips_the_bake_and_starts_a_new_run(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    arn = shifted(world, service)
     result = service.promote(ROUTE, reason="looks good", actor="operator:alice")
     assert result.result == "started" and result.execution not in (None, arn)
     assert world.executions.status(arn) == "ABORTED"
@@ -617,8 +604,7 @@ def test_promote_is_refused_in_alarm(world: FakeWorld, service: CanaryService) -
 
 
 def test_full_promote_goes_to_100_verified(world: FakeWorld, service: CanaryService) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    arn = shifted(world, service)
     result = service.promote(ROUTE, reason="ship it", actor="operator:alice", full=True)
     assert (result.status, result.weights) == (Status.PROMOTED, ALL_LAMBDA)
     assert world.traffic.live(ROUTE) == ALL_LAMBDA
@@ -626,8 +612,7 @@ def test_full_promote_goes_to_100_verified(world: FakeWorld, service: CanaryServ
 
 
 def test_status_reports_everything_the_cli_shows(world: FakeWorld, service: CanaryService) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
+    arn = shifted(world, service)
     world.alarms.set_alarm(ROUTE, ALARM, children=["strangler-test-map-tile-p99-latency"])
     status = service.status(ROUTE)
     assert status.status is Status.PROGRESSING
@@ -648,9 +633,8 @@ def test_status_reports_everything_the_cli_shows(world: FakeWorld, service: Cana
 def test_a_lost_conditional_write_reloads_and_decides_again(
     world: FakeWorld, service: CanaryService
 ) -> None:
-    arn = begun(world, service)
-    service.shift(run(arn))
-    other = service_on(world)
+    shifted(world, service)
+    other = world.service()
     landed: list[int] = []
 
     def pause_first(previous_version: int, _: object) -> None:
@@ -699,4 +683,4 @@ def test_execution_names_are_valid_and_unique() -> None:
 def test_ports_are_reused_not_rebuilt(world: FakeWorld) -> None:
     ports = world.ports()
     assert isinstance(ports, Ports)
-    assert service_on(world, ports).ports is ports
+    assert world.service(ports).ports is ports

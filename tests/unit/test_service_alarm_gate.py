@@ -17,6 +17,7 @@ from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS
 from controller.service import CanaryService, RunContext
 from tests.fakes import FakeWorld, fake_world, route_record
+from tests.unit.test_service import _service  # noqa: F401 -- the service on this module's world
 
 ROUTE = "map-tile"
 PLAN = PlanRecord(stages=(StagePlanRecord(10.0, 1), StagePlanRecord(100.0, 1)))
@@ -28,9 +29,13 @@ def _world() -> FakeWorld:
     return fake_world([route_record(ROUTE, PLAN)])
 
 
-@pytest.fixture(name="service")
-def _service(world: FakeWorld) -> CanaryService:
-    return CanaryService(world.ports(), clock=world.clock, sleep=world.clock.sleep)
+def scheduled_run(world: FakeWorld, name: str) -> RunContext:
+    """The Begin of a run the schedule has started as execution ``name``."""
+    payload = {"route": ROUTE, "trigger": "schedule", "actor": "schedule"}
+    arn = world.executions.started(name, {**payload, "plan": PLAN.to_input()})
+    return RunContext(
+        route=ROUTE, execution_arn=arn, trigger="schedule", actor="schedule", plan=PLAN
+    )
 
 
 def test_start_is_refused_while_a_child_alarm_is_in_alarm(
@@ -66,12 +71,7 @@ def test_scheduled_begin_during_an_alarm_is_a_recorded_noop(
     world: FakeWorld, service: CanaryService
 ) -> None:
     world.alarms.set_alarm(ROUTE, ALARM, children=[P99])
-    payload = {"route": ROUTE, "trigger": "schedule", "actor": "schedule"}
-    arn = world.executions.started("sched-1", {**payload, "plan": PLAN.to_input()})
-    run = RunContext(
-        route=ROUTE, execution_arn=arn, trigger="schedule", actor="schedule", plan=PLAN
-    )
-    result = service.begin(run)
+    result = service.begin(scheduled_run(world, "sched-1"))
     assert result.outcome == Outcome.NOOP
     composite = world.registry.route(ROUTE).composite_alarm_name
     assert result.reason == f"start skipped: alarms {composite}, {P99} are in ALARM"
@@ -90,11 +90,6 @@ def test_a_rolled_back_route_in_alarm_is_refused_for_its_state_first(
     with pytest.raises(TransitionRefused, match="rolled_back") as caught:
         service.start_run(ROUTE, actor="operator:alice")
     assert "resume" in caught.value.hint
-    payload = {"route": ROUTE, "trigger": "schedule", "actor": "schedule"}
-    arn = world.executions.started("sched-2", {**payload, "plan": PLAN.to_input()})
-    run = RunContext(
-        route=ROUTE, execution_arn=arn, trigger="schedule", actor="schedule", plan=PLAN
-    )
-    result = service.begin(run)
+    result = service.begin(scheduled_run(world, "sched-2"))
     assert result.outcome == Outcome.NOOP
     assert "ALARM" not in (result.reason or ""), result.reason

@@ -12,19 +12,17 @@ from dataclasses import replace
 
 import pytest
 
-from controller.core.contract import PlanRecord, RouteRecord, StackRecord, StagePlanRecord
+from controller.core.contract import RouteRecord, StackRecord
 from controller.core.errors import DriftDetected, SyncRefused, VerificationFailed
 from controller.core.lifecycle import Event, Status
 from controller.core.state_machine import Outcome
 from controller.core.sync import TargetGroupWeight
 from controller.core.weights import ALL_ECS, Weights
 from controller.service import CanaryService, RunContext
-from tests.fakes import FakeRegistry, FakeWorld, fake_world, route_record
+from tests.fakes import DEFAULT_PLAN, FakeRegistry, FakeWorld, fake_world, route_record
 
 ROUTE = "map-tile"
-PLAN = PlanRecord(
-    stages=(StagePlanRecord(10.0, 1), StagePlanRecord(50.0, 1), StagePlanRecord(100.0, 1)),
-)
+PLAN = DEFAULT_PLAN
 ELB = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012"
 NEW_ECS = f"{ELB}:targetgroup/monolith-ecs-v2/9999999999999999"
 NEW_LAMBDA = f"{ELB}:targetgroup/map-tile-lambda/8888888888888888"
@@ -44,7 +42,7 @@ def _world() -> FakeWorld:
 
 @pytest.fixture(name="service")
 def _service(world: FakeWorld) -> CanaryService:
-    return CanaryService(world.ports(), clock=world.clock, sleep=world.clock.sleep)
+    return world.service()
 
 
 def run(arn: str) -> RunContext:
@@ -334,11 +332,7 @@ def test_a_run_on_a_warm_environment_with_a_stale_record_reads_the_fresh_one(
     world: FakeWorld, service: CanaryService
 ) -> None:
     arn = in_stage_one(world, service)
-    stale = CanaryService(
-        replace(world.ports(), registry=CachingRegistry(world.registry)),
-        clock=world.clock,
-        sleep=world.clock.sleep,
-    )
+    stale = world.service(replace(world.ports(), registry=CachingRegistry(world.registry)))
     stale.status(ROUTE)  # this environment has read the record before the deploy
     world.registry.redeploy(ROUTE, ecs_target_group_arn=NEW_ECS)
     service.sync(ROUTE, actor="registry")  # the event landed in another environment

@@ -17,21 +17,22 @@ from controller.core.verify import VerifyAnswerInvalid, VerifyDifference, report
 from controller.core.weights import ALL_ECS
 from controller.service import CanaryService
 from tests.fakes import FakeWorld, fake_world, route_record
-from tests.unit.test_service import PLAN, ROUTE, begun, events, run, service_on, start
+
+# The world and service fixtures of test_service serve these tests too.
+from tests.unit.test_service import (  # noqa: F401
+    PLAN,
+    ROUTE,
+    _service,
+    _world,
+    begun,
+    events,
+    run,
+    start,
+)
 
 CACHE = VerifyDifference(
     "#1 GET /map/v1/tile/1/2/3.png", "cache-control", "no-store", "public, max-age=86400"
 )
-
-
-@pytest.fixture(name="world")
-def _world() -> FakeWorld:
-    return fake_world([route_record(ROUTE, PLAN)])
-
-
-@pytest.fixture(name="service")
-def _service(world: FakeWorld) -> CanaryService:
-    return service_on(world)
 
 
 def answer(*differences: dict[str, Any], passed: bool | None = None) -> dict[str, Any]:
@@ -178,7 +179,7 @@ def test_a_throttled_check_is_raised_for_the_state_machine_to_retry(
 
 def test_a_route_without_a_checker_passes_unchecked() -> None:
     world = fake_world([replace(route_record(ROUTE, PLAN), check_function_name=None)])
-    service = service_on(world)
+    service = world.service()
     arn = begun(world, service)
     world.log.clear()
     result = service.verify(run(arn))

@@ -17,7 +17,7 @@ from typing import Any
 from rehearsal.world.bridge import base
 from rehearsal.world.bridge.archive import archive_to_zip
 from rehearsal.world.bridge.base import BridgeContext, Change, Created, PlanContext, Translation
-from rehearsal.world.bridge.iam import check_trust
+from rehearsal.world.bridge.iam import trusted_role
 
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
@@ -85,14 +85,8 @@ def create_function(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) ->
     tracing = inputs.get("tracingConfig") or {}
     ephemeral = inputs.get("ephemeralStorage") or {}
     dead_letter = inputs.get("deadLetterConfig") or {}
-    role_arn = str(resource.required("role"))
-    check_trust(
-        ctx,
-        token=FUNCTION,
-        name=name,
-        role_arn=role_arn,
-        principals=(LAMBDA_PRINCIPAL,),
-        api_call="lambda:CreateFunction",
+    role_arn = trusted_role(
+        ctx, resource, "role", principals=(LAMBDA_PRINCIPAL,), api_call="lambda:CreateFunction"
     )
     response = resource.call(
         "lambda:CreateFunction",

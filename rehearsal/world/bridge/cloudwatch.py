@@ -70,11 +70,7 @@ def create_metric_alarm(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]
         "cloudwatch:PutMetricAlarm",
         ctx.client("cloudwatch").put_metric_alarm,
         AlarmName=alarm_name,
-        AlarmDescription=inputs.get("alarmDescription"),
-        ActionsEnabled=inputs.get("actionsEnabled"),
-        AlarmActions=list(inputs.get("alarmActions") or []) or None,
-        OKActions=list(inputs.get("okActions") or []) or None,
-        InsufficientDataActions=list(inputs.get("insufficientDataActions") or []) or None,
+        **_description_and_actions(inputs),
         MetricName=inputs.get("metricName"),
         Namespace=inputs.get("namespace"),
         Statistic=inputs.get("statistic"),
@@ -95,6 +91,17 @@ def create_metric_alarm(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]
     )
     arn = _alarm_arn(ctx, alarm_name)
     return resource.created(alarm_name, name=alarm_name, arn=arn)
+
+
+def _description_and_actions(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters that metric and composite alarms share: description and actions."""
+    return {
+        "AlarmDescription": inputs.get("alarmDescription"),
+        "ActionsEnabled": inputs.get("actionsEnabled"),
+        "AlarmActions": list(inputs.get("alarmActions") or []) or None,
+        "OKActions": list(inputs.get("okActions") or []) or None,
+        "InsufficientDataActions": list(inputs.get("insufficientDataActions") or []) or None,
+    }
 
 
 def _alarm_arn(ctx: BridgeContext, alarm_name: str) -> str:
@@ -140,11 +147,7 @@ def create_composite_alarm(ctx: BridgeContext, name: str, inputs: Mapping[str, A
         ctx.client("cloudwatch").put_composite_alarm,
         AlarmName=alarm_name,
         AlarmRule=rule,
-        AlarmDescription=inputs.get("alarmDescription"),
-        ActionsEnabled=inputs.get("actionsEnabled"),
-        AlarmActions=list(inputs.get("alarmActions") or []) or None,
-        OKActions=list(inputs.get("okActions") or []) or None,
-        InsufficientDataActions=list(inputs.get("insufficientDataActions") or []) or None,
+        **_description_and_actions(inputs),
     )
     arn = _alarm_arn(ctx, alarm_name)
     return resource.created(alarm_name, arn=arn)

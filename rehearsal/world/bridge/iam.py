@@ -184,6 +184,27 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def trusted_role(
+    ctx: BridgeContext,
+    resource: base.Registration,
+    key: str,
+    *,
+    principals: tuple[str, ...],
+    api_call: str,
+) -> str:
+    """The role ARN in ``resource``'s input ``key``, once :func:`check_trust` accepts it."""
+    role_arn = str(resource.required(key))
+    check_trust(
+        ctx,
+        token=resource.token,
+        name=resource.name,
+        role_arn=role_arn,
+        principals=principals,
+        api_call=api_call,
+    )
+    return role_arn
+
+
 def check_trust(
     ctx: BridgeContext,
     *,

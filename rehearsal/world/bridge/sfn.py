@@ -12,7 +12,7 @@ from typing import Any
 
 from rehearsal.world.bridge import base
 from rehearsal.world.bridge.base import BridgeContext, Created, Translation
-from rehearsal.world.bridge.iam import check_trust
+from rehearsal.world.bridge.iam import trusted_role
 
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 
@@ -45,12 +45,10 @@ def create_state_machine(ctx: BridgeContext, name: str, inputs: Mapping[str, Any
     """``CreateStateMachine`` after checking that Step Functions may assume the role."""
     resource = base.Registration(STATE_MACHINE, name, inputs)
     machine_name = resource.physical_name(STATE_MACHINE_NAME_MAX)
-    role_arn = str(resource.required("roleArn"))
-    check_trust(
+    role_arn = trusted_role(
         ctx,
-        token=STATE_MACHINE,
-        name=name,
-        role_arn=role_arn,
+        resource,
+        "roleArn",
         principals=_states_principals(ctx.region),
         api_call="states:CreateStateMachine",
     )
