@@ -10,9 +10,6 @@ calls these inside ``Output.all(...).apply``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from controller.core.contract import RouteRecord, StackRecord
 
 # SSM quotas: a Standard-tier parameter value is at most 4 KB. One parameter per
@@ -36,20 +33,3 @@ def parameter_value(record: RouteRecord | StackRecord, parameter_name: str) -> s
             f"most {MAX_STANDARD_PARAMETER_BYTES}"
         )
     return text
-
-
-def route_record(*, alarm_names: Sequence[str], **fields: Any) -> RouteRecord:
-    """One route's record, from resolved outputs of the route and the controller.
-
-    ``fields`` are the other fields of :class:`~controller.core.contract.RouteRecord`
-    by name; the alarm names (an output's list) become the record's tuple.
-    """
-    return RouteRecord(alarm_names=tuple(alarm_names), **fields)
-
-
-def stack_record(*, routes: Sequence[str], **fields: Any) -> StackRecord:
-    """The stack-wide record; ``routes`` is sorted so the value is stable.
-
-    ``fields`` are the other fields of :class:`~controller.core.contract.StackRecord`.
-    """
-    return StackRecord(routes=tuple(sorted(routes)), **fields)

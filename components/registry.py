@@ -15,11 +15,16 @@ import pulumi
 import pulumi_aws as aws
 
 from components import naming
-from components.controller_registry import parameter_value, route_record, stack_record
+from components.controller_registry import parameter_value
 from components.controller_route import ControllerRoute
 from components.moved import FormerParent, MovedComponent
 from components.outputs import register_attributes
-from controller.core.contract import route_parameter_name, stack_parameter_name
+from controller.core.contract import (
+    RouteRecord,
+    StackRecord,
+    route_parameter_name,
+    stack_parameter_name,
+)
 
 TYPE_TOKEN = "strangler:registry:ControllerRegistry"
 
@@ -40,7 +45,7 @@ class ControllerRegistryArgs:
 
 def _route_value(stack: str, route: ControllerRoute, values: list[Any]) -> str:
     """The registry value of one route, from its resolved outputs (in ``Output.all`` order)."""
-    record = route_record(
+    record = RouteRecord(
         route=route.name,
         listener_arn=route.listener_arn,
         rule_arn=values[0],
@@ -49,7 +54,7 @@ def _route_value(stack: str, route: ControllerRoute, values: list[Any]) -> str:
         function_name=values[3],
         composite_alarm_name=values[4],
         composite_alarm_arn=values[5],
-        alarm_names=values[6],
+        alarm_names=tuple(values[6]),
         plan=route.plan,
         schedule_name=naming.schedule_name(stack, route.name) if route.schedule else None,
         schedule=route.schedule,
@@ -115,7 +120,8 @@ class ControllerRegistry(MovedComponent):
                 values.apply(functools.partial(_route_value, stack, route)),
             ).name
 
-        route_names = [route.name for route in args.routes]
+        # Sorted, so that the stack record's value does not depend on the config's order.
+        route_names = tuple(sorted(route.name for route in args.routes))
         stack_parameter = stack_parameter_name(stack)
         stack_values = pulumi.Output.all(
             args.table_name,
@@ -131,7 +137,7 @@ class ControllerRegistry(MovedComponent):
             f"stack {stack}",
             stack_values.apply(
                 lambda v: parameter_value(
-                    stack_record(
+                    StackRecord(
                         stack=stack,
                         table_name=v[0],
                         state_machine_arn=v[1],

@@ -8,8 +8,6 @@ from components.controller_registry import (
     MAX_STANDARD_PARAMETER_BYTES,
     RegistryError,
     parameter_value,
-    route_record,
-    stack_record,
 )
 from controller.core.contract import PlanRecord, RouteRecord, StackRecord, StagePlanRecord
 
@@ -30,14 +28,14 @@ def record(alarm_names=("a-errors", "a-throttles"), **overrides) -> RouteRecord:
         "function_name": "strangler-prod-map-tile",
         "composite_alarm_name": "strangler-prod-map-tile-composite",
         "composite_alarm_arn": "arn:aws:cloudwatch:r:1:alarm:strangler-prod-map-tile-composite",
-        "alarm_names": list(alarm_names),
+        "alarm_names": tuple(alarm_names),
         "plan": PLAN,
         "schedule_name": "strangler-prod-map-tile-canary",
         "schedule": "cron(0 10 ? * MON-FRI *)",
         "timezone": "Asia/Tokyo",
     }
     values.update(overrides)
-    return route_record(**values)
+    return RouteRecord(**values)
 
 
 def test_route_record_round_trips_through_the_parameter_value():
@@ -52,17 +50,18 @@ def test_unscheduled_route_has_no_schedule_fields():
     assert (parsed.schedule_name, parsed.schedule, parsed.timezone) == (None, None, None)
 
 
-def test_stack_record_lists_routes_sorted():
-    built = stack_record(
+def test_stack_record_round_trips_through_the_parameter_value():
+    # The component sorts the routes: tests/unit/test_controller_component.py
+    # test_registry_stack_record.
+    built = StackRecord(
         stack="prod",
         table_name="strangler-prod-state",
         state_machine_arn="arn:aws:states:r:1:stateMachine:strangler-prod-canary",
         topic_arn="arn:aws:sns:r:1:strangler-prod-alerts",
         controller_function_name="strangler-prod-controller",
         dashboard_name="strangler-prod",
-        routes=["map-tile", "map-style"],
+        routes=("map-style", "map-tile"),
     )
-    assert built.routes == ("map-style", "map-tile")
     assert StackRecord.from_json(parameter_value(built, "/strangler/prod/stack")) == built
 
 

@@ -48,11 +48,6 @@ def _world() -> FakeWorld:
     return fake_world([route_record(ROUTE, PLAN)])
 
 
-@pytest.fixture(name="service")
-def _service(world: FakeWorld) -> CanaryService:
-    return world.service()
-
-
 def start(world: FakeWorld, name: str = "run-1") -> str:
     """A RUNNING execution (started by the schedule, not by the service) and its ARN."""
     payload = {"route": ROUTE, "trigger": "operator", "actor": "operator:test"}

@@ -17,7 +17,6 @@ from controller.core.state_machine import Outcome
 from controller.core.weights import ALL_ECS
 from controller.service import CanaryService, RunContext
 from tests.fakes import FakeWorld, fake_world, route_record
-from tests.unit.test_service import _service  # noqa: F401 -- the service on this module's world
 
 ROUTE = "map-tile"
 PLAN = PlanRecord(stages=(StagePlanRecord(10.0, 1), StagePlanRecord(100.0, 1)))

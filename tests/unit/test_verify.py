@@ -17,18 +17,13 @@ from controller.core.verify import VerifyAnswerInvalid, VerifyDifference, report
 from controller.core.weights import ALL_ECS
 from controller.service import CanaryService
 from tests.fakes import FakeWorld, fake_world, route_record
+from tests.unit.test_service import PLAN, ROUTE, begun, events, run, start
 
-# The world and service fixtures of test_service serve these tests too.
-from tests.unit.test_service import (  # noqa: F401
-    PLAN,
-    ROUTE,
-    _service,
-    _world,
-    begun,
-    events,
-    run,
-    start,
-)
+
+@pytest.fixture
+def world() -> FakeWorld:
+    return fake_world([route_record(ROUTE, PLAN)])
+
 
 CACHE = VerifyDifference(
     "#1 GET /map/v1/tile/1/2/3.png", "cache-control", "no-store", "public, max-age=86400"
