@@ -126,7 +126,8 @@ def weights_from_rule(rule: dict[str, Any], route: RouteRecord) -> Weights:
         # The ALB itself never holds such weights; only a damaged rule (or an
         # emulator that does not validate, like moto) does.
         raise DriftDetected(
-            f"the rule holds weights outside the ALB limits: ecs={ecs} lambda={lambda_}",
+            "the rule holds weights outside the ALB limits: "
+            f"ALB weights ecs {ecs} / lambda {lambda_}",
             route=route.route,
             arn=route.rule_arn,
             api_call=DESCRIBE_RULES,

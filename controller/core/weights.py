@@ -211,7 +211,15 @@ class Weights:
         return Weights(ecs=int(data["ecs"]), lambda_=int(data["lambda"]))
 
     def __str__(self) -> str:
-        return f"ecs={self.ecs} lambda={self.lambda_}"
+        """The one notation (``ecs 90 % / lambda 10 % (ALB weights ecs 899 / lambda 100)``).
+
+        Log lines and error texts that format a pair read the same as the
+        CLI and the history. The notation lives in :mod:`controller.core.split`,
+        which imports this module, hence the import here.
+        """
+        from controller.core.split import alb_text, split_text
+
+        return f"{split_text(self)} ({alb_text(self)})"
 
 
 ALL_ECS = Weights.from_tenths(0)

@@ -113,14 +113,17 @@ def test_unknown_route_lists_the_known_routes() -> None:
 
 def test_verification_and_drift_keep_what_was_expected_and_found() -> None:
     error = VerificationFailed(
-        "read back ecs=999 lambda=0, wrote ecs=899 lambda=100",
+        "read back ALB weights ecs 999 / lambda 0, wrote ALB weights ecs 899 / lambda 100",
         route="map-tile",
         arn=RULE_ARN,
         api_call="DescribeRules",
-        expected="ecs=899 lambda=100",
-        actual="ecs=999 lambda=0",
+        expected="ALB weights ecs 899 / lambda 100",
+        actual="ALB weights ecs 999 / lambda 0",
     )
-    assert (error.expected, error.actual) == ("ecs=899 lambda=100", "ecs=999 lambda=0")
+    assert (error.expected, error.actual) == (
+        "ALB weights ecs 899 / lambda 100",
+        "ALB weights ecs 999 / lambda 0",
+    )
     assert "DescribeRules" in str(error) and RULE_ARN in str(error)
     drift = DriftDetected("changed by hand", route="map-tile", live=1, expected=2)
     assert (drift.live, drift.expected) == (1, 2)

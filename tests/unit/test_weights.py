@@ -185,7 +185,7 @@ def test_round_trip_through_dict() -> None:
     assert weights.to_dict() == {"ecs": 123, "lambda": 4}
     assert Weights.from_dict(weights.to_dict()) == weights
     assert weights.as_list() == [123, 4]
-    assert str(weights) == "ecs=123 lambda=4"
+    assert str(weights) == "ecs 96.9 % / lambda 3.1 % (ALB weights ecs 123 / lambda 4)"
 
 
 @given(st.lists(weight, min_size=1, max_size=MAX_TARGET_GROUPS).filter(lambda ws: sum(ws) > 0))
