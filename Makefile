@@ -5,9 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_WORKERS ?= 2
 
-# The test targets cache bytecode whatever the environment asks: pytest then
-# keeps its rewritten test modules between runs, which saves seconds per worker.
-unexport PYTHONDONTWRITEBYTECODE
+# pytest caches bytecode whatever the environment asks: it then keeps its
+# rewritten test modules between runs, which saves seconds per worker.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/pytest
 
 .PHONY: setup test lint typecheck unit aws twin pytest rehearsal bench clean
 
@@ -34,13 +34,13 @@ typecheck: setup
 # The test tiers (see the README's Contributing section): pure logic and fakes,
 # then AWS adapters on moto, then the whole system on the twin.
 unit: setup
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests/unit
+	$(PYTEST) -n $(PYTEST_WORKERS) tests/unit
 
 aws: setup
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests/aws
+	$(PYTEST) -n $(PYTEST_WORKERS) tests/aws
 
 twin: setup
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests/twin
+	$(PYTEST) -n $(PYTEST_WORKERS) tests/twin
 
 # Every tier in one pytest run. The twin tests spend much of their time waiting
 # (bakes, polls), so one worker more than the 2 cores keeps both busy. Each test
@@ -49,7 +49,7 @@ twin: setup
 # in the order tests/conftest.py sorts them (slowest first), not xdist's.
 PYTEST_ALL_WORKERS ?= 3
 pytest: setup
-	$(VENV)/bin/pytest -n $(PYTEST_ALL_WORKERS) --dist loadscope --no-loadscope-reorder tests
+	$(PYTEST) -n $(PYTEST_ALL_WORKERS) --dist loadscope --no-loadscope-reorder tests
 
 # The README's first command: the local twin rehearses the example stack.
 # `make rehearsal ARGS="--fail-at-stage 2"` shows the failback.

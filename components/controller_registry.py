@@ -4,8 +4,10 @@
 and ``/strangler/{stack}/routes/{route}`` one
 :class:`~controller.core.contract.RouteRecord` per route (names from
 ``controller/core/contract.py``). The controller Lambda and the operator CLI find
-every ARN and name from these, given only the stack name. Pure: the component
-calls these inside ``Output.all(...).apply``.
+every ARN and name from these, given only the stack name. The records are
+built in ``components/registry.py``; this module turns one into its value,
+within the size SSM allows. Pure: the component calls it inside
+``Output.all(...).apply``.
 """
 
 from __future__ import annotations

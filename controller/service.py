@@ -438,6 +438,8 @@ class CanaryService:
             "paused: the function does not answer as ECS does",
             event="verify",
             state=transition.state,
+            actor=STATE_MACHINE_ACTOR,
+            weights=transition.state.last_written,
             extra={
                 "differences": [d.to_dict() for d in report.differences] if report else [],
                 "action": "no user traffic reached the function. Fix it, check with python -m "
@@ -605,6 +607,8 @@ class CanaryService:
                 "paused until the next run",
                 event="pause",
                 state=transition.state,
+                actor=STATE_MACHINE_ACTOR,
+                weights=transition.state.last_written,
             )
         return result
 
@@ -631,6 +635,7 @@ class CanaryService:
                 "promoted: all traffic on Lambda",
                 event="finish",
                 state=transition.state,
+                actor=STATE_MACHINE_ACTOR,
                 weights=ALL_LAMBDA,
             )
             self._release_waiting(record.route, STATE_MACHINE_ACTOR)
@@ -874,6 +879,7 @@ class CanaryService:
             event="promote",
             state=transition.state,
             actor=actor,
+            weights=transition.state.last_written,
         )
         result = self._action(record, "promote", transition, stopped=stopped)
         return replace(result, result="started", execution=started.execution)
@@ -1179,7 +1185,7 @@ class CanaryService:
             event=event,
             state=state,
             actor=actor,
-            weights=weights,
+            weights=state.last_written if weights is None else weights,
         )
         return transition, stopped
 
@@ -1448,7 +1454,8 @@ class CanaryService:
                 subject,
                 event=task,
                 state=state,
-                weights=weights,
+                actor=STATE_MACHINE_ACTOR,
+                weights=state.last_written if weights is None else weights,
                 extra=extra(state),
             )
         return TaskResult(outcome, state.status, reason=state.reason)
@@ -1586,17 +1593,11 @@ class CanaryService:
         *,
         event: str,
         state: RouteState,
-        actor: str = STATE_MACHINE_ACTOR,
-        weights: Weights | None = None,
+        actor: str,
+        weights: Weights | None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        """Publish ``what`` about ``state``.
-
-        ``actor`` defaults to the state machine (a task's notice); ``weights``
-        to the state's ``last_written``.
-        """
-        if weights is None:
-            weights = state.last_written
+        """Publish ``what`` about ``state``; ``weights`` None shows as ``null``."""
         message: dict[str, Any] = {
             "route": route,
             "event": event,

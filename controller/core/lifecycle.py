@@ -393,9 +393,11 @@ def transition_to(
 ) -> Transition:
     """The change from ``state`` to ``new_state``: version + 1, ``updated_at``, and the entry.
 
-    The entry records the move from ``state``'s status to ``new_state``'s, at
-    ``new_state``'s stage.
+    The one place that builds a changed state. The entry records the move
+    from ``state``'s status to ``new_state``'s, at ``new_state``'s stage.
     """
+    if not actor:
+        raise ValueError("actor must name who or what caused the transition")
     new_state = replace(new_state, version=state.version + 1, updated_at=now)
     entry = HistoryEntry(
         at=now,
@@ -422,9 +424,7 @@ def _apply(
     execution_arn: str | None,
     **changes: Any,
 ) -> Transition:
-    """The one place that builds a changed state: version + 1, updated_at, and the entry."""
-    if not actor:
-        raise ValueError("actor must name who or what caused the transition")
+    """``state`` with ``changes``, through :func:`transition_to`."""
     return transition_to(
         state,
         replace(state, **changes),

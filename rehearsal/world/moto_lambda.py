@@ -287,10 +287,15 @@ def route_lambda_invocations(
     check_signature()
     router = LambdaRouter(handlers, timeout_seconds=timeout_seconds)
 
-    def invoke(backend: LambdaSimpleBackend, *arguments: Any, **keywords: Any) -> bytes:
-        # Called as a method of the backend, with the arguments check_signature
-        # has just checked (by position or by name): LambdaRouter.invoke's.
-        return router.invoke(backend, *arguments, **keywords)
+    def invoke(
+        backend: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
+        return router.invoke(backend, function_name, qualifier, body, headers, response_headers)
 
     with mock.patch.object(LambdaSimpleBackend, "invoke", invoke):
         yield router

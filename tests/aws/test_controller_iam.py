@@ -31,10 +31,8 @@ from components.controller_iam import (
     state_machine_policy,
 )
 from components.traffic_check import checker_policy
-from tests.example_stack import RELEASE_FUNCTION_VERSIONS, write_own_logs
+from tests.example_stack import ACCOUNT, REGION, RELEASE_FUNCTION_VERSIONS, write_own_logs
 
-REGION = "ap-northeast-1"
-ACCOUNT = "123456789012"
 RULE_TILE = (
     f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener-rule/app/common-api/"
     "50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from controller.core.contract import GateRecord
 from controller.core.gate import GateEstimate, estimate_after_bake, estimate_first_stage
 
 tenths = st.integers(min_value=1, max_value=1000)  # a stage weight in 0.1 % steps
@@ -102,3 +103,32 @@ def test_refuses_a_bake_at_zero_weight() -> None:
         estimate_after_bake(
             stage=1, peak=1, from_percent=0, to_percent=1, reserved=1, headroom_percent=80
         )
+
+
+def test_the_stored_keys_are_pinned() -> None:
+    """The estimate (DynamoDB) and the gate record (SSM) keep their keys, whatever the fields."""
+    estimate = estimate_after_bake(
+        stage=2, peak=7.5, from_percent=1, to_percent=10, reserved=200, headroom_percent=80
+    )
+    assert list(estimate.to_dict()) == [
+        "stage",
+        "from_percent",
+        "to_percent",
+        "basis",
+        "measured",
+        "reserved",
+        "headroom_percent",
+        "needed",
+        "limit",
+        "blocked",
+    ]
+    record = GateRecord(
+        headroom_percent=80, reserved_concurrency=200, timeout_seconds=10, expected_peak_rps=5
+    )
+    assert record.to_dict() == {
+        "headroomPercent": 80,
+        "reservedConcurrency": 200,
+        "timeoutSeconds": 10,
+        "expectedPeakRps": 5,
+    }
+    assert GateRecord.from_dict(record.to_dict()) == record

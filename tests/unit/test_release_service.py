@@ -32,11 +32,6 @@ def _world() -> FakeWorld:
     return world
 
 
-@pytest.fixture(name="service")
-def _service(world: FakeWorld) -> CanaryService:
-    return world.service()
-
-
 def begin(world: FakeWorld, service: CanaryService) -> str:
     arn = world.executions.started("release-1", {"route": ROUTE, "trigger": "release"})
     result = service.releases.begin(ROUTE, arn, "registry")

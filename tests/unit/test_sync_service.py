@@ -40,11 +40,6 @@ def _world() -> FakeWorld:
     return world
 
 
-@pytest.fixture(name="service")
-def _service(world: FakeWorld) -> CanaryService:
-    return world.service()
-
-
 def run(arn: str) -> RunContext:
     return RunContext(
         route=ROUTE, execution_arn=arn, trigger="operator", actor="operator:test", plan=PLAN
