@@ -56,6 +56,7 @@ STAGE = 2
 # Stage 2 of the example plan is 10 %.
 STAGE_2 = Weights.from_percent(10)
 BAKE_SECONDS = 2
+REDEPLOY_BAKE_SECONDS = 6
 
 
 @pytest.fixture(scope="class")
@@ -79,11 +80,13 @@ def parameter_version(twin: Twin, route: str = ROUTE) -> int:
     return int(ssm.get_parameter(Name=route_parameter_name(STACK, route))["Parameter"]["Version"])
 
 
-def rehearse_on(twin: Twin, **options: object) -> RehearsalReport:
+def rehearse_on(
+    twin: Twin, *, bake_seconds: int = BAKE_SECONDS, **options: object
+) -> RehearsalReport:
     fresh_routes(twin.emulator, STACK)
     return rehearse(
         twin.emulator,
-        RunOptions(stack=STACK, bake_seconds=BAKE_SECONDS, **options),  # type: ignore[arg-type]
+        RunOptions(stack=STACK, bake_seconds=bake_seconds, **options),  # type: ignore[arg-type]
         resources=len(twin.applied.resources),
         twin=twin,
     )
@@ -170,7 +173,9 @@ class TestChangesToALiveStack:
 
     def test_a_redeploy_mid_canary_moves_no_traffic_and_the_rule_follows(self, twin: Twin):
         before = record_of(twin)
-        report = rehearse_on(twin, redeploy_at_stage=STAGE)
+        # The apply and the sync must both land within stage 2's bake: a
+        # re-apply takes seconds of CPU when the suite's other workers are busy.
+        report = rehearse_on(twin, redeploy_at_stage=STAGE, bake_seconds=REDEPLOY_BAKE_SECONDS)
         route = report.route(ROUTE)
         document = report.to_json()["routes"][0]
         events = [event["event"] for event in document["timeline"]]
