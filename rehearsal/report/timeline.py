@@ -262,12 +262,17 @@ def _weights_text(weights: Weights | None) -> str:
     return "" if weights is None else split_text(weights)
 
 
+# The event column is at least this wide, and as wide as the longest event shown.
+_EVENT_COLUMN = 14
+
+
 def _timeline_lines(events: Sequence[TimelineEvent]) -> list[str]:
     lines = []
+    width = max([_EVENT_COLUMN, *(len(event.event) for event in events)])
     for event in events:
         stage = f"stage {event.stage}" if event.stage is not None else ""
         text = (
-            f"  {event.at_ms / 1000:7.2f}s  {event.source:<10} {event.event:<14} "
+            f"  {event.at_ms / 1000:7.2f}s  {event.source:<10} {event.event:<{width}} "
             f"{stage:<8} {_weights_text(event.weights):<26} {event.reason or ''}"
         )
         lines.append(text.rstrip())

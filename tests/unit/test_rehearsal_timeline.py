@@ -241,3 +241,15 @@ def test_a_release_is_in_the_json_and_the_summary():
     assert (release["outcome"], release["final_split"]) == ("rolled_back", {"1": 100.0})
     text = render_text(RehearsalReport(stack="prod", routes=[route], resources=1))
     assert "  release: ROLLED_BACK v1 -> v2; live serves v1 100 %; failback 31.2 ms" in text
+
+
+def test_a_long_event_name_widens_the_column_for_every_line():
+    route = changed_route(
+        TimelineEvent(100, "shift", 1, Weights.from_percent(1), SOURCE_CONTROLLER, "stage 1"),
+        TimelineEvent(900, "upstream_failing", 1, None, SOURCE_TWIN, "503 from now on"),
+    )
+    text = render_text(RehearsalReport(stack="prod", routes=[route], resources=1))
+    lines = [line for line in text.splitlines() if "stage 1" in line and "s  " in line]
+    columns = {line.index("stage 1") for line in lines}
+    assert len(lines) == 2 and len(columns) == 1, lines
+    assert "upstream_failing stage 1" in text
