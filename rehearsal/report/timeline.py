@@ -24,7 +24,7 @@ canaries were started.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -43,6 +43,7 @@ __all__ = [
     "RouteSeries",
     "TimelineEvent",
     "from_history",
+    "from_release_history",
     "merge",
     "outcome_of",
     "percent_weights",
@@ -126,6 +127,27 @@ def from_history(entry: HistoryEntry, *, started: datetime, stages_total: int) -
         source=SOURCE_CONTROLLER,
         reason=entry.reason,
     )
+
+
+def from_release_history(
+    entries: Iterable[HistoryEntry], *, started: datetime, stages_total: int
+) -> list[TimelineEvent]:
+    """A release run's history entries, oldest first, as timeline events.
+
+    ``release_check`` records both a passed check (the stored stage moves on,
+    as for ``check_passed``) and a "not yet" (the stage stays): a check that
+    moved the stage is about the stage it passed, the others about the stage
+    being baked. ``stages_total`` is the release plan's.
+    """
+    events = []
+    stage = 0
+    for entry in entries:
+        event = from_history(entry, started=started, stages_total=stages_total)
+        if entry.event is Event.RELEASE_CHECK and entry.stage > stage:
+            event = replace(event, stage=entry.stage)
+        stage = entry.stage
+        events.append(event)
+    return events
 
 
 def merge(*sources: Iterable[TimelineEvent]) -> list[TimelineEvent]:

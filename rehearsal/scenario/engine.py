@@ -63,6 +63,7 @@ from rehearsal.report.timeline import (
     RouteSeries,
     TimelineEvent,
     from_history,
+    from_release_history,
     merge,
     outcome_of,
 )
@@ -1084,11 +1085,16 @@ class _Rehearsal:
         ]
         if route.release is not None:
             # The release run's entries (stages, checks with their figures, failback).
-            history += [
-                from_history(entry, started=self.clock.wall, stages_total=0)
-                for entry in reversed(self.state.history(release_key(route.name), limit=500))
-                if entry.at >= self.clock.wall
-            ]
+            key = release_key(route.name)
+            history += from_release_history(
+                (
+                    entry
+                    for entry in reversed(self.state.history(key, limit=500))
+                    if entry.at >= self.clock.wall
+                ),
+                started=self.clock.wall,
+                stages_total=self.state.load(key).stages_total,
+            )
         assert route.traffic is not None
         counts = route.traffic.counts()
         samples = route.traffic.samples()

@@ -17,6 +17,7 @@ from rehearsal.report.timeline import (
     RouteReport,
     TimelineEvent,
     from_history,
+    from_release_history,
     merge,
     outcome_of,
     percent_weights,
@@ -59,6 +60,34 @@ def test_history_stages_become_the_stage_an_event_is_about(
     assert converted.stage == shown
     assert converted.at_ms == 1500.0
     assert converted.source == SOURCE_CONTROLLER
+
+
+def test_a_release_check_is_about_the_stage_it_passed_or_is_still_baking():
+    # As the release run stores them (controller/core/release_run.py): a pass
+    # moves the stage on, a "not yet" keeps it; finish stores the plan's total.
+    entries = [
+        entry(Event.RELEASE_BEGIN, 0, 0),
+        entry(Event.RELEASE_SHIFT, 0, 1),
+        entry(Event.RELEASE_CHECK, 0, 2),  # not yet
+        entry(Event.RELEASE_CHECK, 1, 3),  # stage 1 passed
+        entry(Event.RELEASE_SHIFT, 1, 4),
+        entry(Event.RELEASE_CHECK, 2, 5),  # stage 2 passed
+        entry(Event.RELEASE_SHIFT, 2, 6),
+        entry(Event.RELEASE_CHECK, 3, 7),  # stage 3 passed
+        entry(Event.RELEASE_FINISH, 3, 8),
+    ]
+    events = from_release_history(entries, started=STARTED, stages_total=3)
+    assert [(e.event, e.stage) for e in events] == [
+        ("release_begin", 1),
+        ("release_shift", 1),
+        ("release_check", 1),
+        ("release_check", 1),
+        ("release_shift", 2),
+        ("release_check", 2),
+        ("release_shift", 3),
+        ("release_check", 3),
+        ("release_finish", 3),
+    ]
 
 
 def test_a_passed_check_is_called_check():
