@@ -219,8 +219,9 @@ def _add_preflight(command: Callable[[str, str, str], argparse.ArgumentParser]) 
         "Reads the stack config from Pulumi.<stack>.yaml (validated as the program validates "
         "it) and checks: the listener exists and belongs to an Application Load Balancer; each "
         "route's ecsTargetGroupArn exists, is in the ALB's VPC and has target type ip or "
-        "instance; each route's priority is free on the listener or held by this stack's own "
-        "rule; the stack's reserved concurrency (the routes' and the controller's) leaves at "
+        "instance; each route's priority, and its preview rule's, is free on the listener or "
+        "held by this stack's own rule; each route's ecsService is ACTIVE and has a scalable "
+        "target; the stack's reserved concurrency (the routes' and the controller's) leaves at "
         "least 100 of the account's concurrency unreserved; every physical name fits its "
         "service's rules. The Region is the stack's aws:region. Only reads.",
     )

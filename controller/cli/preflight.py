@@ -9,7 +9,11 @@ as ``__main__.py`` validates it), reads the account through
 - ``target-groups``: each route's ``ecsTargetGroupArn`` exists, is in the ALB's
   VPC and has target type ``ip`` or ``instance``;
 - ``priorities``: each route's priority is free on the listener, or held by
-  this stack's own rule for that route;
+  this stack's own rule for that route; so is the priority of the route's
+  preview rule, or held by this stack's own preview rule for that route;
+- ``capacity``: each route's ``ecsService`` exists in its cluster, is ACTIVE,
+  and has an Application Auto Scaling scalable target, whose ``MinCapacity``
+  the capacity guard pins during a canary;
 - ``concurrency``: after the stack's reserved concurrency the account keeps at
   least 100 unreserved;
 - ``names``: every physical name the program gives a resource fits its
@@ -58,6 +62,12 @@ ECS_TARGET_TYPES = ("ip", "instance")
 #: up to the Unreserved account concurrency value minus 100." The 100 stay for
 #: the functions without reserved concurrency.
 MIN_UNRESERVED_CONCURRENCY = 100
+
+#: ECS API Reference, Service ``status``: ACTIVE, DRAINING or INACTIVE. A
+#: deleted service moves from ACTIVE to DRAINING, then INACTIVE, and
+#: DescribeServices still lists it in those states (DeleteService); only an
+#: ACTIVE service runs the monolith's tasks.
+ECS_SERVICE_ACTIVE = "ACTIVE"
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
 
@@ -175,6 +185,32 @@ class ConcurrencyFacts:
     account_limit: int | None
     unreserved: int
     held: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScalableTargetFacts:
+    """The ECS service's scalable target (DescribeScalableTargets)."""
+
+    min_capacity: int
+    max_capacity: int
+
+
+@dataclass(frozen=True)
+class EcsServiceFacts:
+    """What DescribeServices and DescribeScalableTargets say about one route's ECS service.
+
+    ``status`` is the service's status, or ``None`` when it was not found:
+    ``missing`` then says why (DescribeServices reports a missing service
+    under ``failures`` with reason ``MISSING``; a missing cluster is
+    ``ClusterNotFoundException``).
+    """
+
+    cluster: str
+    service: str
+    status: str | None
+    scalable_target: ScalableTargetFacts | None = None
+    missing: str = ""
+    cluster_exists: bool = True
 
 
 # --------------------------------------------------------------------------- checks
@@ -354,6 +390,66 @@ def check_priorities(
         problems,
         f"{free} free, {own} held by this stack's own rules "
         f"(of {len(rules)} rules on the listener)",
+    )
+
+
+def check_capacity(
+    config: StackConfig, services: Mapping[tuple[str, str], EcsServiceFacts | None]
+) -> CheckResult:
+    """Each route's ``ecsService`` is ACTIVE in its cluster and has a scalable target.
+
+    ``services`` maps ``(cluster, service)`` to what the account says about it.
+    During a canary the capacity guard pins the scalable target's
+    ``MinCapacity`` (controller/capacity_guard.py), so a service without one
+    cannot be guarded. A stack whose routes have no ``ecsService`` passes.
+    """
+    guarded = [route for route in config.routes if route.ecs_service is not None]
+    if not guarded:
+        return _result("capacity", [], "no route holds ECS capacity")
+    problems: list[Problem] = []
+    for route in guarded:
+        ecs = route.ecs_service
+        assert ecs is not None
+        key = f"routes[{route.index}].ecsService"
+        found = services.get((ecs.cluster, ecs.service))
+        if found is not None and not found.cluster_exists:
+            problems.append(
+                Problem(f"{key}.cluster", f"cluster {ecs.cluster} does not exist ({found.missing})")
+            )
+            continue
+        if found is None or found.status is None:
+            why = f" ({found.missing})" if found is not None and found.missing else ""
+            problems.append(
+                Problem(
+                    f"{key}.service",
+                    f"service {ecs.service} does not exist in cluster {ecs.cluster}{why}",
+                )
+            )
+            continue
+        if found.status != ECS_SERVICE_ACTIVE:
+            problems.append(
+                Problem(
+                    f"{key}.service",
+                    f"service {ecs.service} in cluster {ecs.cluster} is {found.status}, not "
+                    f"{ECS_SERVICE_ACTIVE}",
+                )
+            )
+            continue
+        if found.scalable_target is None:
+            problems.append(
+                Problem(
+                    key,
+                    f"service {ecs.service} in cluster {ecs.cluster} has no Application Auto "
+                    f"Scaling scalable target (service/{ecs.cluster}/{ecs.service}, "
+                    "ecs:service:DesiredCount): the capacity guard pins its MinCapacity during "
+                    "a canary; register one",
+                )
+            )
+    count = len(guarded)
+    return _result(
+        "capacity",
+        problems,
+        f"{count} ECS service{'s' if count != 1 else ''} ACTIVE, each with a scalable target",
     )
 
 
@@ -609,6 +705,8 @@ class AccountFacts:
     rules: Sequence[RuleFacts] | None
     rule_claims: Mapping[str, RuleClaim]
     concurrency: ConcurrencyFacts
+    #: ``(cluster, service)`` of each route's ``ecsService`` -> its facts.
+    ecs_services: Mapping[tuple[str, str], EcsServiceFacts | None] = field(default_factory=dict)
 
 
 def evaluate(
@@ -619,6 +717,7 @@ def evaluate(
         check_listener(config, facts.listener),
         check_target_groups(config, facts.listener, facts.target_groups),
         check_priorities(config, stack, facts.rules, facts.rule_claims),
+        check_capacity(config, facts.ecs_services),
         check_concurrency(config, stack, controller_concurrency, facts.concurrency),
         check_names(planned_names(config, stack)),
     ]

@@ -3,7 +3,9 @@
 Read-only, with the operator's credentials: ELB (DescribeListeners,
 DescribeLoadBalancers, DescribeTargetGroups, DescribeRules, DescribeTags),
 SSM (GetParametersByPath on every stack's registry, to know whose rule holds
-a priority), Lambda (GetAccountSettings, GetFunctionConcurrency). "Not found"
+a priority), Lambda (GetAccountSettings, GetFunctionConcurrency), ECS
+(DescribeServices) and Application Auto Scaling (DescribeScalableTargets) for
+each route's ``ecsService``. "Not found"
 answers become ``None`` facts for the checks in :mod:`controller.cli.preflight`
 to judge; every other error leaves as
 :class:`~controller.core.errors.AwsCallFailed` naming the API call (exit 3).
@@ -19,15 +21,23 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config import MatchConfig, StackConfig
+from controller.aws.capacity import (
+    DESCRIBE_SCALABLE_TARGETS,
+    DESCRIBE_SERVICES,
+    SCALABLE_DIMENSION,
+    SERVICE_NAMESPACE,
+)
 from controller.aws.clients import ClientFactory, aws_call, error_code
 from controller.cli.aws_session import cli_client, open_factory
 from controller.cli.preflight import (
     AccountFacts,
     ConcurrencyFacts,
+    EcsServiceFacts,
     ListenerFacts,
     LoadBalancerFacts,
     RuleClaim,
     RuleFacts,
+    ScalableTargetFacts,
     TargetGroupFacts,
 )
 from controller.cli.types import EXIT_AWS, CliError, Options
@@ -41,6 +51,14 @@ LISTENER_NOT_FOUND = frozenset({"ListenerNotFound"})
 LOAD_BALANCER_NOT_FOUND = frozenset({"LoadBalancerNotFound"})
 TARGET_GROUP_NOT_FOUND = frozenset({"TargetGroupNotFound"})
 FUNCTION_NOT_FOUND = frozenset({"ResourceNotFoundException"})
+# ECS API Reference, DescribeServices, Errors: ClusterNotFoundException, "the
+# specified cluster wasn't found". A missing service is no error: the answer
+# lists it under ``failures`` with reason MISSING (ECS Developer Guide, "API
+# failure reasons": DescribeServices, MISSING, "the specified service wasn't
+# found"). A purged INACTIVE service may answer ServiceNotFoundException
+# (DeleteService).
+CLUSTER_NOT_FOUND = frozenset({"ClusterNotFoundException"})
+SERVICE_NOT_FOUND = frozenset({"ServiceNotFoundException"})
 # Where every stack's registry lives: /strangler/<stack>/... (controller.core.contract).
 REGISTRY_ROOT = registry_path("").rstrip("/")
 
@@ -220,6 +238,57 @@ class AwsAccountReader:
             held=held,
         )
 
+    # ------------------------------------------------------------------ ECS
+
+    def ecs_service(self, cluster: str, service: str) -> EcsServiceFacts:
+        """DescribeServices of one service and, when found, its scalable target.
+
+        The scalable target is looked up as the capacity guard reads it
+        (controller/aws/capacity.py): namespace ``ecs``, resource id
+        ``service/<cluster>/<service>`` (Application Auto Scaling API Reference,
+        DescribeScalableTargets, ResourceIds: for an ECS service "the resource
+        type is service and the unique identifier is the cluster name and
+        service name"), dimension ``ecs:service:DesiredCount``.
+        """
+        resource = f"service/{cluster}/{service}"
+        ecs = self._client("ecs")
+        try:
+            with aws_call(DESCRIBE_SERVICES, resource):
+                answer = ecs.describe_services(cluster=cluster, services=[service])
+        except AwsCallFailed as error:
+            code = error_code(error.__cause__) if error.__cause__ is not None else None
+            if code in CLUSTER_NOT_FOUND:
+                return EcsServiceFacts(
+                    cluster, service, None, missing=str(code), cluster_exists=False
+                )
+            if code in SERVICE_NOT_FOUND:
+                return EcsServiceFacts(cluster, service, None, missing=str(code))
+            raise
+        found = answer.get("services") or []
+        if not found:
+            reasons = ", ".join(str(f.get("reason", "?")) for f in answer.get("failures") or [])
+            return EcsServiceFacts(cluster, service, None, missing=reasons)
+        status = str(found[0].get("status", ""))
+        autoscaling = self._client("application-autoscaling")
+        with aws_call(DESCRIBE_SCALABLE_TARGETS, resource):
+            targets = (
+                autoscaling.describe_scalable_targets(
+                    ServiceNamespace=SERVICE_NAMESPACE,
+                    ResourceIds=[resource],
+                    ScalableDimension=SCALABLE_DIMENSION,
+                ).get("ScalableTargets")
+                or []
+            )
+        target = (
+            ScalableTargetFacts(
+                min_capacity=int(targets[0]["MinCapacity"]),
+                max_capacity=int(targets[0]["MaxCapacity"]),
+            )
+            if targets
+            else None
+        )
+        return EcsServiceFacts(cluster, service, status, scalable_target=target)
+
     # ------------------------------------------------------------------ all
 
     def gather(self, config: StackConfig, function_names: Sequence[str]) -> AccountFacts:
@@ -230,12 +299,18 @@ class AwsAccountReader:
             for arn in dict.fromkeys(route.ecs_target_group_arn for route in config.routes)
         }
         rules = self.rules(config.listener_arn) if listener is not None else None
+        services = dict.fromkeys(
+            (route.ecs_service.cluster, route.ecs_service.service)
+            for route in config.routes
+            if route.ecs_service is not None
+        )
         return AccountFacts(
             listener=listener,
             target_groups=target_groups,
             rules=rules,
             rule_claims=self.rule_claims(),
             concurrency=self.concurrency(function_names),
+            ecs_services={key: self.ecs_service(*key) for key in services},
         )
 
 

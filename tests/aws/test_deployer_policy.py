@@ -226,9 +226,12 @@ def test_the_policy_grants_exactly_what_the_deploy_and_preflight_call():
 
 
 def test_preflight_scan_is_live():
-    assert {"elasticloadbalancing:DescribeRules", "lambda:GetAccountSettings"} <= (
-        preflight_actions()
-    )
+    assert {
+        "elasticloadbalancing:DescribeRules",
+        "lambda:GetAccountSettings",
+        "ecs:DescribeServices",
+        "application-autoscaling:DescribeScalableTargets",
+    } <= preflight_actions()
 
 
 def test_the_policy_fits_a_customer_managed_policy():

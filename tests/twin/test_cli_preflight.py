@@ -251,6 +251,7 @@ def test_the_example_stack_passes_every_check(account_settings_served):
         "listener": "pass",
         "target-groups": "pass",
         "priorities": "pass",
+        "capacity": "pass",
         "concurrency": "pass",
         "names": "pass",
     }
@@ -360,6 +361,28 @@ def test_priority_held_by_another_stacks_rule_exits_1(account_settings_served, i
         "routes[0].priority: priority 100 is taken on the listener by stack prod's rule for "
         "route map-tile"
     )
+
+
+# --------------------------------------------------------------------------- capacity
+
+
+def test_the_brownfields_ecs_service_and_scalable_target_pass(account_settings_served, in_process):
+    served = account_settings_served
+    completed = in_process(served, served.stack_file("capacity"), "--json")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert checks(completed)["capacity"]["summary"] == (
+        "1 ECS service ACTIVE, each with a scalable target"
+    )
+
+
+def test_missing_ecs_service_exits_1_naming_the_service(account_settings_served, in_process):
+    served = account_settings_served
+    path = served.stack_file("no-svc", ecsService={"cluster": "common-api", "service": "nope"})
+    completed = in_process(served, path)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert problem_lines(completed) == [
+        "routes[0].ecsService.service: service nope does not exist in cluster common-api (MISSING)"
+    ]
 
 
 # --------------------------------------------------------------------------- concurrency

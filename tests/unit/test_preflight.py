@@ -30,12 +30,15 @@ from controller.cli.preflight import (
     TARGET_GROUP_NAME,
     AccountFacts,
     ConcurrencyFacts,
+    EcsServiceFacts,
     ListenerFacts,
     LoadBalancerFacts,
     PlannedName,
     RuleClaim,
     RuleFacts,
+    ScalableTargetFacts,
     TargetGroupFacts,
+    check_capacity,
     check_concurrency,
     check_listener,
     check_names,
@@ -241,6 +244,82 @@ def test_when_the_registry_records_another_rule_a_lookalike_is_foreign():
 def test_priorities_are_skipped_without_the_listeners_rules():
     result = check_priorities(config(), STACK, None, {})
     assert (result.status, result.ok) == (SKIPPED, True)
+
+
+# --------------------------------------------------------------------------- capacity
+
+CLUSTER, SERVICE = "common-api", "common-api-svc"
+GUARDED = {"cluster": CLUSTER, "service": SERVICE}
+TARGET = ScalableTargetFacts(min_capacity=2, max_capacity=40)
+
+
+def ecs_service(
+    status: str | None = "ACTIVE",
+    target: ScalableTargetFacts | None = TARGET,
+    **changes: Any,
+) -> dict[tuple[str, str], EcsServiceFacts]:
+    facts = EcsServiceFacts(CLUSTER, SERVICE, status, scalable_target=target, **changes)
+    return {(CLUSTER, SERVICE): facts}
+
+
+def test_active_service_with_a_scalable_target_passes():
+    result = check_capacity(config(route(ecsService=GUARDED)), ecs_service())
+    assert (result.status, result.problems) == (PASS, ())
+    assert result.summary == "1 ECS service ACTIVE, each with a scalable target"
+
+
+def test_a_stack_without_ecs_service_passes_trivially():
+    result = check_capacity(config(), {})
+    assert (result.status, result.summary) == (PASS, "no route holds ECS capacity")
+
+
+def test_missing_service_fails_on_its_key():
+    result = check_capacity(
+        config(route(ecsService=GUARDED)), ecs_service(None, None, missing="MISSING")
+    )
+    assert lines(result) == [
+        f"routes[0].ecsService.service: service {SERVICE} does not exist in cluster {CLUSTER} "
+        "(MISSING)"
+    ]
+
+
+def test_service_not_read_counts_as_missing():
+    result = check_capacity(config(route(ecsService=GUARDED)), {})
+    assert [p.key for p in result.problems] == ["routes[0].ecsService.service"]
+
+
+def test_missing_cluster_fails_on_the_cluster_key():
+    facts = ecs_service(None, None, missing="ClusterNotFoundException", cluster_exists=False)
+    result = check_capacity(config(route(ecsService=GUARDED)), facts)
+    assert lines(result) == [
+        f"routes[0].ecsService.cluster: cluster {CLUSTER} does not exist (ClusterNotFoundException)"
+    ]
+
+
+@pytest.mark.parametrize("status", ["DRAINING", "INACTIVE"])
+def test_service_that_is_not_active_fails(status):
+    result = check_capacity(config(route(ecsService=GUARDED)), ecs_service(status))
+    assert lines(result) == [
+        f"routes[0].ecsService.service: service {SERVICE} in cluster {CLUSTER} is {status}, "
+        "not ACTIVE"
+    ]
+
+
+def test_service_without_a_scalable_target_fails():
+    result = check_capacity(config(route(ecsService=GUARDED)), ecs_service(target=None))
+    (line,) = lines(result)
+    assert line.startswith(
+        f"routes[0].ecsService: service {SERVICE} in cluster {CLUSTER} has no Application Auto "
+        f"Scaling scalable target (service/{CLUSTER}/{SERVICE}, ecs:service:DesiredCount)"
+    )
+
+
+def test_each_guarded_route_is_reported_under_its_own_index():
+    other = {"cluster": CLUSTER, "service": "geo-svc"}
+    stack = config(route(), route("map-geo", 110, ecsService=other))
+    facts = {(CLUSTER, "geo-svc"): EcsServiceFacts(CLUSTER, "geo-svc", "ACTIVE")}
+    result = check_capacity(stack, facts)
+    assert [p.key for p in result.problems] == ["routes[1].ecsService"]
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -452,6 +531,7 @@ def test_json_prints_every_check_and_its_result(tmp_path):
         "listener",
         "target-groups",
         "priorities",
+        "capacity",
         "concurrency",
         "names",
     ]
@@ -487,6 +567,7 @@ def test_evaluate_runs_every_check_in_order():
         "listener",
         "target-groups",
         "priorities",
+        "capacity",
         "concurrency",
         "names",
     ]
