@@ -188,6 +188,31 @@ def test_listener_rule_with_weighted_forward_and_conditions(bridge):
     assert fields["host-header"]["HostHeaderConfig"]["Values"] == ["maps.example.com"]
 
 
+def test_listener_rule_carries_its_tags(bridge):
+    listener_arn, ecs = listener(bridge)
+    created = bridge.create(
+        RULE,
+        "map-tile-preview",
+        {
+            "listenerArn": listener_arn,
+            "priority": 99,
+            "conditions": [
+                {"pathPattern": {"values": ["/map/v1/tile/*"]}},
+                {"httpHeader": {"httpHeaderName": "X-Strangler-Preview", "values": ["map-tile"]}},
+            ],
+            "actions": [{"type": "forward", "forward": {"targetGroups": [{"arn": ecs}]}}],
+            "tags": {"strangler:route": "map-tile", "strangler:rule": "preview"},
+        },
+    )
+    (described,) = bridge.context.client("elbv2").describe_tags(ResourceArns=[created.id])[
+        "TagDescriptions"
+    ]
+    assert {t["Key"]: t["Value"] for t in described["Tags"]} == {
+        "strangler:route": "map-tile",
+        "strangler:rule": "preview",
+    }
+
+
 def test_listener_rule_refuses_an_untranslated_action(bridge):
     listener_arn, _ = listener(bridge)
     with pytest.raises(BridgeError, match=r"listenerRule:ListenerRule 'r'.*'redirect'"):

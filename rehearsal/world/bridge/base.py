@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 
 # Inputs every translation accepts. ``region`` (pulumi-aws 7 per-resource
 # region) is checked against the emulator's region; ``tags`` change no
-# behaviour the twin observes, so they are not copied into moto.
+# behaviour the twin observes, so they are not copied into moto, except a
+# listener rule's, which ``CreateRule`` carries (``preflight`` reads them to
+# tell a stack's rules); a later change of tags is not copied.
 COMMON_HANDLED = frozenset({"region"})
 COMMON_IGNORED: Mapping[str, str] = {
     "tags": "tags change no behaviour the twin observes (they matter for cost allocation "

@@ -290,9 +290,14 @@ def _rule_body(resource: base.Registration) -> tuple[list[dict[str, Any]], list[
 
 
 def create_listener_rule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any]) -> Created:
-    """``CreateRule`` with the conditions and the (weighted) forward action."""
+    """``CreateRule`` with the conditions, the (weighted) forward action and the rule's tags.
+
+    The tags go with the creation, as the provider sends them, so that a rule
+    reads back tagged (``preflight`` tells a stack's rules by their tags).
+    """
     resource = base.Registration(LISTENER_RULE, name, inputs)
     conditions, actions = _rule_body(resource)
+    tags = resource.inputs.get("tags") or {}
     response = resource.call(
         "elasticloadbalancing:CreateRule",
         ctx.client("elbv2").create_rule,
@@ -300,6 +305,7 @@ def create_listener_rule(ctx: BridgeContext, name: str, inputs: Mapping[str, Any
         Priority=int(resource.required("priority")),
         Conditions=conditions,
         Actions=actions,
+        Tags=[{"Key": str(k), "Value": str(v)} for k, v in tags.items()] or None,
     )
     arn = str(response["Rules"][0]["RuleArn"])
     return resource.created(arn, arn=arn)
