@@ -50,8 +50,12 @@ COMMAND = "preflight"
 DEFAULT_PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 #: The tag :mod:`components.traffic` puts on every listener rule it declares.
-#: It names the route only; no tag names the stack (see :func:`rule_is_own`).
+#: It names the route only; no tag names the stack (see :func:`rule_owner`).
 ROUTE_TAG = "strangler:route"
+#: The preview rule (:mod:`components.preview`) carries ``ROUTE_TAG`` and this
+#: tag with the value ``preview``; the weighted rule carries ``ROUTE_TAG`` only.
+RULE_KIND_TAG = "strangler:rule"
+PREVIEW_RULE_KIND = "preview"
 
 #: Target types an ECS service registers with a target group: ``ip`` (awsvpc
 #: network mode, Fargate) or ``instance`` (bridge/host mode). A ``lambda`` or
@@ -165,12 +169,17 @@ class TargetGroupFacts:
 
 @dataclass(frozen=True)
 class RuleFacts:
-    """One non-default rule of the listener, with its conditions and tags."""
+    """One non-default rule of the listener, with its conditions and tags.
+
+    ``headers`` maps the lower-cased name of each ``http-header`` condition
+    to its values (the preview rule's ``<header>: <route name>``).
+    """
 
     arn: str
     priority: int
     match: MatchConfig
     tags: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -345,46 +354,117 @@ def rule_owner(
     return None
 
 
+def preview_rule_owner(
+    rule: RuleFacts,
+    stack: str,
+    route_name: str,
+    match: MatchConfig,
+    header: str,
+    rules: Sequence[RuleFacts],
+    claims: Mapping[str, RuleClaim],
+) -> RuleClaim | None:
+    """Who holds ``rule`` where the route's preview rule goes, or ``None`` when nobody is known to.
+
+    A rule some registry records is that stack's (weighted) rule, as in
+    :func:`rule_owner`. No registry records a preview rule, and its tags name
+    the route, not the stack: a rule tagged ``strangler:route=<route>`` and
+    ``strangler:rule=preview`` with exactly the route's conditions plus
+    ``<header>: <route>`` is a preview rule of the route. It is another
+    stack's when that stack's registry records a weighted rule for the same
+    route with the same conditions on this listener (and this stack's does
+    not); otherwise it is this stack's: a redeploy's, or what an interrupted
+    first deploy leaves behind.
+    """
+    claim = claims.get(rule.arn)
+    if claim is not None:
+        return claim
+    if (
+        rule.tags.get(ROUTE_TAG) != route_name
+        or rule.tags.get(RULE_KIND_TAG) != PREVIEW_RULE_KIND
+        or not _same_match(rule.match, match)
+        or {name.lower(): {v.lower() for v in values} for name, values in rule.headers.items()}
+        != {header.lower(): {route_name.lower()}}
+    ):
+        return None
+    holders = {
+        claims[other.arn].stack
+        for other in rules
+        if other.arn in claims
+        and claims[other.arn].route == route_name
+        and _same_match(other.match, match)
+    }
+    if holders and stack not in holders:
+        return RuleClaim(sorted(holders)[0], route_name)
+    return RuleClaim(stack, route_name)
+
+
+def _held_by(rule: RuleFacts, owner: RuleClaim | None, kind: str) -> str:
+    if owner is not None:
+        return f"stack {owner.stack}'s {kind}rule for route {owner.route}"
+    tag = rule.tags.get(ROUTE_TAG)
+    return "a rule of no Strangler stack" + (f" (tagged {ROUTE_TAG}={tag})" if tag else "")
+
+
 def check_priorities(
     config: StackConfig,
     stack: str,
     rules: Sequence[RuleFacts] | None,
     claims: Mapping[str, RuleClaim],
 ) -> CheckResult:
-    """Each route's priority is free on the listener, or held by this stack's rule for it.
+    """Each route's priority, and its preview rule's, is free on the listener or this stack's.
 
-    ``claims`` maps rule ARNs to the stack and route whose registry records
-    them (every Strangler stack of the account and Region; empty before the
-    first deploy). ``rules`` is ``None`` when the listener could not be read;
-    the check is then skipped.
+    The route's priority must be free or held by this stack's rule for the
+    route (:func:`rule_owner`); its preview rule's priority
+    (``routes[].preview.priority``, derived by :mod:`components.config` when
+    not set) free or held by this stack's preview rule for the route
+    (:func:`preview_rule_owner`). ``claims`` maps rule ARNs to the stack and
+    route whose registry records them (every Strangler stack of the account
+    and Region; empty before the first deploy). ``rules`` is ``None`` when the
+    listener could not be read; the check is then skipped.
     """
     if rules is None:
         return CheckResult("priorities", SKIPPED, "the listener's rules could not be read")
     by_priority = {rule.priority: rule for rule in rules}
     problems: list[Problem] = []
-    own = 0
+    wanted = own = 0
     for route in config.routes:
+        own_claim = RuleClaim(stack, route.name)
+        wanted += 1
         rule = by_priority.get(route.priority)
+        if rule is not None:
+            owner = rule_owner(rule, stack, route.name, route.match, claims)
+            if owner == own_claim:
+                own += 1
+            else:
+                problems.append(
+                    Problem(
+                        f"routes[{route.index}].priority",
+                        f"priority {route.priority} is taken on the listener by "
+                        f"{_held_by(rule, owner, '')}: {rule.arn}",
+                    )
+                )
+        preview = route.preview
+        if preview is None:
+            continue
+        wanted += 1
+        rule = by_priority.get(preview.priority)
         if rule is None:
             continue
-        owner = rule_owner(rule, stack, route.name, route.match, claims)
-        if owner == RuleClaim(stack, route.name):
+        owner = preview_rule_owner(
+            rule, stack, route.name, route.match, preview.header, rules, claims
+        )
+        if owner == own_claim:
             own += 1
             continue
-        if owner is not None:
-            held_by = f"stack {owner.stack}'s rule for route {owner.route}"
-        else:
-            tag = rule.tags.get(ROUTE_TAG)
-            held_by = "a rule of no Strangler stack" + (
-                f" (tagged {ROUTE_TAG}={tag})" if tag else ""
-            )
         problems.append(
             Problem(
-                f"routes[{route.index}].priority",
-                f"priority {route.priority} is taken on the listener by {held_by}: {rule.arn}",
+                f"routes[{route.index}].preview.priority",
+                f"priority {preview.priority} of the route's preview rule is taken on the "
+                f"listener by {_held_by(rule, owner, '' if rule.arn in claims else 'preview ')}: "
+                f"{rule.arn}",
             )
         )
-    free = len(config.routes) - own - len(problems)
+    free = wanted - own - len(problems)
     return _result(
         "priorities",
         problems,

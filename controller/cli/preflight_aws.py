@@ -158,6 +158,7 @@ class AwsAccountReader:
                 priority=int(rule["Priority"]),
                 match=rule_match(rule.get("Conditions", [])),
                 tags=tags.get(str(rule["RuleArn"]), {}),
+                headers=rule_headers(rule.get("Conditions", [])),
             )
             for rule in rules
         ]
@@ -333,6 +334,18 @@ def rule_match(conditions: Sequence[Mapping[str, Any]]) -> MatchConfig:
         host_headers=tuple(found["host-header"]),
         http_methods=tuple(found["http-request-method"]),
     )
+
+
+def rule_headers(conditions: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """A rule's ``http-header`` conditions: lower-cased header name -> values."""
+    found: dict[str, tuple[str, ...]] = {}
+    for condition in conditions:
+        if condition.get("Field") != "http-header":
+            continue
+        config = condition.get("HttpHeaderConfig") or {}
+        name = str(config.get("HttpHeaderName", "")).lower()
+        found[name] = found.get(name, ()) + tuple(str(v) for v in config.get("Values") or [])
+    return found
 
 
 def _unless_missing(api_call: str, resource: str, missing: frozenset[str], call: Any) -> Any:

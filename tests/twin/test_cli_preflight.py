@@ -255,8 +255,9 @@ def test_the_example_stack_passes_every_check(account_settings_served):
         "concurrency": "pass",
         "names": "pass",
     }
-    # The served stack is deployed: priority 100 is its own rule, known from its registry.
-    assert "1 held by this stack's own rules" in found["priorities"]["summary"]
+    # The served stack is deployed: priority 100 is its own rule, known from its
+    # registry; 99 its preview rule, known from its tags and conditions.
+    assert found["priorities"]["summary"].startswith("0 free, 2 held by this stack's own rules")
 
 
 def test_the_text_report_says_it_passed(account_settings_served):
@@ -356,10 +357,27 @@ def test_priority_held_by_another_stacks_rule_exits_1(account_settings_served, i
     served = account_settings_served
     completed = in_process(served, served.stack_file("other-stack"), "--stack", "pf")
     assert completed.returncode == 1, completed.stdout + completed.stderr
-    (line,) = problem_lines(completed)
-    assert line.startswith(
+    weighted, preview = problem_lines(completed)
+    assert weighted.startswith(
         "routes[0].priority: priority 100 is taken on the listener by stack prod's rule for "
         "route map-tile"
+    )
+    # The preview rule next to it is prod's too: tagged for the route, prod records the rule.
+    assert preview.startswith(
+        "routes[0].preview.priority: priority 99 of the route's preview rule is taken on the "
+        "listener by stack prod's preview rule for route map-tile"
+    )
+
+
+def test_preview_priority_taken_by_a_foreign_rule_exits_1(account_settings_served, in_process):
+    served = account_settings_served
+    path = served.stack_file("preview-taken", priority=300, preview={"priority": FOREIGN_PRIORITY})
+    completed = in_process(served, path)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    (line,) = problem_lines(completed)
+    assert line.startswith(
+        f"routes[0].preview.priority: priority {FOREIGN_PRIORITY} of the route's preview rule is "
+        "taken on the listener by a rule of no Strangler stack: arn:aws:elasticloadbalancing:"
     )
 
 

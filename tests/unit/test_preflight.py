@@ -48,7 +48,7 @@ from controller.cli.preflight import (
     planned_names,
     run_preflight,
 )
-from controller.cli.preflight_aws import AwsAccountReader, _claim, rule_match
+from controller.cli.preflight_aws import AwsAccountReader, _claim, rule_headers, rule_match
 from controller.cli.types import EXIT_AWS, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CliError, Options
 from tests.example_stack import PROJECT, REGION, STACK
 
@@ -104,8 +104,11 @@ def rule(
     arn: str = RULE,
     match: MatchConfig = TILE_MATCH,
     tags: dict[str, str] | None = None,
+    headers: dict[str, tuple[str, ...]] | None = None,
 ) -> RuleFacts:
-    return RuleFacts(arn=arn, priority=priority, match=match, tags=tags or {})
+    return RuleFacts(
+        arn=arn, priority=priority, match=match, tags=tags or {}, headers=headers or {}
+    )
 
 
 def lines(result: preflight.CheckResult) -> list[str]:
@@ -192,7 +195,8 @@ def test_without_a_readable_alb_the_vpc_is_not_compared():
 def test_free_priority_passes():
     result = check_priorities(config(), STACK, [rule(priority=5)], {})
     assert result.status == PASS
-    assert result.summary.startswith("1 free, 0 held")
+    # The route's rule (100) and its preview rule (99).
+    assert result.summary.startswith("2 free, 0 held")
 
 
 def test_priority_held_by_the_rule_this_stacks_registry_records_passes():
@@ -239,6 +243,82 @@ def test_when_the_registry_records_another_rule_a_lookalike_is_foreign():
     claims = {f"{RULE}-recorded": RuleClaim(STACK, "map-tile")}
     lookalike = rule(tags={"strangler:route": "map-tile"})
     assert check_priorities(config(), STACK, [lookalike], claims).status == FAIL
+
+
+PREVIEW_RULE = f"{RULE}-preview"
+PREVIEW_TAGS = {"strangler:route": "map-tile", "strangler:rule": "preview"}
+PREVIEW_HEADER = {"x-strangler-preview": ("map-tile",)}
+
+
+def preview_rule(**changes: Any) -> RuleFacts:
+    """The route's preview rule as components/preview.py declares it, at the derived 99."""
+    settings: dict[str, Any] = {
+        "priority": 99, "arn": PREVIEW_RULE, "tags": PREVIEW_TAGS, "headers": PREVIEW_HEADER,
+    }  # fmt: skip
+    settings.update(changes)
+    return rule(**settings)
+
+
+def test_preview_priority_taken_by_a_foreign_rule_fails():
+    foreign = rule(priority=99, arn=PREVIEW_RULE, match=MatchConfig(("/billing/*",)))
+    result = check_priorities(config(), STACK, [foreign], {})
+    assert lines(result) == [
+        "routes[0].preview.priority: priority 99 of the route's preview rule is taken on the "
+        f"listener by a rule of no Strangler stack: {PREVIEW_RULE}"
+    ]
+
+
+def test_explicit_preview_priority_is_the_one_checked():
+    stack = config(route(preview={"priority": 50}))
+    foreign = rule(priority=50, arn=PREVIEW_RULE, match=MatchConfig(("/billing/*",)))
+    assert [p.key for p in check_priorities(stack, STACK, [foreign], {}).problems] == [
+        "routes[0].preview.priority"
+    ]
+    assert check_priorities(stack, STACK, [rule(priority=99, arn=PREVIEW_RULE)], {}).ok
+
+
+def test_preview_priority_held_by_the_stacks_own_preview_rule_passes():
+    claims = {RULE: RuleClaim(STACK, "map-tile")}
+    result = check_priorities(config(), STACK, [rule(), preview_rule()], claims)
+    assert result.status == PASS, lines(result)
+    assert result.summary.startswith("0 free, 2 held by this stack's own rules")
+    # Before any registry record (an interrupted first deploy) it is this stack's too.
+    assert check_priorities(config(), STACK, [preview_rule()], {}).status == PASS
+
+
+def test_preview_rule_next_to_another_stacks_recorded_rule_is_that_stacks():
+    claims = {RULE: RuleClaim("staging", "map-tile")}
+    result = check_priorities(config(), STACK, [rule(), preview_rule()], claims)
+    assert lines(result) == [
+        "routes[0].priority: priority 100 is taken on the listener by stack staging's rule "
+        f"for route map-tile: {RULE}",
+        "routes[0].preview.priority: priority 99 of the route's preview rule is taken on the "
+        f"listener by stack staging's preview rule for route map-tile: {PREVIEW_RULE}",
+    ]
+
+
+def test_untagged_rule_at_the_preview_priority_is_foreign():
+    # The route's conditions and header, but no tags: nothing says it is a Strangler rule.
+    untagged = preview_rule(tags={})
+    result = check_priorities(config(), STACK, [untagged], {})
+    assert [p.key for p in result.problems] == ["routes[0].preview.priority"]
+    assert "by a rule of no Strangler stack:" in lines(result)[0]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"headers": {"x-strangler-preview": ("map-geo",)}},
+        {"headers": {}},
+        {"match": MatchConfig(("/map/v1/*",))},
+        {"tags": {"strangler:route": "map-tile"}},
+        {"tags": {"strangler:route": "map-geo", "strangler:rule": "preview"}},
+    ],
+    ids=["other-header-value", "no-header", "other-conditions", "weighted-tag", "other-route"],
+)
+def test_preview_rule_must_match_tags_conditions_and_header(changes):
+    result = check_priorities(config(), STACK, [preview_rule(**changes)], {})
+    assert [p.key for p in result.problems] == ["routes[0].preview.priority"]
 
 
 def test_priorities_are_skipped_without_the_listeners_rules():
@@ -619,6 +699,18 @@ def test_rule_match_reads_the_three_condition_kinds():
     assert rule_match(conditions) == MatchConfig(
         path_patterns=("/a/*", "/b/*"), host_headers=("api.example.com",), http_methods=("GET",)
     )
+
+
+def test_rule_headers_reads_http_header_conditions():
+    conditions = [
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/a/*"]}},
+        {
+            "Field": "http-header",
+            "HttpHeaderConfig": {"HttpHeaderName": "X-Strangler-Preview", "Values": ["map-tile"]},
+        },
+    ]
+    assert rule_headers(conditions) == {"x-strangler-preview": ("map-tile",)}
+    assert rule_headers(conditions[:1]) == {}
 
 
 def test_claims_come_from_route_records_only():
