@@ -9,8 +9,8 @@ as ``__main__.py`` validates it), reads the account through
 - ``target-groups``: each route's ``ecsTargetGroupArn`` exists, is in the ALB's
   VPC and has target type ``ip`` or ``instance``;
 - ``priorities``: each route's priority is free on the listener, or held by
-  this stack's own rule for that route; so is the priority of the route's
-  preview rule, or held by this stack's own preview rule for that route;
+  this stack's own rule for that route; the priority of the route's preview
+  rule is free too, or held by this stack's own preview rule for that route;
 - ``capacity``: each route's ``ecsService`` exists in its cluster, is ACTIVE,
   and has an Application Auto Scaling scalable target, whose ``MinCapacity``
   the capacity guard pins during a canary;

@@ -673,6 +673,8 @@ def test_preflight_help_lists_every_check_and_its_exit_codes(capsys):
         "Application Load Balancer",
         "ecsTargetGroupArn",
         "priority",
+        "preview rule's",
+        "ecsService is ACTIVE and has a scalable target",
         "at least 100",
         "--stack-file",
         "1 a check failed",
