@@ -51,12 +51,12 @@ LISTENER_NOT_FOUND = frozenset({"ListenerNotFound"})
 LOAD_BALANCER_NOT_FOUND = frozenset({"LoadBalancerNotFound"})
 TARGET_GROUP_NOT_FOUND = frozenset({"TargetGroupNotFound"})
 FUNCTION_NOT_FOUND = frozenset({"ResourceNotFoundException"})
-# ECS API Reference, DescribeServices, Errors: ClusterNotFoundException, "the
-# specified cluster wasn't found". A missing service is no error: the answer
-# lists it under ``failures`` with reason MISSING (ECS Developer Guide, "API
-# failure reasons": DescribeServices, MISSING, "the specified service wasn't
-# found"). A purged INACTIVE service may answer ServiceNotFoundException
-# (DeleteService).
+# ECS API Reference, DescribeServices, Errors: ClusterNotFoundException, "The
+# specified cluster could not be found." A missing service is no error: the
+# answer lists it under ``failures`` with reason MISSING (ECS Developer Guide,
+# API failure reasons: for DescribeServices, MISSING means the service was not
+# found in that cluster and Region). An INACTIVE service may later be purged,
+# and DescribeServices then answers ServiceNotFoundException (DeleteService).
 CLUSTER_NOT_FOUND = frozenset({"ClusterNotFoundException"})
 SERVICE_NOT_FOUND = frozenset({"ServiceNotFoundException"})
 # Where every stack's registry lives: /strangler/<stack>/... (controller.core.contract).
