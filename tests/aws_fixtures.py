@@ -1002,3 +1002,33 @@ def alb_listener(ec2: Any, elbv2: Any, region: str) -> tuple[str, str]:
         DefaultActions=[{"Type": "forward", "TargetGroupArn": ecs}],
     )["Listeners"][0]["ListenerArn"]
     return str(listener), str(ecs)
+
+
+def ecs_service(
+    factory: ClientFactory,
+    cluster: str,
+    service: str,
+    desired: int,
+    *,
+    scalable: tuple[int, int] | None = (2, 40),
+    new_cluster: bool = True,
+) -> None:
+    """An ECS service in moto, with a scalable target ``(min, max)`` unless ``scalable`` is None."""
+    ecs = factory.client("ecs")
+    if new_cluster:
+        ecs.create_cluster(clusterName=cluster)
+        ecs.register_task_definition(
+            family="monolith",
+            containerDefinitions=[{"name": "app", "image": "app", "memory": 512}],
+        )
+    ecs.create_service(
+        cluster=cluster, serviceName=service, taskDefinition="monolith", desiredCount=desired
+    )
+    if scalable is not None:
+        factory.client("application-autoscaling").register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId=f"service/{cluster}/{service}",
+            ScalableDimension="ecs:service:DesiredCount",
+            MinCapacity=scalable[0],
+            MaxCapacity=scalable[1],
+        )

@@ -12,30 +12,15 @@ from controller.aws.clients import ClientFactory
 from controller.aws.concurrency import LambdaConcurrency
 from controller.core.contract import CapacityRecord
 from controller.core.errors import AwsCallFailed
+from tests.aws_fixtures import ecs_service
 
 SERVICE = CapacityRecord(cluster="common-api", service="common-api-svc", hold_hours=72)
 
 
 def make_service(factory: ClientFactory, desired: int, *, scalable: bool) -> None:
-    ecs = factory.client("ecs")
-    ecs.create_cluster(clusterName=SERVICE.cluster)
-    ecs.register_task_definition(
-        family="monolith", containerDefinitions=[{"name": "app", "image": "app", "memory": 512}]
+    ecs_service(
+        factory, SERVICE.cluster, SERVICE.service, desired, scalable=(2, 40) if scalable else None
     )
-    ecs.create_service(
-        cluster=SERVICE.cluster,
-        serviceName=SERVICE.service,
-        taskDefinition="monolith",
-        desiredCount=desired,
-    )
-    if scalable:
-        factory.client("application-autoscaling").register_scalable_target(
-            ServiceNamespace="ecs",
-            ResourceId=f"service/{SERVICE.cluster}/{SERVICE.service}",
-            ScalableDimension="ecs:service:DesiredCount",
-            MinCapacity=2,
-            MaxCapacity=40,
-        )
 
 
 def test_reads_and_pins_the_scalable_target(factory: ClientFactory) -> None:

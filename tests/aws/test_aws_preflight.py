@@ -8,28 +8,13 @@ from __future__ import annotations
 from controller.aws.clients import ClientFactory
 from controller.cli.preflight import EcsServiceFacts, ScalableTargetFacts
 from controller.cli.preflight_aws import AwsAccountReader
-from tests.aws_fixtures import REGION
+from tests.aws_fixtures import REGION, ecs_service
 
 CLUSTER, SERVICE = "common-api", "common-api-svc"
 
 
 def make_service(factory: ClientFactory, *, scalable: bool) -> None:
-    ecs = factory.client("ecs")
-    ecs.create_cluster(clusterName=CLUSTER)
-    ecs.register_task_definition(
-        family="monolith", containerDefinitions=[{"name": "app", "image": "app", "memory": 512}]
-    )
-    ecs.create_service(
-        cluster=CLUSTER, serviceName=SERVICE, taskDefinition="monolith", desiredCount=12
-    )
-    if scalable:
-        factory.client("application-autoscaling").register_scalable_target(
-            ServiceNamespace="ecs",
-            ResourceId=f"service/{CLUSTER}/{SERVICE}",
-            ScalableDimension="ecs:service:DesiredCount",
-            MinCapacity=2,
-            MaxCapacity=40,
-        )
+    ecs_service(factory, CLUSTER, SERVICE, 12, scalable=(2, 40) if scalable else None)
 
 
 def reader(factory: ClientFactory) -> AwsAccountReader:
@@ -51,16 +36,7 @@ def test_service_without_a_scalable_target(factory: ClientFactory) -> None:
 
 def test_a_target_of_another_service_is_not_its_own(factory: ClientFactory) -> None:
     make_service(factory, scalable=False)
-    factory.client("ecs").create_service(
-        cluster=CLUSTER, serviceName="other-svc", taskDefinition="monolith", desiredCount=1
-    )
-    factory.client("application-autoscaling").register_scalable_target(
-        ServiceNamespace="ecs",
-        ResourceId=f"service/{CLUSTER}/other-svc",
-        ScalableDimension="ecs:service:DesiredCount",
-        MinCapacity=1,
-        MaxCapacity=4,
-    )
+    ecs_service(factory, CLUSTER, "other-svc", 1, scalable=(1, 4), new_cluster=False)
     assert reader(factory).ecs_service(CLUSTER, SERVICE).scalable_target is None
 
 

@@ -341,15 +341,33 @@ def test_missing_target_group_exits_1(account_settings_served, in_process):
 # --------------------------------------------------------------------------- priorities
 
 
-def test_priority_taken_by_a_foreign_rule_exits_1(account_settings_served, in_process):
+@pytest.mark.parametrize(
+    ("name", "overrides", "problem"),
+    [
+        (
+            "taken",
+            {"priority": FOREIGN_PRIORITY},
+            f"routes[0].priority: priority {FOREIGN_PRIORITY} is taken",
+        ),
+        (
+            "preview-taken",
+            {"priority": 300, "preview": {"priority": FOREIGN_PRIORITY}},
+            f"routes[0].preview.priority: priority {FOREIGN_PRIORITY} of the route's preview "
+            "rule is taken",
+        ),
+    ],
+    ids=["weighted-rule", "preview-rule"],
+)
+def test_a_priority_taken_by_a_foreign_rule_exits_1(
+    account_settings_served, in_process, name, overrides, problem
+):
     served = account_settings_served
-    completed = in_process(served, served.stack_file("taken", priority=FOREIGN_PRIORITY))
+    completed = in_process(served, served.stack_file(name, **overrides))
     assert completed.returncode == 1, completed.stdout + completed.stderr
     (line,) = problem_lines(completed)
     assert line.startswith(
-        f"routes[0].priority: priority {FOREIGN_PRIORITY} is taken on the listener by a rule "
-        "of no Strangler stack: arn:aws:elasticloadbalancing:"
-    )
+        f"{problem} on the listener by a rule of no Strangler stack: arn:aws:elasticloadbalancing:"
+    ), line
 
 
 def test_priority_held_by_another_stacks_rule_exits_1(account_settings_served, in_process):
@@ -366,18 +384,6 @@ def test_priority_held_by_another_stacks_rule_exits_1(account_settings_served, i
     assert preview.startswith(
         "routes[0].preview.priority: priority 99 of the route's preview rule is taken on the "
         "listener by stack prod's preview rule for route map-tile"
-    )
-
-
-def test_preview_priority_taken_by_a_foreign_rule_exits_1(account_settings_served, in_process):
-    served = account_settings_served
-    path = served.stack_file("preview-taken", priority=300, preview={"priority": FOREIGN_PRIORITY})
-    completed = in_process(served, path)
-    assert completed.returncode == 1, completed.stdout + completed.stderr
-    (line,) = problem_lines(completed)
-    assert line.startswith(
-        f"routes[0].preview.priority: priority {FOREIGN_PRIORITY} of the route's preview rule is "
-        "taken on the listener by a rule of no Strangler stack: arn:aws:elasticloadbalancing:"
     )
 
 
