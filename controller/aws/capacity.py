@@ -30,9 +30,30 @@ SERVICE_NAMESPACE = "ecs"
 SCALABLE_DIMENSION = "ecs:service:DesiredCount"
 
 
-def resource_id(service: CapacityRecord) -> str:
+def service_resource_id(cluster: str, service: str) -> str:
     """Application Auto Scaling's id of an ECS service: ``service/<cluster>/<service>``."""
-    return f"service/{service.cluster}/{service.service}"
+    return f"service/{cluster}/{service}"
+
+
+def resource_id(service: CapacityRecord) -> str:
+    """:func:`service_resource_id` of the route's ``ecsService``."""
+    return service_resource_id(service.cluster, service.service)
+
+
+def read_scalable_target(autoscaling: Any, resource: str) -> tuple[int, int] | None:
+    """``(MinCapacity, MaxCapacity)`` of the ECS service ``resource``'s target; None without one."""
+    with aws_call(DESCRIBE_SCALABLE_TARGETS, resource):
+        targets = (
+            autoscaling.describe_scalable_targets(
+                ServiceNamespace=SERVICE_NAMESPACE,
+                ResourceIds=[resource],
+                ScalableDimension=SCALABLE_DIMENSION,
+            ).get("ScalableTargets")
+            or []
+        )
+    if not targets:
+        return None
+    return int(targets[0]["MinCapacity"]), int(targets[0]["MaxCapacity"])
 
 
 class EcsCapacity:
@@ -74,18 +95,12 @@ class EcsCapacity:
                 error_code="ServiceNotFound",
             )
         ecs = found[0]
-        with aws_call(DESCRIBE_SCALABLE_TARGETS, resource_id(service)):
-            targets = self._autoscaling.describe_scalable_targets(
-                ServiceNamespace=SERVICE_NAMESPACE,
-                ResourceIds=[resource_id(service)],
-                ScalableDimension=SCALABLE_DIMENSION,
-            ).get("ScalableTargets", [])
-        target = targets[0] if targets else None
+        target = read_scalable_target(self._autoscaling, resource_id(service))
         return CapacityReading(
             desired_count=int(ecs["desiredCount"]),
             running_count=int(ecs.get("runningCount", 0)),
-            min_capacity=int(target["MinCapacity"]) if target else None,
-            max_capacity=int(target["MaxCapacity"]) if target else None,
+            min_capacity=target[0] if target else None,
+            max_capacity=target[1] if target else None,
         )
 
     def set_desired_count(self, service: CapacityRecord, desired_count: int) -> None:

@@ -21,12 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config import MatchConfig, StackConfig
-from controller.aws.capacity import (
-    DESCRIBE_SCALABLE_TARGETS,
-    DESCRIBE_SERVICES,
-    SCALABLE_DIMENSION,
-    SERVICE_NAMESPACE,
-)
+from controller.aws.capacity import DESCRIBE_SERVICES, read_scalable_target, service_resource_id
 from controller.aws.clients import ClientFactory, aws_call, error_code
 from controller.cli.aws_session import cli_client, open_factory
 from controller.cli.preflight import (
@@ -244,14 +239,14 @@ class AwsAccountReader:
     def ecs_service(self, cluster: str, service: str) -> EcsServiceFacts:
         """DescribeServices of one service and, when found, its scalable target.
 
-        The scalable target is looked up as the capacity guard reads it
-        (controller/aws/capacity.py): namespace ``ecs``, resource id
+        The scalable target is read as the capacity guard reads it
+        (:func:`controller.aws.capacity.read_scalable_target`): resource id
         ``service/<cluster>/<service>`` (Application Auto Scaling API Reference,
         DescribeScalableTargets, ResourceIds: for an ECS service "the resource
         type is service and the unique identifier is the cluster name and
-        service name"), dimension ``ecs:service:DesiredCount``.
+        service name").
         """
-        resource = f"service/{cluster}/{service}"
+        resource = service_resource_id(cluster, service)
         ecs = self._client("ecs")
         try:
             with aws_call(DESCRIBE_SERVICES, resource):
@@ -270,25 +265,9 @@ class AwsAccountReader:
             reasons = ", ".join(str(f.get("reason", "?")) for f in answer.get("failures") or [])
             return EcsServiceFacts(cluster, service, None, missing=reasons)
         status = str(found[0].get("status", ""))
-        autoscaling = self._client("application-autoscaling")
-        with aws_call(DESCRIBE_SCALABLE_TARGETS, resource):
-            targets = (
-                autoscaling.describe_scalable_targets(
-                    ServiceNamespace=SERVICE_NAMESPACE,
-                    ResourceIds=[resource],
-                    ScalableDimension=SCALABLE_DIMENSION,
-                ).get("ScalableTargets")
-                or []
-            )
-        target = (
-            ScalableTargetFacts(
-                min_capacity=int(targets[0]["MinCapacity"]),
-                max_capacity=int(targets[0]["MaxCapacity"]),
-            )
-            if targets
-            else None
-        )
-        return EcsServiceFacts(cluster, service, status, scalable_target=target)
+        target = read_scalable_target(self._client("application-autoscaling"), resource)
+        facts = ScalableTargetFacts(*target) if target is not None else None
+        return EcsServiceFacts(cluster, service, status, scalable_target=facts)
 
     # ------------------------------------------------------------------ all
 

@@ -9,6 +9,7 @@ resource type fails here until its row and its actions are added.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from functools import cache
@@ -193,11 +194,22 @@ def declared_types() -> frozenset[str]:
     return frozenset(r.type for plan in plans for r in plan.resources if r.custom)
 
 
+def preflight_source() -> str:
+    """The preflight reader's source, and that of the controller/aws functions it calls."""
+    from controller.cli import preflight_aws
+
+    parts = [PREFLIGHT_MODULE.read_text()]
+    for value in vars(preflight_aws).values():
+        if inspect.isfunction(value) and value.__module__.startswith("controller.aws."):
+            parts.append(inspect.getsource(value))
+    return "\n".join(parts)
+
+
 def preflight_actions() -> set[str]:
-    """IAM actions of the boto3 calls in the preflight's AWS module."""
+    """IAM actions of the boto3 calls the preflight makes."""
     import boto3
 
-    source = PREFLIGHT_MODULE.read_text()
+    source = preflight_source()
     services = set(re.findall(r"client\(\s*\"([a-z0-9-]+)\"\s*\)", source))
     assert services, "the preflight's boto3 clients were not found"
     actions = set()
